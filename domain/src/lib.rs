@@ -1,0 +1,9 @@
+//! Pure domain model of Media Gateway: the types, rules and events that everything else serialises,
+//! stores, publishes and projects. No I/O lives here (no tokio, database or Kafka crates), so every rule
+//! is testable as plain given/when/then.
+
+pub mod catalog;
+pub mod error;
+pub mod title;
+
+pub use error::{FieldError, ValidationErrors};

@@ -1,0 +1,301 @@
+//! The title aggregate: one work (film, series…) as the catalog knows it. It decides which events an
+//! ingested provider record or an availability change produces; it never performs I/O.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::catalog::{CanonicalTitle, ExternalIds, Offer, OfferKey, TitleMetadata};
+
+/// Commands the title aggregate accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TitleCommand {
+    /// A normalised provider record for this title. `region` scopes its availability list: the list
+    /// replaces the offers this `source` reported earlier for that region.
+    IngestRecord { content_id: Uuid, source: String, region: String, record: CanonicalTitle },
+    /// The complete current offer list of `source` in `region` (the availability sync).
+    ChangeAvailability { source: String, region: String, offers: Vec<Offer> },
+}
+
+/// Everything that happens to a title. Names are past tense; metadata events carry full snapshots so
+/// a read model can keep the newest one by sequence, whatever topic delivered it first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TitleEvent {
+    TitleIngested { content_id: Uuid, source: String, metadata: TitleMetadata, external_ids: ExternalIds },
+    TitleUpdated { source: String, metadata: TitleMetadata, external_ids: ExternalIds },
+    AvailabilityArrived { source: String, offer: Offer },
+    /// Price, links or dates of an existing offer changed.
+    AvailabilityUpdated { source: String, offer: Offer },
+    AvailabilityLeft { source: String, key: OfferKey },
+}
+
+impl TitleEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            TitleEvent::TitleIngested { .. } => "TitleIngested",
+            TitleEvent::TitleUpdated { .. } => "TitleUpdated",
+            TitleEvent::AvailabilityArrived { .. } => "AvailabilityArrived",
+            TitleEvent::AvailabilityUpdated { .. } => "AvailabilityUpdated",
+            TitleEvent::AvailabilityLeft { .. } => "AvailabilityLeft",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TitleError {
+    #[error("title does not exist")]
+    NotFound,
+    #[error("offer for {platform}/{region} does not belong to region `{expected}`")]
+    OfferRegionMismatch { platform: String, region: String, expected: String },
+    #[error("ingest addressed to title {expected} was delivered to title {actual}")]
+    WrongAggregate { expected: Uuid, actual: Uuid },
+}
+
+/// What the aggregate remembers: enough to diff the next record against.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Title {
+    pub id: Option<Uuid>,
+    pub metadata: Option<TitleMetadata>,
+    pub external_ids: ExternalIds,
+    /// Current offers with the source that reported them.
+    pub offers: BTreeMap<OfferKey, (String, Offer)>,
+}
+
+impl Title {
+    pub const TYPE: &'static str = "title";
+
+    pub fn exists(&self) -> bool {
+        self.id.is_some()
+    }
+
+    pub fn handle(&self, command: TitleCommand) -> Result<Vec<TitleEvent>, TitleError> {
+        match command {
+            TitleCommand::IngestRecord { content_id, source, region, record } => {
+                if let Some(id) = self.id {
+                    if id != content_id {
+                        return Err(TitleError::WrongAggregate { expected: content_id, actual: id });
+                    }
+                }
+                check_region(&region, &record.availability)?;
+                let mut events = Vec::new();
+                let mut external_ids = self.external_ids.clone();
+                // Ids accumulate: a provider that omits an id we already know does not erase it.
+                external_ids.extend(record.external_ids.clone());
+                match &self.metadata {
+                    None => events.push(TitleEvent::TitleIngested {
+                        content_id,
+                        source: source.clone(),
+                        metadata: record.metadata,
+                        external_ids,
+                    }),
+                    Some(current) if *current != record.metadata || external_ids != self.external_ids => {
+                        events.push(TitleEvent::TitleUpdated {
+                            source: source.clone(),
+                            metadata: record.metadata,
+                            external_ids,
+                        })
+                    }
+                    Some(_) => {}
+                }
+                events.extend(self.diff_offers(&source, &region, record.availability));
+                Ok(events)
+            }
+            TitleCommand::ChangeAvailability { source, region, offers } => {
+                if !self.exists() {
+                    return Err(TitleError::NotFound);
+                }
+                check_region(&region, &offers)?;
+                Ok(self.diff_offers(&source, &region, offers))
+            }
+        }
+    }
+
+    /// Events that turn this source's offers in `region` into exactly `offers`.
+    fn diff_offers(&self, source: &str, region: &str, offers: Vec<Offer>) -> Vec<TitleEvent> {
+        let mut events = Vec::new();
+        let incoming: BTreeMap<OfferKey, Offer> = offers.into_iter().map(|o| (o.key(), o)).collect();
+        for (key, (owner, _)) in &self.offers {
+            if owner == source && key.region == region && !incoming.contains_key(key) {
+                events.push(TitleEvent::AvailabilityLeft { source: source.to_string(), key: key.clone() });
+            }
+        }
+        for (key, offer) in incoming {
+            match self.offers.get(&key) {
+                None => events.push(TitleEvent::AvailabilityArrived { source: source.to_string(), offer }),
+                Some((_, current)) if *current != offer => {
+                    events.push(TitleEvent::AvailabilityUpdated { source: source.to_string(), offer })
+                }
+                Some(_) => {}
+            }
+        }
+        events
+    }
+
+    pub fn apply(&mut self, event: TitleEvent) {
+        match event {
+            TitleEvent::TitleIngested { content_id, metadata, external_ids, .. } => {
+                self.id = Some(content_id);
+                self.metadata = Some(metadata);
+                self.external_ids = external_ids;
+            }
+            TitleEvent::TitleUpdated { metadata, external_ids, .. } => {
+                self.metadata = Some(metadata);
+                self.external_ids = external_ids;
+            }
+            TitleEvent::AvailabilityArrived { source, offer } | TitleEvent::AvailabilityUpdated { source, offer } => {
+                self.offers.insert(offer.key(), (source, offer));
+            }
+            TitleEvent::AvailabilityLeft { key, .. } => {
+                self.offers.remove(&key);
+            }
+        }
+    }
+}
+
+fn check_region(region: &str, offers: &[Offer]) -> Result<(), TitleError> {
+    match offers.iter().find(|o| o.region != region) {
+        Some(o) => Err(TitleError::OfferRegionMismatch {
+            platform: o.platform.clone(),
+            region: o.region.clone(),
+            expected: region.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Given/when/then for the title aggregate, in the style of cqrs-es's `TestFramework` but free of
+/// any runtime.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{AvailabilityType, ContentType};
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use rust_decimal::Decimal;
+
+    struct Given(Title);
+
+    fn given(events: Vec<TitleEvent>) -> Given {
+        let mut t = Title::default();
+        events.into_iter().for_each(|e| t.apply(e));
+        Given(t)
+    }
+
+    impl Given {
+        fn when(self, cmd: TitleCommand) -> Result<Vec<TitleEvent>, TitleError> {
+            self.0.handle(cmd)
+        }
+    }
+
+    fn id() -> Uuid {
+        Uuid::from_u128(7)
+    }
+
+    fn meta(title: &str) -> TitleMetadata {
+        TitleMetadata {
+            content_type: ContentType::Movie,
+            title: title.into(),
+            original_title: None,
+            overview: Some("A hacker learns the truth.".into()),
+            release_date: NaiveDate::from_ymd_opt(1999, 3, 31).unwrap(),
+            genres: vec!["action".into()],
+            runtime_minutes: Some(136),
+        }
+    }
+
+    fn offer(platform: &str, price: Option<i64>) -> Offer {
+        Offer {
+            platform: platform.into(),
+            region: "US".into(),
+            availability_type: if price.is_some() { AvailabilityType::Rent } else { AvailabilityType::Subscription },
+            price_amount: price.map(|p| Decimal::new(p, 2)),
+            price_currency: price.map(|_| "USD".into()),
+            deep_link: format!("{platform}://title/1"),
+            web_url: format!("https://{platform}.example/title/1"),
+            available_from: Utc.timestamp_opt(0, 0).unwrap(),
+            expires_at: None,
+        }
+    }
+
+    fn ids() -> ExternalIds {
+        [("imdb".to_string(), "tt0133093".to_string())].into()
+    }
+
+    fn ingest(title: &str, offers: Vec<Offer>) -> TitleCommand {
+        TitleCommand::IngestRecord {
+            content_id: id(),
+            source: "generic".into(),
+            region: "US".into(),
+            record: CanonicalTitle { external_ids: ids(), metadata: meta(title), availability: offers },
+        }
+    }
+
+    fn ingested() -> TitleEvent {
+        TitleEvent::TitleIngested { content_id: id(), source: "generic".into(), metadata: meta("The Matrix"), external_ids: ids() }
+    }
+
+    #[test]
+    fn first_record_creates_the_title_and_its_offers() {
+        let events = given(vec![]).when(ingest("The Matrix", vec![offer("netflix", None)])).unwrap();
+        assert_eq!(
+            events,
+            vec![ingested(), TitleEvent::AvailabilityArrived { source: "generic".into(), offer: offer("netflix", None) }]
+        );
+    }
+
+    #[test]
+    fn same_record_again_is_a_no_op() {
+        let arrived = TitleEvent::AvailabilityArrived { source: "generic".into(), offer: offer("netflix", None) };
+        let events = given(vec![ingested(), arrived]).when(ingest("The Matrix", vec![offer("netflix", None)])).unwrap();
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn changed_record_updates_metadata_prices_and_departures() {
+        let history = vec![
+            ingested(),
+            TitleEvent::AvailabilityArrived { source: "generic".into(), offer: offer("netflix", None) },
+            TitleEvent::AvailabilityArrived { source: "generic".into(), offer: offer("apple", Some(399)) },
+        ];
+        let events = given(history).when(ingest("The Matrix (1999)", vec![offer("apple", Some(299))])).unwrap();
+        assert_eq!(
+            events,
+            vec![
+                TitleEvent::TitleUpdated { source: "generic".into(), metadata: meta("The Matrix (1999)"), external_ids: ids() },
+                TitleEvent::AvailabilityLeft { source: "generic".into(), key: offer("netflix", None).key() },
+                TitleEvent::AvailabilityUpdated { source: "generic".into(), offer: offer("apple", Some(299)) },
+            ]
+        );
+    }
+
+    #[test]
+    fn another_sources_offers_are_left_alone() {
+        let history = vec![
+            ingested(),
+            TitleEvent::AvailabilityArrived { source: "watchmode".into(), offer: offer("hulu", None) },
+        ];
+        let events = given(history).when(ingest("The Matrix", vec![])).unwrap();
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn availability_change_needs_an_existing_title_and_matching_region() {
+        let cmd = TitleCommand::ChangeAvailability { source: "generic".into(), region: "US".into(), offers: vec![] };
+        assert_eq!(given(vec![]).when(cmd), Err(TitleError::NotFound));
+        let mut gb = offer("netflix", None);
+        gb.region = "GB".into();
+        let cmd = TitleCommand::ChangeAvailability { source: "generic".into(), region: "US".into(), offers: vec![gb] };
+        assert!(matches!(given(vec![ingested()]).when(cmd), Err(TitleError::OfferRegionMismatch { .. })));
+    }
+
+    #[test]
+    fn known_ids_are_never_dropped() {
+        let mut record = ingest("The Matrix", vec![]);
+        if let TitleCommand::IngestRecord { record, .. } = &mut record {
+            record.external_ids = [("tmdb_movie".to_string(), "603".to_string())].into();
+        }
+        let events = given(vec![ingested()]).when(record).unwrap();
+        let TitleEvent::TitleUpdated { external_ids, .. } = &events[0] else { panic!("{events:?}") };
+        assert_eq!(external_ids.len(), 2);
+    }
+}
