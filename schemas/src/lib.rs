@@ -1,1 +1,57 @@
-//! schemas
+//! The wire contract: Avro schemas (`avro/*.avsc`), the DTOs persisted on Kafka, their mapping to and
+//! from domain events, the Confluent wire codec, and the embedded Confluent-compatible schema registry.
+//!
+//! DTOs are deliberately separate from `mediagw_domain` events: the domain may refactor freely while
+//! the wire format only evolves BACKWARD-compatibly (checked by `mediagw schemas check`).
+
+pub mod codec;
+pub mod dto;
+pub mod registry;
+pub mod topics;
+
+pub use codec::{CodecError, EventCodec};
+pub use dto::{EventMeta, EventRecord};
+
+/// One `.avsc` file shipped in the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaFile {
+    /// Full Avro record name, e.g. `mediagw.catalog.TitleIngested`.
+    pub full_name: &'static str,
+    /// Topic (without deployment prefix) that carries records of this schema.
+    pub topic: &'static str,
+    pub text: &'static str,
+}
+
+/// Every event schema, in one place so registration, checks and the codec never disagree.
+pub const SCHEMAS: &[SchemaFile] = &[
+    SchemaFile {
+        full_name: "mediagw.catalog.TitleIngested",
+        topic: topics::CONTENT_INGESTED,
+        text: include_str!("../avro/TitleIngested.avsc"),
+    },
+    SchemaFile {
+        full_name: "mediagw.catalog.TitleUpdated",
+        topic: topics::CONTENT_UPDATED,
+        text: include_str!("../avro/TitleUpdated.avsc"),
+    },
+    SchemaFile {
+        full_name: "mediagw.catalog.AvailabilityArrived",
+        topic: topics::AVAILABILITY_CHANGED,
+        text: include_str!("../avro/AvailabilityArrived.avsc"),
+    },
+    SchemaFile {
+        full_name: "mediagw.catalog.AvailabilityUpdated",
+        topic: topics::AVAILABILITY_CHANGED,
+        text: include_str!("../avro/AvailabilityUpdated.avsc"),
+    },
+    SchemaFile {
+        full_name: "mediagw.catalog.AvailabilityLeft",
+        topic: topics::AVAILABILITY_CHANGED,
+        text: include_str!("../avro/AvailabilityLeft.avsc"),
+    },
+];
+
+/// Subject under the TopicRecordNameStrategy: several event types share a topic.
+pub fn subject(topic: &str, full_name: &str) -> String {
+    format!("{topic}-{full_name}")
+}

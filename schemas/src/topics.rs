@@ -1,0 +1,13 @@
+//! Topic names (seed contract). Deployments may prepend a prefix (`kafka.topic_prefix`), e.g. to
+//! isolate test runs on a shared broker; every topic has a `<topic>.dlq` twin.
+
+pub const CONTENT_INGESTED: &str = "content.ingested";
+pub const CONTENT_UPDATED: &str = "content.updated";
+pub const AVAILABILITY_CHANGED: &str = "availability.changed";
+
+/// Topics that carry title events.
+pub const CATALOG_TOPICS: &[&str] = &[CONTENT_INGESTED, CONTENT_UPDATED, AVAILABILITY_CHANGED];
+
+pub fn dlq(topic: &str) -> String {
+    format!("{topic}.dlq")
+}
