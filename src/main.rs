@@ -1,1 +1,149 @@
-fn main() {}
+//! `mediagw`: one binary for every role of Media Gateway. This file is CLI, configuration and wiring
+//! only; the behaviour lives in the workspace crates.
+
+mod app;
+mod cmd;
+mod config;
+mod kafka;
+mod serve;
+mod telemetry;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "mediagw", version, about = "Media Gateway: find, track and start any movie or TV show")]
+struct Cli {
+    /// Configuration file (TOML) layered over the defaults; MEDIAGW__* env vars override both.
+    #[arg(long, global = true, env = "MEDIAGW_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: `all` roles in one process, or e.g. `--role relay` / `--role projector:catalog`.
+    Serve {
+        #[arg(long, default_value = "all")]
+        role: String,
+    },
+    /// Create tables and Kafka topics, then exit.
+    Migrate,
+    /// Rebuild a read model from Kafka into fresh tables and swap it in atomically.
+    Replay {
+        /// Projection to rebuild (catalog).
+        projection: String,
+        /// `earliest` or an RFC 3339 timestamp.
+        #[arg(long, default_value = "earliest")]
+        from: String,
+    },
+    /// Avro schemas against the registry.
+    Schemas {
+        #[command(subcommand)]
+        action: SchemasCmd,
+    },
+    /// Bulk ingestion.
+    Ingest {
+        #[command(subcommand)]
+        action: IngestCmd,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        action: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemasCmd {
+    /// Fail (exit 1) if any local schema is incompatible with the latest registered version.
+    Check {
+        /// Read `.avsc` files from this folder instead of the built-in copies.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Register every schema (idempotent).
+    Register {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// List subjects and versions.
+    List,
+}
+
+#[derive(Subcommand)]
+enum IngestCmd {
+    /// Import a file: one JSON record per line (an IngestRequest, or a canonical title).
+    File {
+        path: PathBuf,
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Region for lines that are bare canonical titles.
+        #[arg(long, default_value = "US")]
+        region: String,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// End-to-end ingest throughput and event → read-model lag (scratch database and topics).
+    Ingest {
+        #[arg(long, default_value_t = 20_000)]
+        titles: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = config::Config::load(cli.config.as_deref()).context("loading configuration")?;
+    telemetry::init_logging(&config.log);
+    let metrics = telemetry::init_metrics();
+    match cli.command {
+        Command::Serve { role } => {
+            let roles = serve::parse_roles(&role)?;
+            let app = app::App::connect(config).await?;
+            serve::serve(app, roles, metrics).await
+        }
+        Command::Migrate => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            kafka::ensure_topics(&app.config).await?;
+            println!("tables and topics are in place");
+            Ok(())
+        }
+        Command::Replay { projection, from } => {
+            let from = cmd::replay::parse_from(&from)?;
+            let app = app::App::connect(config).await?;
+            cmd::replay::run(&app, &projection, from).await
+        }
+        Command::Schemas { action } => match action {
+            SchemasCmd::Check { dir } => {
+                if cmd::schemas::check(&config, dir.as_deref()).await? {
+                    Ok(())
+                } else {
+                    eprintln!("schema check failed: incompatible changes (see above)");
+                    std::process::exit(1);
+                }
+            }
+            SchemasCmd::Register { dir } => cmd::schemas::register(&config, dir.as_deref()).await,
+            SchemasCmd::List => cmd::schemas::list(&config).await,
+        },
+        Command::Ingest { action: IngestCmd::File { path, format, region, concurrency } } => {
+            let app = app::App::connect(config).await?;
+            let report = cmd::ingest::file(&app, &path, &format, &region, concurrency).await?;
+            report.print();
+            Ok(())
+        }
+        Command::Bench { action: BenchCmd::Ingest { titles, concurrency } } => {
+            cmd::bench::ingest(&config, titles, concurrency, &metrics).await
+        }
+    }
+}

@@ -1,1 +1,19 @@
-//! commands
+//! Write side: commands are validated by cqrs-es aggregates persisted with postgres-es, and every
+//! committed event is relayed to Kafka through a transactional outbox.
+//!
+//! - [`store`]: event store + outbox DDL (the outbox row is written by a trigger in the same
+//!   transaction as the event, so a crash can never separate them).
+//! - [`aggregate`]: the cqrs-es binding of the pure `mediagw_domain::title` aggregate.
+//! - [`titles`]: the title command service (identity resolution, retries on conflicts).
+//! - [`http`]: `POST /internal/ingest`.
+//! - [`relay`]: outbox → Kafka, crash-safe and ordered.
+
+pub mod aggregate;
+pub mod error;
+pub mod http;
+pub mod relay;
+pub mod store;
+pub mod titles;
+
+pub use error::CommandError;
+pub use titles::{IngestAction, IngestRequest, IngestResponse, TitleService};

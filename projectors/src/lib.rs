@@ -1,1 +1,12 @@
-//! projectors
+//! Read side: Kafka consumer groups that fold events into read models.
+//!
+//! - [`framework`]: the reusable runner: batches, offsets stored in the read model's own
+//!   transaction (redelivery is a no-op), dead-lettering, graceful drain.
+//! - [`catalog`]: the catalog projection (seed content schema).
+//! - [`replay`]: blue/green rebuild of a projection from the log.
+
+pub mod catalog;
+pub mod framework;
+pub mod replay;
+
+pub use framework::{ApplyError, Projection, ProjectorConfig, ProjectorRunner};

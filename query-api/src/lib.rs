@@ -1,1 +1,10 @@
-//! query-api
+//! Query side: thin HTTP services over the read models. Routes never write; they read tables that
+//! projectors own (schema `catalog`) and answer in the seed's contracts.
+
+pub mod content;
+pub mod error;
+pub mod gateway;
+pub mod health;
+
+pub use error::ApiError;
+pub use health::{ReadinessProbe, Readiness};

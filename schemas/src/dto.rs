@@ -105,6 +105,29 @@ impl EventRecord {
         }
     }
 
+    fn envelope(&self) -> (&str, &str, i64, i64) {
+        match self {
+            EventRecord::TitleIngested(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
+            EventRecord::TitleUpdated(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
+            EventRecord::AvailabilityArrived(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
+            EventRecord::AvailabilityUpdated(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
+            EventRecord::AvailabilityLeft(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
+        }
+    }
+
+    pub fn event_id(&self) -> &str {
+        self.envelope().0
+    }
+
+    pub fn content_id(&self) -> &str {
+        self.envelope().1
+    }
+
+    /// Commit time of the event in the event store (epoch ms).
+    pub fn occurred_at_ms(&self) -> i64 {
+        self.envelope().3
+    }
+
     /// Topic (unprefixed) this record is published on.
     pub fn topic(&self) -> &'static str {
         match self {

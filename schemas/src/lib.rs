@@ -4,6 +4,7 @@
 //! DTOs are deliberately separate from `mediagw_domain` events: the domain may refactor freely while
 //! the wire format only evolves BACKWARD-compatibly (checked by `mediagw schemas check`).
 
+pub mod bus;
 pub mod codec;
 pub mod dto;
 pub mod registry;

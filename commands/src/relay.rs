@@ -1,0 +1,181 @@
+//! Outbox relay: publishes committed events to Kafka in commit order and deletes them from the outbox
+//! only after the broker acknowledged them.
+//!
+//! Crash safety: the outbox row is committed with the event (trigger), so a crash before publishing
+//! only delays it; a crash after the ack but before the delete republishes it, and the projectors
+//! drop the duplicate by (aggregate, sequence). Late commits are safe because the relay deletes what
+//! it published instead of remembering a high-water mark. One relay is active at a time (advisory
+//! lock); others wait as hot standbys.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use mediagw_domain::title::TitleEvent;
+use mediagw_schemas::bus::{EventBus, OutRecord};
+use mediagw_schemas::{EventCodec, EventMeta, EventRecord};
+use sqlx::postgres::{PgListener, PgPool};
+use sqlx::{Connection, Row};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const LEADER_LOCK: i64 = 7_303;
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub batch_size: i64,
+    /// Fallback poll when no notification arrives.
+    pub poll_interval: Duration,
+}
+
+pub struct Relay {
+    pool: PgPool,
+    bus: Arc<dyn EventBus>,
+    codec: Arc<EventCodec>,
+    config: RelayConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Publish(String),
+}
+
+impl Relay {
+    pub fn new(pool: PgPool, bus: Arc<dyn EventBus>, codec: Arc<EventCodec>, config: RelayConfig) -> Self {
+        Self { pool, bus, codec, config }
+    }
+
+    /// Runs until `shutdown`; survives database and broker outages by backing off and retrying.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_cancelled() {
+            match self.lead(&shutdown).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "relay interrupted; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        tracing::info!("relay stopped");
+    }
+
+    async fn lead(&self, shutdown: &CancellationToken) -> Result<(), RelayError> {
+        // The lock lives as long as this connection: if the process dies, PostgreSQL releases it.
+        let mut lock_conn = self.pool.acquire().await?.detach();
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LEADER_LOCK).fetch_one(&mut lock_conn).await?;
+            if got {
+                break;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        tracing::info!("relay is the active publisher");
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen("mediagw_outbox").await?;
+        let mut last_lock_check = Instant::now();
+        loop {
+            let n = self.publish_batch().await?;
+            metrics::gauge!("relay_last_batch_size").set(n as f64);
+            if last_lock_check.elapsed() > Duration::from_secs(5) {
+                // Detect a lost lock connection early rather than at the next failure.
+                lock_conn.ping().await?;
+                last_lock_check = Instant::now();
+            }
+            if n as i64 >= self.config.batch_size {
+                if shutdown.is_cancelled() {
+                    return Ok(());
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                n = listener.recv() => { n?; }
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Publishes the oldest outbox rows; returns how many were published.
+    pub async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let rows = sqlx::query(
+            "SELECT id, aggregate_id, sequence, event_type, payload::text, committed_at
+             FROM event_outbox ORDER BY id LIMIT $1",
+        )
+        .bind(self.config.batch_size)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.get(0);
+            let aggregate_id: String = row.get(1);
+            let sequence: i64 = row.get(2);
+            let payload: String = row.get(4);
+            let committed_at: DateTime<Utc> = row.get(5);
+            let record = match to_record(&aggregate_id, sequence, &payload, committed_at) {
+                Ok(r) => r,
+                Err(reason) => {
+                    self.park(id, &reason).await?;
+                    continue;
+                }
+            };
+            let bytes = self.codec.encode(&record).await.map_err(|e| RelayError::Publish(e.to_string()))?;
+            records.push(OutRecord {
+                topic: self.codec.topic(record.topic()),
+                key: aggregate_id.clone(),
+                payload: bytes,
+                headers: vec![
+                    ("event_type".into(), record.full_name().into()),
+                    ("event_id".into(), record.event_id().to_string()),
+                    ("sequence".into(), sequence.to_string()),
+                ],
+            });
+            ids.push(id);
+        }
+        let n = records.len();
+        self.bus.publish(records).await.map_err(|e| RelayError::Publish(e.to_string()))?;
+        sqlx::query("DELETE FROM event_outbox WHERE id = ANY($1)").bind(&ids).execute(&self.pool).await?;
+        metrics::counter!("relay_events_published_total").increment(n as u64);
+        Ok(n)
+    }
+
+    /// Moves an unmappable outbox row aside (with its reason) so it neither blocks nor vanishes.
+    async fn park(&self, id: i64, reason: &str) -> Result<(), sqlx::Error> {
+        tracing::error!(outbox_id = id, reason, "outbox row cannot be published; parked in event_outbox_failed");
+        metrics::counter!("relay_events_parked_total").increment(1);
+        sqlx::query(
+            "WITH moved AS (DELETE FROM event_outbox WHERE id = $1 RETURNING *)
+             INSERT INTO event_outbox_failed SELECT moved.*, $2 FROM moved",
+        )
+        .bind(id)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Rows still waiting in the outbox.
+    pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT count(*) FROM event_outbox").fetch_one(pool).await
+    }
+}
+
+fn to_record(aggregate_id: &str, sequence: i64, payload: &str, committed_at: DateTime<Utc>) -> Result<EventRecord, String> {
+    let content_id = Uuid::parse_str(aggregate_id).map_err(|e| format!("aggregate id: {e}"))?;
+    let event: TitleEvent = serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
+    Ok(EventRecord::from_domain(&EventMeta::new(content_id, sequence, committed_at), &event))
+}

@@ -1,0 +1,190 @@
+//! Title command service: validates ingest requests, resolves which title a record belongs to, and
+//! executes the command on the aggregate, retrying optimistic-concurrency conflicts.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{AggregateError, EventStore};
+use mediagw_domain::catalog::{normalize_region, parse_generic, CanonicalTitle, IngestSource};
+use mediagw_domain::title::TitleCommand;
+use mediagw_domain::ValidationErrors;
+use postgres_es::PostgresEventRepository;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::aggregate::{StoredTitleEvent, TitleAggregate};
+use crate::error::CommandError;
+
+/// Seed §2 `IngestRequest`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRequest {
+    pub platform: String,
+    pub raw_content: serde_json::Value,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IngestAction {
+    Created,
+    Updated,
+    Merged,
+}
+
+/// Seed §2 `IngestResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    pub content_id: Uuid,
+    pub action: IngestAction,
+    pub entity_confidence: f32,
+    /// Number of events the ingest produced (0 = the record changed nothing).
+    pub events: usize,
+}
+
+const MAX_CONFLICT_RETRIES: u32 = 20;
+
+pub struct TitleService {
+    store: PersistedEventStore<PostgresEventRepository, TitleAggregate>,
+    pool: PgPool,
+}
+
+impl TitleService {
+    pub fn new(pool: PgPool) -> Self {
+        let store = PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        Self { store, pool }
+    }
+
+    /// Validates a request without touching storage: every problem is reported with its field.
+    pub fn validate(req: &IngestRequest) -> Result<(IngestSource, String, CanonicalTitle), ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        let source = IngestSource::parse(&req.platform);
+        if source.is_none() {
+            errs.push("platform", format!("unknown platform `{}` (supported: generic)", req.platform));
+        }
+        let region = normalize_region(&req.region);
+        if region.is_none() {
+            errs.push("region", format!("`{}` is not an ISO 3166-1 alpha-2 region code", req.region));
+        }
+        let (Some(source), Some(region)) = (source, region) else { return Err(errs) };
+        let record = match source {
+            IngestSource::Generic => parse_generic(&req.raw_content, &region)?,
+        };
+        Ok((source, region, record))
+    }
+
+    pub async fn ingest(&self, req: &IngestRequest) -> Result<IngestResponse, CommandError> {
+        let (source, region, record) = Self::validate(req)?;
+        let (content_id, confidence) = self.resolve(&record).await?;
+        let cmd = TitleCommand::IngestRecord { content_id, source: source.as_str().to_string(), region, record };
+        let (existed, events) = self.execute(content_id, cmd).await?;
+        let action = if existed { IngestAction::Updated } else { IngestAction::Created };
+        Ok(IngestResponse { content_id, action, entity_confidence: confidence, events })
+    }
+
+    /// Finds the title that owns any of the record's identifiers, or claims them for a new one.
+    ///
+    /// Claims are inserted before the command runs; a crash in between leaves a claim on an empty
+    /// aggregate, which the next ingest of the same record simply fills (no duplicate, no loss).
+    async fn resolve(&self, record: &CanonicalTitle) -> Result<(Uuid, f32), CommandError> {
+        let keys = identity_keys(record);
+        let (types, values): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+        let owners = self.owners(&types, &values).await?;
+        let chosen = match majority(&owners) {
+            Some(id) => id,
+            None => Uuid::now_v7(),
+        };
+        sqlx::query(
+            "INSERT INTO title_identity (id_type, id_value, content_id)
+             SELECT t, v, $3 FROM UNNEST($1::text[], $2::text[]) AS k(t, v)
+             ON CONFLICT (id_type, id_value) DO NOTHING",
+        )
+        .bind(&types)
+        .bind(&values)
+        .bind(chosen)
+        .execute(&self.pool)
+        .await?;
+        if owners.is_empty() {
+            // A concurrent ingest of the same record may have claimed first: follow the winner.
+            let after = self.owners(&types, &values).await?;
+            if let Some(winner) = majority(&after) {
+                return Ok((winner, 1.0));
+            }
+        }
+        Ok((chosen, 1.0))
+    }
+
+    async fn owners(&self, types: &[String], values: &[String]) -> Result<Vec<Uuid>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT i.content_id FROM title_identity i
+             JOIN UNNEST($1::text[], $2::text[]) AS k(t, v) ON i.id_type = k.t AND i.id_value = k.v",
+        )
+        .bind(types)
+        .bind(values)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Loads, decides and commits; on an optimistic-concurrency conflict reloads and decides again.
+    /// Returns whether the title existed before and how many events were committed.
+    pub async fn execute(&self, content_id: Uuid, cmd: TitleCommand) -> Result<(bool, usize), CommandError> {
+        let id = content_id.to_string();
+        for attempt in 0..MAX_CONFLICT_RETRIES {
+            let ctx = self.store.load_aggregate(&id).await.map_err(store_err)?;
+            let existed = ctx.aggregate.0.exists();
+            let events: Vec<StoredTitleEvent> = ctx.aggregate.0.handle(cmd.clone())?.into_iter().map(StoredTitleEvent).collect();
+            let n = events.len();
+            if n == 0 {
+                return Ok((existed, 0));
+            }
+            match self.store.commit(events, ctx, HashMap::new()).await {
+                Ok(_) => {
+                    metrics::counter!("commands_events_committed_total").increment(n as u64);
+                    return Ok((existed, n));
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    metrics::counter!("commands_conflicts_retried_total").increment(1);
+                    let jitter = (content_id.as_u128() as u64 ^ attempt as u64) % 5;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter)).await;
+                }
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        Err(CommandError::Contention)
+    }
+}
+
+fn store_err(e: AggregateError<mediagw_domain::title::TitleError>) -> CommandError {
+    match e {
+        AggregateError::UserError(e) => CommandError::Rejected(e),
+        AggregateError::AggregateConflict => CommandError::Contention,
+        other => CommandError::Store(other.to_string()),
+    }
+}
+
+/// The identifiers a record is known by: its external ids, or, when it has none, a natural key of
+/// type, normalised title and year, so re-sending an id-less record still finds its title.
+pub fn identity_keys(record: &CanonicalTitle) -> Vec<(String, String)> {
+    if !record.external_ids.is_empty() {
+        return record.external_ids.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    }
+    let m = &record.metadata;
+    let title: String = m
+        .title
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    vec![("natural_key".into(), format!("{}|{}|{}", m.content_type.as_str(), title, chrono::Datelike::year(&m.release_date)))]
+}
+
+/// The title most of the identifiers point at (ties → smallest id, for determinism).
+fn majority(owners: &[Uuid]) -> Option<Uuid> {
+    let mut counts: HashMap<Uuid, usize> = HashMap::new();
+    owners.iter().for_each(|o| *counts.entry(*o).or_default() += 1);
+    counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(id, _)| id)
+}

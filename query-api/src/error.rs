@@ -1,0 +1,34 @@
+//! One error type for the query side, mapped to HTTP at the edge. 5xx are logged here and answered
+//! without internals.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field}: {message}")]
+    BadRequest { field: &'static str, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            ApiError::BadRequest { field, message } => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "invalid_parameter", "message": format!("`{field}`: {message}"), "fields": [{"field": field, "message": message}]}}),
+            ),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, json!({"error": {"code": "not_found", "message": what}})),
+            ApiError::Db(e) => {
+                tracing::error!(error = %e, "query failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": {"code": "internal", "message": "internal error"}}))
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,83 @@
+//! Wiring: builds the adapters once and hands them to each role.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mediagw_commands::relay::{Relay, RelayConfig};
+use mediagw_commands::TitleService;
+use mediagw_projectors::catalog::CatalogProjection;
+use mediagw_projectors::{Projection, ProjectorConfig, ProjectorRunner};
+use mediagw_schemas::bus::{EventBus, KafkaBus};
+use mediagw_schemas::registry::RegistryStore;
+use mediagw_schemas::EventCodec;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+use crate::config::Config;
+
+pub struct App {
+    pub config: Config,
+    pub pool: PgPool,
+    pub codec: Arc<EventCodec>,
+}
+
+impl App {
+    pub async fn connect(config: Config) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(config.database.max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(config.database_url())
+            .await
+            .context("connecting to PostgreSQL (database.url)")?;
+        let codec = Arc::new(EventCodec::new(&config.registry.url, &config.kafka.topic_prefix));
+        Ok(Self { config, pool, codec })
+    }
+
+    /// Creates every table the process may touch (idempotent, safe under concurrency).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        mediagw_commands::store::migrate(&self.pool).await.context("event store migration")?;
+        CatalogProjection::live().migrate(&self.pool).await.context("catalog migration")?;
+        RegistryStore::new(self.pool.clone()).await.context("registry migration")?;
+        Ok(())
+    }
+
+    pub fn bus(&self) -> anyhow::Result<Arc<KafkaBus>> {
+        Ok(Arc::new(KafkaBus::new(&self.config.kafka_client()).context("kafka producer")?))
+    }
+
+    pub fn titles(&self) -> Arc<TitleService> {
+        Arc::new(TitleService::new(self.pool.clone()))
+    }
+
+    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
+        Relay::new(
+            self.pool.clone(),
+            bus,
+            self.codec.clone(),
+            RelayConfig {
+                batch_size: self.config.relay.batch_size,
+                poll_interval: Duration::from_millis(self.config.relay.poll_interval_ms),
+            },
+        )
+    }
+
+    pub fn projector(&self, name: &str, bus: Arc<dyn EventBus>) -> anyhow::Result<ProjectorRunner> {
+        let projection: Arc<dyn Projection> = match name {
+            "catalog" => Arc::new(CatalogProjection::live()),
+            other => anyhow::bail!("unknown projector `{other}` (known: catalog)"),
+        };
+        Ok(ProjectorRunner::new(
+            self.pool.clone(),
+            projection,
+            self.codec.clone(),
+            bus,
+            &self.config.kafka_client(),
+            ProjectorConfig {
+                group_prefix: self.config.kafka.group_prefix.clone(),
+                batch_size: self.config.projector.batch_size,
+                batch_wait: Duration::from_millis(self.config.projector.batch_wait_ms),
+            },
+        )?)
+    }
+}

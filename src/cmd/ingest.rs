@@ -1,0 +1,100 @@
+//! `mediagw ingest file <path> --format jsonl`: bulk import through the same command path as
+//! `POST /internal/ingest`, with a progress bar and a final report.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use mediagw_commands::{CommandError, IngestAction, IngestRequest};
+use serde_json::Value;
+
+use crate::app::App;
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub created: u64,
+    pub updated: u64,
+    pub merged: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    /// Reason → count (first 20 distinct reasons).
+    pub reasons: BTreeMap<String, u64>,
+    pub seconds: f64,
+}
+
+/// One line: either a full `IngestRequest` or a bare canonical title (then `region` applies).
+fn to_request(line: &str, region: &str) -> Result<IngestRequest, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
+    if v.get("raw_content").is_some() {
+        serde_json::from_value(v).map_err(|e| format!("not an IngestRequest: {e}"))
+    } else {
+        Ok(IngestRequest { platform: "generic".into(), raw_content: v, region: region.into() })
+    }
+}
+
+pub async fn file(app: &App, path: &Path, format: &str, region: &str, concurrency: usize) -> anyhow::Result<Report> {
+    anyhow::ensure!(format == "jsonl", "unknown --format `{format}` (supported: jsonl)");
+    app.migrate().await?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(lines.len() as u64) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{spinner} ingest [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let titles = app.titles();
+    let started = Instant::now();
+    let mut report = Report::default();
+    let mut results = futures::stream::iter(lines.into_iter().enumerate())
+        .map(|(i, line)| {
+            let titles = titles.clone();
+            async move {
+                let req = to_request(line, region).map_err(|e| format!("line {}: {e}", i + 1))?;
+                titles.ingest(&req).await.map_err(|e| match e {
+                    CommandError::Validation(v) => format!("invalid: {v}"),
+                    other => other.to_string(),
+                })
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(res) = results.next().await {
+        bar.inc(1);
+        match res {
+            Ok(r) if r.events == 0 => report.unchanged += 1,
+            Ok(r) => match r.action {
+                IngestAction::Created => report.created += 1,
+                IngestAction::Updated => report.updated += 1,
+                IngestAction::Merged => report.merged += 1,
+            },
+            Err(reason) => {
+                report.rejected += 1;
+                if report.reasons.len() < 20 || report.reasons.contains_key(&reason) {
+                    *report.reasons.entry(reason).or_default() += 1;
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+impl Report {
+    pub fn print(&self) {
+        let total = self.created + self.updated + self.merged + self.unchanged + self.rejected;
+        println!(
+            "ingested {total} records in {:.2} s ({:.0}/s): created {}, updated {}, merged {}, unchanged {}, rejected {}",
+            self.seconds,
+            total as f64 / self.seconds.max(1e-9),
+            self.created,
+            self.updated,
+            self.merged,
+            self.unchanged,
+            self.rejected
+        );
+        for (reason, n) in &self.reasons {
+            println!("  rejected ×{n}: {reason}");
+        }
+    }
+}

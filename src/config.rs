@@ -1,0 +1,109 @@
+//! One typed configuration: defaults (`config/default.toml`, compiled in) → optional file →
+//! `MEDIAGW__SECTION__KEY` environment variables.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub kafka: KafkaConfig,
+    pub registry: RegistryConfig,
+    pub relay: RelaySettings,
+    pub projector: ProjectorSettings,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    /// May embed a password: kept secret, never logged.
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub topic_prefix: String,
+    pub group_prefix: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegistryConfig {
+    pub listen: SocketAddr,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RelaySettings {
+    pub batch_size: i64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProjectorSettings {
+    pub batch_size: usize,
+    pub batch_wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogConfig {
+    pub format: String,
+    pub filter: String,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        if let Some(f) = file {
+            fig = fig.merge(Toml::file_exact(f));
+        }
+        fig.merge(Env::prefixed("MEDIAGW__").split("__")).extract().map_err(Box::new)
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database.url.expose_secret()
+    }
+
+    /// librdkafka settings shared by every client.
+    pub fn kafka_client(&self) -> rdkafka::ClientConfig {
+        let mut c = rdkafka::ClientConfig::new();
+        c.set("bootstrap.servers", &self.kafka.brokers).set("client.id", "mediagw");
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults_and_secrets_stay_hidden() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MEDIAGW__DATABASE__URL", "postgres://u:hunter2@db/x");
+            jail.set_env("MEDIAGW__KAFKA__PARTITIONS", "6");
+            let c = Config::load(None).expect("config");
+            assert_eq!(c.kafka.partitions, 6);
+            assert_eq!(c.database_url(), "postgres://u:hunter2@db/x");
+            assert!(!format!("{c:?}").contains("hunter2"));
+            assert_eq!(c.http.addr.port(), 8080);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,145 @@
+//! `mediagw serve`: every role in one process by default, or a subset for scaling out.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use axum::Router;
+use mediagw_query_api::{Readiness, ReadinessProbe};
+use mediagw_schemas::bus::EventBus;
+use mediagw_schemas::registry::RegistryStore;
+use metrics_exporter_prometheus::PrometheusHandle;
+use schema_registry_converter::async_impl::schema_registry::{get_all_subjects, SrSettings};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::kafka::{ensure_topics, BrokerProbe};
+
+pub const ROLES: &[&str] = &["api", "registry", "relay", "projector:catalog"];
+
+/// Parses `all` or a comma-separated role list.
+pub fn parse_roles(spec: &str) -> anyhow::Result<BTreeSet<String>> {
+    if spec == "all" {
+        return Ok(ROLES.iter().map(|r| r.to_string()).collect());
+    }
+    let roles: BTreeSet<String> = spec.split(',').map(|r| r.trim().to_string()).collect();
+    for r in &roles {
+        anyhow::ensure!(ROLES.contains(&r.as_str()), "unknown role `{r}` (known: all, {})", ROLES.join(", "));
+    }
+    Ok(roles)
+}
+
+pub async fn serve(app: App, roles: BTreeSet<String>, metrics: PrometheusHandle) -> anyhow::Result<()> {
+    app.migrate().await?;
+    if roles.iter().any(|r| r != "registry") {
+        ensure_topics(&app.config).await.context("ensuring Kafka topics")?;
+    }
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+
+    if roles.contains("registry") {
+        let store = RegistryStore::new(app.pool.clone()).await?;
+        let router = mediagw_query_api::gateway::layer(mediagw_schemas::registry::router(store));
+        tasks.spawn(http(app.config.registry.listen, router, shutdown.clone(), "schema registry"));
+    }
+    let bus: Option<Arc<mediagw_schemas::bus::KafkaBus>> =
+        if roles.contains("relay") || roles.iter().any(|r| r.starts_with("projector:")) { Some(app.bus()?) } else { None };
+    if roles.contains("relay") {
+        let relay = app.relay(bus.clone().expect("bus for relay") as Arc<dyn EventBus>);
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            relay.run(token).await;
+            Ok(())
+        });
+    }
+    for role in roles.iter().filter_map(|r| r.strip_prefix("projector:")) {
+        let runner = app.projector(role, bus.clone().expect("bus for projector") as Arc<dyn EventBus>)?;
+        let token = shutdown.clone();
+        tasks.spawn(async move { runner.run(token).await.map_err(anyhow::Error::from) });
+    }
+    if roles.contains("api") {
+        let titles = app.titles();
+        let readiness = Readiness {
+            probes: vec![
+                Arc::new(PgProbe(app.pool.clone())),
+                Arc::new(BrokerProbe::new(&app.config)?),
+                Arc::new(RegistryProbe(SrSettings::new(app.config.registry.url.clone()))),
+            ],
+            metrics: Arc::new(move || metrics.render()),
+        };
+        let router = Router::new()
+            .merge(mediagw_commands::http::router(titles, app.config.http.max_body_bytes))
+            .merge(mediagw_query_api::content::router(app.pool.clone()))
+            .merge(mediagw_query_api::health::router(readiness));
+        tasks.spawn(http(app.config.http.addr, mediagw_query_api::gateway::layer(router), shutdown.clone(), "api"));
+    }
+
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: draining");
+        signal.cancel();
+    });
+    let mut result = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err(e)) | Err(e) = done.map_err(anyhow::Error::from) {
+            tracing::error!(error = %e, "a role failed; shutting down");
+            result = Err(e);
+            shutdown.cancel();
+        }
+    }
+    if let Some(bus) = bus {
+        bus.flush(std::time::Duration::from_secs(5));
+    }
+    result
+}
+
+async fn http(addr: SocketAddr, router: Router, shutdown: CancellationToken, what: &'static str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {what} on {addr}"))?;
+    tracing::info!(%addr, "{what} listening");
+    axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+struct PgProbe(PgPool);
+
+#[async_trait]
+impl ReadinessProbe for PgProbe {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        sqlx::query("SELECT 1").execute(&self.0).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+struct RegistryProbe(SrSettings);
+
+#[async_trait]
+impl ReadinessProbe for RegistryProbe {
+    fn name(&self) -> &'static str {
+        "schema_registry"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        get_all_subjects(&self.0).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
