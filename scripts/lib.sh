@@ -1,0 +1,104 @@
+# Shared helpers for scripts/up, scripts/test and scripts/down. Sourced, not run.
+# Everything is idempotent: each step checks before it installs or starts anything.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/.mediagw"            # local state: tansu data, logs, pid files, generated DB password
+TANSU_VERSION="0.6.0"
+mkdir -p "$STATE"
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() { # host port what [seconds]
+  local i
+  for i in $(seq 1 "${4:-60}"); do port_open "$1" "$2" && return 0; sleep 1; done
+  echo "$3 did not come up on $1:$2" >&2; return 1
+}
+
+apt_install() { # packages...
+  log "installing $* (apt)"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_build_tools() {
+  local missing=()
+  command -v cc >/dev/null || missing+=(build-essential)
+  command -v make >/dev/null || missing+=(make)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
+  command -v python3 >/dev/null || missing+=(python3)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+ensure_postgres() {
+  if ! command -v pg_ctlcluster >/dev/null && ! port_open 127.0.0.1 5432; then apt_install postgresql; fi
+  if ! port_open 127.0.0.1 5432; then
+    log "starting PostgreSQL"
+    local ver; ver=$(ls /etc/postgresql | sort -V | tail -1)
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start 2>/dev/null || $SUDO pg_ctlcluster "$ver" main start
+    wait_port 127.0.0.1 5432 PostgreSQL
+  fi
+  # The role gets a generated password kept in .mediagw/ (never in the repo); with trust auth it is
+  # simply unused. The role is created over the local socket as the postgres superuser.
+  if [ ! -s "$STATE/db-password" ]; then
+    head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/db-password"
+    chmod 600 "$STATE/db-password"
+  fi
+  local pw; pw=$(cat "$STATE/db-password")
+  if ! PGPASSWORD="$pw" psql -h 127.0.0.1 -U mediagw -d mediagw -tAc 'select 1' >/dev/null 2>&1; then
+    log "creating PostgreSQL role and database 'mediagw'"
+    local as_pg=(psql -v ON_ERROR_STOP=1 -d postgres)
+    if [ "$(id -u)" = 0 ]; then as_pg=(su postgres -c "psql -v ON_ERROR_STOP=1 -d postgres"); elif [ -n "$SUDO" ]; then as_pg=(sudo -u postgres psql -v ON_ERROR_STOP=1 -d postgres); fi
+    "${as_pg[@]}" >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mediagw') THEN
+    CREATE ROLE mediagw LOGIN CREATEDB PASSWORD '$pw';
+  ELSE
+    ALTER ROLE mediagw LOGIN CREATEDB PASSWORD '$pw';
+  END IF;
+END \$\$;
+SQL
+    if ! "${as_pg[@]}" -tAc "select 1 from pg_database where datname='mediagw'" | grep -q 1; then
+      "${as_pg[@]}" -c "CREATE DATABASE mediagw OWNER mediagw" >/dev/null
+    fi
+  fi
+  export MEDIAGW__DATABASE__URL="postgres://mediagw:$pw@127.0.0.1:5432/mediagw"
+  export MEDIAGW_TEST_DATABASE_URL="postgres://mediagw:$pw@127.0.0.1:5432/postgres"
+}
+
+ensure_redis() {
+  if ! command -v redis-server >/dev/null && ! port_open 127.0.0.1 6379; then apt_install redis-server; fi
+  if ! port_open 127.0.0.1 6379; then
+    log "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir "$STATE" --logfile "$STATE/redis.log"
+    wait_port 127.0.0.1 6379 Redis
+  fi
+}
+
+ensure_tansu() {
+  export PATH="$HOME/.cargo/bin:$PATH"
+  if ! tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+    log "installing tansu $TANSU_VERSION (Kafka-API broker; one-time build, ~15 min on 2 cores)"
+    cargo install --locked tansu --version "$TANSU_VERSION" --features libsql
+  fi
+  if ! port_open 127.0.0.1 9092; then
+    log "starting tansu on 127.0.0.1:9092"
+    mkdir -p "$STATE/tansu"
+    (cd "$STATE/tansu" && nohup tansu broker \
+        --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
+        --storage-engine sqlite://tansu.db >"$STATE/tansu.log" 2>&1 & echo $! >"$STATE/tansu.pid")
+    wait_port 127.0.0.1 9092 tansu
+  fi
+}
+
+ensure_stack() {
+  ensure_build_tools
+  ensure_postgres
+  ensure_redis
+  ensure_tansu
+}

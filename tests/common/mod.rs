@@ -1,0 +1,255 @@
+//! Test harness: every test gets its own PostgreSQL database, topic prefix, consumer-group prefix and
+//! ports, and runs the real `mediagw` binary against the real PostgreSQL and tansu broker.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+pub fn admin_url() -> String {
+    std::env::var("MEDIAGW_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://mediagw@127.0.0.1:5432/postgres".into())
+}
+
+pub fn brokers() -> String {
+    std::env::var("MEDIAGW_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Stack {
+    pub name: String,
+    pub db_url: String,
+    pub pool: PgPool,
+    pub prefix: String,
+    pub api: String,
+    pub registry: String,
+    env: HashMap<String, String>,
+    children: HashMap<String, Child>,
+    logs: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Stack {
+    pub async fn new(tag: &str) -> Stack {
+        let name = format!("mgwt_{tag}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let admin = PgPool::connect(&admin_url()).await.expect("PostgreSQL must run (scripts/test starts it)");
+        sqlx::Executor::execute(&admin, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        admin.close().await;
+        let base = admin_url();
+        let db_url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+        let pool = PgPool::connect(&db_url).await.unwrap();
+        let (api_port, reg_port) = (free_port(), free_port());
+        let prefix = format!("{name}.");
+        let env: HashMap<String, String> = [
+            ("MEDIAGW__DATABASE__URL", db_url.clone()),
+            ("MEDIAGW__DATABASE__MAX_CONNECTIONS", "8".into()),
+            ("MEDIAGW__KAFKA__BROKERS", brokers()),
+            ("MEDIAGW__KAFKA__TOPIC_PREFIX", prefix.clone()),
+            ("MEDIAGW__KAFKA__GROUP_PREFIX", format!("{name}-")),
+            ("MEDIAGW__HTTP__ADDR", format!("127.0.0.1:{api_port}")),
+            ("MEDIAGW__HTTP__MAX_BODY_BYTES", "65536".into()),
+            ("MEDIAGW__REGISTRY__LISTEN", format!("127.0.0.1:{reg_port}")),
+            ("MEDIAGW__REGISTRY__URL", format!("http://127.0.0.1:{reg_port}")),
+            ("MEDIAGW__RELAY__POLL_INTERVAL_MS", "100".into()),
+            ("RUST_LOG", "info,sqlx=warn,librdkafka=error".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(&name);
+        std::fs::create_dir_all(&logs).unwrap();
+        Stack {
+            name,
+            db_url,
+            pool,
+            prefix,
+            api: format!("http://127.0.0.1:{api_port}"),
+            registry: format!("http://127.0.0.1:{reg_port}"),
+            env,
+            children: HashMap::new(),
+            logs,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A `mediagw` command with this stack's configuration.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mediagw"));
+        c.args(args).envs(&self.env).env_remove("MEDIAGW_CONFIG");
+        c
+    }
+
+    /// Starts `mediagw serve --role <role>` under the label `role`.
+    pub fn start(&mut self, role: &str) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{}.log", role.replace(':', "_").replace(',', "+"))))
+            .unwrap();
+        let child = self
+            .command(&["serve", "--role", role])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn mediagw");
+        self.children.insert(role.to_string(), child);
+    }
+
+    /// SIGKILL, no chance to drain.
+    pub fn kill(&mut self, role: &str) {
+        if let Some(mut c) = self.children.remove(role) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self, role: &str) -> std::process::ExitStatus {
+        let mut c = self.children.remove(role).expect("role running");
+        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        c.wait().unwrap()
+    }
+
+    pub async fn wait_http(&self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.http.get(url).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{url} not ready in 60 s; logs in {}", self.logs.display());
+    }
+
+    /// API + registry + relay + catalog projector in one process.
+    pub async fn start_all(&mut self) {
+        self.start("all");
+        self.wait_http(&format!("{}/health/ready", self.api)).await;
+    }
+
+    pub async fn ingest(&self, body: &Value) -> (u16, Value) {
+        let r = self.http.post(format!("{}/internal/ingest", self.api)).json(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.api)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls until `f` returns Some, or panics after `secs`.
+    pub async fn eventually<T, F, Fut>(&self, secs: u64, what: &str, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; logs in {}", self.logs.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap_or(-1)
+    }
+
+    pub fn topic(&self, t: &str) -> String {
+        format!("{}{t}", self.prefix)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for (_, mut c) in self.children.drain() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let name = self.name.clone();
+        // Async drop is not a thing: drop the database from a helper thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = PgPool::connect(&admin_url()).await {
+                    let _ = sqlx::Executor::execute(&admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A canonical title record for `generic` ingest.
+pub fn title(imdb: &str, name: &str, year: u32, offers: Value) -> Value {
+    json!({
+        "platform": "generic",
+        "region": "US",
+        "raw_content": {
+            "external_ids": {"imdb": imdb},
+            "content_type": "movie",
+            "title": name,
+            "overview": format!("{name}: a film used in tests."),
+            "release_date": format!("{year}-05-01"),
+            "genres": ["drama"],
+            "runtime_minutes": 100,
+            "availability": offers
+        }
+    })
+}
+
+pub fn offer(platform: &str, kind: &str, price: Option<f64>) -> Value {
+    let mut o = json!({
+        "platform": platform,
+        "availability_type": kind,
+        "deep_link": format!("{platform}://title/1"),
+        "web_url": format!("https://{platform}.example.com/title/1"),
+    });
+    if let Some(p) = price {
+        o["price_amount"] = json!(p);
+        o["price_currency"] = json!("USD");
+    }
+    o
+}
+
+/// Every record currently in `topic` (all partitions, from the beginning up to the high watermark).
+pub async fn read_topic(topic: &str) -> Vec<rdkafka::message::OwnedMessage> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", format!("test-reader-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let timeout = Duration::from_secs(10);
+    let md = consumer.fetch_metadata(Some(topic), timeout).unwrap();
+    let mut tpl = TopicPartitionList::new();
+    let mut remaining = 0i64;
+    for p in md.topics()[0].partitions() {
+        let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout).unwrap();
+        remaining += high - low;
+        tpl.add_partition_offset(topic, p.id(), Offset::Offset(low)).unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    while remaining > 0 {
+        let m = tokio::time::timeout(Duration::from_secs(20), consumer.recv()).await.expect("records up to the watermark").unwrap();
+        out.push(m.detach());
+        remaining -= 1;
+    }
+    out
+}
