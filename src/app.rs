@@ -72,11 +72,12 @@ impl App {
             projection,
             self.codec.clone(),
             bus,
-            &self.config.kafka_client(),
+            &self.config.kafka_consumer(),
             ProjectorConfig {
                 group_prefix: self.config.kafka.group_prefix.clone(),
                 batch_size: self.config.projector.batch_size,
                 batch_wait: Duration::from_millis(self.config.projector.batch_wait_ms),
+                assignment: self.config.projector.assignment()?,
             },
         )?)
     }

@@ -42,6 +42,9 @@ pub struct KafkaConfig {
     pub group_prefix: String,
     pub partitions: i32,
     pub replication_factor: i32,
+    /// librdkafka properties applied to consumers only.
+    #[serde(default)]
+    pub consumer: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +63,39 @@ pub struct RelaySettings {
 pub struct ProjectorSettings {
     pub batch_size: usize,
     pub batch_wait_ms: u64,
+    pub assignment: String,
+    pub instance_index: i32,
+    pub instance_count: i32,
+    pub instance_id: String,
+}
+
+impl ProjectorSettings {
+    pub fn assignment(&self) -> anyhow::Result<mediagw_projectors::Assignment> {
+        match self.assignment.as_str() {
+            "static" => {
+                anyhow::ensure!(
+                    self.instance_count >= 1 && (0..self.instance_count).contains(&self.instance_index),
+                    "projector.instance_index must be in 0..projector.instance_count"
+                );
+                Ok(mediagw_projectors::Assignment::Static { index: self.instance_index, count: self.instance_count })
+            }
+            "group" => Ok(mediagw_projectors::Assignment::Group { instance_id: self.instance() }),
+            other => anyhow::bail!("projector.assignment must be `static` or `group`, not `{other}`"),
+        }
+    }
+
+    /// The configured instance id, else the host name.
+    pub fn instance(&self) -> String {
+        if !self.instance_id.is_empty() {
+            return self.instance_id.clone();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "0".into())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +121,15 @@ impl Config {
     pub fn kafka_client(&self) -> rdkafka::ClientConfig {
         let mut c = rdkafka::ClientConfig::new();
         c.set("bootstrap.servers", &self.kafka.brokers).set("client.id", "mediagw");
+        c
+    }
+
+    /// Client settings plus the consumer-only properties.
+    pub fn kafka_consumer(&self) -> rdkafka::ClientConfig {
+        let mut c = self.kafka_client();
+        for (k, v) in &self.kafka.consumer {
+            c.set(k, v);
+        }
         c
     }
 }

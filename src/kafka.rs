@@ -19,15 +19,32 @@ pub fn all_topics(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// Creates missing topics; existing ones are left as they are.
+/// Creates missing topics; existing ones are left as they are. Retries, since a broker that is
+/// still starting (or busy) may not answer the first request.
 pub async fn ensure_topics(config: &Config) -> anyhow::Result<()> {
+    let mut last = None;
+    for attempt in 0..5u64 {
+        match tokio::time::timeout(Duration::from_secs(20), create_topics(config)).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => last = Some(anyhow::anyhow!("no answer from the broker in 20 s")),
+        }
+        tracing::warn!(attempt, error = ?last, "creating topics failed; retrying");
+        tokio::time::sleep(Duration::from_millis(500 * (attempt + 1))).await;
+    }
+    Err(last.expect("at least one attempt"))
+}
+
+async fn create_topics(config: &Config) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = config.kafka_client().create().context("kafka admin client")?;
     let names = all_topics(config);
     let topics: Vec<NewTopic> = names
         .iter()
         .map(|n| NewTopic::new(n, config.kafka.partitions, TopicReplication::Fixed(config.kafka.replication_factor)))
         .collect();
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(15)));
     for res in admin.create_topics(&topics, &opts).await.context("create topics")? {
         match res {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

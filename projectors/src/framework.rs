@@ -83,6 +83,17 @@ pub struct ProjectorConfig {
     pub batch_size: usize,
     /// How long to wait for more messages before applying a partial batch.
     pub batch_wait: Duration,
+    pub assignment: Assignment,
+}
+
+/// How a projector instance gets its partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    /// This instance owns partitions `p` with `p % count == index` and resumes each from the
+    /// position stored in the read model. Needs no broker-side group coordination.
+    Static { index: i32, count: i32 },
+    /// Kafka consumer-group protocol with static membership (`group.instance.id`).
+    Group { instance_id: String },
 }
 
 /// What happens to poison messages.
@@ -231,9 +242,13 @@ impl ProjectorRunner {
         kafka: &ClientConfig,
         config: ProjectorConfig,
     ) -> Result<Self, rdkafka::error::KafkaError> {
+        let group = format!("{}{}", config.group_prefix, projection.name());
+        let mut kafka = kafka.clone();
+        if let Assignment::Group { instance_id } = &config.assignment {
+            kafka.set("group.instance.id", format!("{group}-{instance_id}"));
+        }
         let consumer: StreamConsumer = kafka
-            .clone()
-            .set("group.id", format!("{}{}", config.group_prefix, projection.name()))
+            .set("group.id", &group)
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
@@ -245,9 +260,28 @@ impl ProjectorRunner {
 
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ApplyError> {
         let topics: Vec<String> = self.projection.topics().iter().map(|t| self.codec.topic(t)).collect();
-        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-        self.consumer.subscribe(&refs).map_err(|e| ApplyError::Transient(e.to_string()))?;
         let name = self.projection.name();
+        match &self.config.assignment {
+            Assignment::Group { .. } => {
+                let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+                self.consumer.subscribe(&refs).map_err(|e| ApplyError::Transient(e.to_string()))?;
+            }
+            Assignment::Static { index, count } => loop {
+                match self.assign_static(&topics, *index, *count).await {
+                    Ok(n) => {
+                        tracing::info!(projector = name, partitions = n, "resuming from positions stored in the read model");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(projector = name, error = %e, "cannot assign partitions yet; retrying");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                    }
+                }
+            },
+        }
         tracing::info!(projector = name, ?topics, "projector started");
         loop {
             let first = tokio::select! {
@@ -305,6 +339,36 @@ impl ProjectorRunner {
         }
         tracing::info!(projector = name, "projector drained and stopped");
         Ok(())
+    }
+
+    /// Assigns this instance's share of partitions at the positions stored in the read model.
+    async fn assign_static(&self, topics: &[String], index: i32, count: i32) -> Result<usize, ApplyError> {
+        let schema = self.projection.schema().to_string();
+        let mut tpl = TopicPartitionList::new();
+        for topic in topics {
+            let md = self
+                .consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(5))
+                .map_err(|e| ApplyError::Transient(e.to_string()))?;
+            let partitions: Vec<i32> = md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+            if partitions.is_empty() {
+                return Err(ApplyError::Transient(format!("topic {topic} has no partitions yet")));
+            }
+            for p in partitions.into_iter().filter(|p| p % count.max(1) == index) {
+                let stored: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT next_offset FROM {schema}.projector_offsets WHERE projector = $1 AND topic = $2 AND partition = $3"
+                ))
+                .bind(self.projection.name())
+                .bind(topic)
+                .bind(p)
+                .fetch_optional(&self.pool)
+                .await?;
+                let offset = stored.map(Offset::Offset).unwrap_or(Offset::Beginning);
+                tpl.add_partition_offset(topic, p, offset).map_err(|e| ApplyError::Transient(e.to_string()))?;
+            }
+        }
+        self.consumer.assign(&tpl).map_err(|e| ApplyError::Transient(e.to_string()))?;
+        Ok(tpl.count())
     }
 
     fn record(&self, batch: &[OwnedMessage], outcome: &BatchOutcome) {

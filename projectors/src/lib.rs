@@ -9,4 +9,4 @@ pub mod catalog;
 pub mod framework;
 pub mod replay;
 
-pub use framework::{ApplyError, Projection, ProjectorConfig, ProjectorRunner};
+pub use framework::{ApplyError, Assignment, Projection, ProjectorConfig, ProjectorRunner};

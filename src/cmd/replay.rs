@@ -22,7 +22,7 @@ pub async fn run(app: &App, projection: &str, from: ReplayFrom) -> anyhow::Resul
     app.migrate().await?;
     let rebuild = CatalogProjection::new("catalog_rebuild");
     eprintln!("replaying {projection} from {from:?} into a fresh schema…");
-    let report = replay(&app.pool, &app.config.kafka_client(), &app.codec, &rebuild, LIVE_SCHEMA, from, std::io::stderr().is_terminal())
+    let report = replay(&app.pool, &app.config.kafka_consumer(), &app.codec, &rebuild, LIVE_SCHEMA, from, std::io::stderr().is_terminal())
         .await
         .context("replay failed; the live projection is untouched")?;
     println!(

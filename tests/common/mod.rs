@@ -180,6 +180,10 @@ impl Drop for Stack {
             let _ = c.wait();
         }
         let name = self.name.clone();
+        if std::thread::panicking() {
+            eprintln!("keeping database {name} and logs in {} for inspection", self.logs.display());
+            return;
+        }
         // Async drop is not a thing: drop the database from a helper thread with its own runtime.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
