@@ -30,20 +30,36 @@ impl App {
             .connect(config.database_url())
             .await
             .context("connecting to PostgreSQL (database.url)")?;
-        let codec = Arc::new(EventCodec::new(&config.registry.url, &config.kafka.topic_prefix));
-        Ok(Self { config, pool, codec })
+        let codec = Arc::new(EventCodec::new(
+            &config.registry.url,
+            &config.kafka.topic_prefix,
+        ));
+        Ok(Self {
+            config,
+            pool,
+            codec,
+        })
     }
 
     /// Creates every table the process may touch (idempotent, safe under concurrency).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        mediagw_commands::store::migrate(&self.pool).await.context("event store migration")?;
-        CatalogProjection::live().migrate(&self.pool).await.context("catalog migration")?;
-        RegistryStore::new(self.pool.clone()).await.context("registry migration")?;
+        mediagw_commands::store::migrate(&self.pool)
+            .await
+            .context("event store migration")?;
+        CatalogProjection::live()
+            .migrate(&self.pool)
+            .await
+            .context("catalog migration")?;
+        RegistryStore::new(self.pool.clone())
+            .await
+            .context("registry migration")?;
         Ok(())
     }
 
     pub fn bus(&self) -> anyhow::Result<Arc<KafkaBus>> {
-        Ok(Arc::new(KafkaBus::new(&self.config.kafka_client()).context("kafka producer")?))
+        Ok(Arc::new(
+            KafkaBus::new(&self.config.kafka_client()).context("kafka producer")?,
+        ))
     }
 
     pub fn titles(&self) -> Arc<TitleService> {

@@ -74,13 +74,21 @@ impl ProjectorSettings {
         match self.assignment.as_str() {
             "static" => {
                 anyhow::ensure!(
-                    self.instance_count >= 1 && (0..self.instance_count).contains(&self.instance_index),
+                    self.instance_count >= 1
+                        && (0..self.instance_count).contains(&self.instance_index),
                     "projector.instance_index must be in 0..projector.instance_count"
                 );
-                Ok(mediagw_projectors::Assignment::Static { index: self.instance_index, count: self.instance_count })
+                Ok(mediagw_projectors::Assignment::Static {
+                    index: self.instance_index,
+                    count: self.instance_count,
+                })
             }
-            "group" => Ok(mediagw_projectors::Assignment::Group { instance_id: self.instance() }),
-            other => anyhow::bail!("projector.assignment must be `static` or `group`, not `{other}`"),
+            "group" => Ok(mediagw_projectors::Assignment::Group {
+                instance_id: self.instance(),
+            }),
+            other => {
+                anyhow::bail!("projector.assignment must be `static` or `group`, not `{other}`")
+            }
         }
     }
 
@@ -110,7 +118,9 @@ impl Config {
         if let Some(f) = file {
             fig = fig.merge(Toml::file_exact(f));
         }
-        fig.merge(Env::prefixed("MEDIAGW__").split("__")).extract().map_err(Box::new)
+        fig.merge(Env::prefixed("MEDIAGW__").split("__"))
+            .extract()
+            .map_err(Box::new)
     }
 
     pub fn database_url(&self) -> &str {
@@ -120,7 +130,8 @@ impl Config {
     /// librdkafka settings shared by every client.
     pub fn kafka_client(&self) -> rdkafka::ClientConfig {
         let mut c = rdkafka::ClientConfig::new();
-        c.set("bootstrap.servers", &self.kafka.brokers).set("client.id", "mediagw");
+        c.set("bootstrap.servers", &self.kafka.brokers)
+            .set("client.id", "mediagw");
         c
     }
 
@@ -139,6 +150,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API
     fn env_overrides_defaults_and_secrets_stay_hidden() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("MEDIAGW__DATABASE__URL", "postgres://u:hunter2@db/x");

@@ -36,16 +36,29 @@ pub async fn ensure_topics(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn create_topics(config: &Config) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = config.kafka_client().create().context("kafka admin client")?;
+    let admin: AdminClient<DefaultClientContext> = config
+        .kafka_client()
+        .create()
+        .context("kafka admin client")?;
     let names = all_topics(config);
     let topics: Vec<NewTopic> = names
         .iter()
-        .map(|n| NewTopic::new(n, config.kafka.partitions, TopicReplication::Fixed(config.kafka.replication_factor)))
+        .map(|n| {
+            NewTopic::new(
+                n,
+                config.kafka.partitions,
+                TopicReplication::Fixed(config.kafka.replication_factor),
+            )
+        })
         .collect();
     let opts = AdminOptions::new()
         .operation_timeout(Some(Duration::from_secs(10)))
         .request_timeout(Some(Duration::from_secs(15)));
-    for res in admin.create_topics(&topics, &opts).await.context("create topics")? {
+    for res in admin
+        .create_topics(&topics, &opts)
+        .await
+        .context("create topics")?
+    {
         match res {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => anyhow::bail!("creating topic {topic}: {code}"),
@@ -62,7 +75,9 @@ pub struct BrokerProbe {
 impl BrokerProbe {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
         let consumer: BaseConsumer = config.kafka_client().create()?;
-        Ok(Self { consumer: std::sync::Arc::new(consumer) })
+        Ok(Self {
+            consumer: std::sync::Arc::new(consumer),
+        })
     }
 }
 
@@ -74,8 +89,12 @@ impl mediagw_query_api::ReadinessProbe for BrokerProbe {
 
     async fn check(&self) -> Result<(), String> {
         let c = self.consumer.clone();
-        tokio::task::spawn_blocking(move || c.fetch_metadata(None, Duration::from_millis(1500)).map(|_| ()).map_err(|e| e.to_string()))
-            .await
-            .map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || {
+            c.fetch_metadata(None, Duration::from_millis(1500))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 }

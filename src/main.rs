@@ -14,7 +14,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "mediagw", version, about = "Media Gateway: find, track and start any movie or TV show")]
+#[command(
+    name = "mediagw",
+    version,
+    about = "Media Gateway: find, track and start any movie or TV show"
+)]
 struct Cli {
     /// Configuration file (TOML) layered over the defaults; MEDIAGW__* env vars override both.
     #[arg(long, global = true, env = "MEDIAGW_CONFIG")]
@@ -136,14 +140,26 @@ async fn main() -> anyhow::Result<()> {
             SchemasCmd::Register { dir } => cmd::schemas::register(&config, dir.as_deref()).await,
             SchemasCmd::List => cmd::schemas::list(&config).await,
         },
-        Command::Ingest { action: IngestCmd::File { path, format, region, concurrency } } => {
+        Command::Ingest {
+            action:
+                IngestCmd::File {
+                    path,
+                    format,
+                    region,
+                    concurrency,
+                },
+        } => {
             let app = app::App::connect(config).await?;
             let report = cmd::ingest::file(&app, &path, &format, &region, concurrency).await?;
             report.print();
             Ok(())
         }
-        Command::Bench { action: BenchCmd::Ingest { titles, concurrency } } => {
-            cmd::bench::ingest(&config, titles, concurrency, &metrics).await
-        }
+        Command::Bench {
+            action:
+                BenchCmd::Ingest {
+                    titles,
+                    concurrency,
+                },
+        } => cmd::bench::ingest(&config, titles, concurrency, &metrics).await,
     }
 }

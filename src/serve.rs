@@ -27,15 +27,25 @@ pub fn parse_roles(spec: &str) -> anyhow::Result<BTreeSet<String>> {
     }
     let roles: BTreeSet<String> = spec.split(',').map(|r| r.trim().to_string()).collect();
     for r in &roles {
-        anyhow::ensure!(ROLES.contains(&r.as_str()), "unknown role `{r}` (known: all, {})", ROLES.join(", "));
+        anyhow::ensure!(
+            ROLES.contains(&r.as_str()),
+            "unknown role `{r}` (known: all, {})",
+            ROLES.join(", ")
+        );
     }
     Ok(roles)
 }
 
-pub async fn serve(app: App, roles: BTreeSet<String>, metrics: PrometheusHandle) -> anyhow::Result<()> {
+pub async fn serve(
+    app: App,
+    roles: BTreeSet<String>,
+    metrics: PrometheusHandle,
+) -> anyhow::Result<()> {
     app.migrate().await?;
     if roles.iter().any(|r| r != "registry") {
-        ensure_topics(&app.config).await.context("ensuring Kafka topics")?;
+        ensure_topics(&app.config)
+            .await
+            .context("ensuring Kafka topics")?;
     }
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -43,10 +53,19 @@ pub async fn serve(app: App, roles: BTreeSet<String>, metrics: PrometheusHandle)
     if roles.contains("registry") {
         let store = RegistryStore::new(app.pool.clone()).await?;
         let router = mediagw_query_api::gateway::layer(mediagw_schemas::registry::router(store));
-        tasks.spawn(http(app.config.registry.listen, router, shutdown.clone(), "schema registry"));
+        tasks.spawn(http(
+            app.config.registry.listen,
+            router,
+            shutdown.clone(),
+            "schema registry",
+        ));
     }
     let bus: Option<Arc<mediagw_schemas::bus::KafkaBus>> =
-        if roles.contains("relay") || roles.iter().any(|r| r.starts_with("projector:")) { Some(app.bus()?) } else { None };
+        if roles.contains("relay") || roles.iter().any(|r| r.starts_with("projector:")) {
+            Some(app.bus()?)
+        } else {
+            None
+        };
     if roles.contains("relay") {
         let relay = app.relay(bus.clone().expect("bus for relay") as Arc<dyn EventBus>);
         let token = shutdown.clone();
@@ -56,7 +75,10 @@ pub async fn serve(app: App, roles: BTreeSet<String>, metrics: PrometheusHandle)
         });
     }
     for role in roles.iter().filter_map(|r| r.strip_prefix("projector:")) {
-        let runner = app.projector(role, bus.clone().expect("bus for projector") as Arc<dyn EventBus>)?;
+        let runner = app.projector(
+            role,
+            bus.clone().expect("bus for projector") as Arc<dyn EventBus>,
+        )?;
         let token = shutdown.clone();
         tasks.spawn(async move { runner.run(token).await.map_err(anyhow::Error::from) });
     }
@@ -66,15 +88,25 @@ pub async fn serve(app: App, roles: BTreeSet<String>, metrics: PrometheusHandle)
             probes: vec![
                 Arc::new(PgProbe(app.pool.clone())),
                 Arc::new(BrokerProbe::new(&app.config)?),
-                Arc::new(RegistryProbe(SrSettings::new(app.config.registry.url.clone()))),
+                Arc::new(RegistryProbe(SrSettings::new(
+                    app.config.registry.url.clone(),
+                ))),
             ],
             metrics: Arc::new(move || metrics.render()),
         };
         let router = Router::new()
-            .merge(mediagw_commands::http::router(titles, app.config.http.max_body_bytes))
+            .merge(mediagw_commands::http::router(
+                titles,
+                app.config.http.max_body_bytes,
+            ))
             .merge(mediagw_query_api::content::router(app.pool.clone()))
             .merge(mediagw_query_api::health::router(readiness));
-        tasks.spawn(http(app.config.http.addr, mediagw_query_api::gateway::layer(router), shutdown.clone(), "api"));
+        tasks.spawn(http(
+            app.config.http.addr,
+            mediagw_query_api::gateway::layer(router),
+            shutdown.clone(),
+            "api",
+        ));
     }
 
     let signal = shutdown.clone();
@@ -97,10 +129,19 @@ pub async fn serve(app: App, roles: BTreeSet<String>, metrics: PrometheusHandle)
     result
 }
 
-async fn http(addr: SocketAddr, router: Router, shutdown: CancellationToken, what: &'static str) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {what} on {addr}"))?;
+async fn http(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+    what: &'static str,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {what} on {addr}"))?;
     tracing::info!(%addr, "{what} listening");
-    axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
     Ok(())
 }
 
@@ -108,7 +149,8 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -127,7 +169,11 @@ impl ReadinessProbe for PgProbe {
     }
 
     async fn check(&self) -> Result<(), String> {
-        sqlx::query("SELECT 1").execute(&self.0).await.map(|_| ()).map_err(|e| e.to_string())
+        sqlx::query("SELECT 1")
+            .execute(&self.0)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -140,6 +186,9 @@ impl ReadinessProbe for RegistryProbe {
     }
 
     async fn check(&self) -> Result<(), String> {
-        get_all_subjects(&self.0).await.map(|_| ()).map_err(|e| e.to_string())
+        get_all_subjects(&self.0)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }

@@ -19,7 +19,15 @@ async fn wait_content(s: &Stack, id: &str, pred: impl Fn(&Value) -> bool) -> Val
 async fn ingest_is_served_from_the_catalog_and_reingest_is_idempotent() {
     let mut s = Stack::new("ingest").await;
     s.start_all().await;
-    let record = title("tt0133093", "The Matrix", 1999, json!([offer("netflix", "subscription", None), offer("apple_tv", "rent", Some(3.99))]));
+    let record = title(
+        "tt0133093",
+        "The Matrix",
+        1999,
+        json!([
+            offer("netflix", "subscription", None),
+            offer("apple_tv", "rent", Some(3.99))
+        ]),
+    );
 
     let (status, created) = s.ingest(&record).await;
     assert_eq!(status, 200, "{created}");
@@ -37,7 +45,10 @@ async fn ingest_is_served_from_the_catalog_and_reingest_is_idempotent() {
     assert_eq!(body["external_ids"], json!({"imdb": "tt0133093"}));
     let offers = body["availability"].as_array().unwrap();
     assert_eq!(offers.len(), 2);
-    let rent = offers.iter().find(|o| o["availability_type"] == "rent").unwrap();
+    let rent = offers
+        .iter()
+        .find(|o| o["availability_type"] == "rent")
+        .unwrap();
     assert_eq!(rent["price_amount"], "3.99");
     assert_eq!(rent["price_currency"], "USD");
     assert_eq!(rent["region"], "US");
@@ -51,16 +62,29 @@ async fn ingest_is_served_from_the_catalog_and_reingest_is_idempotent() {
     assert_eq!(s.count("SELECT count(*) FROM events").await, 3);
 
     // A changed record: price drop, Netflix leaves, new title text.
-    let changed = title("tt0133093", "The Matrix (Remastered)", 1999, json!([offer("apple_tv", "rent", Some(2.99))]));
+    let changed = title(
+        "tt0133093",
+        "The Matrix (Remastered)",
+        1999,
+        json!([offer("apple_tv", "rent", Some(2.99))]),
+    );
     let (_, upd) = s.ingest(&changed).await;
     assert_eq!(upd["action"], "Updated");
     assert_eq!(upd["events"], 3);
-    let body = wait_content(&s, &id, |b| b["title"] == "The Matrix (Remastered)" && b["availability"].as_array().unwrap().len() == 1).await;
+    let body = wait_content(&s, &id, |b| {
+        b["title"] == "The Matrix (Remastered)" && b["availability"].as_array().unwrap().len() == 1
+    })
+    .await;
     assert_eq!(body["availability"][0]["price_amount"], "2.99");
     assert_eq!(s.count("SELECT count(*) FROM catalog.content").await, 1);
 
     // Unknown and malformed ids.
-    assert_eq!(s.get(&format!("/v1/content/{}", uuid::Uuid::new_v4())).await.0, 404);
+    assert_eq!(
+        s.get(&format!("/v1/content/{}", uuid::Uuid::new_v4()))
+            .await
+            .0,
+        404
+    );
     let (status, err) = s.get("/v1/content/not-a-uuid").await;
     assert_eq!(status, 400);
     assert!(err["error"]["message"].as_str().unwrap().contains("`id`"));
@@ -79,29 +103,60 @@ async fn bad_input_is_rejected_naming_the_field_and_nothing_is_written() {
     assert_eq!(body["error"]["fields"][0]["field"], "platform");
 
     let mut missing_title = good.clone();
-    missing_title["raw_content"].as_object_mut().unwrap().remove("title");
+    missing_title["raw_content"]
+        .as_object_mut()
+        .unwrap()
+        .remove("title");
     let (status, body) = s.ingest(&missing_title).await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["fields"][0]["field"], "raw_content.title");
 
     let mut bad_offer = good.clone();
-    bad_offer["raw_content"]["availability"] = json!([{"platform": "netflix", "availability_type": "lease"}]);
+    bad_offer["raw_content"]["availability"] =
+        json!([{"platform": "netflix", "availability_type": "lease"}]);
     let (status, body) = s.ingest(&bad_offer).await;
     assert_eq!(status, 422);
-    let fields: Vec<&str> = body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    assert!(fields.contains(&"raw_content.availability[0].availability_type"), "{fields:?}");
-    assert!(fields.contains(&"raw_content.availability[0].deep_link"), "{fields:?}");
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"raw_content.availability[0].availability_type"),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"raw_content.availability[0].deep_link"),
+        "{fields:?}"
+    );
 
     let mut bad_region = good.clone();
     bad_region["region"] = json!("Narnia");
     assert_eq!(s.ingest(&bad_region).await.0, 422);
 
-    let r = s.http.post(format!("{}/internal/ingest", s.api)).header("content-type", "application/json").body("{\"platform\": ").send().await.unwrap();
+    let r = s
+        .http
+        .post(format!("{}/internal/ingest", s.api))
+        .header("content-type", "application/json")
+        .body("{\"platform\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("EOF"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("EOF"),
+        "{body}"
+    );
 
-    let r = s.http.post(format!("{}/internal/ingest", s.api)).json(&json!({"platform": "generic"})).send().await.unwrap();
+    let r = s
+        .http
+        .post(format!("{}/internal/ingest", s.api))
+        .json(&json!({"platform": "generic"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await.unwrap().contains("raw_content"));
 
@@ -110,7 +165,11 @@ async fn bad_input_is_rejected_naming_the_field_and_nothing_is_written() {
     assert_eq!(s.ingest(&huge).await.0, 413);
 
     for table in ["events", "event_outbox", "title_identity"] {
-        assert_eq!(s.count(&format!("SELECT count(*) FROM {table}")).await, 0, "{table} must stay empty");
+        assert_eq!(
+            s.count(&format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table} must stay empty"
+        );
     }
     // ...while a valid record still goes through.
     assert_eq!(s.ingest(&good).await.0, 200);
@@ -123,12 +182,25 @@ async fn kafka_records_are_confluent_avro_keyed_by_aggregate() {
 
     let mut s = Stack::new("wire").await;
     s.start_all().await;
-    let (_, created) = s.ingest(&title("tt0062622", "2001: A Space Odyssey", 1968, json!([offer("max", "subscription", None)]))).await;
+    let (_, created) = s
+        .ingest(&title(
+            "tt0062622",
+            "2001: A Space Odyssey",
+            1968,
+            json!([offer("max", "subscription", None)]),
+        ))
+        .await;
     let id = created["content_id"].as_str().unwrap().to_string();
     wait_content(&s, &id, |_| true).await;
 
     let decoder = EasyAvroDecoder::new(SrSettings::new(s.registry.clone()));
-    for (topic, name) in [("content.ingested", "mediagw.catalog.TitleIngested"), ("availability.changed", "mediagw.catalog.AvailabilityArrived")] {
+    for (topic, name) in [
+        ("content.ingested", "mediagw.catalog.TitleIngested"),
+        (
+            "availability.changed",
+            "mediagw.catalog.AvailabilityArrived",
+        ),
+    ] {
         let records = read_topic(&s.topic(topic)).await;
         assert_eq!(records.len(), 1, "{topic}");
         let m = &records[0];
@@ -136,18 +208,59 @@ async fn kafka_records_are_confluent_avro_keyed_by_aggregate() {
         let payload = m.payload().unwrap();
         assert_eq!(payload[0], 0, "Confluent magic byte");
         let schema_id = u32::from_be_bytes(payload[1..5].try_into().unwrap());
-        let schema: Value = s.http.get(format!("{}/schemas/ids/{schema_id}", s.registry)).send().await.unwrap().json().await.unwrap();
-        assert!(schema["schema"].as_str().unwrap().contains(name.rsplit('.').next().unwrap()));
+        let schema: Value = s
+            .http
+            .get(format!("{}/schemas/ids/{schema_id}", s.registry))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(schema["schema"]
+            .as_str()
+            .unwrap()
+            .contains(name.rsplit('.').next().unwrap()));
         let decoded = decoder.decode(Some(payload)).await.unwrap();
         assert_eq!(decoded.name.unwrap().fullname(None), name);
-        let apache_avro::types::Value::Record(fields) = decoded.value else { panic!("record expected") };
-        let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
-        assert_eq!(get("content_id"), apache_avro::types::Value::String(id.clone()));
-        let header = m.headers().unwrap().iter().find(|h| h.key == "event_type").unwrap();
+        let apache_avro::types::Value::Record(fields) = decoded.value else {
+            panic!("record expected")
+        };
+        let get = |k: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            get("content_id"),
+            apache_avro::types::Value::String(id.clone())
+        );
+        let header = m
+            .headers()
+            .unwrap()
+            .iter()
+            .find(|h| h.key == "event_type")
+            .unwrap();
         assert_eq!(header.value.unwrap(), name.as_bytes());
     }
-    let subjects: Vec<String> = s.http.get(format!("{}/subjects", s.registry)).send().await.unwrap().json().await.unwrap();
-    assert!(subjects.contains(&format!("{}-mediagw.catalog.TitleIngested", s.topic("content.ingested"))), "{subjects:?}");
+    let subjects: Vec<String> = s
+        .http
+        .get(format!("{}/subjects", s.registry))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        subjects.contains(&format!(
+            "{}-mediagw.catalog.TitleIngested",
+            s.topic("content.ingested")
+        )),
+        "{subjects:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,16 +270,32 @@ async fn poison_messages_go_to_the_dlq_without_blocking_the_partition() {
 
     let mut s = Stack::new("dlq").await;
     s.start_all().await;
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", common::brokers()).create().unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", common::brokers())
+        .create()
+        .unwrap();
     let topic = s.topic("content.ingested");
-    for (key, payload) in [("k1", b"not avro at all".to_vec()), ("k2", vec![0, 0, 0, 0x7f, 0x7f, 1, 2, 3])] {
+    for (key, payload) in [
+        ("k1", b"not avro at all".to_vec()),
+        ("k2", vec![0, 0, 0, 0x7f, 0x7f, 1, 2, 3]),
+    ] {
         producer
-            .send(FutureRecord::to(&topic).key(key).payload(&payload), std::time::Duration::from_secs(5))
+            .send(
+                FutureRecord::to(&topic).key(key).payload(&payload),
+                std::time::Duration::from_secs(5),
+            )
             .await
             .unwrap();
     }
     // A valid title afterwards is still projected.
-    let (_, created) = s.ingest(&title("tt0120737", "The Fellowship of the Ring", 2001, json!([]))).await;
+    let (_, created) = s
+        .ingest(&title(
+            "tt0120737",
+            "The Fellowship of the Ring",
+            2001,
+            json!([]),
+        ))
+        .await;
     let id = created["content_id"].as_str().unwrap().to_string();
     wait_content(&s, &id, |_| true).await;
 
@@ -182,15 +311,37 @@ async fn poison_messages_go_to_the_dlq_without_blocking_the_partition() {
             .headers()
             .unwrap()
             .iter()
-            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+            .map(|h| {
+                (
+                    h.key.to_string(),
+                    String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                )
+            })
             .collect();
         assert!(!h["dlq.error"].is_empty());
         assert_eq!(h["dlq.original.topic"], topic);
         assert_eq!(h["dlq.projector"], "catalog");
     }
-    assert!(dlq.iter().any(|m| m.payload() == Some(b"not avro at all".as_slice())), "original bytes are kept");
-    let metrics = s.http.get(format!("{}/metrics", s.api)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.lines().any(|l| l.starts_with("projector_dead_lettered_total") && l.ends_with(" 2")), "{metrics}");
+    assert!(
+        dlq.iter()
+            .any(|m| m.payload() == Some(b"not avro at all".as_slice())),
+        "original bytes are kept"
+    );
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("projector_dead_lettered_total") && l.ends_with(" 2")),
+        "{metrics}"
+    );
 }
 
 /// Dumps the catalog tables in a canonical order (everything but physical row order).
@@ -214,38 +365,85 @@ async fn replay_rebuilds_a_catalog_identical_to_the_live_one() {
     s.start_all().await;
     let n = 60;
     for i in 0..n {
-        let offers = json!([offer("netflix", "subscription", None), offer("apple_tv", "rent", Some(1.99 + i as f64))]);
-        s.ingest(&title(&format!("tt10{i:05}"), &format!("Film {i}"), 1990 + i % 30, offers)).await;
+        let offers = json!([
+            offer("netflix", "subscription", None),
+            offer("apple_tv", "rent", Some(1.99 + i as f64))
+        ]);
+        s.ingest(&title(
+            &format!("tt10{i:05}"),
+            &format!("Film {i}"),
+            1990 + i % 30,
+            offers,
+        ))
+        .await;
     }
     // Changes: every third title is renamed and loses Netflix; every fifth gets a price change.
     for i in (0..n).step_by(3) {
-        s.ingest(&title(&format!("tt10{i:05}"), &format!("Film {i} (Director's Cut)"), 1990 + i % 30, json!([offer("apple_tv", "rent", Some(1.99 + i as f64))]))).await;
+        s.ingest(&title(
+            &format!("tt10{i:05}"),
+            &format!("Film {i} (Director's Cut)"),
+            1990 + i % 30,
+            json!([offer("apple_tv", "rent", Some(1.99 + i as f64))]),
+        ))
+        .await;
     }
     for i in (0..n).step_by(5) {
-        let offers = if i % 3 == 0 { json!([offer("apple_tv", "rent", Some(0.99))]) } else { json!([offer("netflix", "subscription", None), offer("apple_tv", "rent", Some(0.99))]) };
-        s.ingest(&title(&format!("tt10{i:05}"), &format!("Film {i}{}", if i % 3 == 0 { " (Director's Cut)" } else { "" }), 1990 + i % 30, offers)).await;
+        let offers = if i % 3 == 0 {
+            json!([offer("apple_tv", "rent", Some(0.99))])
+        } else {
+            json!([
+                offer("netflix", "subscription", None),
+                offer("apple_tv", "rent", Some(0.99))
+            ])
+        };
+        s.ingest(&title(
+            &format!("tt10{i:05}"),
+            &format!(
+                "Film {i}{}",
+                if i % 3 == 0 { " (Director's Cut)" } else { "" }
+            ),
+            1990 + i % 30,
+            offers,
+        ))
+        .await;
     }
     let expected_offers = (0..n).map(|i| if i % 3 == 0 { 1 } else { 2 }).sum::<i64>();
     s.eventually(30, "live catalog complete", || async {
-        let offers = s.count("SELECT count(*) FROM catalog.platform_availability").await;
-        let cheap = s.count("SELECT count(*) FROM catalog.platform_availability WHERE price_amount = 0.99").await;
+        let offers = s
+            .count("SELECT count(*) FROM catalog.platform_availability")
+            .await;
+        let cheap = s
+            .count("SELECT count(*) FROM catalog.platform_availability WHERE price_amount = 0.99")
+            .await;
         (offers == expected_offers && cheap == 12).then_some(())
     })
     .await;
     let live = dump_catalog(&s).await;
     assert!(live.len() > 200);
 
-    let out = s.command(&["replay", "catalog", "--from", "earliest"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s
+        .command(&["replay", "catalog", "--from", "earliest"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("replay catalog:"), "{report}");
     let events = s.count("SELECT count(*) FROM events").await;
-    assert!(report.contains(&format!("{events} events")), "{report} vs {events} events in the store");
+    assert!(
+        report.contains(&format!("{events} events")),
+        "{report} vs {events} events in the store"
+    );
 
     let rebuilt = dump_catalog(&s).await;
     assert_eq!(live, rebuilt);
     // The live projector keeps working on the swapped-in schema.
-    let (_, created) = s.ingest(&title("tt2000000", "After The Swap", 2024, json!([]))).await;
+    let (_, created) = s
+        .ingest(&title("tt2000000", "After The Swap", 2024, json!([])))
+        .await;
     wait_content(&s, created["content_id"].as_str().unwrap(), |_| true).await;
 }
 
@@ -261,7 +459,13 @@ async fn health_readiness_and_metrics() {
     assert_eq!(body["checks"]["schema_registry"]["status"], "down");
     s.start("registry");
     s.wait_http(&format!("{}/health/ready", s.api)).await;
-    let r = s.http.get(format!("{}/metrics", s.api)).header("x-request-id", "req-123").send().await.unwrap();
+    let r = s
+        .http
+        .get(format!("{}/metrics", s.api))
+        .header("x-request-id", "req-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-request-id"], "req-123");
     let text = r.text().await.unwrap();
     assert!(text.contains("http_requests_total"), "{text}");

@@ -4,7 +4,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use common::{offer, read_topic, title, Stack};
 use futures::StreamExt;
@@ -14,11 +13,23 @@ use serde_json::json;
 /// (aggregate id, sequence) of every record on the catalog topics, in log order per topic.
 async fn published(s: &Stack) -> Vec<(String, String, i64)> {
     let mut out = Vec::new();
-    for t in ["content.ingested", "content.updated", "availability.changed"] {
+    for t in [
+        "content.ingested",
+        "content.updated",
+        "availability.changed",
+    ] {
         for m in read_topic(&s.topic(t)).await {
             let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
-            let seq = m.headers().unwrap().iter().find(|h| h.key == "sequence").unwrap();
-            let seq: i64 = std::str::from_utf8(seq.value.unwrap()).unwrap().parse().unwrap();
+            let seq = m
+                .headers()
+                .unwrap()
+                .iter()
+                .find(|h| h.key == "sequence")
+                .unwrap();
+            let seq: i64 = std::str::from_utf8(seq.value.unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
             out.push((t.to_string(), key, seq));
         }
     }
@@ -26,12 +37,18 @@ async fn published(s: &Stack) -> Vec<(String, String, i64)> {
 }
 
 async fn committed(s: &Stack) -> HashSet<(String, i64)> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT aggregate_id, sequence FROM events").fetch_all(&s.pool).await.unwrap();
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT aggregate_id, sequence FROM events")
+        .fetch_all(&s.pool)
+        .await
+        .unwrap();
     rows.into_iter().collect()
 }
 
 async fn outbox_drained(s: &Stack) {
-    s.eventually(60, "outbox drained", || async { (s.count("SELECT count(*) FROM event_outbox").await == 0).then_some(()) }).await;
+    s.eventually(60, "outbox drained", || async {
+        (s.count("SELECT count(*) FROM event_outbox").await == 0).then_some(())
+    })
+    .await;
 }
 
 fn ingested_payload(id: &str, name: &str) -> String {
@@ -50,25 +67,61 @@ async fn late_committing_transaction_is_not_skipped() {
     s.wait_http(&format!("{}/subjects", s.registry)).await;
     let insert = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
                   VALUES ('title', $1, 1, 'TitleIngested', '1.0', $2::json, '{}')";
-    let (a, b) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
+    let (a, b) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
     // Wait for the relay to have created the tables.
-    s.eventually(30, "event store", || async { (s.count("SELECT count(*) FROM events").await == 0).then_some(()) }).await;
-
-    let mut slow = s.pool.begin().await.unwrap();
-    sqlx::query(insert).bind(&a).bind(ingested_payload(&a, "Slow")).execute(&mut *slow).await.unwrap();
-    let first_id: i64 = sqlx::query_scalar("SELECT max(id) FROM event_outbox").fetch_one(&mut *slow).await.unwrap();
-    sqlx::query(insert).bind(&b).bind(ingested_payload(&b, "Fast")).execute(&s.pool).await.unwrap();
-    let second_id: i64 = sqlx::query_scalar("SELECT max(id) FROM event_outbox").fetch_one(&s.pool).await.unwrap();
-    assert!(second_id > first_id, "the fast transaction sits later in the outbox");
-
-    s.eventually(30, "fast event published", || async {
-        published(&s).await.iter().any(|(_, k, _)| *k == b).then_some(())
+    s.eventually(30, "event store", || async {
+        (s.count("SELECT count(*) FROM events").await == 0).then_some(())
     })
     .await;
-    assert!(!published(&s).await.iter().any(|(_, k, _)| *k == a), "uncommitted event must not be published");
+
+    let mut slow = s.pool.begin().await.unwrap();
+    sqlx::query(insert)
+        .bind(&a)
+        .bind(ingested_payload(&a, "Slow"))
+        .execute(&mut *slow)
+        .await
+        .unwrap();
+    let first_id: i64 = sqlx::query_scalar("SELECT max(id) FROM event_outbox")
+        .fetch_one(&mut *slow)
+        .await
+        .unwrap();
+    sqlx::query(insert)
+        .bind(&b)
+        .bind(ingested_payload(&b, "Fast"))
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let second_id: i64 = sqlx::query_scalar("SELECT max(id) FROM event_outbox")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert!(
+        second_id > first_id,
+        "the fast transaction sits later in the outbox"
+    );
+
+    s.eventually(30, "fast event published", || async {
+        published(&s)
+            .await
+            .iter()
+            .any(|(_, k, _)| *k == b)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        !published(&s).await.iter().any(|(_, k, _)| *k == a),
+        "uncommitted event must not be published"
+    );
     slow.commit().await.unwrap();
     s.eventually(30, "slow event published", || async {
-        published(&s).await.iter().any(|(_, k, _)| *k == a).then_some(())
+        published(&s)
+            .await
+            .iter()
+            .any(|(_, k, _)| *k == a)
+            .then_some(())
     })
     .await;
     outbox_drained(&s).await;
@@ -85,14 +138,35 @@ async fn concurrent_writers_publish_every_event_once_in_order() {
     let mut requests = Vec::new();
     for version in 0..3 {
         for i in 0..titles {
-            let offers = json!([offer("netflix", "subscription", None), offer("apple_tv", "rent", Some(1.0 + version as f64))]);
-            requests.push(title(&format!("tt30{i:05}"), &format!("Concurrent {i} v{version}"), 2000, offers));
+            let offers = json!([
+                offer("netflix", "subscription", None),
+                offer("apple_tv", "rent", Some(1.0 + version as f64))
+            ]);
+            requests.push(title(
+                &format!("tt30{i:05}"),
+                &format!("Concurrent {i} v{version}"),
+                2000,
+                offers,
+            ));
         }
     }
     let s_ref = &s;
-    let results: Vec<u16> = futures::stream::iter(requests.iter()).map(|r| async move { s_ref.ingest(r).await.0 }).buffer_unordered(32).collect().await;
-    assert!(results.iter().all(|&c| c == 200), "every ingest succeeds (conflicts are retried): {:?}", results.iter().filter(|&&c| c != 200).count());
-    assert_eq!(s.count("SELECT count(DISTINCT aggregate_id) FROM events").await, titles as i64, "one title per external id");
+    let results: Vec<u16> = futures::stream::iter(requests.iter())
+        .map(|r| async move { s_ref.ingest(r).await.0 })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(
+        results.iter().all(|&c| c == 200),
+        "every ingest succeeds (conflicts are retried): {:?}",
+        results.iter().filter(|&&c| c != 200).count()
+    );
+    assert_eq!(
+        s.count("SELECT count(DISTINCT aggregate_id) FROM events")
+            .await,
+        titles as i64,
+        "one title per external id"
+    );
 
     outbox_drained(&s).await;
     let on_kafka = published(&s).await;

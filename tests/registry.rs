@@ -6,7 +6,10 @@ use common::Stack;
 use serde_json::{json, Value};
 
 async fn call(s: &Stack, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = s.http.request(method, format!("{}{path}", s.registry)).header("content-type", "application/vnd.schemaregistry.v1+json");
+    let mut r = s
+        .http
+        .request(method, format!("{}{path}", s.registry))
+        .header("content-type", "application/vnd.schemaregistry.v1+json");
     if let Some(b) = body {
         r = r.body(b.to_string());
     }
@@ -26,53 +29,180 @@ async fn confluent_api_registers_versions_and_enforces_backward_compatibility() 
     s.start("registry");
     s.wait_http(&format!("{}/subjects", s.registry)).await;
 
-    let (st, r) = call(&s, Method::POST, "/subjects/ratings-value/versions", Some(json!({"schema": V1}))).await;
+    let (st, r) = call(
+        &s,
+        Method::POST,
+        "/subjects/ratings-value/versions",
+        Some(json!({"schema": V1})),
+    )
+    .await;
     assert_eq!(st, 200);
     let id1 = r["id"].as_i64().unwrap();
     // Idempotent.
-    assert_eq!(call(&s, Method::POST, "/subjects/ratings-value/versions", Some(json!({"schema": V1}))).await.1["id"], id1);
+    assert_eq!(
+        call(
+            &s,
+            Method::POST,
+            "/subjects/ratings-value/versions",
+            Some(json!({"schema": V1}))
+        )
+        .await
+        .1["id"],
+        id1
+    );
     // BACKWARD by default: a new required field without default is refused.
-    let (st, r) = call(&s, Method::POST, "/compatibility/subjects/ratings-value/versions/latest", Some(json!({"schema": V2_BAD}))).await;
+    let (st, r) = call(
+        &s,
+        Method::POST,
+        "/compatibility/subjects/ratings-value/versions/latest",
+        Some(json!({"schema": V2_BAD})),
+    )
+    .await;
     assert_eq!((st, r["is_compatible"].clone()), (200, json!(false)));
-    let (st, r) = call(&s, Method::POST, "/subjects/ratings-value/versions", Some(json!({"schema": V2_BAD}))).await;
+    let (st, r) = call(
+        &s,
+        Method::POST,
+        "/subjects/ratings-value/versions",
+        Some(json!({"schema": V2_BAD})),
+    )
+    .await;
     assert_eq!((st, r["error_code"].clone()), (409, json!(409)));
-    let (st, r) = call(&s, Method::POST, "/compatibility/subjects/ratings-value/versions/latest", Some(json!({"schema": V2_OK}))).await;
+    let (st, r) = call(
+        &s,
+        Method::POST,
+        "/compatibility/subjects/ratings-value/versions/latest",
+        Some(json!({"schema": V2_OK})),
+    )
+    .await;
     assert_eq!((st, r["is_compatible"].clone()), (200, json!(true)));
-    let (_, r) = call(&s, Method::POST, "/subjects/ratings-value/versions", Some(json!({"schema": V2_OK}))).await;
+    let (_, r) = call(
+        &s,
+        Method::POST,
+        "/subjects/ratings-value/versions",
+        Some(json!({"schema": V2_OK})),
+    )
+    .await;
     let id2 = r["id"].as_i64().unwrap();
     assert_ne!(id1, id2);
 
-    assert_eq!(call(&s, Method::GET, "/subjects", None).await.1, json!(["ratings-value"]));
-    assert_eq!(call(&s, Method::GET, "/subjects/ratings-value/versions", None).await.1, json!([1, 2]));
-    let (_, latest) = call(&s, Method::GET, "/subjects/ratings-value/versions/latest", None).await;
-    assert_eq!((latest["version"].clone(), latest["id"].clone()), (json!(2), json!(id2)));
+    assert_eq!(
+        call(&s, Method::GET, "/subjects", None).await.1,
+        json!(["ratings-value"])
+    );
+    assert_eq!(
+        call(&s, Method::GET, "/subjects/ratings-value/versions", None)
+            .await
+            .1,
+        json!([1, 2])
+    );
+    let (_, latest) = call(
+        &s,
+        Method::GET,
+        "/subjects/ratings-value/versions/latest",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (latest["version"].clone(), latest["id"].clone()),
+        (json!(2), json!(id2))
+    );
     let (_, v1) = call(&s, Method::GET, "/subjects/ratings-value/versions/1", None).await;
     assert_eq!(v1["id"], json!(id1));
     let (_, by_id) = call(&s, Method::GET, &format!("/schemas/ids/{id1}"), None).await;
     assert!(by_id["schema"].as_str().unwrap().contains("stars"));
-    let (st, r) = call(&s, Method::POST, "/subjects/ratings-value", Some(json!({"schema": V1}))).await;
+    let (st, r) = call(
+        &s,
+        Method::POST,
+        "/subjects/ratings-value",
+        Some(json!({"schema": V1})),
+    )
+    .await;
     assert_eq!((st, r["version"].clone()), (200, json!(1)));
 
     // Per-subject level: NONE lets the breaking change in; the global default stays BACKWARD.
-    assert_eq!(call(&s, Method::GET, "/config", None).await.1["compatibilityLevel"], "BACKWARD");
-    assert_eq!(call(&s, Method::GET, "/config/ratings-value", None).await.0, 404);
-    assert_eq!(call(&s, Method::PUT, "/config/ratings-value", Some(json!({"compatibility": "NONE"}))).await.0, 200);
-    assert_eq!(call(&s, Method::GET, "/config/ratings-value", None).await.1["compatibilityLevel"], "NONE");
-    assert_eq!(call(&s, Method::POST, "/subjects/ratings-value/versions", Some(json!({"schema": V2_BAD}))).await.0, 200);
-    assert_eq!(call(&s, Method::PUT, "/config/ratings-value", Some(json!({"compatibility": "SIDEWAYS"}))).await.1["error_code"], 42203);
+    assert_eq!(
+        call(&s, Method::GET, "/config", None).await.1["compatibilityLevel"],
+        "BACKWARD"
+    );
+    assert_eq!(
+        call(&s, Method::GET, "/config/ratings-value", None).await.0,
+        404
+    );
+    assert_eq!(
+        call(
+            &s,
+            Method::PUT,
+            "/config/ratings-value",
+            Some(json!({"compatibility": "NONE"}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(&s, Method::GET, "/config/ratings-value", None).await.1["compatibilityLevel"],
+        "NONE"
+    );
+    assert_eq!(
+        call(
+            &s,
+            Method::POST,
+            "/subjects/ratings-value/versions",
+            Some(json!({"schema": V2_BAD}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &s,
+            Method::PUT,
+            "/config/ratings-value",
+            Some(json!({"compatibility": "SIDEWAYS"}))
+        )
+        .await
+        .1["error_code"],
+        42203
+    );
 
     // Errors in Confluent's shape.
-    assert_eq!(call(&s, Method::GET, "/subjects/nope/versions", None).await.1["error_code"], 40401);
-    assert_eq!(call(&s, Method::GET, "/subjects/ratings-value/versions/99", None).await.1["error_code"], 40402);
-    assert_eq!(call(&s, Method::GET, "/schemas/ids/9999", None).await.1["error_code"], 40403);
-    assert_eq!(call(&s, Method::POST, "/subjects/x/versions", Some(json!({"schema": "{not avro"}))).await.1["error_code"], 42201);
+    assert_eq!(
+        call(&s, Method::GET, "/subjects/nope/versions", None)
+            .await
+            .1["error_code"],
+        40401
+    );
+    assert_eq!(
+        call(&s, Method::GET, "/subjects/ratings-value/versions/99", None)
+            .await
+            .1["error_code"],
+        40402
+    );
+    assert_eq!(
+        call(&s, Method::GET, "/schemas/ids/9999", None).await.1["error_code"],
+        40403
+    );
+    assert_eq!(
+        call(
+            &s,
+            Method::POST,
+            "/subjects/x/versions",
+            Some(json!({"schema": "{not avro"}))
+        )
+        .await
+        .1["error_code"],
+        42201
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_registry_converter_round_trips_through_the_embedded_registry() {
     use schema_registry_converter::async_impl::easy_avro::{EasyAvroDecoder, EasyAvroEncoder};
     use schema_registry_converter::async_impl::schema_registry::SrSettings;
-    use schema_registry_converter::schema_registry_common::{SchemaType, SubjectNameStrategy, SuppliedSchema};
+    use schema_registry_converter::schema_registry_common::{
+        SchemaType, SubjectNameStrategy, SuppliedSchema,
+    };
 
     #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
     struct Rating {
@@ -89,13 +219,24 @@ async fn schema_registry_converter_round_trips_through_the_embedded_registry() {
         "ratings".into(),
         SuppliedSchema::new(Some("test.Rating".into()), SchemaType::Avro, V2_OK.into()),
     );
-    let value = Rating { stars: 4, note: Some("great".into()) };
+    let value = Rating {
+        stars: 4,
+        note: Some("great".into()),
+    };
     let bytes = encoder.encode_struct(&value, &strategy).await.unwrap();
     assert_eq!(bytes[0], 0);
     let decoded = decoder.decode(Some(&bytes)).await.unwrap();
     let back: Rating = apache_avro::from_value(&decoded.value).unwrap();
     assert_eq!(back, value);
-    let subjects: Vec<String> = s.http.get(format!("{}/subjects", s.registry)).send().await.unwrap().json().await.unwrap();
+    let subjects: Vec<String> = s
+        .http
+        .get(format!("{}/subjects", s.registry))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(subjects, vec!["ratings-test.Rating".to_string()]);
 }
 
@@ -105,14 +246,26 @@ async fn schemas_check_fails_on_an_incompatible_change() {
     s.start("registry");
     s.wait_http(&format!("{}/subjects", s.registry)).await;
     let out = s.command(&["schemas", "register"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/avro");
-    let ok = s.command(&["schemas", "check", "--dir", src.to_str().unwrap()]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    let ok = s
+        .command(&["schemas", "check", "--dir", src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
 
     // A compatible evolution (optional field with default) passes...
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-avro", s.name));
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-avro", s.name));
     std::fs::create_dir_all(&dir).unwrap();
     for f in std::fs::read_dir(&src).unwrap() {
         let f = f.unwrap().path();
@@ -120,16 +273,35 @@ async fn schemas_check_fails_on_an_incompatible_change() {
     }
     let file = dir.join("TitleIngested.avsc");
     let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    schema["fields"].as_array_mut().unwrap().push(json!({"name": "tagline", "type": ["null", "string"], "default": null}));
+    schema["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "tagline", "type": ["null", "string"], "default": null}));
     std::fs::write(&file, schema.to_string()).unwrap();
-    let evolved = s.command(&["schemas", "check", "--dir", dir.to_str().unwrap()]).output().unwrap();
-    assert!(evolved.status.success(), "{}", String::from_utf8_lossy(&evolved.stdout));
+    let evolved = s
+        .command(&["schemas", "check", "--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        evolved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&evolved.stdout)
+    );
 
     // ...a required field without a default does not.
-    schema["fields"].as_array_mut().unwrap().push(json!({"name": "studio", "type": "string"}));
+    schema["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "studio", "type": "string"}));
     std::fs::write(&file, schema.to_string()).unwrap();
-    let broken = s.command(&["schemas", "check", "--dir", dir.to_str().unwrap()]).output().unwrap();
+    let broken = s
+        .command(&["schemas", "check", "--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(broken.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&broken.stdout);
-    assert!(stdout.contains("INCOMPATIBLE") && stdout.contains("TitleIngested"), "{stdout}");
+    assert!(
+        stdout.contains("INCOMPATIBLE") && stdout.contains("TitleIngested"),
+        "{stdout}"
+    );
 }

@@ -31,7 +31,12 @@ impl Aggregate for TitleAggregate {
     type Error = TitleError;
     type Services = ();
 
-    async fn handle(&mut self, command: TitleCommand, _: &(), sink: &EventSink<Self>) -> Result<(), TitleError> {
+    async fn handle(
+        &mut self,
+        command: TitleCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), TitleError> {
         for event in self.0.handle(command)? {
             sink.write(StoredTitleEvent(event), self).await;
         }
@@ -69,20 +74,38 @@ mod tests {
     #[test]
     fn ingest_through_cqrs_es_then_replay_is_idempotent() {
         let id = Uuid::from_u128(1);
-        let cmd = TitleCommand::IngestRecord { content_id: id, source: "generic".into(), region: "US".into(), record: record() };
+        let cmd = TitleCommand::IngestRecord {
+            content_id: id,
+            source: "generic".into(),
+            region: "US".into(),
+            record: record(),
+        };
         let ingested = StoredTitleEvent(TitleEvent::TitleIngested {
             content_id: id,
             source: "generic".into(),
             metadata: record().metadata,
             external_ids: record().external_ids,
         });
-        TestFramework::<TitleAggregate>::with(()).given_no_previous_events().when(cmd.clone()).then_expect_events(vec![ingested.clone()]);
-        TestFramework::<TitleAggregate>::with(()).given(vec![ingested]).when(cmd).then_expect_events(vec![]);
+        TestFramework::<TitleAggregate>::with(())
+            .given_no_previous_events()
+            .when(cmd.clone())
+            .then_expect_events(vec![ingested.clone()]);
+        TestFramework::<TitleAggregate>::with(())
+            .given(vec![ingested])
+            .when(cmd)
+            .then_expect_events(vec![]);
     }
 
     #[test]
     fn availability_change_on_unknown_title_is_rejected() {
-        let cmd = TitleCommand::ChangeAvailability { source: "generic".into(), region: "US".into(), offers: vec![] };
-        TestFramework::<TitleAggregate>::with(()).given_no_previous_events().when(cmd).then_expect_error(TitleError::NotFound);
+        let cmd = TitleCommand::ChangeAvailability {
+            source: "generic".into(),
+            region: "US".into(),
+            offers: vec![],
+        };
+        TestFramework::<TitleAggregate>::with(())
+            .given_no_previous_events()
+            .when(cmd)
+            .then_expect_error(TitleError::NotFound);
     }
 }

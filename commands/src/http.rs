@@ -22,17 +22,32 @@ pub fn router(service: Arc<TitleService>, max_body_bytes: usize) -> Router {
 }
 
 #[tracing::instrument(skip_all, fields(content_id))]
-async fn ingest(State(service): State<Arc<TitleService>>, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Response {
+async fn ingest(
+    State(service): State<Arc<TitleService>>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(b) => b,
         Err(rej) => {
             let status = rej.status();
-            return error(status, "body_rejected", &format!("request body: {}", rej.body_text()), None);
+            return error(
+                status,
+                "body_rejected",
+                &format!("request body: {}", rej.body_text()),
+                None,
+            );
         }
     };
     let req: IngestRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_json", &format!("request body is not a valid IngestRequest: {e}"), None),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                &format!("request body is not a valid IngestRequest: {e}"),
+                None,
+            )
+        }
     };
     match service.ingest(&req).await {
         Ok(resp) => {
@@ -43,7 +58,12 @@ async fn ingest(State(service): State<Arc<TitleService>>, body: Result<Bytes, ax
     }
 }
 
-fn error(status: StatusCode, code: &str, message: &str, fields: Option<serde_json::Value>) -> Response {
+fn error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    fields: Option<serde_json::Value>,
+) -> Response {
     let mut body = json!({"error": {"code": code, "message": message}});
     if let Some(f) = fields {
         body["error"]["fields"] = f;
@@ -56,22 +76,53 @@ impl IntoResponse for CommandError {
         match self {
             CommandError::Validation(errs) => {
                 let fields = serde_json::to_value(&errs.0).unwrap_or_default();
-                error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", &errs.to_string(), Some(fields))
+                error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    &errs.to_string(),
+                    Some(fields),
+                )
             }
-            CommandError::Rejected(TitleError::NotFound) => error(StatusCode::NOT_FOUND, "not_found", "title does not exist", None),
-            CommandError::Rejected(e) => error(StatusCode::UNPROCESSABLE_ENTITY, "rejected", &e.to_string(), None),
+            CommandError::Rejected(TitleError::NotFound) => error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "title does not exist",
+                None,
+            ),
+            CommandError::Rejected(e) => error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rejected",
+                &e.to_string(),
+                None,
+            ),
             CommandError::Contention => {
-                let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "contention", "the title is being changed concurrently; retry", None);
-                r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                let mut r = error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "contention",
+                    "the title is being changed concurrently; retry",
+                    None,
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
                 r
             }
             CommandError::Db(e) => {
                 tracing::error!(error = %e, "command failed on the database");
-                error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", None)
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                    None,
+                )
             }
             CommandError::Store(e) => {
                 tracing::error!(error = %e, "command failed in the event store");
-                error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", None)
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                    None,
+                )
             }
         }
     }

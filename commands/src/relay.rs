@@ -44,8 +44,18 @@ pub enum RelayError {
 }
 
 impl Relay {
-    pub fn new(pool: PgPool, bus: Arc<dyn EventBus>, codec: Arc<EventCodec>, config: RelayConfig) -> Self {
-        Self { pool, bus, codec, config }
+    pub fn new(
+        pool: PgPool,
+        bus: Arc<dyn EventBus>,
+        codec: Arc<EventCodec>,
+        config: RelayConfig,
+    ) -> Self {
+        Self {
+            pool,
+            bus,
+            codec,
+            config,
+        }
     }
 
     /// Runs until `shutdown`; survives database and broker outages by backing off and retrying.
@@ -71,7 +81,10 @@ impl Relay {
         // The lock lives as long as this connection: if the process dies, PostgreSQL releases it.
         let mut lock_conn = self.pool.acquire().await?.detach();
         loop {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(LEADER_LOCK).fetch_one(&mut lock_conn).await?;
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(LEADER_LOCK)
+                .fetch_one(&mut lock_conn)
+                .await?;
             if got {
                 break;
             }
@@ -133,7 +146,11 @@ impl Relay {
                     continue;
                 }
             };
-            let bytes = self.codec.encode(&record).await.map_err(|e| RelayError::Publish(e.to_string()))?;
+            let bytes = self
+                .codec
+                .encode(&record)
+                .await
+                .map_err(|e| RelayError::Publish(e.to_string()))?;
             records.push(OutRecord {
                 topic: self.codec.topic(record.topic()),
                 key: aggregate_id.clone(),
@@ -147,15 +164,25 @@ impl Relay {
             ids.push(id);
         }
         let n = records.len();
-        self.bus.publish(records).await.map_err(|e| RelayError::Publish(e.to_string()))?;
-        sqlx::query("DELETE FROM event_outbox WHERE id = ANY($1)").bind(&ids).execute(&self.pool).await?;
+        self.bus
+            .publish(records)
+            .await
+            .map_err(|e| RelayError::Publish(e.to_string()))?;
+        sqlx::query("DELETE FROM event_outbox WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&self.pool)
+            .await?;
         metrics::counter!("relay_events_published_total").increment(n as u64);
         Ok(n)
     }
 
     /// Moves an unmappable outbox row aside (with its reason) so it neither blocks nor vanishes.
     async fn park(&self, id: i64, reason: &str) -> Result<(), sqlx::Error> {
-        tracing::error!(outbox_id = id, reason, "outbox row cannot be published; parked in event_outbox_failed");
+        tracing::error!(
+            outbox_id = id,
+            reason,
+            "outbox row cannot be published; parked in event_outbox_failed"
+        );
         metrics::counter!("relay_events_parked_total").increment(1);
         sqlx::query(
             "WITH moved AS (DELETE FROM event_outbox WHERE id = $1 RETURNING *)
@@ -170,12 +197,22 @@ impl Relay {
 
     /// Rows still waiting in the outbox.
     pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT count(*) FROM event_outbox").fetch_one(pool).await
+        sqlx::query_scalar("SELECT count(*) FROM event_outbox")
+            .fetch_one(pool)
+            .await
     }
 }
 
-fn to_record(aggregate_id: &str, sequence: i64, payload: &str, committed_at: DateTime<Utc>) -> Result<EventRecord, String> {
+fn to_record(
+    aggregate_id: &str,
+    sequence: i64,
+    payload: &str,
+    committed_at: DateTime<Utc>,
+) -> Result<EventRecord, String> {
     let content_id = Uuid::parse_str(aggregate_id).map_err(|e| format!("aggregate id: {e}"))?;
     let event: TitleEvent = serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
-    Ok(EventRecord::from_domain(&EventMeta::new(content_id, sequence, committed_at), &event))
+    Ok(EventRecord::from_domain(
+        &EventMeta::new(content_id, sequence, committed_at),
+        &event,
+    ))
 }

@@ -52,22 +52,33 @@ pub struct TitleService {
 
 impl TitleService {
     pub fn new(pool: PgPool) -> Self {
-        let store = PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
+        let store =
+            PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
         Self { store, pool }
     }
 
     /// Validates a request without touching storage: every problem is reported with its field.
-    pub fn validate(req: &IngestRequest) -> Result<(IngestSource, String, CanonicalTitle), ValidationErrors> {
+    pub fn validate(
+        req: &IngestRequest,
+    ) -> Result<(IngestSource, String, CanonicalTitle), ValidationErrors> {
         let mut errs = ValidationErrors::default();
         let source = IngestSource::parse(&req.platform);
         if source.is_none() {
-            errs.push("platform", format!("unknown platform `{}` (supported: generic)", req.platform));
+            errs.push(
+                "platform",
+                format!("unknown platform `{}` (supported: generic)", req.platform),
+            );
         }
         let region = normalize_region(&req.region);
         if region.is_none() {
-            errs.push("region", format!("`{}` is not an ISO 3166-1 alpha-2 region code", req.region));
+            errs.push(
+                "region",
+                format!("`{}` is not an ISO 3166-1 alpha-2 region code", req.region),
+            );
         }
-        let (Some(source), Some(region)) = (source, region) else { return Err(errs) };
+        let (Some(source), Some(region)) = (source, region) else {
+            return Err(errs);
+        };
         let record = match source {
             IngestSource::Generic => parse_generic(&req.raw_content, &region)?,
         };
@@ -77,10 +88,24 @@ impl TitleService {
     pub async fn ingest(&self, req: &IngestRequest) -> Result<IngestResponse, CommandError> {
         let (source, region, record) = Self::validate(req)?;
         let (content_id, confidence) = self.resolve(&record).await?;
-        let cmd = TitleCommand::IngestRecord { content_id, source: source.as_str().to_string(), region, record };
+        let cmd = TitleCommand::IngestRecord {
+            content_id,
+            source: source.as_str().to_string(),
+            region,
+            record,
+        };
         let (existed, events) = self.execute(content_id, cmd).await?;
-        let action = if existed { IngestAction::Updated } else { IngestAction::Created };
-        Ok(IngestResponse { content_id, action, entity_confidence: confidence, events })
+        let action = if existed {
+            IngestAction::Updated
+        } else {
+            IngestAction::Created
+        };
+        Ok(IngestResponse {
+            content_id,
+            action,
+            entity_confidence: confidence,
+            events,
+        })
     }
 
     /// Finds the title that owns any of the record's identifiers, or claims them for a new one.
@@ -128,12 +153,22 @@ impl TitleService {
 
     /// Loads, decides and commits; on an optimistic-concurrency conflict reloads and decides again.
     /// Returns whether the title existed before and how many events were committed.
-    pub async fn execute(&self, content_id: Uuid, cmd: TitleCommand) -> Result<(bool, usize), CommandError> {
+    pub async fn execute(
+        &self,
+        content_id: Uuid,
+        cmd: TitleCommand,
+    ) -> Result<(bool, usize), CommandError> {
         let id = content_id.to_string();
         for attempt in 0..MAX_CONFLICT_RETRIES {
             let ctx = self.store.load_aggregate(&id).await.map_err(store_err)?;
             let existed = ctx.aggregate.0.exists();
-            let events: Vec<StoredTitleEvent> = ctx.aggregate.0.handle(cmd.clone())?.into_iter().map(StoredTitleEvent).collect();
+            let events: Vec<StoredTitleEvent> = ctx
+                .aggregate
+                .0
+                .handle(cmd.clone())?
+                .into_iter()
+                .map(StoredTitleEvent)
+                .collect();
             let n = events.len();
             if n == 0 {
                 return Ok((existed, 0));
@@ -146,7 +181,8 @@ impl TitleService {
                 Err(AggregateError::AggregateConflict) => {
                     metrics::counter!("commands_conflicts_retried_total").increment(1);
                     let jitter = (content_id.as_u128() as u64 ^ attempt as u64) % 5;
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter)).await;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter))
+                        .await;
                 }
                 Err(e) => return Err(store_err(e)),
             }
@@ -167,7 +203,11 @@ fn store_err(e: AggregateError<mediagw_domain::title::TitleError>) -> CommandErr
 /// type, normalised title and year, so re-sending an id-less record still finds its title.
 pub fn identity_keys(record: &CanonicalTitle) -> Vec<(String, String)> {
     if !record.external_ids.is_empty() {
-        return record.external_ids.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        return record
+            .external_ids
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
     }
     let m = &record.metadata;
     let title: String = m
@@ -179,12 +219,25 @@ pub fn identity_keys(record: &CanonicalTitle) -> Vec<(String, String)> {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    vec![("natural_key".into(), format!("{}|{}|{}", m.content_type.as_str(), title, chrono::Datelike::year(&m.release_date)))]
+    vec![(
+        "natural_key".into(),
+        format!(
+            "{}|{}|{}",
+            m.content_type.as_str(),
+            title,
+            chrono::Datelike::year(&m.release_date)
+        ),
+    )]
 }
 
 /// The title most of the identifiers point at (ties → smallest id, for determinism).
 fn majority(owners: &[Uuid]) -> Option<Uuid> {
     let mut counts: HashMap<Uuid, usize> = HashMap::new();
-    owners.iter().for_each(|o| *counts.entry(*o).or_default() += 1);
-    counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(id, _)| id)
+    owners
+        .iter()
+        .for_each(|o| *counts.entry(*o).or_default() += 1);
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(id, _)| id)
 }

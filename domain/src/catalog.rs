@@ -211,7 +211,10 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
             for (k, v) in m {
                 let field = format!("raw_content.external_ids.{k}");
                 if !is_slug(k) {
-                    errs.push(field, "id type must be a lower-case slug of at most 50 characters");
+                    errs.push(
+                        field,
+                        "id type must be a lower-case slug of at most 50 characters",
+                    );
                     continue;
                 }
                 let value = match v {
@@ -272,7 +275,10 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
                 None
             }
             Err(_) => {
-                errs.push(p("release_date"), format!("`{s}` is not a date in YYYY-MM-DD form"));
+                errs.push(
+                    p("release_date"),
+                    format!("`{s}` is not a date in YYYY-MM-DD form"),
+                );
                 None
             }
         },
@@ -296,7 +302,10 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
                             genres.push(g);
                         }
                     }
-                    _ => errs.push(format!("raw_content.genres[{i}]"), "must be a non-empty string of at most 50 characters"),
+                    _ => errs.push(
+                        format!("raw_content.genres[{i}]"),
+                        "must be a non-empty string of at most 50 characters",
+                    ),
                 }
             }
         }
@@ -308,7 +317,10 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
         Some(v) => match v.as_u64() {
             Some(n) if (1..=6000).contains(&n) => Some(n as u16),
             _ => {
-                errs.push(p("runtime_minutes"), "must be an integer between 1 and 6000");
+                errs.push(
+                    p("runtime_minutes"),
+                    "must be an integer between 1 and 6000",
+                );
                 None
             }
         },
@@ -337,7 +349,9 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
     }
 
     if errs.is_empty() {
-        let (Some(content_type), Some(title), Some(release_date)) = (content_type, title, release_date) else {
+        let (Some(content_type), Some(title), Some(release_date)) =
+            (content_type, title, release_date)
+        else {
             unreachable!("required fields are reported as errors above")
         };
         Ok(CanonicalTitle {
@@ -360,7 +374,10 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
 
 /// Lower-case, single-spaced genre names so `Sci-Fi ` and `sci-fi` are one genre.
 pub fn normalize_genre(g: &str) -> String {
-    g.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    g.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 fn text_field(
@@ -399,7 +416,12 @@ fn text_field(
     }
 }
 
-fn parse_offer(v: &Value, region: &str, prefix: &str, errs: &mut ValidationErrors) -> Option<Offer> {
+fn parse_offer(
+    v: &Value,
+    region: &str,
+    prefix: &str,
+    errs: &mut ValidationErrors,
+) -> Option<Offer> {
     let Some(o) = v.as_object() else {
         errs.push(prefix, "must be an object");
         return None;
@@ -411,7 +433,10 @@ fn parse_offer(v: &Value, region: &str, prefix: &str, errs: &mut ValidationError
     let platform = match s("platform") {
         Some(p) if is_slug(p) => Some(p.to_string()),
         _ => {
-            errs.push(f("platform"), "is required: a lower-case platform slug such as `netflix`");
+            errs.push(
+                f("platform"),
+                "is required: a lower-case platform slug such as `netflix`",
+            );
             None
         }
     };
@@ -420,7 +445,10 @@ fn parse_offer(v: &Value, region: &str, prefix: &str, errs: &mut ValidationError
         Some(Value::String(r)) => match normalize_region(r) {
             Some(r) if r == region => Some(r),
             Some(r) => {
-                errs.push(f("region"), format!("`{r}` does not match the request region `{region}`"));
+                errs.push(
+                    f("region"),
+                    format!("`{r}` does not match the request region `{region}`"),
+                );
                 None
             }
             None => {
@@ -454,7 +482,10 @@ fn parse_offer(v: &Value, region: &str, prefix: &str, errs: &mut ValidationError
         Some(Value::Number(n)) => match n.to_string().parse::<Decimal>() {
             Ok(d) if d >= Decimal::ZERO && d < Decimal::from(100_000_000) => Some(d.round_dp(2)),
             _ => {
-                errs.push(f("price_amount"), "must be a non-negative amount below 100000000");
+                errs.push(
+                    f("price_amount"),
+                    "must be a non-negative amount below 100000000",
+                );
                 None
             }
         },
@@ -472,27 +503,43 @@ fn parse_offer(v: &Value, region: &str, prefix: &str, errs: &mut ValidationError
     };
     let price_currency = match o.get("price_currency") {
         None | Some(Value::Null) => None,
-        Some(Value::String(c)) if is_currency(&c.trim().to_ascii_uppercase()) => Some(c.trim().to_ascii_uppercase()),
+        Some(Value::String(c)) if is_currency(&c.trim().to_ascii_uppercase()) => {
+            Some(c.trim().to_ascii_uppercase())
+        }
         Some(_) => {
-            errs.push(f("price_currency"), "must be an ISO 4217 code such as `USD`");
+            errs.push(
+                f("price_currency"),
+                "must be an ISO 4217 code such as `USD`",
+            );
             None
         }
     };
-    if price_amount.is_some() && price_currency.is_none() && o.get("price_currency").is_none_or(Value::is_null) {
+    if price_amount.is_some()
+        && price_currency.is_none()
+        && o.get("price_currency").is_none_or(Value::is_null)
+    {
         errs.push(f("price_currency"), "is required when price_amount is set");
     }
     let url = |n: &str, errs: &mut ValidationErrors| match s(n) {
         Some(u) if u.contains("://") && u.len() <= 2048 => Some(u.to_string()),
         _ => {
-            errs.push(f(n), "is required: an absolute URL or app link of at most 2048 characters");
+            errs.push(
+                f(n),
+                "is required: an absolute URL or app link of at most 2048 characters",
+            );
             None
         }
     };
     let deep_link = url("deep_link", errs);
     let web_url = match s("web_url") {
-        Some(u) if (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048 => Some(u.to_string()),
+        Some(u) if (u.starts_with("https://") || u.starts_with("http://")) && u.len() <= 2048 => {
+            Some(u.to_string())
+        }
         _ => {
-            errs.push(f("web_url"), "is required: an http(s) URL of at most 2048 characters");
+            errs.push(
+                f("web_url"),
+                "is required: an http(s) URL of at most 2048 characters",
+            );
             None
         }
     };
@@ -502,7 +549,10 @@ fn parse_offer(v: &Value, region: &str, prefix: &str, errs: &mut ValidationError
             Some(Value::String(t)) => match DateTime::parse_from_rfc3339(t) {
                 Ok(t) => Some(Some(t.with_timezone(&Utc))),
                 Err(_) => {
-                    errs.push(f(n), "must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z");
+                    errs.push(
+                        f(n),
+                        "must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z",
+                    );
                     None
                 }
             },
@@ -588,9 +638,19 @@ mod tests {
 
     #[test]
     fn rejects_non_objects_and_missing_required_fields() {
-        assert_eq!(parse_generic(&json!([1]), "US").unwrap_err().0[0].field, "raw_content");
+        assert_eq!(
+            parse_generic(&json!([1]), "US").unwrap_err().0[0].field,
+            "raw_content"
+        );
         let errs = parse_generic(&json!({}), "US").unwrap_err();
         let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["raw_content.content_type", "raw_content.title", "raw_content.release_date"]);
+        assert_eq!(
+            fields,
+            vec![
+                "raw_content.content_type",
+                "raw_content.title",
+                "raw_content.release_date"
+            ]
+        );
     }
 }

@@ -13,21 +13,48 @@ use crate::catalog::{CanonicalTitle, ExternalIds, Offer, OfferKey, TitleMetadata
 pub enum TitleCommand {
     /// A normalised provider record for this title. `region` scopes its availability list: the list
     /// replaces the offers this `source` reported earlier for that region.
-    IngestRecord { content_id: Uuid, source: String, region: String, record: CanonicalTitle },
+    IngestRecord {
+        content_id: Uuid,
+        source: String,
+        region: String,
+        record: CanonicalTitle,
+    },
     /// The complete current offer list of `source` in `region` (the availability sync).
-    ChangeAvailability { source: String, region: String, offers: Vec<Offer> },
+    ChangeAvailability {
+        source: String,
+        region: String,
+        offers: Vec<Offer>,
+    },
 }
 
 /// Everything that happens to a title. Names are past tense; metadata events carry full snapshots so
 /// a read model can keep the newest one by sequence, whatever topic delivered it first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TitleEvent {
-    TitleIngested { content_id: Uuid, source: String, metadata: TitleMetadata, external_ids: ExternalIds },
-    TitleUpdated { source: String, metadata: TitleMetadata, external_ids: ExternalIds },
-    AvailabilityArrived { source: String, offer: Offer },
+    TitleIngested {
+        content_id: Uuid,
+        source: String,
+        metadata: TitleMetadata,
+        external_ids: ExternalIds,
+    },
+    TitleUpdated {
+        source: String,
+        metadata: TitleMetadata,
+        external_ids: ExternalIds,
+    },
+    AvailabilityArrived {
+        source: String,
+        offer: Offer,
+    },
     /// Price, links or dates of an existing offer changed.
-    AvailabilityUpdated { source: String, offer: Offer },
-    AvailabilityLeft { source: String, key: OfferKey },
+    AvailabilityUpdated {
+        source: String,
+        offer: Offer,
+    },
+    AvailabilityLeft {
+        source: String,
+        key: OfferKey,
+    },
 }
 
 impl TitleEvent {
@@ -47,7 +74,11 @@ pub enum TitleError {
     #[error("title does not exist")]
     NotFound,
     #[error("offer for {platform}/{region} does not belong to region `{expected}`")]
-    OfferRegionMismatch { platform: String, region: String, expected: String },
+    OfferRegionMismatch {
+        platform: String,
+        region: String,
+        expected: String,
+    },
     #[error("ingest addressed to title {expected} was delivered to title {actual}")]
     WrongAggregate { expected: Uuid, actual: Uuid },
 }
@@ -71,10 +102,18 @@ impl Title {
 
     pub fn handle(&self, command: TitleCommand) -> Result<Vec<TitleEvent>, TitleError> {
         match command {
-            TitleCommand::IngestRecord { content_id, source, region, record } => {
+            TitleCommand::IngestRecord {
+                content_id,
+                source,
+                region,
+                record,
+            } => {
                 if let Some(id) = self.id {
                     if id != content_id {
-                        return Err(TitleError::WrongAggregate { expected: content_id, actual: id });
+                        return Err(TitleError::WrongAggregate {
+                            expected: content_id,
+                            actual: id,
+                        });
                     }
                 }
                 check_region(&region, &record.availability)?;
@@ -89,7 +128,9 @@ impl Title {
                         metadata: record.metadata,
                         external_ids,
                     }),
-                    Some(current) if *current != record.metadata || external_ids != self.external_ids => {
+                    Some(current)
+                        if *current != record.metadata || external_ids != self.external_ids =>
+                    {
                         events.push(TitleEvent::TitleUpdated {
                             source: source.clone(),
                             metadata: record.metadata,
@@ -101,7 +142,11 @@ impl Title {
                 events.extend(self.diff_offers(&source, &region, record.availability));
                 Ok(events)
             }
-            TitleCommand::ChangeAvailability { source, region, offers } => {
+            TitleCommand::ChangeAvailability {
+                source,
+                region,
+                offers,
+            } => {
                 if !self.exists() {
                     return Err(TitleError::NotFound);
                 }
@@ -114,17 +159,27 @@ impl Title {
     /// Events that turn this source's offers in `region` into exactly `offers`.
     fn diff_offers(&self, source: &str, region: &str, offers: Vec<Offer>) -> Vec<TitleEvent> {
         let mut events = Vec::new();
-        let incoming: BTreeMap<OfferKey, Offer> = offers.into_iter().map(|o| (o.key(), o)).collect();
+        let incoming: BTreeMap<OfferKey, Offer> =
+            offers.into_iter().map(|o| (o.key(), o)).collect();
         for (key, (owner, _)) in &self.offers {
             if owner == source && key.region == region && !incoming.contains_key(key) {
-                events.push(TitleEvent::AvailabilityLeft { source: source.to_string(), key: key.clone() });
+                events.push(TitleEvent::AvailabilityLeft {
+                    source: source.to_string(),
+                    key: key.clone(),
+                });
             }
         }
         for (key, offer) in incoming {
             match self.offers.get(&key) {
-                None => events.push(TitleEvent::AvailabilityArrived { source: source.to_string(), offer }),
+                None => events.push(TitleEvent::AvailabilityArrived {
+                    source: source.to_string(),
+                    offer,
+                }),
                 Some((_, current)) if *current != offer => {
-                    events.push(TitleEvent::AvailabilityUpdated { source: source.to_string(), offer })
+                    events.push(TitleEvent::AvailabilityUpdated {
+                        source: source.to_string(),
+                        offer,
+                    })
                 }
                 Some(_) => {}
             }
@@ -134,16 +189,26 @@ impl Title {
 
     pub fn apply(&mut self, event: TitleEvent) {
         match event {
-            TitleEvent::TitleIngested { content_id, metadata, external_ids, .. } => {
+            TitleEvent::TitleIngested {
+                content_id,
+                metadata,
+                external_ids,
+                ..
+            } => {
                 self.id = Some(content_id);
                 self.metadata = Some(metadata);
                 self.external_ids = external_ids;
             }
-            TitleEvent::TitleUpdated { metadata, external_ids, .. } => {
+            TitleEvent::TitleUpdated {
+                metadata,
+                external_ids,
+                ..
+            } => {
                 self.metadata = Some(metadata);
                 self.external_ids = external_ids;
             }
-            TitleEvent::AvailabilityArrived { source, offer } | TitleEvent::AvailabilityUpdated { source, offer } => {
+            TitleEvent::AvailabilityArrived { source, offer }
+            | TitleEvent::AvailabilityUpdated { source, offer } => {
                 self.offers.insert(offer.key(), (source, offer));
             }
             TitleEvent::AvailabilityLeft { key, .. } => {
@@ -207,7 +272,11 @@ mod tests {
         Offer {
             platform: platform.into(),
             region: "US".into(),
-            availability_type: if price.is_some() { AvailabilityType::Rent } else { AvailabilityType::Subscription },
+            availability_type: if price.is_some() {
+                AvailabilityType::Rent
+            } else {
+                AvailabilityType::Subscription
+            },
             price_amount: price.map(|p| Decimal::new(p, 2)),
             price_currency: price.map(|_| "USD".into()),
             deep_link: format!("{platform}://title/1"),
@@ -226,27 +295,49 @@ mod tests {
             content_id: id(),
             source: "generic".into(),
             region: "US".into(),
-            record: CanonicalTitle { external_ids: ids(), metadata: meta(title), availability: offers },
+            record: CanonicalTitle {
+                external_ids: ids(),
+                metadata: meta(title),
+                availability: offers,
+            },
         }
     }
 
     fn ingested() -> TitleEvent {
-        TitleEvent::TitleIngested { content_id: id(), source: "generic".into(), metadata: meta("The Matrix"), external_ids: ids() }
+        TitleEvent::TitleIngested {
+            content_id: id(),
+            source: "generic".into(),
+            metadata: meta("The Matrix"),
+            external_ids: ids(),
+        }
     }
 
     #[test]
     fn first_record_creates_the_title_and_its_offers() {
-        let events = given(vec![]).when(ingest("The Matrix", vec![offer("netflix", None)])).unwrap();
+        let events = given(vec![])
+            .when(ingest("The Matrix", vec![offer("netflix", None)]))
+            .unwrap();
         assert_eq!(
             events,
-            vec![ingested(), TitleEvent::AvailabilityArrived { source: "generic".into(), offer: offer("netflix", None) }]
+            vec![
+                ingested(),
+                TitleEvent::AvailabilityArrived {
+                    source: "generic".into(),
+                    offer: offer("netflix", None)
+                }
+            ]
         );
     }
 
     #[test]
     fn same_record_again_is_a_no_op() {
-        let arrived = TitleEvent::AvailabilityArrived { source: "generic".into(), offer: offer("netflix", None) };
-        let events = given(vec![ingested(), arrived]).when(ingest("The Matrix", vec![offer("netflix", None)])).unwrap();
+        let arrived = TitleEvent::AvailabilityArrived {
+            source: "generic".into(),
+            offer: offer("netflix", None),
+        };
+        let events = given(vec![ingested(), arrived])
+            .when(ingest("The Matrix", vec![offer("netflix", None)]))
+            .unwrap();
         assert!(events.is_empty());
     }
 
@@ -254,16 +345,34 @@ mod tests {
     fn changed_record_updates_metadata_prices_and_departures() {
         let history = vec![
             ingested(),
-            TitleEvent::AvailabilityArrived { source: "generic".into(), offer: offer("netflix", None) },
-            TitleEvent::AvailabilityArrived { source: "generic".into(), offer: offer("apple", Some(399)) },
+            TitleEvent::AvailabilityArrived {
+                source: "generic".into(),
+                offer: offer("netflix", None),
+            },
+            TitleEvent::AvailabilityArrived {
+                source: "generic".into(),
+                offer: offer("apple", Some(399)),
+            },
         ];
-        let events = given(history).when(ingest("The Matrix (1999)", vec![offer("apple", Some(299))])).unwrap();
+        let events = given(history)
+            .when(ingest("The Matrix (1999)", vec![offer("apple", Some(299))]))
+            .unwrap();
         assert_eq!(
             events,
             vec![
-                TitleEvent::TitleUpdated { source: "generic".into(), metadata: meta("The Matrix (1999)"), external_ids: ids() },
-                TitleEvent::AvailabilityLeft { source: "generic".into(), key: offer("netflix", None).key() },
-                TitleEvent::AvailabilityUpdated { source: "generic".into(), offer: offer("apple", Some(299)) },
+                TitleEvent::TitleUpdated {
+                    source: "generic".into(),
+                    metadata: meta("The Matrix (1999)"),
+                    external_ids: ids()
+                },
+                TitleEvent::AvailabilityLeft {
+                    source: "generic".into(),
+                    key: offer("netflix", None).key()
+                },
+                TitleEvent::AvailabilityUpdated {
+                    source: "generic".into(),
+                    offer: offer("apple", Some(299))
+                },
             ]
         );
     }
@@ -272,7 +381,10 @@ mod tests {
     fn another_sources_offers_are_left_alone() {
         let history = vec![
             ingested(),
-            TitleEvent::AvailabilityArrived { source: "watchmode".into(), offer: offer("hulu", None) },
+            TitleEvent::AvailabilityArrived {
+                source: "watchmode".into(),
+                offer: offer("hulu", None),
+            },
         ];
         let events = given(history).when(ingest("The Matrix", vec![])).unwrap();
         assert!(events.is_empty());
@@ -280,12 +392,23 @@ mod tests {
 
     #[test]
     fn availability_change_needs_an_existing_title_and_matching_region() {
-        let cmd = TitleCommand::ChangeAvailability { source: "generic".into(), region: "US".into(), offers: vec![] };
+        let cmd = TitleCommand::ChangeAvailability {
+            source: "generic".into(),
+            region: "US".into(),
+            offers: vec![],
+        };
         assert_eq!(given(vec![]).when(cmd), Err(TitleError::NotFound));
         let mut gb = offer("netflix", None);
         gb.region = "GB".into();
-        let cmd = TitleCommand::ChangeAvailability { source: "generic".into(), region: "US".into(), offers: vec![gb] };
-        assert!(matches!(given(vec![ingested()]).when(cmd), Err(TitleError::OfferRegionMismatch { .. })));
+        let cmd = TitleCommand::ChangeAvailability {
+            source: "generic".into(),
+            region: "US".into(),
+            offers: vec![gb],
+        };
+        assert!(matches!(
+            given(vec![ingested()]).when(cmd),
+            Err(TitleError::OfferRegionMismatch { .. })
+        ));
     }
 
     #[test]
@@ -295,7 +418,9 @@ mod tests {
             record.external_ids = [("tmdb_movie".to_string(), "603".to_string())].into();
         }
         let events = given(vec![ingested()]).when(record).unwrap();
-        let TitleEvent::TitleUpdated { external_ids, .. } = &events[0] else { panic!("{events:?}") };
+        let TitleEvent::TitleUpdated { external_ids, .. } = &events[0] else {
+            panic!("{events:?}")
+        };
         assert_eq!(external_ids.len(), 2);
     }
 }

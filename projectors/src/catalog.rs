@@ -26,10 +26,15 @@ impl CatalogProjection {
     /// `schema` must be a plain lower-case identifier (it is interpolated into DDL).
     pub fn new(schema: &str) -> Self {
         assert!(
-            !schema.is_empty() && schema.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()),
+            !schema.is_empty()
+                && schema
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()),
             "invalid schema name {schema:?}"
         );
-        Self { schema: schema.to_string() }
+        Self {
+            schema: schema.to_string(),
+        }
     }
 
     pub fn live() -> Self {
@@ -133,11 +138,16 @@ CREATE TABLE IF NOT EXISTS {s}.availability_versions (
         if applied.is_none() {
             return Ok(()); // an older snapshot than the one we hold
         }
-        sqlx::query(&format!("DELETE FROM {s}.external_ids WHERE content_id = $1"))
-            .bind(meta.content_id)
-            .execute(&mut *tx)
-            .await?;
-        let (types, values): (Vec<&str>, Vec<&str>) = external_ids.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
+        sqlx::query(&format!(
+            "DELETE FROM {s}.external_ids WHERE content_id = $1"
+        ))
+        .bind(meta.content_id)
+        .execute(&mut *tx)
+        .await?;
+        let (types, values): (Vec<&str>, Vec<&str>) = external_ids
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .unzip();
         sqlx::query(&format!(
             "INSERT INTO {s}.external_ids (content_id, id_type, id_value)
              SELECT $1, t, v FROM UNNEST($2::text[], $3::text[]) AS k(t, v)
@@ -152,7 +162,11 @@ CREATE TABLE IF NOT EXISTS {s}.availability_versions (
     }
 
     /// True if this availability event is newer than the last one applied for the title.
-    async fn claim_availability(&self, tx: &mut PgConnection, meta: &EventMeta) -> Result<bool, ApplyError> {
+    async fn claim_availability(
+        &self,
+        tx: &mut PgConnection,
+        meta: &EventMeta,
+    ) -> Result<bool, ApplyError> {
         let s = &self.schema;
         let row: Option<i64> = sqlx::query_scalar(&format!(
             "INSERT INTO {s}.availability_versions (content_id, version) VALUES ($1, $2)
@@ -169,7 +183,12 @@ CREATE TABLE IF NOT EXISTS {s}.availability_versions (
 
 /// Offer rows get ids derived from their identity, so a rebuilt projection is identical to the live one.
 fn offer_row_id(content_id: Uuid, key: &mediagw_domain::catalog::OfferKey) -> Uuid {
-    let name = format!("{content_id}/{}/{}/{}", key.platform, key.region, key.availability_type.as_str());
+    let name = format!(
+        "{content_id}/{}/{}/{}",
+        key.platform,
+        key.region,
+        key.availability_type.as_str()
+    );
     Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes())
 }
 
@@ -192,13 +211,23 @@ impl Projection for CatalogProjection {
     }
 
     async fn apply(&self, tx: &mut PgConnection, record: EventRecord) -> Result<(), ApplyError> {
-        let (meta, event) = record.into_domain().map_err(|e| ApplyError::Poison(e.to_string()))?;
+        let (meta, event) = record
+            .into_domain()
+            .map_err(|e| ApplyError::Poison(e.to_string()))?;
         let s = &self.schema;
         match &event {
-            TitleEvent::TitleIngested { metadata, external_ids, .. } | TitleEvent::TitleUpdated { metadata, external_ids, .. } => {
-                self.apply_metadata(tx, &meta, metadata, external_ids).await
+            TitleEvent::TitleIngested {
+                metadata,
+                external_ids,
+                ..
             }
-            TitleEvent::AvailabilityArrived { source, offer } | TitleEvent::AvailabilityUpdated { source, offer } => {
+            | TitleEvent::TitleUpdated {
+                metadata,
+                external_ids,
+                ..
+            } => self.apply_metadata(tx, &meta, metadata, external_ids).await,
+            TitleEvent::AvailabilityArrived { source, offer }
+            | TitleEvent::AvailabilityUpdated { source, offer } => {
                 if !self.claim_availability(tx, &meta).await? {
                     return Ok(());
                 }

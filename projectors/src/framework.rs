@@ -33,7 +33,11 @@ impl From<sqlx::Error> for ApplyError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             // SQLSTATE class 22 (data exception) and 23 (integrity violation) are about the data.
-            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22") || c.starts_with("23")) => {
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
+            {
                 ApplyError::Poison(db.to_string())
             }
             _ => ApplyError::Transient(e.to_string()),
@@ -72,7 +76,9 @@ pub fn offsets_ddl(schema: &str) -> String {
 /// Runs DDL under a cluster-wide lock so processes starting together do not race.
 pub async fn run_ddl(pool: &PgPool, ddl: String) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7304)").execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7304)")
+        .execute(&mut *tx)
+        .await?;
     sqlx::Executor::execute(&mut *tx, ddl.as_str()).await?;
     tx.commit().await
 }
@@ -139,7 +145,12 @@ pub async fn apply_batch(
         .await?;
         positions.insert(key, stored.unwrap_or(0));
     }
-    let mut out = BatchOutcome { applied: 0, skipped: 0, dead_lettered: 0, positions: HashMap::new() };
+    let mut out = BatchOutcome {
+        applied: 0,
+        skipped: 0,
+        dead_lettered: 0,
+        positions: HashMap::new(),
+    };
     let mut dlq = Vec::new();
     for m in messages {
         let key = (m.topic().to_string(), m.partition());
@@ -151,15 +162,20 @@ pub async fn apply_batch(
         let result = match codec.decode(m.payload().unwrap_or_default()).await {
             Ok(record) => {
                 let lag_ms = chrono::Utc::now().timestamp_millis() - record.occurred_at_ms();
-                metrics::histogram!("projector_lag_seconds", "projector" => projection.name()).record(lag_ms.max(0) as f64 / 1000.0);
+                metrics::histogram!("projector_lag_seconds", "projector" => projection.name())
+                    .record(lag_ms.max(0) as f64 / 1000.0);
                 sqlx::query("SAVEPOINT apply_one").execute(&mut *tx).await?;
                 match projection.apply(&mut tx, record).await {
                     Ok(()) => {
-                        sqlx::query("RELEASE SAVEPOINT apply_one").execute(&mut *tx).await?;
+                        sqlx::query("RELEASE SAVEPOINT apply_one")
+                            .execute(&mut *tx)
+                            .await?;
                         Ok(())
                     }
                     Err(e) => {
-                        sqlx::query("ROLLBACK TO SAVEPOINT apply_one").execute(&mut *tx).await?;
+                        sqlx::query("ROLLBACK TO SAVEPOINT apply_one")
+                            .execute(&mut *tx)
+                            .await?;
                         Err(e)
                     }
                 }
@@ -196,7 +212,9 @@ pub async fn apply_batch(
     // Dead letters are acknowledged before the offsets commit: a crash in between re-sends them
     // (at-least-once in the DLQ) but never loses one.
     if let (DeadLetters::Publish(bus), false) = (dead_letters, dlq.is_empty()) {
-        bus.publish(dlq).await.map_err(|e| ApplyError::Transient(e.to_string()))?;
+        bus.publish(dlq)
+            .await
+            .map_err(|e| ApplyError::Transient(e.to_string()))?;
     }
     tx.commit().await?;
     out.positions = positions;
@@ -206,18 +224,33 @@ pub async fn apply_batch(
 fn dead_letter(m: &OwnedMessage, projector: &str, reason: &str) -> OutRecord {
     let mut headers: Vec<(String, String)> = m
         .headers()
-        .map(|h| h.iter().map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned())).collect())
+        .map(|h| {
+            h.iter()
+                .map(|h| {
+                    (
+                        h.key.to_string(),
+                        String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     headers.extend([
         ("dlq.error".to_string(), reason.to_string()),
         ("dlq.projector".to_string(), projector.to_string()),
         ("dlq.original.topic".to_string(), m.topic().to_string()),
-        ("dlq.original.partition".to_string(), m.partition().to_string()),
+        (
+            "dlq.original.partition".to_string(),
+            m.partition().to_string(),
+        ),
         ("dlq.original.offset".to_string(), m.offset().to_string()),
     ]);
     OutRecord {
         topic: topics::dlq(m.topic()),
-        key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
+        key: m
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default(),
         payload: m.payload().unwrap_or_default().to_vec(),
         headers,
     }
@@ -255,21 +288,39 @@ impl ProjectorRunner {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .create()?;
-        Ok(Self { pool, projection, codec, dead_letters: DeadLetters::Publish(bus), consumer, config })
+        Ok(Self {
+            pool,
+            projection,
+            codec,
+            dead_letters: DeadLetters::Publish(bus),
+            consumer,
+            config,
+        })
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ApplyError> {
-        let topics: Vec<String> = self.projection.topics().iter().map(|t| self.codec.topic(t)).collect();
+        let topics: Vec<String> = self
+            .projection
+            .topics()
+            .iter()
+            .map(|t| self.codec.topic(t))
+            .collect();
         let name = self.projection.name();
         match &self.config.assignment {
             Assignment::Group { .. } => {
                 let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-                self.consumer.subscribe(&refs).map_err(|e| ApplyError::Transient(e.to_string()))?;
+                self.consumer
+                    .subscribe(&refs)
+                    .map_err(|e| ApplyError::Transient(e.to_string()))?;
             }
             Assignment::Static { index, count } => loop {
                 match self.assign_static(&topics, *index, *count).await {
                     Ok(n) => {
-                        tracing::info!(projector = name, partitions = n, "resuming from positions stored in the read model");
+                        tracing::info!(
+                            projector = name,
+                            partitions = n,
+                            "resuming from positions stored in the read model"
+                        );
                         break;
                     }
                     Err(e) => {
@@ -311,11 +362,20 @@ impl ProjectorRunner {
             // A batch in hand is always finished (or retried) before shutdown is honoured.
             let mut backoff = Duration::from_millis(100);
             let outcome = loop {
-                match apply_batch(&self.pool, self.projection.as_ref(), &self.codec, &batch, &self.dead_letters).await {
+                match apply_batch(
+                    &self.pool,
+                    self.projection.as_ref(),
+                    &self.codec,
+                    &batch,
+                    &self.dead_letters,
+                )
+                .await
+                {
                     Ok(o) => break Some(o),
                     Err(e) => {
                         tracing::warn!(projector = name, error = %e, "batch failed; retrying");
-                        metrics::counter!("projector_batch_retries_total", "projector" => name).increment(1);
+                        metrics::counter!("projector_batch_retries_total", "projector" => name)
+                            .increment(1);
                         if shutdown.is_cancelled() && backoff > Duration::from_secs(2) {
                             break None;
                         }
@@ -342,7 +402,12 @@ impl ProjectorRunner {
     }
 
     /// Assigns this instance's share of partitions at the positions stored in the read model.
-    async fn assign_static(&self, topics: &[String], index: i32, count: i32) -> Result<usize, ApplyError> {
+    async fn assign_static(
+        &self,
+        topics: &[String],
+        index: i32,
+        count: i32,
+    ) -> Result<usize, ApplyError> {
         let schema = self.projection.schema().to_string();
         let mut tpl = TopicPartitionList::new();
         for topic in topics {
@@ -350,9 +415,15 @@ impl ProjectorRunner {
                 .consumer
                 .fetch_metadata(Some(topic), Duration::from_secs(5))
                 .map_err(|e| ApplyError::Transient(e.to_string()))?;
-            let partitions: Vec<i32> = md.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+            let partitions: Vec<i32> = md
+                .topics()
+                .iter()
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
             if partitions.is_empty() {
-                return Err(ApplyError::Transient(format!("topic {topic} has no partitions yet")));
+                return Err(ApplyError::Transient(format!(
+                    "topic {topic} has no partitions yet"
+                )));
             }
             for p in partitions.into_iter().filter(|p| p % count.max(1) == index) {
                 let stored: Option<i64> = sqlx::query_scalar(&format!(
@@ -364,18 +435,24 @@ impl ProjectorRunner {
                 .fetch_optional(&self.pool)
                 .await?;
                 let offset = stored.map(Offset::Offset).unwrap_or(Offset::Beginning);
-                tpl.add_partition_offset(topic, p, offset).map_err(|e| ApplyError::Transient(e.to_string()))?;
+                tpl.add_partition_offset(topic, p, offset)
+                    .map_err(|e| ApplyError::Transient(e.to_string()))?;
             }
         }
-        self.consumer.assign(&tpl).map_err(|e| ApplyError::Transient(e.to_string()))?;
+        self.consumer
+            .assign(&tpl)
+            .map_err(|e| ApplyError::Transient(e.to_string()))?;
         Ok(tpl.count())
     }
 
     fn record(&self, batch: &[OwnedMessage], outcome: &BatchOutcome) {
         let name = self.projection.name();
-        metrics::counter!("projector_events_applied_total", "projector" => name).increment(outcome.applied as u64);
-        metrics::counter!("projector_events_skipped_total", "projector" => name).increment(outcome.skipped as u64);
-        metrics::counter!("projector_events_dead_lettered_total", "projector" => name).increment(outcome.dead_lettered as u64);
+        metrics::counter!("projector_events_applied_total", "projector" => name)
+            .increment(outcome.applied as u64);
+        metrics::counter!("projector_events_skipped_total", "projector" => name)
+            .increment(outcome.skipped as u64);
+        metrics::counter!("projector_events_dead_lettered_total", "projector" => name)
+            .increment(outcome.dead_lettered as u64);
         metrics::gauge!("projector_last_batch_size", "projector" => name).set(batch.len() as f64);
     }
 }

@@ -56,12 +56,19 @@ pub async fn replay(
 ) -> Result<ReplayReport, ReplayError> {
     let started = Instant::now();
     let scratch = rebuild.schema().to_string();
-    sqlx::Executor::execute(pool, format!("DROP SCHEMA IF EXISTS {scratch} CASCADE").as_str()).await?;
+    sqlx::Executor::execute(
+        pool,
+        format!("DROP SCHEMA IF EXISTS {scratch} CASCADE").as_str(),
+    )
+    .await?;
     rebuild.migrate(pool).await?;
 
     let consumer: StreamConsumer = kafka
         .clone()
-        .set("group.id", format!("replay-{}-{}", rebuild.name(), uuid::Uuid::new_v4()))
+        .set(
+            "group.id",
+            format!("replay-{}-{}", rebuild.name(), uuid::Uuid::new_v4()),
+        )
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .create()?;
@@ -97,7 +104,11 @@ pub async fn replay(
     }
     consumer.assign(&start)?;
 
-    let bar = if show_progress { ProgressBar::new(total as u64) } else { ProgressBar::hidden() };
+    let bar = if show_progress {
+        ProgressBar::new(total as u64)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template("{spinner} replay {elapsed_precise} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -106,12 +117,31 @@ pub async fn replay(
     let mut positions: HashMap<(String, i32), i64> = start
         .elements()
         .iter()
-        .map(|e| ((e.topic().to_string(), e.partition()), if let Offset::Offset(o) = e.offset() { o } else { end[&(e.topic().to_string(), e.partition())] }))
+        .map(|e| {
+            (
+                (e.topic().to_string(), e.partition()),
+                if let Offset::Offset(o) = e.offset() {
+                    o
+                } else {
+                    end[&(e.topic().to_string(), e.partition())]
+                },
+            )
+        })
         .collect();
 
     // Consume up to `end`, swap when the rebuilt schema is at least as far as the live one.
     loop {
-        consume_until(pool, codec, rebuild, &consumer, &mut positions, &end, &bar, &mut report).await?;
+        consume_until(
+            pool,
+            codec,
+            rebuild,
+            &consumer,
+            &mut positions,
+            &end,
+            &bar,
+            &mut report,
+        )
+        .await?;
         match try_swap(pool, rebuild, live_schema, &positions).await? {
             None => break,
             Some(live_ahead) => {
@@ -139,12 +169,17 @@ async fn consume_until(
     bar: &ProgressBar,
     report: &mut ReplayReport,
 ) -> Result<(), ReplayError> {
-    let behind = |positions: &HashMap<(String, i32), i64>| end.iter().any(|(k, high)| positions.get(k).copied().unwrap_or(0) < *high);
+    let behind = |positions: &HashMap<(String, i32), i64>| {
+        end.iter()
+            .any(|(k, high)| positions.get(k).copied().unwrap_or(0) < *high)
+    };
     let mut batch: Vec<OwnedMessage> = Vec::new();
     while behind(positions) {
         let m = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
             .await
-            .map_err(|_| ApplyError::Transient("no message from the broker for 30 s while replaying".into()))??
+            .map_err(|_| {
+                ApplyError::Transient("no message from the broker for 30 s while replaying".into())
+            })??
             .detach();
         let key = (m.topic().to_string(), m.partition());
         positions.insert(key, m.offset() + 1);
@@ -186,12 +221,18 @@ async fn try_swap(
 ) -> Result<Option<HashMap<(String, i32), i64>>, ReplayError> {
     let scratch = rebuild.schema();
     let mut tx = pool.begin().await?;
-    let live_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM information_schema.schemata WHERE schema_name = $1)")
-        .bind(live)
-        .fetch_one(&mut *tx)
-        .await?;
+    let live_exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.schemata WHERE schema_name = $1)",
+    )
+    .bind(live)
+    .fetch_one(&mut *tx)
+    .await?;
     if live_exists {
-        sqlx::raw_sql(&format!("LOCK TABLE {live}.projector_offsets IN ACCESS EXCLUSIVE MODE")).execute(&mut *tx).await?;
+        sqlx::raw_sql(&format!(
+            "LOCK TABLE {live}.projector_offsets IN ACCESS EXCLUSIVE MODE"
+        ))
+        .execute(&mut *tx)
+        .await?;
         let rows: Vec<(String, i32, i64)> =
             sqlx::query_as(&format!("SELECT topic, partition, next_offset FROM {live}.projector_offsets WHERE projector = $1"))
                 .bind(rebuild.name())
@@ -213,9 +254,13 @@ async fn try_swap(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {retired} CASCADE")).execute(pool).await?;
+        sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {retired} CASCADE"))
+            .execute(pool)
+            .await?;
     } else {
-        sqlx::raw_sql(&format!("ALTER SCHEMA {scratch} RENAME TO {live}")).execute(&mut *tx).await?;
+        sqlx::raw_sql(&format!("ALTER SCHEMA {scratch} RENAME TO {live}"))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
     }
     Ok(None)

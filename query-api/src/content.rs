@@ -51,13 +51,24 @@ pub struct GetContentResponse {
 }
 
 pub fn router(pool: PgPool) -> Router {
-    Router::new().route("/v1/content/{id}", get(get_content)).with_state(pool)
+    Router::new()
+        .route("/v1/content/{id}", get(get_content))
+        .with_state(pool)
 }
 
 #[tracing::instrument(skip(pool))]
-async fn get_content(State(pool): State<PgPool>, Path(id): Path<String>) -> Result<Json<GetContentResponse>, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest { field: "id", message: format!("`{id}` is not a UUID") })?;
-    fetch(&pool, id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("content {id} not found")))
+async fn get_content(
+    State(pool): State<PgPool>,
+    Path(id): Path<String>,
+) -> Result<Json<GetContentResponse>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest {
+        field: "id",
+        message: format!("`{id}` is not a UUID"),
+    })?;
+    fetch(&pool, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("content {id} not found")))
 }
 
 /// Reads one title with its ids and offers in a single round trip.
@@ -83,7 +94,9 @@ pub async fn fetch(pool: &PgPool, id: Uuid) -> Result<Option<GetContentResponse>
     Ok(Some(GetContentResponse {
         id,
         content_type: r.get("content_type"),
-        original_title: r.get::<Option<String>, _>("original_title").unwrap_or_else(|| title.clone()),
+        original_title: r
+            .get::<Option<String>, _>("original_title")
+            .unwrap_or_else(|| title.clone()),
         title,
         overview: r.get::<Option<String>, _>("overview").unwrap_or_default(),
         release_date: r.get("release_date"),
@@ -102,7 +115,10 @@ pub async fn fetch(pool: &PgPool, id: Uuid) -> Result<Option<GetContentResponse>
 
 fn offer_from_json(v: &serde_json::Value) -> Option<PlatformAvailability> {
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    let t = |k: &str| s(k).and_then(|x| DateTime::parse_from_rfc3339(&x).ok()).map(|d| d.with_timezone(&Utc));
+    let t = |k: &str| {
+        s(k).and_then(|x| DateTime::parse_from_rfc3339(&x).ok())
+            .map(|d| d.with_timezone(&Utc))
+    };
     Some(PlatformAvailability {
         platform: s("platform")?,
         region: s("region")?,

@@ -9,7 +9,10 @@ use serde_json::json;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{field}: {message}")]
-    BadRequest { field: &'static str, message: String },
+    BadRequest {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("database: {0}")]
@@ -23,10 +26,16 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": {"code": "invalid_parameter", "message": format!("`{field}`: {message}"), "fields": [{"field": field, "message": message}]}}),
             ),
-            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, json!({"error": {"code": "not_found", "message": what}})),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                json!({"error": {"code": "not_found", "message": what}}),
+            ),
             ApiError::Db(e) => {
                 tracing::error!(error = %e, "query failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": {"code": "internal", "message": "internal error"}}))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": {"code": "internal", "message": "internal error"}}),
+                )
             }
         };
         (status, Json(body)).into_response()

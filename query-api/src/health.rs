@@ -27,7 +27,10 @@ pub struct Readiness {
 
 pub fn router(readiness: Readiness) -> Router {
     Router::new()
-        .route("/health/live", get(|| async { Json(json!({"status": "ok"})) }))
+        .route(
+            "/health/live",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(readiness)
@@ -46,11 +49,20 @@ async fn ready(State(r): State<Readiness>) -> impl IntoResponse {
             (name.to_string(), v)
         })
         .collect();
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"status": if ok { "ready" } else { "not_ready" }, "checks": body})))
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"status": if ok { "ready" } else { "not_ready" }, "checks": body})),
+    )
 }
 
-async fn futures_join(probes: &[Arc<dyn ReadinessProbe>]) -> Vec<(&'static str, Result<(), String>)> {
+async fn futures_join(
+    probes: &[Arc<dyn ReadinessProbe>],
+) -> Vec<(&'static str, Result<(), String>)> {
     let mut handles = Vec::new();
     for p in probes {
         let p = p.clone();
@@ -72,5 +84,8 @@ async fn futures_join(probes: &[Arc<dyn ReadinessProbe>]) -> Vec<(&'static str, 
 }
 
 async fn metrics(State(r): State<Readiness>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], (r.metrics)())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        (r.metrics)(),
+    )
 }

@@ -7,4 +7,4 @@ pub mod gateway;
 pub mod health;
 
 pub use error::ApiError;
-pub use health::{ReadinessProbe, Readiness};
+pub use health::{Readiness, ReadinessProbe};

@@ -47,7 +47,10 @@ impl KafkaBus {
             .set("compression.type", "lz4")
             .set("message.timeout.ms", "60000");
         let producer = config.create()?;
-        Ok(Self { config, producer: RwLock::new(Arc::new(producer)) })
+        Ok(Self {
+            config,
+            producer: RwLock::new(Arc::new(producer)),
+        })
     }
 
     fn producer(&self) -> Arc<FutureProducer> {
@@ -75,9 +78,15 @@ impl EventBus for KafkaBus {
         for r in &records {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
             for (k, v) in &r.headers {
-                headers = headers.insert(Header { key: k, value: Some(v.as_bytes()) });
+                headers = headers.insert(Header {
+                    key: k,
+                    value: Some(v.as_bytes()),
+                });
             }
-            let mut record = FutureRecord::to(&r.topic).key(&r.key).payload(&r.payload).headers(headers);
+            let mut record = FutureRecord::to(&r.topic)
+                .key(&r.key)
+                .payload(&r.payload)
+                .headers(headers);
             loop {
                 match producer.send_result(record) {
                     Ok(fut) => {

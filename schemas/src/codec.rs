@@ -7,7 +7,9 @@ use apache_avro::from_value;
 use schema_registry_converter::async_impl::easy_avro::{EasyAvroDecoder, EasyAvroEncoder};
 use schema_registry_converter::async_impl::schema_registry::SrSettings;
 use schema_registry_converter::error::SRCError;
-use schema_registry_converter::schema_registry_common::{SchemaType, SubjectNameStrategy, SuppliedSchema};
+use schema_registry_converter::schema_registry_common::{
+    SchemaType, SubjectNameStrategy, SuppliedSchema,
+};
 
 use crate::dto::*;
 use crate::SCHEMAS;
@@ -57,8 +59,15 @@ impl EventCodec {
     /// Encodes a record for its topic, registering its schema under `<topic>-<record name>` on first use.
     pub async fn encode(&self, record: &EventRecord) -> Result<Vec<u8>, CodecError> {
         let name = record.full_name();
-        let schema = SuppliedSchema::new(Some(name.to_string()), SchemaType::Avro, self.texts[name].to_string());
-        let strategy = SubjectNameStrategy::TopicRecordNameStrategyWithSchema(self.topic(record.topic()), schema);
+        let schema = SuppliedSchema::new(
+            Some(name.to_string()),
+            SchemaType::Avro,
+            self.texts[name].to_string(),
+        );
+        let strategy = SubjectNameStrategy::TopicRecordNameStrategyWithSchema(
+            self.topic(record.topic()),
+            schema,
+        );
         let res = match record {
             EventRecord::TitleIngested(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::TitleUpdated(r) => self.encoder.encode_struct(r, &strategy).await,
@@ -72,18 +81,30 @@ impl EventCodec {
     /// Decodes a Confluent-framed record into our DTO, by the record name its schema carries.
     pub async fn decode(&self, bytes: &[u8]) -> Result<EventRecord, CodecError> {
         if bytes.len() < 5 || bytes[0] != 0 {
-            return Err(CodecError::Decode("missing Confluent magic byte and schema id".into()));
+            return Err(CodecError::Decode(
+                "missing Confluent magic byte and schema id".into(),
+            ));
         }
         let decoded = self.decoder.decode(Some(bytes)).await.map_err(classify)?;
         let name = decoded.name.map(|n| n.fullname(None)).unwrap_or_default();
         let v = &decoded.value;
         let err = |e: apache_avro::Error| CodecError::Decode(format!("{name}: {e}"));
         Ok(match name.as_str() {
-            "mediagw.catalog.TitleIngested" => EventRecord::TitleIngested(from_value(v).map_err(err)?),
-            "mediagw.catalog.TitleUpdated" => EventRecord::TitleUpdated(from_value(v).map_err(err)?),
-            "mediagw.catalog.AvailabilityArrived" => EventRecord::AvailabilityArrived(from_value(v).map_err(err)?),
-            "mediagw.catalog.AvailabilityUpdated" => EventRecord::AvailabilityUpdated(from_value(v).map_err(err)?),
-            "mediagw.catalog.AvailabilityLeft" => EventRecord::AvailabilityLeft(from_value(v).map_err(err)?),
+            "mediagw.catalog.TitleIngested" => {
+                EventRecord::TitleIngested(from_value(v).map_err(err)?)
+            }
+            "mediagw.catalog.TitleUpdated" => {
+                EventRecord::TitleUpdated(from_value(v).map_err(err)?)
+            }
+            "mediagw.catalog.AvailabilityArrived" => {
+                EventRecord::AvailabilityArrived(from_value(v).map_err(err)?)
+            }
+            "mediagw.catalog.AvailabilityUpdated" => {
+                EventRecord::AvailabilityUpdated(from_value(v).map_err(err)?)
+            }
+            "mediagw.catalog.AvailabilityLeft" => {
+                EventRecord::AvailabilityLeft(from_value(v).map_err(err)?)
+            }
             other => return Err(CodecError::Decode(format!("unknown record type `{other}`"))),
         })
     }

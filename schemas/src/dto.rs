@@ -24,7 +24,12 @@ impl EventMeta {
     /// Event ids are derived from (aggregate, sequence) so a re-published event keeps its id.
     pub fn new(content_id: Uuid, sequence: i64, occurred_at: DateTime<Utc>) -> Self {
         let name = format!("{content_id}/{sequence}");
-        Self { event_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()), content_id, sequence, occurred_at }
+        Self {
+            event_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()),
+            content_id,
+            sequence,
+            occurred_at,
+        }
     }
 }
 
@@ -70,7 +75,11 @@ envelope_record!(TitleIngestedV1 { metadata: MetadataDto, external_ids: BTreeMap
 envelope_record!(TitleUpdatedV1 { metadata: MetadataDto, external_ids: BTreeMap<String, String> });
 envelope_record!(AvailabilityArrivedV1 { offer: OfferDto });
 envelope_record!(AvailabilityUpdatedV1 { offer: OfferDto });
-envelope_record!(AvailabilityLeftV1 { platform: String, region: String, availability_type: String });
+envelope_record!(AvailabilityLeftV1 {
+    platform: String,
+    region: String,
+    availability_type: String
+});
 
 /// A record as it travels on Kafka.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +100,10 @@ pub struct MappingError {
 }
 
 fn bad(field: &'static str, message: impl ToString) -> MappingError {
-    MappingError { field, message: message.to_string() }
+    MappingError {
+        field,
+        message: message.to_string(),
+    }
 }
 
 impl EventRecord {
@@ -107,11 +119,21 @@ impl EventRecord {
 
     fn envelope(&self) -> (&str, &str, i64, i64) {
         match self {
-            EventRecord::TitleIngested(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
-            EventRecord::TitleUpdated(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
-            EventRecord::AvailabilityArrived(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
-            EventRecord::AvailabilityUpdated(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
-            EventRecord::AvailabilityLeft(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
+            EventRecord::TitleIngested(r) => {
+                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
+            }
+            EventRecord::TitleUpdated(r) => {
+                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
+            }
+            EventRecord::AvailabilityArrived(r) => {
+                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
+            }
+            EventRecord::AvailabilityUpdated(r) => {
+                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
+            }
+            EventRecord::AvailabilityLeft(r) => {
+                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
+            }
         }
     }
 
@@ -151,23 +173,34 @@ impl EventRecord {
             };
         }
         match event {
-            TitleEvent::TitleIngested { source, metadata, external_ids, .. } => EventRecord::TitleIngested(
+            TitleEvent::TitleIngested {
+                source,
+                metadata,
+                external_ids,
+                ..
+            } => EventRecord::TitleIngested(
                 env!(TitleIngestedV1, source, { metadata: metadata_dto(metadata), external_ids: external_ids.clone() }),
             ),
-            TitleEvent::TitleUpdated { source, metadata, external_ids } => EventRecord::TitleUpdated(
+            TitleEvent::TitleUpdated {
+                source,
+                metadata,
+                external_ids,
+            } => EventRecord::TitleUpdated(
                 env!(TitleUpdatedV1, source, { metadata: metadata_dto(metadata), external_ids: external_ids.clone() }),
             ),
-            TitleEvent::AvailabilityArrived { source, offer } => {
-                EventRecord::AvailabilityArrived(env!(AvailabilityArrivedV1, source, { offer: offer_dto(offer) }))
+            TitleEvent::AvailabilityArrived { source, offer } => EventRecord::AvailabilityArrived(
+                env!(AvailabilityArrivedV1, source, { offer: offer_dto(offer) }),
+            ),
+            TitleEvent::AvailabilityUpdated { source, offer } => EventRecord::AvailabilityUpdated(
+                env!(AvailabilityUpdatedV1, source, { offer: offer_dto(offer) }),
+            ),
+            TitleEvent::AvailabilityLeft { source, key } => {
+                EventRecord::AvailabilityLeft(env!(AvailabilityLeftV1, source, {
+                    platform: key.platform.clone(),
+                    region: key.region.clone(),
+                    availability_type: key.availability_type.as_str().to_string()
+                }))
             }
-            TitleEvent::AvailabilityUpdated { source, offer } => {
-                EventRecord::AvailabilityUpdated(env!(AvailabilityUpdatedV1, source, { offer: offer_dto(offer) }))
-            }
-            TitleEvent::AvailabilityLeft { source, key } => EventRecord::AvailabilityLeft(env!(AvailabilityLeftV1, source, {
-                platform: key.platform.clone(),
-                region: key.region.clone(),
-                availability_type: key.availability_type.as_str().to_string()
-            })),
         }
     }
 
@@ -175,14 +208,20 @@ impl EventRecord {
     pub fn into_domain(self) -> Result<(EventMeta, TitleEvent), MappingError> {
         macro_rules! meta {
             ($r:expr) => {{
-                let content_id = Uuid::parse_str(&$r.content_id).map_err(|e| bad("content_id", e))?;
+                let content_id =
+                    Uuid::parse_str(&$r.content_id).map_err(|e| bad("content_id", e))?;
                 let event_id = Uuid::parse_str(&$r.event_id).map_err(|e| bad("event_id", e))?;
-                let occurred_at =
-                    DateTime::from_timestamp_millis($r.occurred_at_ms).ok_or_else(|| bad("occurred_at_ms", "out of range"))?;
+                let occurred_at = DateTime::from_timestamp_millis($r.occurred_at_ms)
+                    .ok_or_else(|| bad("occurred_at_ms", "out of range"))?;
                 if $r.sequence < 1 {
                     return Err(bad("sequence", "must be at least 1"));
                 }
-                EventMeta { event_id, content_id, sequence: $r.sequence, occurred_at }
+                EventMeta {
+                    event_id,
+                    content_id,
+                    sequence: $r.sequence,
+                    occurred_at,
+                }
             }};
         }
         Ok(match self {
@@ -198,21 +237,50 @@ impl EventRecord {
             }
             EventRecord::TitleUpdated(r) => {
                 let m = meta!(r);
-                (m, TitleEvent::TitleUpdated { source: r.source, metadata: metadata_domain(r.metadata)?, external_ids: r.external_ids })
+                (
+                    m,
+                    TitleEvent::TitleUpdated {
+                        source: r.source,
+                        metadata: metadata_domain(r.metadata)?,
+                        external_ids: r.external_ids,
+                    },
+                )
             }
             EventRecord::AvailabilityArrived(r) => {
                 let m = meta!(r);
-                (m, TitleEvent::AvailabilityArrived { source: r.source, offer: offer_domain(r.offer)? })
+                (
+                    m,
+                    TitleEvent::AvailabilityArrived {
+                        source: r.source,
+                        offer: offer_domain(r.offer)?,
+                    },
+                )
             }
             EventRecord::AvailabilityUpdated(r) => {
                 let m = meta!(r);
-                (m, TitleEvent::AvailabilityUpdated { source: r.source, offer: offer_domain(r.offer)? })
+                (
+                    m,
+                    TitleEvent::AvailabilityUpdated {
+                        source: r.source,
+                        offer: offer_domain(r.offer)?,
+                    },
+                )
             }
             EventRecord::AvailabilityLeft(r) => {
                 let m = meta!(r);
-                let availability_type =
-                    AvailabilityType::parse(&r.availability_type).ok_or_else(|| bad("availability_type", &r.availability_type))?;
-                (m, TitleEvent::AvailabilityLeft { source: r.source, key: OfferKey { platform: r.platform, region: r.region, availability_type } })
+                let availability_type = AvailabilityType::parse(&r.availability_type)
+                    .ok_or_else(|| bad("availability_type", &r.availability_type))?;
+                (
+                    m,
+                    TitleEvent::AvailabilityLeft {
+                        source: r.source,
+                        key: OfferKey {
+                            platform: r.platform,
+                            region: r.region,
+                            availability_type,
+                        },
+                    },
+                )
             }
         })
     }
@@ -232,11 +300,13 @@ fn metadata_dto(m: &TitleMetadata) -> MetadataDto {
 
 fn metadata_domain(m: MetadataDto) -> Result<TitleMetadata, MappingError> {
     Ok(TitleMetadata {
-        content_type: ContentType::parse(&m.content_type).ok_or_else(|| bad("metadata.content_type", &m.content_type))?,
+        content_type: ContentType::parse(&m.content_type)
+            .ok_or_else(|| bad("metadata.content_type", &m.content_type))?,
         title: m.title,
         original_title: m.original_title,
         overview: m.overview,
-        release_date: NaiveDate::parse_from_str(&m.release_date, "%Y-%m-%d").map_err(|e| bad("metadata.release_date", e))?,
+        release_date: NaiveDate::parse_from_str(&m.release_date, "%Y-%m-%d")
+            .map_err(|e| bad("metadata.release_date", e))?,
         genres: m.genres,
         runtime_minutes: m
             .runtime_minutes
@@ -260,17 +330,28 @@ fn offer_dto(o: &Offer) -> OfferDto {
 }
 
 fn offer_domain(o: OfferDto) -> Result<Offer, MappingError> {
-    let ts = |field, ms: i64| DateTime::from_timestamp_millis(ms).ok_or_else(|| bad(field, "out of range"));
+    let ts = |field, ms: i64| {
+        DateTime::from_timestamp_millis(ms).ok_or_else(|| bad(field, "out of range"))
+    };
     Ok(Offer {
         availability_type: AvailabilityType::parse(&o.availability_type)
             .ok_or_else(|| bad("offer.availability_type", &o.availability_type))?,
         platform: o.platform,
         region: o.region,
-        price_amount: o.price_amount.map(|p| p.parse::<Decimal>().map_err(|e| bad("offer.price_amount", e))).transpose()?,
+        price_amount: o
+            .price_amount
+            .map(|p| {
+                p.parse::<Decimal>()
+                    .map_err(|e| bad("offer.price_amount", e))
+            })
+            .transpose()?,
         price_currency: o.price_currency,
         deep_link: o.deep_link,
         web_url: o.web_url,
         available_from: ts("offer.available_from_ms", o.available_from_ms)?,
-        expires_at: o.expires_at_ms.map(|ms| ts("offer.expires_at_ms", ms)).transpose()?,
+        expires_at: o
+            .expires_at_ms
+            .map(|ms| ts("offer.expires_at_ms", ms))
+            .transpose()?,
     })
 }

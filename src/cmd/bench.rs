@@ -15,10 +15,19 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::config::Config;
 
-pub async fn ingest(base: &Config, titles: usize, concurrency: usize, metrics: &PrometheusHandle) -> anyhow::Result<()> {
+pub async fn ingest(
+    base: &Config,
+    titles: usize,
+    concurrency: usize,
+    metrics: &PrometheusHandle,
+) -> anyhow::Result<()> {
     let tag = format!("bench{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
-    let admin = sqlx::PgPool::connect(base.database_url()).await.context("connecting to PostgreSQL")?;
-    sqlx::Executor::execute(&admin, format!("CREATE DATABASE {tag}").as_str()).await.context("creating the scratch database")?;
+    let admin = sqlx::PgPool::connect(base.database_url())
+        .await
+        .context("connecting to PostgreSQL")?;
+    sqlx::Executor::execute(&admin, format!("CREATE DATABASE {tag}").as_str())
+        .await
+        .context("creating the scratch database")?;
     let mut config = base.clone();
     let url = base.database_url();
     let scratch_url = match url.rfind('/') {
@@ -29,11 +38,20 @@ pub async fn ingest(base: &Config, titles: usize, concurrency: usize, metrics: &
     config.kafka.topic_prefix = format!("{tag}.");
     config.kafka.group_prefix = format!("{tag}-");
     let result = run(config, titles, concurrency, metrics).await;
-    let _ = sqlx::Executor::execute(&admin, format!("DROP DATABASE IF EXISTS {tag} WITH (FORCE)").as_str()).await;
+    let _ = sqlx::Executor::execute(
+        &admin,
+        format!("DROP DATABASE IF EXISTS {tag} WITH (FORCE)").as_str(),
+    )
+    .await;
     result
 }
 
-async fn run(config: Config, n: usize, concurrency: usize, metrics: &PrometheusHandle) -> anyhow::Result<()> {
+async fn run(
+    config: Config,
+    n: usize,
+    concurrency: usize,
+    metrics: &PrometheusHandle,
+) -> anyhow::Result<()> {
     let app = App::connect(config).await?;
     app.migrate().await?;
     crate::kafka::ensure_topics(&app.config).await?;
@@ -47,7 +65,9 @@ async fn run(config: Config, n: usize, concurrency: usize, metrics: &PrometheusH
 
     let requests: Vec<IngestRequest> = (0..n).map(synthetic).collect();
     let titles = app.titles();
-    println!("bench ingest: {n} titles, concurrency {concurrency}, 3 events each (title + 2 offers)");
+    println!(
+        "bench ingest: {n} titles, concurrency {concurrency}, 3 events each (title + 2 offers)"
+    );
     let started = Instant::now();
     let mut stream = futures::stream::iter(requests)
         .map(|r| {
@@ -64,7 +84,10 @@ async fn run(config: Config, n: usize, concurrency: usize, metrics: &PrometheusH
     let commanded = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let projected: i64 = sqlx::query_scalar("SELECT count(*) FROM catalog.platform_availability").fetch_one(&app.pool).await?;
+        let projected: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM catalog.platform_availability")
+                .fetch_one(&app.pool)
+                .await?;
         if projected as usize >= 2 * (n - failed) || Instant::now() > deadline {
             break;
         }
@@ -78,20 +101,31 @@ async fn run(config: Config, n: usize, concurrency: usize, metrics: &PrometheusH
     let q = |q: &str| {
         rendered
             .lines()
-            .find(|l| l.starts_with("projector_lag_seconds{") && l.contains(&format!("quantile=\"{q}\"")))
+            .find(|l| {
+                l.starts_with("projector_lag_seconds{") && l.contains(&format!("quantile=\"{q}\""))
+            })
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
             .map(|s| format!("{:.0} ms", s * 1000.0))
             .unwrap_or_else(|| "n/a".into())
     };
-    println!("commands accepted: {:.2} s = {:.0} titles/s ({failed} failed)", commanded.as_secs_f64(), n as f64 / commanded.as_secs_f64());
+    println!(
+        "commands accepted: {:.2} s = {:.0} titles/s ({failed} failed)",
+        commanded.as_secs_f64(),
+        n as f64 / commanded.as_secs_f64()
+    );
     println!(
         "fully projected:   {:.2} s = {:.0} titles/s end to end ({:.0} events/s)",
         projected.as_secs_f64(),
         n as f64 / projected.as_secs_f64(),
         3.0 * n as f64 / projected.as_secs_f64()
     );
-    println!("event → read-model lag: p50 {}, p90 {}, p99 {}", q("0.5"), q("0.9"), q("0.99"));
+    println!(
+        "event → read-model lag: p50 {}, p90 {}, p99 {}",
+        q("0.5"),
+        q("0.9"),
+        q("0.99")
+    );
     Ok(())
 }
 

@@ -32,17 +32,40 @@ fn to_request(line: &str, region: &str) -> Result<IngestRequest, String> {
     if v.get("raw_content").is_some() {
         serde_json::from_value(v).map_err(|e| format!("not an IngestRequest: {e}"))
     } else {
-        Ok(IngestRequest { platform: "generic".into(), raw_content: v, region: region.into() })
+        Ok(IngestRequest {
+            platform: "generic".into(),
+            raw_content: v,
+            region: region.into(),
+        })
     }
 }
 
-pub async fn file(app: &App, path: &Path, format: &str, region: &str, concurrency: usize) -> anyhow::Result<Report> {
-    anyhow::ensure!(format == "jsonl", "unknown --format `{format}` (supported: jsonl)");
+pub async fn file(
+    app: &App,
+    path: &Path,
+    format: &str,
+    region: &str,
+    concurrency: usize,
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        format == "jsonl",
+        "unknown --format `{format}` (supported: jsonl)"
+    );
     app.migrate().await?;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let bar = if std::io::stderr().is_terminal() { ProgressBar::new(lines.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{spinner} ingest [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new(lines.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} ingest [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let titles = app.titles();
     let started = Instant::now();
     let mut report = Report::default();

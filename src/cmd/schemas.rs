@@ -14,13 +14,24 @@ fn local_schemas(config: &Config, dir: Option<&Path>) -> anyhow::Result<Vec<(Str
     for s in SCHEMAS {
         let text = match dir {
             Some(d) => {
-                let file = d.join(format!("{}.avsc", s.full_name.rsplit('.').next().unwrap_or(s.full_name)));
-                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
+                let file = d.join(format!(
+                    "{}.avsc",
+                    s.full_name.rsplit('.').next().unwrap_or(s.full_name)
+                ));
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
             }
             None => s.text.to_string(),
         };
-        apache_avro::Schema::parse_str(&text).with_context(|| format!("{} is not a valid Avro schema", s.full_name))?;
-        out.push((subject(&format!("{}{}", config.kafka.topic_prefix, s.topic), s.full_name), text));
+        apache_avro::Schema::parse_str(&text)
+            .with_context(|| format!("{} is not a valid Avro schema", s.full_name))?;
+        out.push((
+            subject(
+                &format!("{}{}", config.kafka.topic_prefix, s.topic),
+                s.full_name,
+            ),
+            text,
+        ));
     }
     Ok(out)
 }
@@ -35,7 +46,10 @@ pub async fn check(config: &Config, dir: Option<&Path>) -> anyhow::Result<bool> 
     let mut ok = true;
     for (subject, text) in local_schemas(config, dir)? {
         let resp = http
-            .post(url(config, &format!("compatibility/subjects/{subject}/versions/latest")))
+            .post(url(
+                config,
+                &format!("compatibility/subjects/{subject}/versions/latest"),
+            ))
             .json(&json!({"schema": text}))
             .send()
             .await
@@ -69,7 +83,10 @@ pub async fn register(config: &Config, dir: Option<&Path>) -> anyhow::Result<()>
             .await?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or_default();
-        anyhow::ensure!(status.is_success(), "registering {subject}: {status} {body}");
+        anyhow::ensure!(
+            status.is_success(),
+            "registering {subject}: {status} {body}"
+        );
         println!("registered  {subject} id={}", body["id"]);
     }
     Ok(())
@@ -77,9 +94,19 @@ pub async fn register(config: &Config, dir: Option<&Path>) -> anyhow::Result<()>
 
 pub async fn list(config: &Config) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let subjects: Vec<String> = http.get(url(config, "subjects")).send().await?.json().await?;
+    let subjects: Vec<String> = http
+        .get(url(config, "subjects"))
+        .send()
+        .await?
+        .json()
+        .await?;
     for s in subjects {
-        let versions: Value = http.get(url(config, &format!("subjects/{s}/versions"))).send().await?.json().await?;
+        let versions: Value = http
+            .get(url(config, &format!("subjects/{s}/versions")))
+            .send()
+            .await?
+            .json()
+            .await?;
         println!("{s} {versions}");
     }
     Ok(())

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 pub fn admin_url() -> String {
-    std::env::var("MEDIAGW_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://mediagw@127.0.0.1:5432/postgres".into())
+    std::env::var("MEDIAGW_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://mediagw@127.0.0.1:5432/postgres".into())
 }
 
 pub fn brokers() -> String {
@@ -20,7 +21,11 @@ pub fn brokers() -> String {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub struct Stack {
@@ -38,9 +43,16 @@ pub struct Stack {
 
 impl Stack {
     pub async fn new(tag: &str) -> Stack {
-        let name = format!("mgwt_{tag}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let admin = PgPool::connect(&admin_url()).await.expect("PostgreSQL must run (scripts/test starts it)");
-        sqlx::Executor::execute(&admin, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        let name = format!(
+            "mgwt_{tag}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let admin = PgPool::connect(&admin_url())
+            .await
+            .expect("PostgreSQL must run (scripts/test starts it)");
+        sqlx::Executor::execute(&admin, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
         admin.close().await;
         let base = admin_url();
         let db_url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
@@ -56,7 +68,10 @@ impl Stack {
             ("MEDIAGW__HTTP__ADDR", format!("127.0.0.1:{api_port}")),
             ("MEDIAGW__HTTP__MAX_BODY_BYTES", "65536".into()),
             ("MEDIAGW__REGISTRY__LISTEN", format!("127.0.0.1:{reg_port}")),
-            ("MEDIAGW__REGISTRY__URL", format!("http://127.0.0.1:{reg_port}")),
+            (
+                "MEDIAGW__REGISTRY__URL",
+                format!("http://127.0.0.1:{reg_port}"),
+            ),
             ("MEDIAGW__RELAY__POLL_INTERVAL_MS", "100".into()),
             ("RUST_LOG", "info,sqlx=warn,librdkafka=error".into()),
         ]
@@ -91,7 +106,10 @@ impl Stack {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.logs.join(format!("{}.log", role.replace(':', "_").replace(',', "+"))))
+            .open(
+                self.logs
+                    .join(format!("{}.log", role.replace(':', "_").replace(',', "+"))),
+            )
             .unwrap();
         let child = self
             .command(&["serve", "--role", role])
@@ -113,7 +131,9 @@ impl Stack {
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self, role: &str) -> std::process::ExitStatus {
         let mut c = self.children.remove(role).expect("role running");
-        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
         c.wait().unwrap()
     }
 
@@ -137,13 +157,24 @@ impl Stack {
     }
 
     pub async fn ingest(&self, body: &Value) -> (u16, Value) {
-        let r = self.http.post(format!("{}/internal/ingest", self.api)).json(body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/internal/ingest", self.api))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.api)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -159,13 +190,20 @@ impl Stack {
             if let Some(v) = f().await {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; logs in {}", self.logs.display());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; logs in {}",
+                self.logs.display()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap_or(-1)
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or(-1)
     }
 
     pub fn topic(&self, t: &str) -> String {
@@ -181,15 +219,25 @@ impl Drop for Stack {
         }
         let name = self.name.clone();
         if std::thread::panicking() {
-            eprintln!("keeping database {name} and logs in {} for inspection", self.logs.display());
+            eprintln!(
+                "keeping database {name} and logs in {} for inspection",
+                self.logs.display()
+            );
             return;
         }
         // Async drop is not a thing: drop the database from a helper thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(admin) = PgPool::connect(&admin_url()).await {
-                    let _ = sqlx::Executor::execute(&admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                    let _ = sqlx::Executor::execute(
+                        &admin,
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                    )
+                    .await;
                 }
             });
         })
@@ -246,12 +294,16 @@ pub async fn read_topic(topic: &str) -> Vec<rdkafka::message::OwnedMessage> {
     for p in md.topics()[0].partitions() {
         let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout).unwrap();
         remaining += high - low;
-        tpl.add_partition_offset(topic, p.id(), Offset::Offset(low)).unwrap();
+        tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))
+            .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let mut out = Vec::new();
     while remaining > 0 {
-        let m = tokio::time::timeout(Duration::from_secs(20), consumer.recv()).await.expect("records up to the watermark").unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
+            .await
+            .expect("records up to the watermark")
+            .unwrap();
         out.push(m.detach());
         remaining -= 1;
     }

@@ -42,7 +42,10 @@ impl Compatibility {
 
     /// Whether the check runs against every earlier version or only the latest.
     pub fn transitive(self) -> bool {
-        matches!(self, Self::BackwardTransitive | Self::ForwardTransitive | Self::FullTransitive)
+        matches!(
+            self,
+            Self::BackwardTransitive | Self::ForwardTransitive | Self::FullTransitive
+        )
     }
 }
 
@@ -55,23 +58,33 @@ pub fn check(level: Compatibility, new: &Schema, existing: &[Schema]) -> Vec<Str
     };
     let backward = matches!(
         level,
-        Compatibility::Backward | Compatibility::BackwardTransitive | Compatibility::Full | Compatibility::FullTransitive
+        Compatibility::Backward
+            | Compatibility::BackwardTransitive
+            | Compatibility::Full
+            | Compatibility::FullTransitive
     );
     let forward = matches!(
         level,
-        Compatibility::Forward | Compatibility::ForwardTransitive | Compatibility::Full | Compatibility::FullTransitive
+        Compatibility::Forward
+            | Compatibility::ForwardTransitive
+            | Compatibility::Full
+            | Compatibility::FullTransitive
     );
     let mut reasons = Vec::new();
     for old in against {
         // BACKWARD: consumers on the new schema can read data written with the old one.
         if backward {
             if let Err(e) = SchemaCompatibility::can_read(old, new) {
-                reasons.push(format!("new schema cannot read data written with an earlier schema: {e}"));
+                reasons.push(format!(
+                    "new schema cannot read data written with an earlier schema: {e}"
+                ));
             }
         }
         if forward {
             if let Err(e) = SchemaCompatibility::can_read(new, old) {
-                reasons.push(format!("an earlier schema cannot read data written with the new schema: {e}"));
+                reasons.push(format!(
+                    "an earlier schema cannot read data written with the new schema: {e}"
+                ));
             }
         }
     }
@@ -83,14 +96,17 @@ mod tests {
     use super::*;
 
     fn s(fields: &str) -> Schema {
-        Schema::parse_str(&format!(r#"{{"type":"record","name":"R","fields":[{fields}]}}"#)).unwrap()
+        Schema::parse_str(&format!(
+            r#"{{"type":"record","name":"R","fields":[{fields}]}}"#
+        ))
+        .unwrap()
     }
 
     #[test]
     fn adding_a_field_with_default_is_backward_compatible() {
         let v1 = s(r#"{"name":"a","type":"string"}"#);
         let v2 = s(r#"{"name":"a","type":"string"},{"name":"b","type":"int","default":0}"#);
-        assert!(check(Compatibility::Backward, &v2, &[v1.clone()]).is_empty());
+        assert!(check(Compatibility::Backward, &v2, std::slice::from_ref(&v1)).is_empty());
         assert!(check(Compatibility::Full, &v2, &[v1]).is_empty());
     }
 
@@ -98,8 +114,8 @@ mod tests {
     fn adding_a_required_field_breaks_backward() {
         let v1 = s(r#"{"name":"a","type":"string"}"#);
         let v2 = s(r#"{"name":"a","type":"string"},{"name":"b","type":"int"}"#);
-        assert_eq!(check(Compatibility::Backward, &v2, &[v1.clone()]).len(), 1);
-        assert!(check(Compatibility::Forward, &v2, &[v1.clone()]).is_empty());
+        assert_eq!(check(Compatibility::Backward, &v2, std::slice::from_ref(&v1)).len(), 1);
+        assert!(check(Compatibility::Forward, &v2, std::slice::from_ref(&v1)).is_empty());
         assert!(check(Compatibility::None, &v2, &[v1]).is_empty());
     }
 
@@ -109,7 +125,12 @@ mod tests {
         let v2 = s(r#"{"name":"a","type":"string"},{"name":"b","type":"int","default":0}"#);
         let v3 = s(r#"{"name":"b","type":"int","default":0}"#);
         // v3 drops `a`: fine for a reader (BACKWARD), against v1 too since `a` is simply ignored.
-        assert!(check(Compatibility::BackwardTransitive, &v3, &[v1.clone(), v2.clone()]).is_empty());
+        assert!(check(
+            Compatibility::BackwardTransitive,
+            &v3,
+            &[v1.clone(), v2.clone()]
+        )
+        .is_empty());
         // ...but old readers that need `a` cannot read v3 data.
         assert!(!check(Compatibility::ForwardTransitive, &v3, &[v1, v2]).is_empty());
     }

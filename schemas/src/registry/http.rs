@@ -23,11 +23,23 @@ pub fn router(store: RegistryStore) -> Router {
         .route("/subjects/{subject}", post(lookup).delete(delete_subject))
         .route("/subjects/{subject}/versions", get(versions).post(register))
         .route("/subjects/{subject}/versions/{version}", get(version))
-        .route("/subjects/{subject}/versions/{version}/schema", get(raw_version))
-        .route("/compatibility/subjects/{subject}/versions/{version}", post(compatibility))
-        .route("/compatibility/subjects/{subject}/versions", post(compatibility_all))
+        .route(
+            "/subjects/{subject}/versions/{version}/schema",
+            get(raw_version),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions/{version}",
+            post(compatibility),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions",
+            post(compatibility_all),
+        )
         .route("/config", get(global_config).put(set_global_config))
-        .route("/config/{subject}", get(subject_config).put(set_subject_config))
+        .route(
+            "/config/{subject}",
+            get(subject_config).put(set_subject_config),
+        )
         .with_state(store)
 }
 
@@ -47,13 +59,23 @@ struct ConfigBody {
 
 /// Registry clients differ in the content type they send; accept any body that is JSON.
 fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, 42201, format!("Invalid request body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42201,
+            format!("Invalid request body: {e}"),
+        )
+    })
 }
 
 fn schema_body(bytes: &Bytes) -> Result<SchemaBody, ApiError> {
     let b: SchemaBody = body(bytes)?;
     if !b.references.is_empty() {
-        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, 42201, "Schema references are not supported".into()));
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42201,
+            "Schema references are not supported".into(),
+        ));
     }
     Ok(b)
 }
@@ -66,12 +88,18 @@ impl From<RegistryError> for ApiError {
             RegistryError::SubjectNotFound(_) => (StatusCode::NOT_FOUND, 40401),
             RegistryError::VersionNotFound(..) => (StatusCode::NOT_FOUND, 40402),
             RegistryError::SchemaNotFound(_) => (StatusCode::NOT_FOUND, 40403),
-            RegistryError::InvalidSchema(_) | RegistryError::UnsupportedType(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42201),
+            RegistryError::InvalidSchema(_) | RegistryError::UnsupportedType(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, 42201)
+            }
             RegistryError::InvalidLevel(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
             RegistryError::Incompatible { .. } => (StatusCode::CONFLICT, 409),
             RegistryError::Db(err) => {
                 tracing::error!(error = %err, "schema registry store failed");
-                return ApiError(StatusCode::INTERNAL_SERVER_ERROR, 50001, "Error in the backend data store".into());
+                return ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    50001,
+                    "Error in the backend data store".into(),
+                );
             }
         };
         ApiError(status, code, e.to_string())
@@ -97,7 +125,11 @@ async fn schema_by_id(State(s): State<RegistryStore>, Path(id): Path<i64>) -> Re
 }
 
 async fn raw_schema_by_id(State(s): State<RegistryStore>, Path(id): Path<i64>) -> Res {
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], s.schema_by_id(id).await?).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        s.schema_by_id(id).await?,
+    )
+        .into_response())
 }
 
 async fn subjects(State(s): State<RegistryStore>) -> Res {
@@ -108,49 +140,90 @@ async fn versions(State(s): State<RegistryStore>, Path(subject): Path<String>) -
     Ok(reply(json!(s.versions(&subject).await?)))
 }
 
-async fn version(State(s): State<RegistryStore>, Path((subject, version)): Path<(String, String)>) -> Res {
+async fn version(
+    State(s): State<RegistryStore>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Res {
     Ok(reply(json!(s.version(&subject, &version).await?)))
 }
 
-async fn raw_version(State(s): State<RegistryStore>, Path((subject, version)): Path<(String, String)>) -> Res {
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], s.version(&subject, &version).await?.schema).into_response())
+async fn raw_version(
+    State(s): State<RegistryStore>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Res {
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        s.version(&subject, &version).await?.schema,
+    )
+        .into_response())
 }
 
-async fn register(State(s): State<RegistryStore>, Path(subject): Path<String>, bytes: Bytes) -> Res {
+async fn register(
+    State(s): State<RegistryStore>,
+    Path(subject): Path<String>,
+    bytes: Bytes,
+) -> Res {
     let b = schema_body(&bytes)?;
-    let id = s.register(&subject, &b.schema, b.schema_type.as_deref()).await?;
+    let id = s
+        .register(&subject, &b.schema, b.schema_type.as_deref())
+        .await?;
     Ok(reply(json!({"id": id})))
 }
 
 async fn lookup(State(s): State<RegistryStore>, Path(subject): Path<String>, bytes: Bytes) -> Res {
     let b = schema_body(&bytes)?;
-    Ok(reply(json!(s.lookup(&subject, &b.schema, b.schema_type.as_deref()).await?)))
+    Ok(reply(json!(
+        s.lookup(&subject, &b.schema, b.schema_type.as_deref())
+            .await?
+    )))
 }
 
 async fn delete_subject(State(s): State<RegistryStore>, Path(subject): Path<String>) -> Res {
     Ok(reply(json!(s.delete_subject(&subject).await?)))
 }
 
-async fn compatibility(State(s): State<RegistryStore>, Path((subject, version)): Path<(String, String)>, bytes: Bytes) -> Res {
+async fn compatibility(
+    State(s): State<RegistryStore>,
+    Path((subject, version)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Res {
     let b = schema_body(&bytes)?;
-    let reasons = s.compatible(&subject, &version, &b.schema, b.schema_type.as_deref()).await?;
-    Ok(reply(json!({"is_compatible": reasons.is_empty(), "messages": reasons})))
+    let reasons = s
+        .compatible(&subject, &version, &b.schema, b.schema_type.as_deref())
+        .await?;
+    Ok(reply(
+        json!({"is_compatible": reasons.is_empty(), "messages": reasons}),
+    ))
 }
 
-async fn compatibility_all(State(s): State<RegistryStore>, Path(subject): Path<String>, bytes: Bytes) -> Res {
+async fn compatibility_all(
+    State(s): State<RegistryStore>,
+    Path(subject): Path<String>,
+    bytes: Bytes,
+) -> Res {
     let b = schema_body(&bytes)?;
-    let reasons = s.compatible(&subject, "all", &b.schema, b.schema_type.as_deref()).await?;
-    Ok(reply(json!({"is_compatible": reasons.is_empty(), "messages": reasons})))
+    let reasons = s
+        .compatible(&subject, "all", &b.schema, b.schema_type.as_deref())
+        .await?;
+    Ok(reply(
+        json!({"is_compatible": reasons.is_empty(), "messages": reasons}),
+    ))
 }
 
 async fn global_config(State(s): State<RegistryStore>) -> Res {
-    let level = s.level(None).await?.map(|l| l.as_str()).unwrap_or("BACKWARD");
+    let level = s
+        .level(None)
+        .await?
+        .map(|l| l.as_str())
+        .unwrap_or("BACKWARD");
     Ok(reply(json!({"compatibilityLevel": level})))
 }
 
 async fn set_global_config(State(s): State<RegistryStore>, bytes: Bytes) -> Res {
     let b: ConfigBody = body(&bytes)?;
-    Ok(reply(json!({"compatibility": s.set_level(None, &b.compatibility).await?.as_str()})))
+    Ok(reply(
+        json!({"compatibility": s.set_level(None, &b.compatibility).await?.as_str()}),
+    ))
 }
 
 async fn subject_config(State(s): State<RegistryStore>, Path(subject): Path<String>) -> Res {
@@ -160,7 +233,13 @@ async fn subject_config(State(s): State<RegistryStore>, Path(subject): Path<Stri
     }
 }
 
-async fn set_subject_config(State(s): State<RegistryStore>, Path(subject): Path<String>, bytes: Bytes) -> Res {
+async fn set_subject_config(
+    State(s): State<RegistryStore>,
+    Path(subject): Path<String>,
+    bytes: Bytes,
+) -> Res {
     let b: ConfigBody = body(&bytes)?;
-    Ok(reply(json!({"compatibility": s.set_level(Some(&subject), &b.compatibility).await?.as_str()})))
+    Ok(reply(
+        json!({"compatibility": s.set_level(Some(&subject), &b.compatibility).await?.as_str()}),
+    ))
 }

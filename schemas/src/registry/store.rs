@@ -68,7 +68,9 @@ impl RegistryStore {
     pub async fn new(pool: PgPool) -> Result<Self, RegistryError> {
         // Serialise DDL across processes starting together.
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7301)").execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7301)")
+            .execute(&mut *tx)
+            .await?;
         sqlx::raw_sql(DDL).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Self { pool })
@@ -83,11 +85,15 @@ impl RegistryStore {
         Schema::parse_str(schema).map_err(|e| RegistryError::InvalidSchema(e.to_string()))
     }
 
-    pub async fn level(&self, subject: Option<&str>) -> Result<Option<Compatibility>, RegistryError> {
-        let row = sqlx::query("SELECT compatibility FROM schema_registry.config WHERE subject = $1")
-            .bind(subject.unwrap_or(GLOBAL))
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn level(
+        &self,
+        subject: Option<&str>,
+    ) -> Result<Option<Compatibility>, RegistryError> {
+        let row =
+            sqlx::query("SELECT compatibility FROM schema_registry.config WHERE subject = $1")
+                .bind(subject.unwrap_or(GLOBAL))
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.and_then(|r| Compatibility::parse(r.get::<String, _>(0).as_str())))
     }
 
@@ -99,8 +105,13 @@ impl RegistryStore {
         Ok(self.level(None).await?.unwrap_or(Compatibility::Backward))
     }
 
-    pub async fn set_level(&self, subject: Option<&str>, level: &str) -> Result<Compatibility, RegistryError> {
-        let l = Compatibility::parse(level).ok_or_else(|| RegistryError::InvalidLevel(level.to_string()))?;
+    pub async fn set_level(
+        &self,
+        subject: Option<&str>,
+        level: &str,
+    ) -> Result<Compatibility, RegistryError> {
+        let l = Compatibility::parse(level)
+            .ok_or_else(|| RegistryError::InvalidLevel(level.to_string()))?;
         sqlx::query(
             "INSERT INTO schema_registry.config (subject, compatibility) VALUES ($1, $2)
              ON CONFLICT (subject) DO UPDATE SET compatibility = EXCLUDED.compatibility",
@@ -113,12 +124,20 @@ impl RegistryStore {
     }
 
     /// Registers `schema` under `subject`; idempotent for a schema already there. Returns its id.
-    pub async fn register(&self, subject: &str, schema_text: &str, schema_type: Option<&str>) -> Result<i32, RegistryError> {
+    pub async fn register(
+        &self,
+        subject: &str,
+        schema_text: &str,
+        schema_type: Option<&str>,
+    ) -> Result<i32, RegistryError> {
         let schema = Self::parse(schema_text, schema_type)?;
         let canonical = schema.canonical_form();
         let mut tx = self.pool.begin().await?;
         // One registration per subject at a time keeps version numbers dense and checks consistent.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(subject).execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
         let existing = sqlx::query(
             "SELECT v.schema_id, s.canonical, s.schema_text FROM schema_registry.subject_versions v
              JOIN schema_registry.schemas s ON s.id = v.schema_id
@@ -131,11 +150,16 @@ impl RegistryStore {
             return Ok(r.get(0));
         }
         let level = self.effective_level(subject).await?;
-        let previous: Vec<Schema> =
-            existing.iter().filter_map(|r| Schema::parse_str(r.get::<String, _>(2).as_str()).ok()).collect();
+        let previous: Vec<Schema> = existing
+            .iter()
+            .filter_map(|r| Schema::parse_str(r.get::<String, _>(2).as_str()).ok())
+            .collect();
         let reasons = compat::check(level, &schema, &previous);
         if !reasons.is_empty() {
-            return Err(RegistryError::Incompatible { subject: subject.to_string(), reasons: reasons.join("; ") });
+            return Err(RegistryError::Incompatible {
+                subject: subject.to_string(),
+                reasons: reasons.join("; "),
+            });
         }
         let id: i32 = sqlx::query_scalar(
             "WITH ins AS (
@@ -160,12 +184,20 @@ impl RegistryStore {
     }
 
     /// Is `schema_text` compatible with `version` of `subject` (or all versions for transitive levels)?
-    pub async fn compatible(&self, subject: &str, version: &str, schema_text: &str, schema_type: Option<&str>) -> Result<Vec<String>, RegistryError> {
+    pub async fn compatible(
+        &self,
+        subject: &str,
+        version: &str,
+        schema_text: &str,
+        schema_type: Option<&str>,
+    ) -> Result<Vec<String>, RegistryError> {
         let schema = Self::parse(schema_text, schema_type)?;
         let level = self.effective_level(subject).await?;
         let all = self.versions_full(subject).await?;
         let against: Vec<Schema> = if level.transitive() || version == "all" {
-            all.iter().filter_map(|v| Schema::parse_str(&v.schema).ok()).collect()
+            all.iter()
+                .filter_map(|v| Schema::parse_str(&v.schema).ok())
+                .collect()
         } else {
             let v = self.version(subject, version).await?;
             vec![Self::parse(&v.schema, None)?]
@@ -203,40 +235,69 @@ impl RegistryStore {
         }
         Ok(rows
             .into_iter()
-            .map(|r| SubjectVersion { subject: subject.to_string(), version: r.get(0), id: r.get(1), schema: r.get(2) })
+            .map(|r| SubjectVersion {
+                subject: subject.to_string(),
+                version: r.get(0),
+                id: r.get(1),
+                schema: r.get(2),
+            })
             .collect())
     }
 
     pub async fn versions(&self, subject: &str) -> Result<Vec<i32>, RegistryError> {
-        Ok(self.versions_full(subject).await?.into_iter().map(|v| v.version).collect())
+        Ok(self
+            .versions_full(subject)
+            .await?
+            .into_iter()
+            .map(|v| v.version)
+            .collect())
     }
 
     /// `version` is a number, `latest` or `-1`.
-    pub async fn version(&self, subject: &str, version: &str) -> Result<SubjectVersion, RegistryError> {
+    pub async fn version(
+        &self,
+        subject: &str,
+        version: &str,
+    ) -> Result<SubjectVersion, RegistryError> {
         let all = self.versions_full(subject).await?;
         let found = match version {
             "latest" | "-1" => all.last().cloned(),
-            v => v.parse::<i32>().ok().and_then(|n| all.iter().find(|x| x.version == n).cloned()),
+            v => v
+                .parse::<i32>()
+                .ok()
+                .and_then(|n| all.iter().find(|x| x.version == n).cloned()),
         };
-        found.ok_or_else(|| RegistryError::VersionNotFound(subject.to_string(), version.to_string()))
+        found
+            .ok_or_else(|| RegistryError::VersionNotFound(subject.to_string(), version.to_string()))
     }
 
     /// The version of `subject` that holds this schema, if any.
-    pub async fn lookup(&self, subject: &str, schema_text: &str, schema_type: Option<&str>) -> Result<SubjectVersion, RegistryError> {
+    pub async fn lookup(
+        &self,
+        subject: &str,
+        schema_text: &str,
+        schema_type: Option<&str>,
+    ) -> Result<SubjectVersion, RegistryError> {
         let canonical = Self::parse(schema_text, schema_type)?.canonical_form();
         let all = self.versions_full(subject).await?;
         all.into_iter()
-            .find(|v| Schema::parse_str(&v.schema).map(|s| s.canonical_form() == canonical).unwrap_or(false))
+            .find(|v| {
+                Schema::parse_str(&v.schema)
+                    .map(|s| s.canonical_form() == canonical)
+                    .unwrap_or(false)
+            })
             .ok_or(RegistryError::SchemaNotFound(-1))
     }
 
     /// Soft-deletes a subject; returns the versions it had.
     pub async fn delete_subject(&self, subject: &str) -> Result<Vec<i32>, RegistryError> {
         let versions = self.versions(subject).await?;
-        sqlx::query("UPDATE schema_registry.subject_versions SET deleted = true WHERE subject = $1")
-            .bind(subject)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE schema_registry.subject_versions SET deleted = true WHERE subject = $1",
+        )
+        .bind(subject)
+        .execute(&self.pool)
+        .await?;
         Ok(versions)
     }
 }
