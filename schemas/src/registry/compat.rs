@@ -114,7 +114,10 @@ mod tests {
     fn adding_a_required_field_breaks_backward() {
         let v1 = s(r#"{"name":"a","type":"string"}"#);
         let v2 = s(r#"{"name":"a","type":"string"},{"name":"b","type":"int"}"#);
-        assert_eq!(check(Compatibility::Backward, &v2, std::slice::from_ref(&v1)).len(), 1);
+        assert_eq!(
+            check(Compatibility::Backward, &v2, std::slice::from_ref(&v1)).len(),
+            1
+        );
         assert!(check(Compatibility::Forward, &v2, std::slice::from_ref(&v1)).is_empty());
         assert!(check(Compatibility::None, &v2, &[v1]).is_empty());
     }
