@@ -94,6 +94,26 @@ ensure_tansu() {
         --storage-engine sqlite://tansu.db >"$STATE/tansu.log" 2>&1 & echo $! >"$STATE/tansu.pid")
     wait_port 127.0.0.1 9092 tansu
   fi
+  tune_tansu
+}
+
+# tansu 0.6.0's SQLite schema has no index on header(topition, offset_id), and its fetch path looks
+# headers up once per record: every fetched record scans the whole header table, so consumers slow
+# to ~200 records/s and get slower as data accumulates. One index makes it ~15,000/s (docs/perf.md).
+tune_tansu() {
+  local db="$STATE/tansu/tansu.db" i
+  for i in $(seq 1 30); do
+    python3 - "$db" <<'PY' && return 0
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+if not c.execute("select 1 from sqlite_master where type='table' and name='header'").fetchone():
+    sys.exit(1)
+c.execute("create index if not exists mediagw_header_by_record on header (topition, offset_id)")
+c.commit()
+PY
+    sleep 1
+  done
+  echo "could not add the header index to $db" >&2; return 1
 }
 
 ensure_stack() {

@@ -58,7 +58,7 @@ impl App {
 
     pub fn bus(&self) -> anyhow::Result<Arc<KafkaBus>> {
         Ok(Arc::new(
-            KafkaBus::new(&self.config.kafka_client()).context("kafka producer")?,
+            KafkaBus::new(&self.config.kafka_producer()).context("kafka producer")?,
         ))
     }
 

@@ -45,6 +45,9 @@ pub struct KafkaConfig {
     /// librdkafka properties applied to consumers only.
     #[serde(default)]
     pub consumer: std::collections::BTreeMap<String, String>,
+    /// librdkafka properties applied to the producer only.
+    #[serde(default)]
+    pub producer: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +135,15 @@ impl Config {
         let mut c = rdkafka::ClientConfig::new();
         c.set("bootstrap.servers", &self.kafka.brokers)
             .set("client.id", "mediagw");
+        c
+    }
+
+    /// Client settings plus the producer-only properties.
+    pub fn kafka_producer(&self) -> rdkafka::ClientConfig {
+        let mut c = self.kafka_client();
+        for (k, v) in &self.kafka.producer {
+            c.set(k, v);
+        }
         c
     }
 

@@ -128,3 +128,47 @@ async fn sigkilled_relay_and_projector_lose_and_double_nothing() {
     eprintln!("projector consumed {applied} records for {events} events (the difference is relay re-publication after kills, dropped as duplicates)");
     assert!(applied >= events);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_commits_and_exits_cleanly() {
+    let mut s = Stack::new("sigterm").await;
+    s.start("api,registry,relay");
+    s.wait_http(&format!("{}/health/ready", s.api)).await;
+    s.start("projector:catalog");
+    let titles = 300;
+    let s_ref = &s;
+    let codes: Vec<u16> = futures::stream::iter(0..titles)
+        .map(|i| async move {
+            s_ref
+                .ingest(&title(
+                    &format!("tt50{i:05}"),
+                    &format!("Term {i}"),
+                    2001,
+                    json!([]),
+                ))
+                .await
+                .0
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(codes.iter().all(|&c| c == 200));
+    // Stop the projector while it is (probably) mid-stream: it finishes its batch and exits 0.
+    let status = s.terminate("projector:catalog");
+    assert!(status.success(), "projector exit status {status:?}");
+    let projected = s.count("SELECT count(*) FROM catalog.content").await;
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(sum(next_offset), 0)::bigint FROM catalog.projector_offsets",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, projected, "stored positions match what was applied");
+    s.start("projector:catalog");
+    s.eventually(60, "rest projected after restart", || async {
+        (s.count("SELECT count(*) FROM catalog.content").await == titles as i64).then_some(())
+    })
+    .await;
+    let status = s.terminate("api,registry,relay");
+    assert!(status.success(), "api exit status {status:?}");
+}

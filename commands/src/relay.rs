@@ -131,6 +131,8 @@ impl Relay {
         if rows.is_empty() {
             return Ok(0);
         }
+        let encode_started = Instant::now();
+        let encode_started = Instant::now();
         let mut ids = Vec::with_capacity(rows.len());
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -164,14 +166,27 @@ impl Relay {
             ids.push(id);
         }
         let n = records.len();
+        let publish_started = Instant::now();
         self.bus
             .publish(records)
             .await
             .map_err(|e| RelayError::Publish(e.to_string()))?;
+        let delete_started = Instant::now();
         sqlx::query("DELETE FROM event_outbox WHERE id = ANY($1)")
             .bind(&ids)
             .execute(&self.pool)
             .await?;
+        metrics::histogram!("relay_encode_seconds")
+            .record((publish_started - encode_started).as_secs_f64());
+        metrics::histogram!("relay_publish_seconds")
+            .record((delete_started - publish_started).as_secs_f64());
+        tracing::debug!(
+            n,
+            encode_ms = (publish_started - encode_started).as_millis() as u64,
+            publish_ms = (delete_started - publish_started).as_millis() as u64,
+            delete_ms = delete_started.elapsed().as_millis() as u64,
+            "relay batch"
+        );
         metrics::counter!("relay_events_published_total").increment(n as u64);
         Ok(n)
     }

@@ -120,12 +120,31 @@ pub struct BatchOutcome {
 }
 
 /// Applies a batch of messages and stores offsets in one transaction.
+///
+/// The fast path applies the batch without savepoints; only if some event turns out to be poison is
+/// the transaction rolled back and the batch redone with a savepoint around each event.
 pub async fn apply_batch(
     pool: &PgPool,
     projection: &dyn Projection,
     codec: &EventCodec,
     messages: &[OwnedMessage],
     dead_letters: &DeadLetters,
+) -> Result<BatchOutcome, ApplyError> {
+    match apply_batch_once(pool, projection, codec, messages, dead_letters, false).await {
+        Err(ApplyError::Poison(_)) => {
+            apply_batch_once(pool, projection, codec, messages, dead_letters, true).await
+        }
+        other => other,
+    }
+}
+
+async fn apply_batch_once(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    codec: &EventCodec,
+    messages: &[OwnedMessage],
+    dead_letters: &DeadLetters,
+    careful: bool,
 ) -> Result<BatchOutcome, ApplyError> {
     let schema = projection.schema().to_string();
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
@@ -164,6 +183,13 @@ pub async fn apply_batch(
                 let lag_ms = chrono::Utc::now().timestamp_millis() - record.occurred_at_ms();
                 metrics::histogram!("projector_lag_seconds", "projector" => projection.name())
                     .record(lag_ms.max(0) as f64 / 1000.0);
+                if !careful {
+                    // Fast path: a poison event aborts the attempt; the caller redoes it carefully.
+                    projection.apply(&mut tx, record).await?;
+                    out.applied += 1;
+                    positions.insert(key, m.offset() + 1);
+                    continue;
+                }
                 sqlx::query("SAVEPOINT apply_one").execute(&mut *tx).await?;
                 match projection.apply(&mut tx, record).await {
                     Ok(()) => {

@@ -37,14 +37,13 @@ pub struct KafkaBus {
 }
 
 impl KafkaBus {
+    /// `base` carries tuning (linger, compression…); the delivery guarantees are forced here.
     pub fn new(base: &ClientConfig) -> Result<Self, KafkaError> {
         let mut config = base.clone();
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("enable.gapless.guarantee", "true")
-            .set("linger.ms", "2")
-            .set("compression.type", "lz4")
             .set("message.timeout.ms", "60000");
         let producer = config.create()?;
         Ok(Self {
