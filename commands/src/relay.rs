@@ -132,7 +132,6 @@ impl Relay {
             return Ok(0);
         }
         let encode_started = Instant::now();
-        let encode_started = Instant::now();
         let mut ids = Vec::with_capacity(rows.len());
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
