@@ -460,7 +460,31 @@ impl ProjectorRunner {
                 .bind(p)
                 .fetch_optional(&self.pool)
                 .await?;
-                let offset = stored.map(Offset::Offset).unwrap_or(Offset::Beginning);
+                let (low, high) = self
+                    .consumer
+                    .fetch_watermarks(topic, p, Duration::from_secs(5))
+                    .map_err(|e| ApplyError::Transient(e.to_string()))?;
+                let offset = match stored {
+                    // A stored position beyond the end of the log means the topic was recreated or
+                    // truncated: start over from its beginning. The projection's per-aggregate
+                    // version guards drop whatever it already holds.
+                    Some(next) if next > high => {
+                        tracing::warn!(topic, partition = p, stored = next, high, "log is behind the stored position (topic recreated?); re-reading it from the start");
+                        sqlx::query(&format!(
+                            "UPDATE {schema}.projector_offsets SET next_offset = $4, updated_at = now()
+                             WHERE projector = $1 AND topic = $2 AND partition = $3"
+                        ))
+                        .bind(self.projection.name())
+                        .bind(topic)
+                        .bind(p)
+                        .bind(low)
+                        .execute(&self.pool)
+                        .await?;
+                        Offset::Offset(low)
+                    }
+                    Some(next) => Offset::Offset(next),
+                    None => Offset::Beginning,
+                };
                 tpl.add_partition_offset(topic, p, offset)
                     .map_err(|e| ApplyError::Transient(e.to_string()))?;
             }
