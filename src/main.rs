@@ -99,8 +99,12 @@ enum BenchCmd {
     Ingest {
         #[arg(long, default_value_t = 20_000)]
         titles: usize,
+        /// Titles (single) or 500-title chunks (bulk) in flight at once.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// `bulk` (the `ingest file` path) or `single` (one command per title, like HTTP ingest).
+        #[arg(long, default_value = "bulk")]
+        mode: String,
     },
 }
 
@@ -159,7 +163,14 @@ async fn main() -> anyhow::Result<()> {
                 BenchCmd::Ingest {
                     titles,
                     concurrency,
+                    mode,
                 },
-        } => cmd::bench::ingest(&config, titles, concurrency, &metrics).await,
+        } => {
+            anyhow::ensure!(
+                mode == "bulk" || mode == "single",
+                "--mode must be `bulk` or `single`"
+            );
+            cmd::bench::ingest(&config, titles, concurrency, mode == "bulk", &metrics).await
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! - [`relay`]: outbox → Kafka, crash-safe and ordered.
 
 pub mod aggregate;
+pub mod bulk;
 pub mod error;
 pub mod http;
 pub mod relay;

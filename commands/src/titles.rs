@@ -57,6 +57,10 @@ impl TitleService {
         Self { store, pool }
     }
 
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Validates a request without touching storage: every problem is reported with its field.
     pub fn validate(
         req: &IngestRequest,

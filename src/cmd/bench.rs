@@ -19,6 +19,7 @@ pub async fn ingest(
     base: &Config,
     titles: usize,
     concurrency: usize,
+    bulk: bool,
     metrics: &PrometheusHandle,
 ) -> anyhow::Result<()> {
     let tag = format!("bench{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
@@ -37,7 +38,7 @@ pub async fn ingest(
     config.database.url = scratch_url.into();
     config.kafka.topic_prefix = format!("{tag}.");
     config.kafka.group_prefix = format!("{tag}-");
-    let result = run(config, titles, concurrency, metrics).await;
+    let result = run(config, titles, concurrency, bulk, metrics).await;
     let _ = sqlx::Executor::execute(
         &admin,
         format!("DROP DATABASE IF EXISTS {tag} WITH (FORCE)").as_str(),
@@ -50,6 +51,7 @@ async fn run(
     mut config: Config,
     n: usize,
     concurrency: usize,
+    bulk: bool,
     metrics: &PrometheusHandle,
 ) -> anyhow::Result<()> {
     // The bench brings its own embedded registry (scratch database, ephemeral port).
@@ -72,20 +74,35 @@ async fn run(
 
     let requests: Vec<IngestRequest> = (0..n).map(synthetic).collect();
     let titles = app.titles();
-    println!(
-        "bench ingest: {n} titles, concurrency {concurrency}, 3 events each (title + 2 offers)"
-    );
+    let mode = if bulk {
+        "bulk (500 titles per transaction)"
+    } else {
+        "one command per title"
+    };
+    println!("bench ingest: {n} titles, {mode}, concurrency {concurrency}, 3 events each (title + 2 offers)");
     let started = Instant::now();
-    let mut stream = futures::stream::iter(requests)
-        .map(|r| {
-            let titles = titles.clone();
-            async move { titles.ingest(&r).await }
-        })
-        .buffer_unordered(concurrency);
     let mut failed = 0;
-    while let Some(r) = stream.next().await {
-        if r.is_err() {
-            failed += 1;
+    if bulk {
+        let mut stream = futures::stream::iter(requests.chunks(500))
+            .map(|chunk| {
+                let titles = titles.clone();
+                async move { titles.ingest_many(chunk).await }
+            })
+            .buffer_unordered(concurrency);
+        while let Some(rs) = stream.next().await {
+            failed += rs.iter().filter(|r| r.is_err()).count();
+        }
+    } else {
+        let mut stream = futures::stream::iter(requests)
+            .map(|r| {
+                let titles = titles.clone();
+                async move { titles.ingest(&r).await }
+            })
+            .buffer_unordered(concurrency);
+        while let Some(r) = stream.next().await {
+            if r.is_err() {
+                failed += 1;
+            }
         }
     }
     let commanded = started.elapsed();

@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use crate::app::App;
 
+/// Titles per bulk transaction.
+const CHUNK: usize = 500;
+
 #[derive(Debug, Default)]
 pub struct Report {
     pub created: u64,
@@ -69,18 +72,38 @@ pub async fn file(
     let titles = app.titles();
     let started = Instant::now();
     let mut report = Report::default();
-    let mut results = futures::stream::iter(lines.into_iter().enumerate())
-        .map(|(i, line)| {
-            let titles = titles.clone();
-            async move {
-                let req = to_request(line, region).map_err(|e| format!("line {}: {e}", i + 1))?;
-                titles.ingest(&req).await.map_err(|e| match e {
-                    CommandError::Validation(v) => format!("invalid: {v}"),
-                    other => other.to_string(),
-                })
-            }
-        })
-        .buffer_unordered(concurrency.max(1));
+    // Lines are parsed up front; valid ones go through the bulk command path in chunks.
+    let mut parsed = Vec::with_capacity(lines.len());
+    for (i, line) in lines.into_iter().enumerate() {
+        parsed.push(to_request(line, region).map_err(|e| format!("line {}: {e}", i + 1)));
+    }
+    let mut results =
+        futures::stream::iter(parsed.chunks(CHUNK))
+            .map(|chunk| {
+                let titles = titles.clone();
+                async move {
+                    let requests: Vec<IngestRequest> = chunk
+                        .iter()
+                        .filter_map(|r| r.as_ref().ok().cloned())
+                        .collect();
+                    let mut answers = titles.ingest_many(&requests).await.into_iter();
+                    chunk
+                        .iter()
+                        .map(|r| match r {
+                            Err(e) => Err(e.clone()),
+                            Ok(_) => answers
+                                .next()
+                                .expect("one answer per request")
+                                .map_err(|e| match e {
+                                    CommandError::Validation(v) => format!("invalid: {v}"),
+                                    other => other.to_string(),
+                                }),
+                        })
+                        .collect::<Vec<_>>()
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .flat_map(futures::stream::iter);
     while let Some(res) = results.next().await {
         bar.inc(1);
         match res {

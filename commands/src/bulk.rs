@@ -1,0 +1,222 @@
+//! Bulk ingestion for data engineers (`mediagw ingest file`, the ingest benchmark): the same
+//! validation, identity resolution and aggregate decisions as [`TitleService::ingest`], but many
+//! titles per round trip and one event-store transaction per chunk.
+//!
+//! The events are written to postgres-es's `events` table in exactly the shape cqrs-es writes them
+//! (payload = the event's JSON, version `1.0`, metadata `{}`), so the outbox trigger, the relay and
+//! later cqrs-es loads see no difference. If anything in the chunk conflicts (a concurrent writer
+//! took a sequence number or an identifier), the chunk's transaction is rolled back and every record
+//! in it goes through the one-by-one path instead, which retries conflicts.
+
+use std::collections::HashMap;
+
+use mediagw_domain::catalog::CanonicalTitle;
+use mediagw_domain::title::{Title, TitleCommand, TitleEvent};
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::error::CommandError;
+use crate::titles::{identity_keys, IngestAction, IngestRequest, IngestResponse, TitleService};
+
+struct Planned {
+    index: usize,
+    content_id: Uuid,
+    source: String,
+    region: String,
+    record: CanonicalTitle,
+    keys: Vec<(String, String)>,
+}
+
+impl TitleService {
+    /// Ingests `requests`; the result at position i answers request i.
+    pub async fn ingest_many(
+        &self,
+        requests: &[IngestRequest],
+    ) -> Vec<Result<IngestResponse, CommandError>> {
+        let mut results: Vec<Option<Result<IngestResponse, CommandError>>> =
+            (0..requests.len()).map(|_| None).collect();
+        let mut planned = Vec::new();
+        for (index, req) in requests.iter().enumerate() {
+            match Self::validate(req) {
+                Ok((source, region, record)) => {
+                    let keys = identity_keys(&record);
+                    planned.push(Planned {
+                        index,
+                        content_id: Uuid::nil(),
+                        source: source.as_str().to_string(),
+                        region,
+                        record,
+                        keys,
+                    });
+                }
+                Err(e) => results[index] = Some(Err(e.into())),
+            }
+        }
+        let fallback = match self.commit_chunk(&mut planned).await {
+            Ok(done) => {
+                for (index, resp) in done {
+                    results[index] = Some(Ok(resp));
+                }
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "bulk chunk fell back to one-by-one ingestion");
+                planned.iter().map(|p| p.index).collect()
+            }
+        };
+        for index in fallback {
+            results[index] = Some(self.ingest(&requests[index]).await);
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every request answered"))
+            .collect()
+    }
+
+    async fn commit_chunk(
+        &self,
+        planned: &mut [Planned],
+    ) -> Result<Vec<(usize, IngestResponse)>, CommandError> {
+        if planned.is_empty() {
+            return Ok(Vec::new());
+        }
+        // 1. Resolve identities: existing owners first, then records earlier in this chunk.
+        let (types, values): (Vec<String>, Vec<String>) =
+            planned.iter().flat_map(|p| p.keys.iter().cloned()).unzip();
+        let rows = sqlx::query(
+            "SELECT i.id_type, i.id_value, i.content_id FROM title_identity i
+             JOIN UNNEST($1::text[], $2::text[]) AS k(t, v) ON i.id_type = k.t AND i.id_value = k.v",
+        )
+        .bind(&types)
+        .bind(&values)
+        .fetch_all(self.pool())
+        .await?;
+        let mut owner: HashMap<(String, String), Uuid> = rows
+            .into_iter()
+            .map(|r| {
+                (
+                    (r.get::<String, _>(0), r.get::<String, _>(1)),
+                    r.get::<Uuid, _>(2),
+                )
+            })
+            .collect();
+        for p in planned.iter_mut() {
+            let mut votes: HashMap<Uuid, usize> = HashMap::new();
+            for k in &p.keys {
+                if let Some(id) = owner.get(k) {
+                    *votes.entry(*id).or_default() += 1;
+                }
+            }
+            p.content_id = votes
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(id, _)| id)
+                .unwrap_or_else(Uuid::now_v7);
+            for k in &p.keys {
+                owner.entry(k.clone()).or_insert(p.content_id);
+            }
+        }
+        // 2. Load every touched title once.
+        let ids: Vec<String> = planned.iter().map(|p| p.content_id.to_string()).collect();
+        let rows = sqlx::query(
+            "SELECT aggregate_id, sequence, payload::text FROM events
+             WHERE aggregate_type = $1 AND aggregate_id = ANY($2) ORDER BY aggregate_id, sequence",
+        )
+        .bind(Title::TYPE)
+        .bind(&ids)
+        .fetch_all(self.pool())
+        .await?;
+        let mut titles: HashMap<Uuid, (Title, i64)> = HashMap::new();
+        for r in rows {
+            let id = Uuid::parse_str(r.get::<String, _>(0).as_str())
+                .map_err(|e| CommandError::Store(e.to_string()))?;
+            let event: TitleEvent = serde_json::from_str(r.get::<String, _>(2).as_str())
+                .map_err(|e| CommandError::Store(e.to_string()))?;
+            let entry = titles.entry(id).or_default();
+            entry.0.apply(event);
+            entry.1 = r.get(1);
+        }
+        // 3. Decide, in request order, on the in-memory aggregates.
+        let (mut agg, mut seq, mut kind, mut payload) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut done = Vec::with_capacity(planned.len());
+        for p in planned.iter() {
+            let (title, last) = titles.entry(p.content_id).or_default();
+            let existed = title.exists();
+            let cmd = TitleCommand::IngestRecord {
+                content_id: p.content_id,
+                source: p.source.clone(),
+                region: p.region.clone(),
+                record: p.record.clone(),
+            };
+            let events = title.handle(cmd)?;
+            let n = events.len();
+            for e in events {
+                *last += 1;
+                agg.push(p.content_id.to_string());
+                seq.push(*last);
+                kind.push(e.event_type().to_string());
+                payload.push(
+                    serde_json::to_string(&e).map_err(|e| CommandError::Store(e.to_string()))?,
+                );
+                title.apply(e);
+            }
+            let action = if existed {
+                IngestAction::Updated
+            } else {
+                IngestAction::Created
+            };
+            done.push((
+                p.index,
+                IngestResponse {
+                    content_id: p.content_id,
+                    action,
+                    entity_confidence: 1.0,
+                    events: n,
+                },
+            ));
+        }
+        // 4. Claim identifiers and append every event in one transaction; any conflict aborts it all.
+        let mut tx = self.pool().begin().await?;
+        let (ctypes, cvalues, cids): (Vec<String>, Vec<String>, Vec<Uuid>) = {
+            let mut t = Vec::new();
+            let mut v = Vec::new();
+            let mut c = Vec::new();
+            for ((ty, val), id) in &owner {
+                t.push(ty.clone());
+                v.push(val.clone());
+                c.push(*id);
+            }
+            (t, v, c)
+        };
+        let claimed = sqlx::query(
+            "INSERT INTO title_identity (id_type, id_value, content_id)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[])
+             ON CONFLICT (id_type, id_value) DO UPDATE SET content_id = title_identity.content_id
+             WHERE title_identity.content_id = EXCLUDED.content_id",
+        )
+        .bind(&ctypes)
+        .bind(&cvalues)
+        .bind(&cids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != ctypes.len() as u64 {
+            return Err(CommandError::Contention); // an identifier now belongs to another title
+        }
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT $1, a, s, t, '1.0', p::json, '{}'::json FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[]) AS e(a, s, t, p)",
+        )
+        .bind(Title::TYPE)
+        .bind(&agg)
+        .bind(&seq)
+        .bind(&kind)
+        .bind(&payload)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        metrics::counter!("commands_events_committed_total").increment(agg.len() as u64);
+        Ok(done)
+    }
+}
