@@ -16,7 +16,9 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::CommandError;
-use crate::titles::{identity_keys, IngestAction, IngestRequest, IngestResponse, TitleService};
+use crate::titles::{
+    identity_keys, majority, IngestAction, IngestRequest, IngestResponse, TitleService,
+};
 
 struct Planned {
     index: usize,
@@ -101,17 +103,12 @@ impl TitleService {
             })
             .collect();
         for p in planned.iter_mut() {
-            let mut votes: HashMap<Uuid, usize> = HashMap::new();
-            for k in &p.keys {
-                if let Some(id) = owner.get(k) {
-                    *votes.entry(*id).or_default() += 1;
-                }
-            }
-            p.content_id = votes
-                .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-                .map(|(id, _)| id)
-                .unwrap_or_else(Uuid::now_v7);
+            let owners: Vec<Uuid> = p
+                .keys
+                .iter()
+                .filter_map(|k| owner.get(k).copied())
+                .collect();
+            p.content_id = majority(&owners).unwrap_or_else(Uuid::now_v7);
             for k in &p.keys {
                 owner.entry(k.clone()).or_insert(p.content_id);
             }

@@ -235,7 +235,7 @@ pub fn identity_keys(record: &CanonicalTitle) -> Vec<(String, String)> {
 }
 
 /// The title most of the identifiers point at (ties → smallest id, for determinism).
-fn majority(owners: &[Uuid]) -> Option<Uuid> {
+pub(crate) fn majority(owners: &[Uuid]) -> Option<Uuid> {
     let mut counts: HashMap<Uuid, usize> = HashMap::new();
     owners
         .iter()
