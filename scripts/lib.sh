@@ -35,7 +35,14 @@ ensure_build_tools() {
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
+# psql as the postgres superuser over the local socket (peer auth on a stock install).
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- psql -v ON_ERROR_STOP=1 -d postgres "$@"
+  else sudo -u postgres psql -v ON_ERROR_STOP=1 -d postgres "$@"; fi
+}
+
 ensure_postgres() {
+  local role="${MEDIAGW_DB_ROLE:-mediagw}"
   if ! command -v pg_ctlcluster >/dev/null && ! port_open 127.0.0.1 5432; then apt_install postgresql; fi
   if ! port_open 127.0.0.1 5432; then
     log "starting PostgreSQL"
@@ -50,25 +57,23 @@ ensure_postgres() {
     chmod 600 "$STATE/db-password"
   fi
   local pw; pw=$(cat "$STATE/db-password")
-  if ! PGPASSWORD="$pw" psql -h 127.0.0.1 -U mediagw -d mediagw -tAc 'select 1' >/dev/null 2>&1; then
-    log "creating PostgreSQL role and database 'mediagw'"
-    local as_pg=(psql -v ON_ERROR_STOP=1 -d postgres)
-    if [ "$(id -u)" = 0 ]; then as_pg=(su postgres -c "psql -v ON_ERROR_STOP=1 -d postgres"); elif [ -n "$SUDO" ]; then as_pg=(sudo -u postgres psql -v ON_ERROR_STOP=1 -d postgres); fi
-    "${as_pg[@]}" >/dev/null <<SQL
+  if ! PGPASSWORD="$pw" psql -h 127.0.0.1 -U "$role" -d "$role" -tAc 'select 1' >/dev/null 2>&1; then
+    log "creating PostgreSQL role and database '$role'"
+    as_postgres >/dev/null <<SQL
 DO \$\$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mediagw') THEN
-    CREATE ROLE mediagw LOGIN CREATEDB PASSWORD '$pw';
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN
+    CREATE ROLE $role LOGIN CREATEDB PASSWORD '$pw';
   ELSE
-    ALTER ROLE mediagw LOGIN CREATEDB PASSWORD '$pw';
+    ALTER ROLE $role LOGIN CREATEDB PASSWORD '$pw';
   END IF;
 END \$\$;
 SQL
-    if ! "${as_pg[@]}" -tAc "select 1 from pg_database where datname='mediagw'" | grep -q 1; then
-      "${as_pg[@]}" -c "CREATE DATABASE mediagw OWNER mediagw" >/dev/null
+    if ! as_postgres -tAc "select 1 from pg_database where datname='$role'" | grep -q 1; then
+      as_postgres -c "CREATE DATABASE $role OWNER $role" >/dev/null
     fi
   fi
-  export MEDIAGW__DATABASE__URL="postgres://mediagw:$pw@127.0.0.1:5432/mediagw"
-  export MEDIAGW_TEST_DATABASE_URL="postgres://mediagw:$pw@127.0.0.1:5432/postgres"
+  export MEDIAGW__DATABASE__URL="postgres://$role:$pw@127.0.0.1:5432/$role"
+  export MEDIAGW_TEST_DATABASE_URL="postgres://$role:$pw@127.0.0.1:5432/postgres"
 }
 
 ensure_redis() {
