@@ -6,7 +6,10 @@
 //! ones already applied. Availability rows do not reference `content` with a foreign key for the same
 //! reason: they may be projected before the title row.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use mediagw_domain::catalog::{ExternalIds, Offer, OfferKey, TitleMetadata};
 use mediagw_domain::title::TitleEvent;
 use mediagw_schemas::{topics, EventMeta, EventRecord};
 use sqlx::{PgConnection, PgPool};
@@ -181,6 +184,219 @@ CREATE TABLE IF NOT EXISTS {s}.availability_versions (
     }
 }
 
+impl CatalogProjection {
+    /// Set-based form of [`Self::apply_metadata`]: the newest snapshot per title in the batch, one
+    /// upsert for all, then their external ids.
+    async fn apply_metadata_set(
+        &self,
+        tx: &mut PgConnection,
+        events: &[(EventMeta, TitleEvent)],
+    ) -> Result<(), ApplyError> {
+        let s = &self.schema;
+        let mut newest: HashMap<Uuid, (&EventMeta, &TitleMetadata, &ExternalIds)> = HashMap::new();
+        for (meta, ev) in events {
+            if let TitleEvent::TitleIngested {
+                metadata,
+                external_ids,
+                ..
+            }
+            | TitleEvent::TitleUpdated {
+                metadata,
+                external_ids,
+                ..
+            } = ev
+            {
+                let keep = newest
+                    .get(&meta.content_id)
+                    .is_none_or(|(m, _, _)| m.sequence < meta.sequence);
+                if keep {
+                    newest.insert(meta.content_id, (meta, metadata, external_ids));
+                }
+            }
+        }
+        if newest.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<_> = newest.into_values().collect();
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.0.content_id).collect();
+        let genres: Vec<String> = rows
+            .iter()
+            .map(|r| serde_json::to_string(&r.1.genres).unwrap_or_else(|_| "[]".into()))
+            .collect();
+        let applied: Vec<Uuid> = sqlx::query_scalar(&format!(
+            "INSERT INTO {s}.content (id, content_type, title, original_title, overview, release_date, release_year,
+                                      runtime_minutes, genres, version, last_updated)
+             SELECT id, ct, t, ot, ov, rd, EXTRACT(YEAR FROM rd)::int, rt,
+                    ARRAY(SELECT json_array_elements_text(g::json)), v, lu
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::int[], $8::text[], $9::bigint[], $10::timestamptz[])
+                  AS x(id, ct, t, ot, ov, rd, rt, g, v, lu)
+             ON CONFLICT (id) DO UPDATE SET
+                content_type = EXCLUDED.content_type, title = EXCLUDED.title, original_title = EXCLUDED.original_title,
+                overview = EXCLUDED.overview, release_date = EXCLUDED.release_date, release_year = EXCLUDED.release_year,
+                runtime_minutes = EXCLUDED.runtime_minutes, genres = EXCLUDED.genres, version = EXCLUDED.version,
+                last_updated = EXCLUDED.last_updated
+             WHERE {s}.content.version < EXCLUDED.version
+             RETURNING id"
+        ))
+        .bind(&ids)
+        .bind(rows.iter().map(|r| r.1.content_type.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.title.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.original_title.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.overview.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.release_date).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.runtime_minutes.map(i32::from)).collect::<Vec<_>>())
+        .bind(&genres)
+        .bind(rows.iter().map(|r| r.0.sequence).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.0.occurred_at).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        if applied.is_empty() {
+            return Ok(());
+        }
+        let applied_set: std::collections::HashSet<Uuid> = applied.iter().copied().collect();
+        sqlx::query(&format!(
+            "DELETE FROM {s}.external_ids WHERE content_id = ANY($1)"
+        ))
+        .bind(&applied)
+        .execute(&mut *tx)
+        .await?;
+        let (mut cid, mut ty, mut val) = (Vec::new(), Vec::new(), Vec::new());
+        for r in rows
+            .iter()
+            .filter(|r| applied_set.contains(&r.0.content_id))
+        {
+            for (k, v) in r.2 {
+                cid.push(r.0.content_id);
+                ty.push(k.as_str());
+                val.push(v.as_str());
+            }
+        }
+        sqlx::query(&format!(
+            "INSERT INTO {s}.external_ids (content_id, id_type, id_value)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[])
+             ON CONFLICT (id_type, id_value) DO UPDATE SET content_id = EXCLUDED.content_id"
+        ))
+        .bind(&cid)
+        .bind(&ty)
+        .bind(&val)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Set-based form of the availability events: fold each title's new events (above its stored
+    /// version) into the final state of every offer they touch, then one delete and one upsert.
+    async fn apply_availability_set(
+        &self,
+        tx: &mut PgConnection,
+        events: &[(EventMeta, TitleEvent)],
+    ) -> Result<(), ApplyError> {
+        let s = &self.schema;
+        let mut per_title: HashMap<Uuid, Vec<(&EventMeta, &TitleEvent)>> = HashMap::new();
+        for (meta, ev) in events {
+            if matches!(
+                ev,
+                TitleEvent::AvailabilityArrived { .. }
+                    | TitleEvent::AvailabilityUpdated { .. }
+                    | TitleEvent::AvailabilityLeft { .. }
+            ) {
+                per_title
+                    .entry(meta.content_id)
+                    .or_default()
+                    .push((meta, ev));
+            }
+        }
+        if per_title.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = per_title.keys().copied().collect();
+        let stored: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(&format!(
+            "SELECT content_id, version FROM {s}.availability_versions WHERE content_id = ANY($1) FOR UPDATE"
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut finals: HashMap<(Uuid, OfferKey), Option<(&str, &Offer)>> = HashMap::new();
+        let (mut vid, mut vver) = (Vec::new(), Vec::new());
+        for (id, mut evs) in per_title {
+            evs.sort_by_key(|(m, _)| m.sequence);
+            let mut version = stored.get(&id).copied().unwrap_or(0);
+            for (meta, ev) in evs {
+                if meta.sequence <= version {
+                    continue;
+                }
+                version = meta.sequence;
+                match ev {
+                    TitleEvent::AvailabilityArrived { source, offer }
+                    | TitleEvent::AvailabilityUpdated { source, offer } => {
+                        finals.insert((id, offer.key()), Some((source.as_str(), offer)));
+                    }
+                    TitleEvent::AvailabilityLeft { key, .. } => {
+                        finals.insert((id, key.clone()), None);
+                    }
+                    _ => {}
+                }
+            }
+            vid.push(id);
+            vver.push(version);
+        }
+        let (gone, present): (Vec<_>, Vec<_>) = finals.iter().partition(|(_, v)| v.is_none());
+        if !gone.is_empty() {
+            sqlx::query(&format!(
+                "DELETE FROM {s}.platform_availability a USING UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS g(c, p, r, t)
+                 WHERE a.content_id = g.c AND a.platform = g.p AND a.region = g.r AND a.availability_type = g.t"
+            ))
+            .bind(gone.iter().map(|((c, _), _)| *c).collect::<Vec<_>>())
+            .bind(gone.iter().map(|((_, k), _)| k.platform.as_str()).collect::<Vec<_>>())
+            .bind(gone.iter().map(|((_, k), _)| k.region.as_str()).collect::<Vec<_>>())
+            .bind(gone.iter().map(|((_, k), _)| k.availability_type.as_str()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !present.is_empty() {
+            let offers: Vec<(Uuid, &str, &Offer)> = present
+                .iter()
+                .filter_map(|((c, _), v)| v.map(|(src, o)| (*c, src, o)))
+                .collect();
+            sqlx::query(&format!(
+                "INSERT INTO {s}.platform_availability (id, content_id, platform, region, availability_type, price_amount,
+                    price_currency, deep_link, web_url, available_from, expires_at, source)
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[],
+                                      $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+                 ON CONFLICT (content_id, platform, region, availability_type) DO UPDATE SET
+                    price_amount = EXCLUDED.price_amount, price_currency = EXCLUDED.price_currency,
+                    deep_link = EXCLUDED.deep_link, web_url = EXCLUDED.web_url, available_from = EXCLUDED.available_from,
+                    expires_at = EXCLUDED.expires_at, source = EXCLUDED.source"
+            ))
+            .bind(offers.iter().map(|(c, _, o)| offer_row_id(*c, &o.key())).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(c, _, _)| *c).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.platform.as_str()).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.region.as_str()).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.availability_type.as_str()).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.price_amount).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.price_currency.as_deref()).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.deep_link.as_str()).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.web_url.as_str()).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.available_from).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.expires_at).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, src, _)| *src).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(&format!(
+            "INSERT INTO {s}.availability_versions (content_id, version) SELECT * FROM UNNEST($1::uuid[], $2::bigint[])
+             ON CONFLICT (content_id) DO UPDATE SET version = GREATEST({s}.availability_versions.version, EXCLUDED.version)"
+        ))
+        .bind(&vid)
+        .bind(&vver)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
 /// Offer rows get ids derived from their identity, so a rebuilt projection is identical to the live one.
 fn offer_row_id(content_id: Uuid, key: &mediagw_domain::catalog::OfferKey) -> Uuid {
     let name = format!(
@@ -208,6 +424,22 @@ impl Projection for CatalogProjection {
 
     async fn migrate(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         crate::framework::run_ddl(pool, self.ddl()).await
+    }
+
+    async fn apply_many(
+        &self,
+        tx: &mut PgConnection,
+        records: Vec<EventRecord>,
+    ) -> Result<(), ApplyError> {
+        let mut events = Vec::with_capacity(records.len());
+        for r in records {
+            events.push(
+                r.into_domain()
+                    .map_err(|e| ApplyError::Poison(e.to_string()))?,
+            );
+        }
+        self.apply_metadata_set(tx, &events).await?;
+        self.apply_availability_set(tx, &events).await
     }
 
     async fn apply(&self, tx: &mut PgConnection, record: EventRecord) -> Result<(), ApplyError> {

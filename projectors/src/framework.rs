@@ -58,6 +58,19 @@ pub trait Projection: Send + Sync + 'static {
     async fn migrate(&self, pool: &PgPool) -> Result<(), sqlx::Error>;
     /// Applies one event inside the batch transaction.
     async fn apply(&self, tx: &mut PgConnection, record: EventRecord) -> Result<(), ApplyError>;
+
+    /// Applies a batch (in log order per partition) inside the batch transaction. Projections
+    /// override this with set-based statements; the result must equal applying one by one.
+    async fn apply_many(
+        &self,
+        tx: &mut PgConnection,
+        records: Vec<EventRecord>,
+    ) -> Result<(), ApplyError> {
+        for r in records {
+            self.apply(tx, r).await?;
+        }
+        Ok(())
+    }
 }
 
 /// DDL for the offsets table every projection schema carries.
@@ -171,6 +184,7 @@ async fn apply_batch_once(
         positions: HashMap::new(),
     };
     let mut dlq = Vec::new();
+    let mut fast = Vec::new();
     for m in messages {
         let key = (m.topic().to_string(), m.partition());
         let next = positions[&key];
@@ -184,9 +198,9 @@ async fn apply_batch_once(
                 metrics::histogram!("projector_lag_seconds", "projector" => projection.name())
                     .record(lag_ms.max(0) as f64 / 1000.0);
                 if !careful {
-                    // Fast path: a poison event aborts the attempt; the caller redoes it carefully.
-                    projection.apply(&mut tx, record).await?;
-                    out.applied += 1;
+                    // Fast path: collected and applied as one set below; a poison event aborts the
+                    // attempt and the caller redoes the batch carefully.
+                    fast.push(record);
                     positions.insert(key, m.offset() + 1);
                     continue;
                 }
@@ -222,6 +236,10 @@ async fn apply_batch_once(
             Err(e) => return Err(e),
         }
         positions.insert(key, m.offset() + 1);
+    }
+    if !fast.is_empty() {
+        out.applied += fast.len();
+        projection.apply_many(&mut tx, fast).await?;
     }
     for ((topic, partition), next) in &positions {
         sqlx::query(&format!(
