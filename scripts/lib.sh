@@ -107,10 +107,14 @@ ensure_tansu() {
 # to ~200 records/s and get slower as data accumulates. One index makes it ~15,000/s (docs/perf.md).
 tune_tansu() {
   local db="$STATE/tansu/tansu.db" i
+  if [ ! -f "$db" ]; then
+    log "the broker on :9092 was not started from this checkout; leaving its storage as it is"
+    return 0
+  fi
   for i in $(seq 1 30); do
     python3 - "$db" <<'PY' && return 0
 import sqlite3, sys
-c = sqlite3.connect(sys.argv[1], timeout=30)
+c = sqlite3.connect(f"file:{sys.argv[1]}?mode=rw", uri=True, timeout=30)
 if not c.execute("select 1 from sqlite_master where type='table' and name='header'").fetchone():
     sys.exit(1)
 c.execute("create index if not exists mediagw_header_by_record on header (topition, offset_id)")
