@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mediagw_schemas::bus::{EventBus, OutRecord};
-use mediagw_schemas::{topics, CodecError, EventCodec, EventRecord};
+use mediagw_schemas::{topics, EventCodec, EventRecord};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -221,7 +221,6 @@ async fn apply_batch_once(
                 }
             }
             Err(e) if e.is_poison() => Err(ApplyError::Poison(e.to_string())),
-            Err(e @ CodecError::Registry(_)) => Err(ApplyError::Transient(e.to_string())),
             Err(e) => Err(ApplyError::Transient(e.to_string())),
         };
         match result {

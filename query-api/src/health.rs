@@ -37,7 +37,7 @@ pub fn router(readiness: Readiness) -> Router {
 }
 
 async fn ready(State(r): State<Readiness>) -> impl IntoResponse {
-    let checks = futures_join(&r.probes).await;
+    let checks = run_probes(&r.probes).await;
     let ok = checks.iter().all(|(_, res)| res.is_ok());
     let body: serde_json::Map<String, serde_json::Value> = checks
         .into_iter()
@@ -60,9 +60,7 @@ async fn ready(State(r): State<Readiness>) -> impl IntoResponse {
     )
 }
 
-async fn futures_join(
-    probes: &[Arc<dyn ReadinessProbe>],
-) -> Vec<(&'static str, Result<(), String>)> {
+async fn run_probes(probes: &[Arc<dyn ReadinessProbe>]) -> Vec<(&'static str, Result<(), String>)> {
     let mut handles = Vec::new();
     for p in probes {
         let p = p.clone();
