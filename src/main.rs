@@ -80,7 +80,8 @@ enum SchemasCmd {
 
 #[derive(Subcommand)]
 enum IngestCmd {
-    /// Import a file: one JSON record per line (an IngestRequest, or a canonical title).
+    /// Import a file: `jsonl` (one IngestRequest or canonical title per line) or `wikipedia-movies`
+    /// (the shared dataset's `movies-*.json`, a file or their folder).
     File {
         path: PathBuf,
         #[arg(long, default_value = "jsonl")]

@@ -610,3 +610,53 @@ async fn bulk_file_ingest_reports_and_agrees_with_the_single_path() {
     })
     .await;
 }
+
+/// Real data: one decade of the shared Wikipedia film dataset through the bulk path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wikipedia_movies_decade_is_imported_and_projected() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/wikipedia-movies/movies-1900s.json");
+    if !file.exists() {
+        eprintln!("skipping: shared dataset not found at {}", file.display());
+        return;
+    }
+    let items: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut s = Stack::new("wikipedia").await;
+    s.start_all().await;
+    let out = s
+        .command(&[
+            "ingest",
+            "file",
+            file.to_str().unwrap(),
+            "--format",
+            "wikipedia-movies",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!("ingested {} records", items.len()))
+            && report.contains("rejected 0"),
+        "{report}"
+    );
+    let created: i64 = report
+        .split("created ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(created > 0);
+    s.eventually(30, "decade projected", || async {
+        (s.count("SELECT count(*) FROM catalog.content").await == created).then_some(())
+    })
+    .await;
+    let with_overview = s
+        .count("SELECT count(*) FROM catalog.content WHERE overview IS NOT NULL")
+        .await;
+    assert!(with_overview > 0);
+}

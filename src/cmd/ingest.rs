@@ -50,16 +50,14 @@ pub async fn file(
     region: &str,
     concurrency: usize,
 ) -> anyhow::Result<Report> {
-    anyhow::ensure!(
-        format == "jsonl",
-        "unknown --format `{format}` (supported: jsonl)"
-    );
     app.migrate().await?;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let parsed = match format {
+        "jsonl" => read_jsonl(path, region)?,
+        "wikipedia-movies" => read_wikipedia_movies(path)?,
+        other => anyhow::bail!("unknown --format `{other}` (supported: jsonl, wikipedia-movies)"),
+    };
     let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new(lines.len() as u64)
+        ProgressBar::new(parsed.len() as u64)
     } else {
         ProgressBar::hidden()
     };
@@ -72,11 +70,6 @@ pub async fn file(
     let titles = app.titles();
     let started = Instant::now();
     let mut report = Report::default();
-    // Lines are parsed up front; valid ones go through the bulk command path in chunks.
-    let mut parsed = Vec::with_capacity(lines.len());
-    for (i, line) in lines.into_iter().enumerate() {
-        parsed.push(to_request(line, region).map_err(|e| format!("line {}: {e}", i + 1)));
-    }
     let mut results =
         futures::stream::iter(parsed.chunks(CHUNK))
             .map(|chunk| {
@@ -124,6 +117,77 @@ pub async fn file(
     bar.finish_and_clear();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+type Parsed = Vec<Result<IngestRequest, String>>;
+
+/// One JSON record per line; parse errors are reported per line.
+fn read_jsonl(path: &Path, region: &str) -> anyhow::Result<Parsed> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| to_request(l, region).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect())
+}
+
+/// The Wikipedia American-films dataset (`movies-*.json` arrays of {title, year, cast, genres,
+/// href, extract}); `path` is one file or the folder holding them. Only the year is known, so the
+/// release date is 1 January of it; the article slug is the `wikipedia` external id.
+fn read_wikipedia_movies(path: &Path) -> anyhow::Result<Parsed> {
+    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+        let mut f: Vec<_> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        f.sort();
+        f
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        let items: Vec<Value> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON array", file.display()))?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (i, m) in items.into_iter().enumerate() {
+            out.push(wikipedia_movie(&m).map_err(|e| format!("{name}[{i}]: {e}")));
+        }
+    }
+    Ok(out)
+}
+
+fn wikipedia_movie(m: &Value) -> Result<IngestRequest, String> {
+    let year = m
+        .get("year")
+        .and_then(Value::as_i64)
+        .ok_or("`year` is missing or not a number")?;
+    let mut raw = serde_json::json!({
+        "content_type": "movie",
+        "title": m.get("title").cloned().unwrap_or(Value::Null),
+        "release_date": format!("{year:04}-01-01"),
+        "genres": m.get("genres").cloned().unwrap_or(Value::Null),
+        "overview": m.get("extract").cloned().unwrap_or(Value::Null),
+    });
+    if let Some(href) = m
+        .get("href")
+        .and_then(Value::as_str)
+        .filter(|h| !h.is_empty())
+    {
+        raw["external_ids"] = serde_json::json!({ "wikipedia": href });
+    }
+    Ok(IngestRequest {
+        platform: "generic".into(),
+        raw_content: raw,
+        region: "US".into(),
+    })
 }
 
 impl Report {
