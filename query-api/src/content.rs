@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -53,6 +53,12 @@ pub struct GetContentResponse {
 pub fn router(pool: PgPool) -> Router {
     Router::new()
         .route("/v1/content/{id}", get(get_content))
+        .route("/v1/content/batch", post(batch))
+        .route("/v1/content/{id}/availability", get(availability))
+        .route(
+            "/v1/content/by-external-id/{id_type}/{id_value}",
+            get(by_external_id),
+        )
         .with_state(pool)
 }
 
@@ -71,10 +77,130 @@ async fn get_content(
         .ok_or_else(|| ApiError::NotFound(format!("content {id} not found")))
 }
 
+/// Most ids one batch request may ask for.
+pub const MAX_BATCH: usize = 100;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct BatchRequest {
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchResponse {
+    pub content: Vec<GetContentResponse>,
+    pub not_found: Vec<Uuid>,
+}
+
+fn parse_id(field: &'static str, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest {
+        field,
+        message: format!("`{raw}` is not a UUID"),
+    })
+}
+
+/// `POST /v1/content/batch {"ids": [...]}`: up to 100 titles, in request order.
+async fn batch(
+    State(pool): State<PgPool>,
+    body: Result<Json<BatchRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::BadRequest {
+        field: "ids",
+        message: e.body_text(),
+    })?;
+    if req.ids.is_empty() || req.ids.len() > MAX_BATCH {
+        return Err(ApiError::BadRequest {
+            field: "ids",
+            message: format!("must hold 1 to {MAX_BATCH} ids"),
+        });
+    }
+    let mut ids = Vec::with_capacity(req.ids.len());
+    for raw in &req.ids {
+        let id = parse_id("ids", raw)?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let content = fetch_many(&pool, &ids).await?;
+    let not_found = ids
+        .iter()
+        .filter(|id| !content.iter().any(|c| c.id == **id))
+        .copied()
+        .collect();
+    Ok(Json(BatchResponse { content, not_found }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct AvailabilityQuery {
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AvailabilityResponse {
+    pub content_id: Uuid,
+    pub region: Option<String>,
+    pub availability: Vec<PlatformAvailability>,
+}
+
+/// `GET /v1/content/{id}/availability?region=US`: where the title can be watched.
+async fn availability(
+    State(pool): State<PgPool>,
+    Path(id): Path<String>,
+    Query(q): Query<AvailabilityQuery>,
+) -> Result<Json<AvailabilityResponse>, ApiError> {
+    let id = parse_id("id", &id)?;
+    let region = match q.region.as_deref() {
+        None | Some("") => None,
+        Some(r) => Some(mediagw_domain::catalog::normalize_region(r).ok_or_else(|| {
+            ApiError::BadRequest {
+                field: "region",
+                message: format!("`{r}` is not an ISO 3166-1 alpha-2 code"),
+            }
+        })?),
+    };
+    let title = fetch(&pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("content {id} not found")))?;
+    let availability = title
+        .availability
+        .into_iter()
+        .filter(|a| region.as_ref().is_none_or(|r| &a.region == r))
+        .collect();
+    Ok(Json(AvailabilityResponse {
+        content_id: id,
+        region,
+        availability,
+    }))
+}
+
+/// `GET /v1/content/by-external-id/{type}/{value}`, e.g. `/imdb/tt0133093`.
+async fn by_external_id(
+    State(pool): State<PgPool>,
+    Path((id_type, id_value)): Path<(String, String)>,
+) -> Result<Json<GetContentResponse>, ApiError> {
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT content_id FROM catalog.external_ids WHERE id_type = $1 AND id_value = $2",
+    )
+    .bind(&id_type)
+    .bind(&id_value)
+    .fetch_optional(&pool)
+    .await?;
+    let missing = || ApiError::NotFound(format!("no content with {id_type} id `{id_value}`"));
+    let id = id.ok_or_else(missing)?;
+    fetch(&pool, id).await?.map(Json).ok_or_else(missing)
+}
+
 /// Reads one title with its ids and offers in a single round trip.
 pub async fn fetch(pool: &PgPool, id: Uuid) -> Result<Option<GetContentResponse>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT c.content_type, c.title, c.original_title, c.overview, c.release_date, c.genres, c.runtime_minutes, c.last_updated,
+    Ok(fetch_many(pool, &[id]).await?.pop())
+}
+
+/// Reads titles with their ids and offers in a single round trip (order of `ids`, missing skipped).
+pub async fn fetch_many(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<Vec<GetContentResponse>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.content_type, c.title, c.original_title, c.overview, c.release_date, c.genres, c.runtime_minutes, c.last_updated,
                 COALESCE((SELECT json_object_agg(e.id_type, e.id_value) FROM catalog.external_ids e WHERE e.content_id = c.id), '{}'::json) AS ids,
                 COALESCE((SELECT json_agg(json_build_object(
                     'platform', a.platform, 'region', a.region, 'availability_type', a.availability_type,
@@ -82,35 +208,43 @@ pub async fn fetch(pool: &PgPool, id: Uuid) -> Result<Option<GetContentResponse>
                     'web_url', a.web_url, 'available_from', a.available_from, 'expires_at', a.expires_at)
                     ORDER BY a.region, a.platform, a.availability_type)
                   FROM catalog.platform_availability a WHERE a.content_id = c.id), '[]'::json) AS offers
-         FROM catalog.content c WHERE c.id = $1",
+         FROM catalog.content c WHERE c.id = ANY($1)",
     )
-    .bind(id)
-    .fetch_optional(pool)
+    .bind(ids)
+    .fetch_all(pool)
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    let ids: serde_json::Value = r.get("ids");
-    let offers: serde_json::Value = r.get("offers");
-    let title: String = r.get("title");
-    Ok(Some(GetContentResponse {
-        id,
-        content_type: r.get("content_type"),
-        original_title: r
-            .get::<Option<String>, _>("original_title")
-            .unwrap_or_else(|| title.clone()),
-        title,
-        overview: r.get::<Option<String>, _>("overview").unwrap_or_default(),
-        release_date: r.get("release_date"),
-        genres: r.get("genres"),
-        ratings: BTreeMap::new(),
-        runtime_minutes: r.get("runtime_minutes"),
-        availability: offers
-            .as_array()
-            .map(|a| a.iter().filter_map(offer_from_json).collect())
-            .unwrap_or_default(),
-        images: ContentImages::default(),
-        external_ids: serde_json::from_value(ids).unwrap_or_default(),
-        last_updated: r.get("last_updated"),
-    }))
+    let mut found: std::collections::HashMap<Uuid, GetContentResponse> =
+        std::collections::HashMap::new();
+    for r in rows {
+        let id: Uuid = r.get("id");
+        let ext: serde_json::Value = r.get("ids");
+        let offers: serde_json::Value = r.get("offers");
+        let title: String = r.get("title");
+        found.insert(
+            id,
+            GetContentResponse {
+                id,
+                content_type: r.get("content_type"),
+                original_title: r
+                    .get::<Option<String>, _>("original_title")
+                    .unwrap_or_else(|| title.clone()),
+                title,
+                overview: r.get::<Option<String>, _>("overview").unwrap_or_default(),
+                release_date: r.get("release_date"),
+                genres: r.get("genres"),
+                ratings: BTreeMap::new(),
+                runtime_minutes: r.get("runtime_minutes"),
+                availability: offers
+                    .as_array()
+                    .map(|a| a.iter().filter_map(offer_from_json).collect())
+                    .unwrap_or_default(),
+                images: ContentImages::default(),
+                external_ids: serde_json::from_value(ext).unwrap_or_default(),
+                last_updated: r.get("last_updated"),
+            },
+        );
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 fn offer_from_json(v: &serde_json::Value) -> Option<PlatformAvailability> {
