@@ -100,6 +100,7 @@ pub async fn serve(
                 app.config.http.max_body_bytes,
             ))
             .merge(mediagw_query_api::content::router(app.pool.clone()))
+            .merge(mediagw_query_api::availability::router(app.pool.clone()))
             .merge(mediagw_query_api::health::router(readiness));
         tasks.spawn(http(
             app.config.http.addr,

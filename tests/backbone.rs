@@ -355,6 +355,7 @@ async fn dump_catalog(s: &Stack) -> Vec<String> {
         "SELECT row_to_json(e)::text FROM (SELECT * FROM catalog.external_ids ORDER BY id_type, id_value) e",
         "SELECT row_to_json(a)::text FROM (SELECT * FROM catalog.platform_availability ORDER BY id) a",
         "SELECT row_to_json(v)::text FROM (SELECT * FROM catalog.availability_versions ORDER BY content_id) v",
+        "SELECT row_to_json(c)::text FROM (SELECT * FROM catalog.availability_changes ORDER BY content_id, sequence) c",
     ] {
         let rows: Vec<String> = sqlx::query_scalar(q).fetch_all(&s.pool).await.unwrap();
         out.extend(rows);

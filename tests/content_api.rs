@@ -106,3 +106,155 @@ async fn batch_availability_and_external_id_lookups() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn availability_change_feed_paging_leaving_soon_and_live_stream() {
+    let mut s = Stack::new("feed").await;
+    s.start_all().await;
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let mut expiring = offer("max", "subscription", None);
+    expiring["expires_at"] = json!(soon);
+    s.ingest(&title(
+        "tt0000201",
+        "Gamma",
+        2003,
+        json!([
+            offer("netflix", "subscription", None),
+            offer("apple_tv", "rent", Some(3.99))
+        ]),
+    ))
+    .await;
+    s.ingest(&title("tt0000202", "Delta", 2004, json!([expiring])))
+        .await;
+    // Gamma: Netflix leaves, rental gets cheaper.
+    s.ingest(&title(
+        "tt0000201",
+        "Gamma",
+        2003,
+        json!([offer("apple_tv", "rent", Some(2.99))]),
+    ))
+    .await;
+    let feed = s
+        .eventually(15, "five changes in the feed", || async {
+            let (_, body) = s.get("/v1/availability/changes?region=US").await;
+            (body["changes"].as_array().map(Vec::len) == Some(5)).then_some(body)
+        })
+        .await;
+    let kinds: Vec<(String, String)> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap().to_string(),
+                c["platform"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        &kinds[3..],
+        &[
+            ("left".to_string(), "netflix".to_string()),
+            ("updated".to_string(), "apple_tv".to_string())
+        ]
+    );
+    assert_eq!(feed["changes"][4]["price_amount"], "2.99");
+    assert_eq!(feed["changes"][4]["title"], "Gamma");
+    assert!(feed["next"].is_null());
+
+    // Paging with the cursor gives the same five, in order.
+    let (_, p1) = s.get("/v1/availability/changes?region=us&limit=2").await;
+    let (_, p2) = s
+        .get(&format!(
+            "/v1/availability/changes?region=US&limit=2&after={}",
+            p1["next"].as_str().unwrap()
+        ))
+        .await;
+    let (_, p3) = s
+        .get(&format!(
+            "/v1/availability/changes?region=US&limit=2&after={}",
+            p2["next"].as_str().unwrap()
+        ))
+        .await;
+    let paged: Vec<Value> = [p1, p2, p3]
+        .iter()
+        .flat_map(|p| p["changes"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(paged, *feed["changes"].as_array().unwrap());
+
+    let (_, netflix) = s
+        .get("/v1/availability/changes?region=US&platform=netflix")
+        .await;
+    assert_eq!(netflix["changes"].as_array().unwrap().len(), 2);
+    let (_, future) = s
+        .get("/v1/availability/changes?region=US&since=2999-01-01T00:00:00Z")
+        .await;
+    assert!(future["changes"].as_array().unwrap().is_empty());
+    let (status, body) = s.get("/v1/availability/changes?region=Mars").await;
+    assert_eq!(
+        (status, body["error"]["fields"][0]["field"].clone()),
+        (400, json!("region"))
+    );
+    assert_eq!(
+        s.get("/v1/availability/changes?region=US&after=garbage")
+            .await
+            .0,
+        400
+    );
+
+    let leaving = s
+        .eventually(15, "leaving soon with its title", || async {
+            let (_, l) = s
+                .get("/v1/availability/leaving-soon?region=US&within_days=7")
+                .await;
+            (l[0]["title"] == "Delta").then_some(l)
+        })
+        .await;
+    assert_eq!(leaving.as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.get("/v1/availability/leaving-soon?region=US&within_days=1")
+            .await
+            .1,
+        json!([])
+    );
+
+    // Live: a subscriber sees a change that happens after it connected.
+    let mut live = s
+        .http
+        .get(format!(
+            "{}/v1/availability/changes/stream?region=US",
+            s.api
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.headers()["content-type"], "text/event-stream");
+    s.ingest(&title(
+        "tt0000203",
+        "Epsilon",
+        2005,
+        json!([offer("hulu", "subscription", None)]),
+    ))
+    .await;
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !text.contains("hulu") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no live event: {text}"
+        );
+        if let Ok(Ok(Some(chunk))) =
+            tokio::time::timeout(std::time::Duration::from_secs(1), live.chunk()).await
+        {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    assert!(
+        text.contains("event: change") && text.contains("Epsilon"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Gamma"),
+        "history before connecting is not replayed without `since`"
+    );
+}

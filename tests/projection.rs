@@ -114,6 +114,7 @@ async fn dump(pool: &sqlx::PgPool, schema: &str) -> Vec<String> {
         ("external_ids", "id_type, id_value"),
         ("platform_availability", "id"),
         ("availability_versions", "content_id"),
+        ("availability_changes", "content_id, sequence"),
     ] {
         let q = format!(
             "SELECT row_to_json(x)::text FROM (SELECT * FROM {schema}.{table} ORDER BY {order}) x"

@@ -99,6 +99,21 @@ CREATE TABLE IF NOT EXISTS {s}.availability_versions (
     content_id uuid PRIMARY KEY,
     version    bigint NOT NULL
 );
+-- The availability change feed ("new arrivals", "leaving", price changes), one row per event.
+CREATE TABLE IF NOT EXISTS {s}.availability_changes (
+    content_id        uuid NOT NULL,
+    sequence          bigint NOT NULL,
+    change            varchar(10) NOT NULL,
+    platform          varchar(50) NOT NULL,
+    region            varchar(3) NOT NULL,
+    availability_type varchar(20) NOT NULL,
+    price_amount      decimal(10,2),
+    price_currency    varchar(3),
+    expires_at        timestamptz,
+    occurred_at       timestamptz NOT NULL,
+    PRIMARY KEY (content_id, sequence)
+);
+CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (region, occurred_at, content_id, sequence);
 {offsets};
 "#,
             offsets = offsets_ddl(s)
@@ -284,6 +299,52 @@ impl CatalogProjection {
         Ok(())
     }
 
+    /// Appends availability events to the change feed (idempotent by aggregate and sequence).
+    async fn record_changes(
+        &self,
+        tx: &mut PgConnection,
+        changes: &[(&EventMeta, &TitleEvent)],
+    ) -> Result<(), ApplyError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let s = &self.schema;
+        let mut rows = Vec::with_capacity(changes.len());
+        for (meta, ev) in changes {
+            let (change, key, offer) = match ev {
+                TitleEvent::AvailabilityArrived { offer, .. } => {
+                    ("arrived", offer.key(), Some(offer))
+                }
+                TitleEvent::AvailabilityUpdated { offer, .. } => {
+                    ("updated", offer.key(), Some(offer))
+                }
+                TitleEvent::AvailabilityLeft { key, .. } => ("left", key.clone(), None),
+                _ => continue,
+            };
+            rows.push((meta, change, key, offer));
+        }
+        sqlx::query(&format!(
+            "INSERT INTO {s}.availability_changes (content_id, sequence, change, platform, region, availability_type,
+                price_amount, price_currency, expires_at, occurred_at)
+             SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[],
+                                  $8::text[], $9::timestamptz[], $10::timestamptz[])
+             ON CONFLICT (content_id, sequence) DO NOTHING"
+        ))
+        .bind(rows.iter().map(|r| r.0.content_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.0.sequence).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.2.platform.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.2.region.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.2.availability_type.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.3.and_then(|o| o.price_amount)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.3.and_then(|o| o.price_currency.as_deref())).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.3.and_then(|o| o.expires_at)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.0.occurred_at).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+
     /// Set-based form of the availability events: fold each title's new events (above its stored
     /// version) into the final state of every offer they touch, then one delete and one upsert.
     async fn apply_availability_set(
@@ -320,6 +381,7 @@ impl CatalogProjection {
         .collect();
         let mut finals: HashMap<(Uuid, OfferKey), Option<(&str, &Offer)>> = HashMap::new();
         let (mut vid, mut vver) = (Vec::new(), Vec::new());
+        let mut changes: Vec<(&EventMeta, &TitleEvent)> = Vec::new();
         for (id, mut evs) in per_title {
             evs.sort_by_key(|(m, _)| m.sequence);
             let mut version = stored.get(&id).copied().unwrap_or(0);
@@ -328,6 +390,7 @@ impl CatalogProjection {
                     continue;
                 }
                 version = meta.sequence;
+                changes.push((meta, ev));
                 match ev {
                     TitleEvent::AvailabilityArrived { source, offer }
                     | TitleEvent::AvailabilityUpdated { source, offer } => {
@@ -342,6 +405,7 @@ impl CatalogProjection {
             vid.push(id);
             vver.push(version);
         }
+        self.record_changes(tx, &changes).await?;
         let (gone, present): (Vec<_>, Vec<_>) = finals.iter().partition(|(_, v)| v.is_none());
         if !gone.is_empty() {
             sqlx::query(&format!(
@@ -463,6 +527,7 @@ impl Projection for CatalogProjection {
                 if !self.claim_availability(tx, &meta).await? {
                     return Ok(());
                 }
+                self.record_changes(tx, &[(&meta, &event)]).await?;
                 sqlx::query(&format!(
                     "INSERT INTO {s}.platform_availability (id, content_id, platform, region, availability_type, price_amount,
                         price_currency, deep_link, web_url, available_from, expires_at, source)
@@ -492,6 +557,7 @@ impl Projection for CatalogProjection {
                 if !self.claim_availability(tx, &meta).await? {
                     return Ok(());
                 }
+                self.record_changes(tx, &[(&meta, &event)]).await?;
                 sqlx::query(&format!(
                     "DELETE FROM {s}.platform_availability
                      WHERE content_id = $1 AND platform = $2 AND region = $3 AND availability_type = $4"

@@ -1,6 +1,7 @@
 //! Query side: thin HTTP services over the read models. Routes never write; they read tables that
 //! projectors own (schema `catalog`) and answer in the seed's contracts.
 
+pub mod availability;
 pub mod content;
 pub mod error;
 pub mod gateway;

@@ -1,0 +1,263 @@
+//! The availability change feed per region and platform ("new arrivals", "leaving", price changes),
+//! projected from the log, so it can be read from any point in time; plus a live Server-Sent Events
+//! stream of the same feed and the "leaving soon" list.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+const MAX_LIMIT: i64 = 500;
+
+pub fn router(pool: PgPool) -> Router {
+    Router::new()
+        .route("/v1/availability/changes", get(changes))
+        .route("/v1/availability/changes/stream", get(stream))
+        .route("/v1/availability/leaving-soon", get(leaving_soon))
+        .with_state(pool)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FeedQuery {
+    pub region: String,
+    pub platform: Option<String>,
+    /// RFC 3339; changes at or after this time.
+    pub since: Option<String>,
+    /// Cursor from a previous page's `next`.
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Change {
+    pub content_id: Uuid,
+    pub sequence: i64,
+    pub change: String,
+    pub platform: String,
+    pub region: String,
+    pub availability_type: String,
+    pub price_amount: Option<Decimal>,
+    pub price_currency: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub occurred_at: DateTime<Utc>,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FeedPage {
+    pub changes: Vec<Change>,
+    /// Pass as `after` to continue; absent when the page is the end of the feed for now.
+    pub next: Option<String>,
+}
+
+/// Position in the feed: (occurred_at µs, content id, sequence).
+type Cursor = (i64, Uuid, i64);
+
+fn cursor_of(c: &Change) -> String {
+    format!(
+        "{}_{}_{}",
+        c.occurred_at.timestamp_micros(),
+        c.content_id,
+        c.sequence
+    )
+}
+
+fn parse_cursor(s: &str) -> Result<Cursor, ApiError> {
+    let bad = || ApiError::BadRequest {
+        field: "after",
+        message: "not a cursor returned by this feed".into(),
+    };
+    let mut it = s.split('_');
+    let t = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    let id = it
+        .next()
+        .and_then(|x| Uuid::parse_str(x).ok())
+        .ok_or_else(bad)?;
+    let q = it.next().and_then(|x| x.parse().ok()).ok_or_else(bad)?;
+    Ok((t, id, q))
+}
+
+struct Filter {
+    region: String,
+    platform: Option<String>,
+    start: Cursor,
+}
+
+fn filter(q: &FeedQuery) -> Result<Filter, ApiError> {
+    let region = mediagw_domain::catalog::normalize_region(&q.region).ok_or_else(|| {
+        ApiError::BadRequest {
+            field: "region",
+            message: format!("`{}` is not an ISO 3166-1 alpha-2 code", q.region),
+        }
+    })?;
+    let platform = q
+        .platform
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    if let Some(p) = &platform {
+        if !mediagw_domain::catalog::is_slug(p) {
+            return Err(ApiError::BadRequest {
+                field: "platform",
+                message: format!("`{p}` is not a platform slug"),
+            });
+        }
+    }
+    let start = match (&q.after, &q.since) {
+        (Some(a), _) => parse_cursor(a)?,
+        (None, Some(s)) => {
+            let t = DateTime::parse_from_rfc3339(s).map_err(|_| ApiError::BadRequest {
+                field: "since",
+                message: format!("`{s}` is not an RFC 3339 timestamp"),
+            })?;
+            // Just before `since`, so changes at exactly that instant are included.
+            (t.timestamp_micros() - 1, Uuid::max(), i64::MAX)
+        }
+        (None, None) => (i64::MIN, Uuid::nil(), 0),
+    };
+    Ok(Filter {
+        region,
+        platform,
+        start,
+    })
+}
+
+async fn page(pool: &PgPool, f: &Filter, limit: i64) -> Result<Vec<Change>, sqlx::Error> {
+    sqlx::query_as::<_, Change>(
+        "SELECT ch.content_id, ch.sequence, ch.change, ch.platform, ch.region, ch.availability_type, ch.price_amount,
+                ch.price_currency, ch.expires_at, ch.occurred_at, c.title
+         FROM catalog.availability_changes ch LEFT JOIN catalog.content c ON c.id = ch.content_id
+         WHERE ch.region = $1 AND ($2::text IS NULL OR ch.platform = $2)
+           AND (ch.occurred_at, ch.content_id, ch.sequence) > (to_timestamp($3::bigint / 1e6), $4, $5)
+         ORDER BY ch.occurred_at, ch.content_id, ch.sequence
+         LIMIT $6",
+    )
+    .bind(&f.region)
+    .bind(&f.platform)
+    .bind(f.start.0.max(-62_135_596_800_000_000))
+    .bind(f.start.1)
+    .bind(f.start.2)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// `GET /v1/availability/changes?region=US&platform=netflix&since=…&after=…&limit=…`
+async fn changes(
+    State(pool): State<PgPool>,
+    Query(q): Query<FeedQuery>,
+) -> Result<Json<FeedPage>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest {
+            field: "limit",
+            message: format!("must be 1 to {MAX_LIMIT}"),
+        });
+    }
+    let f = filter(&q)?;
+    let changes = page(&pool, &f, limit).await?;
+    let next = (changes.len() as i64 == limit)
+        .then(|| changes.last().map(cursor_of))
+        .flatten();
+    Ok(Json(FeedPage { changes, next }))
+}
+
+/// `GET /v1/availability/changes/stream?region=US[&platform=…][&since=…]`: Server-Sent Events, one
+/// `change` event per row (its id is the cursor, so a client can resume with `after`). Without
+/// `since`/`after` the stream starts at the current end of the feed.
+async fn stream(
+    State(pool): State<PgPool>,
+    Query(q): Query<FeedQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let mut f = filter(&q)?;
+    if q.since.is_none() && q.after.is_none() {
+        f.start = (Utc::now().timestamp_micros(), Uuid::nil(), 0);
+    }
+    let events = futures::stream::unfold(
+        (pool, f, Vec::<Change>::new()),
+        |(pool, mut f, mut buffered)| async move {
+            loop {
+                if let Some(c) = (!buffered.is_empty()).then(|| buffered.remove(0)) {
+                    f.start = (c.occurred_at.timestamp_micros(), c.content_id, c.sequence);
+                    let ev = Event::default()
+                        .event("change")
+                        .id(cursor_of(&c))
+                        .json_data(&c)
+                        .unwrap_or_default();
+                    return Some((Ok(ev), (pool, f, buffered)));
+                }
+                match page(&pool, &f, 200).await {
+                    Ok(rows) if !rows.is_empty() => buffered = rows,
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "availability stream query failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LeavingQuery {
+    pub region: String,
+    pub platform: Option<String>,
+    pub within_days: Option<i64>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Leaving {
+    pub content_id: Uuid,
+    pub title: Option<String>,
+    pub platform: String,
+    pub availability_type: String,
+    pub expires_at: DateTime<Utc>,
+    pub web_url: String,
+}
+
+/// `GET /v1/availability/leaving-soon?region=US[&platform=…][&within_days=7]`
+async fn leaving_soon(
+    State(pool): State<PgPool>,
+    Query(q): Query<LeavingQuery>,
+) -> Result<Json<Vec<Leaving>>, ApiError> {
+    let days = q.within_days.unwrap_or(7);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::BadRequest {
+            field: "within_days",
+            message: "must be 1 to 365".into(),
+        });
+    }
+    let f = filter(&FeedQuery {
+        region: q.region,
+        platform: q.platform,
+        since: None,
+        after: None,
+        limit: None,
+    })?;
+    let rows = sqlx::query_as::<_, Leaving>(
+        "SELECT a.content_id, c.title, a.platform, a.availability_type, a.expires_at, a.web_url
+         FROM catalog.platform_availability a LEFT JOIN catalog.content c ON c.id = a.content_id
+         WHERE a.region = $1 AND ($2::text IS NULL OR a.platform = $2)
+           AND a.expires_at > now() AND a.expires_at <= now() + make_interval(days => $3::int)
+         ORDER BY a.expires_at, a.content_id LIMIT 500",
+    )
+    .bind(&f.region)
+    .bind(&f.platform)
+    .bind(days as i32)
+    .fetch_all(&pool)
+    .await?;
+    Ok(Json(rows))
+}
