@@ -19,14 +19,13 @@ async fn wait_content(s: &Stack, id: &str, pred: impl Fn(&Value) -> bool) -> Val
 async fn ingest_is_served_from_the_catalog_and_reingest_is_idempotent() {
     let mut s = Stack::new("ingest").await;
     s.start_all().await;
+    let mut uhd = offer("netflix", "subscription", None);
+    uhd["video_quality"] = json!("4K");
     let record = title(
         "tt0133093",
         "The Matrix",
         1999,
-        json!([
-            offer("netflix", "subscription", None),
-            offer("apple_tv", "rent", Some(3.99))
-        ]),
+        json!([uhd, offer("apple_tv", "rent", Some(3.99))]),
     );
 
     let (status, created) = s.ingest(&record).await;
@@ -55,6 +54,12 @@ async fn ingest_is_served_from_the_catalog_and_reingest_is_idempotent() {
     assert_eq!(rent["price_amount"], "3.99");
     assert_eq!(rent["price_currency"], "USD");
     assert_eq!(rent["region"], "US");
+    assert_eq!(rent["video_quality"], Value::Null);
+    let sub = offers
+        .iter()
+        .find(|o| o["availability_type"] == "subscription")
+        .unwrap();
+    assert_eq!(sub["video_quality"], "uhd");
 
     // The same record again: same title, nothing new in the store.
     let (status, again) = s.ingest(&record).await;

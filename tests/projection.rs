@@ -28,6 +28,7 @@ fn offer(platform: &str, price: Option<i64>) -> Offer {
         web_url: format!("https://{platform}.example/t"),
         available_from: Utc.timestamp_opt(0, 0).unwrap(),
         expires_at: None,
+        video_quality: Some("hd".into()),
     }
 }
 

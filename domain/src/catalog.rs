@@ -124,6 +124,9 @@ pub struct Offer {
     pub web_url: String,
     pub available_from: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Best picture quality offered: `sd`, `hd` or `uhd` (absent in records written before it existed).
+    #[serde(default)]
+    pub video_quality: Option<String>,
 }
 
 impl Offer {
@@ -564,6 +567,25 @@ fn parse_offer(
     };
     let available_from = ts("available_from", errs);
     let expires_at = ts("expires_at", errs);
+    let video_quality = match o.get("video_quality") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(q)) => match q.trim().to_ascii_lowercase().as_str() {
+            "sd" => Some("sd".to_string()),
+            "hd" | "fhd" | "1080p" | "720p" => Some("hd".to_string()),
+            "uhd" | "4k" | "2160p" => Some("uhd".to_string()),
+            _ => {
+                errs.push(
+                    f("video_quality"),
+                    format!("unknown quality `{q}` (expected sd, hd or uhd)"),
+                );
+                None
+            }
+        },
+        Some(_) => {
+            errs.push(f("video_quality"), "must be a string (sd, hd or uhd)");
+            None
+        }
+    };
     if let (Some(Some(from)), Some(Some(until))) = (available_from, expires_at) {
         if until <= from {
             errs.push(f("expires_at"), "must be later than available_from");
@@ -583,6 +605,7 @@ fn parse_offer(
         // An offer without a start date is available from the epoch: it is already on the platform.
         available_from: available_from?.unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
         expires_at: expires_at?,
+        video_quality,
     })
 }
 
@@ -623,6 +646,7 @@ mod tests {
         v["release_date"] = json!("31/03/1999");
         v["availability"][0]["region"] = json!("GB");
         v["availability"][0]["price_amount"] = json!(3.99);
+        v["availability"][0]["video_quality"] = json!("8k");
         let errs = parse_generic(&v, "US").unwrap_err();
         let fields: Vec<_> = errs.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
@@ -631,7 +655,8 @@ mod tests {
                 "raw_content.title",
                 "raw_content.release_date",
                 "raw_content.availability[0].region",
-                "raw_content.availability[0].price_currency"
+                "raw_content.availability[0].price_currency",
+                "raw_content.availability[0].video_quality"
             ]
         );
     }

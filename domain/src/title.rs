@@ -283,6 +283,7 @@ mod tests {
             web_url: format!("https://{platform}.example/title/1"),
             available_from: Utc.timestamp_opt(0, 0).unwrap(),
             expires_at: None,
+            video_quality: None,
         }
     }
 

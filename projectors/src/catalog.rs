@@ -95,6 +95,7 @@ CREATE TABLE IF NOT EXISTS {s}.platform_availability (
 CREATE INDEX IF NOT EXISTS idx_content_platform ON {s}.platform_availability (content_id, platform);
 CREATE INDEX IF NOT EXISTS idx_region ON {s}.platform_availability (region);
 CREATE INDEX IF NOT EXISTS idx_expires_at ON {s}.platform_availability (expires_at) WHERE expires_at IS NOT NULL;
+ALTER TABLE {s}.platform_availability ADD COLUMN IF NOT EXISTS video_quality varchar(10);
 CREATE TABLE IF NOT EXISTS {s}.availability_versions (
     content_id uuid PRIMARY KEY,
     version    bigint NOT NULL
@@ -113,6 +114,7 @@ CREATE TABLE IF NOT EXISTS {s}.availability_changes (
     occurred_at       timestamptz NOT NULL,
     PRIMARY KEY (content_id, sequence)
 );
+ALTER TABLE {s}.availability_changes ADD COLUMN IF NOT EXISTS video_quality varchar(10);
 CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (region, occurred_at, content_id, sequence);
 {offsets};
 "#,
@@ -325,9 +327,9 @@ impl CatalogProjection {
         }
         sqlx::query(&format!(
             "INSERT INTO {s}.availability_changes (content_id, sequence, change, platform, region, availability_type,
-                price_amount, price_currency, expires_at, occurred_at)
+                price_amount, price_currency, expires_at, occurred_at, video_quality)
              SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[],
-                                  $8::text[], $9::timestamptz[], $10::timestamptz[])
+                                  $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[])
              ON CONFLICT (content_id, sequence) DO NOTHING"
         ))
         .bind(rows.iter().map(|r| r.0.content_id).collect::<Vec<_>>())
@@ -340,6 +342,8 @@ impl CatalogProjection {
         .bind(rows.iter().map(|r| r.3.and_then(|o| o.price_currency.as_deref())).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.3.and_then(|o| o.expires_at)).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.0.occurred_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.3.and_then(|o| o.video_quality.as_deref())).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.3.and_then(|o| o.video_quality.as_deref())).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
         Ok(())
@@ -426,13 +430,14 @@ impl CatalogProjection {
                 .collect();
             sqlx::query(&format!(
                 "INSERT INTO {s}.platform_availability (id, content_id, platform, region, availability_type, price_amount,
-                    price_currency, deep_link, web_url, available_from, expires_at, source)
+                    price_currency, deep_link, web_url, available_from, expires_at, source, video_quality)
                  SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[],
-                                      $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+                                      $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[])
                  ON CONFLICT (content_id, platform, region, availability_type) DO UPDATE SET
                     price_amount = EXCLUDED.price_amount, price_currency = EXCLUDED.price_currency,
                     deep_link = EXCLUDED.deep_link, web_url = EXCLUDED.web_url, available_from = EXCLUDED.available_from,
-                    expires_at = EXCLUDED.expires_at, source = EXCLUDED.source"
+                    expires_at = EXCLUDED.expires_at, source = EXCLUDED.source,
+                    video_quality = EXCLUDED.video_quality"
             ))
             .bind(offers.iter().map(|(c, _, o)| offer_row_id(*c, &o.key())).collect::<Vec<_>>())
             .bind(offers.iter().map(|(c, _, _)| *c).collect::<Vec<_>>())
@@ -446,6 +451,7 @@ impl CatalogProjection {
             .bind(offers.iter().map(|(_, _, o)| o.available_from).collect::<Vec<_>>())
             .bind(offers.iter().map(|(_, _, o)| o.expires_at).collect::<Vec<_>>())
             .bind(offers.iter().map(|(_, src, _)| *src).collect::<Vec<_>>())
+            .bind(offers.iter().map(|(_, _, o)| o.video_quality.as_deref()).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
         }
@@ -530,12 +536,13 @@ impl Projection for CatalogProjection {
                 self.record_changes(tx, &[(&meta, &event)]).await?;
                 sqlx::query(&format!(
                     "INSERT INTO {s}.platform_availability (id, content_id, platform, region, availability_type, price_amount,
-                        price_currency, deep_link, web_url, available_from, expires_at, source)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                        price_currency, deep_link, web_url, available_from, expires_at, source, video_quality)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                      ON CONFLICT (content_id, platform, region, availability_type) DO UPDATE SET
                         price_amount = EXCLUDED.price_amount, price_currency = EXCLUDED.price_currency,
                         deep_link = EXCLUDED.deep_link, web_url = EXCLUDED.web_url, available_from = EXCLUDED.available_from,
-                        expires_at = EXCLUDED.expires_at, source = EXCLUDED.source"
+                        expires_at = EXCLUDED.expires_at, source = EXCLUDED.source,
+                    video_quality = EXCLUDED.video_quality"
                 ))
                 .bind(offer_row_id(meta.content_id, &offer.key()))
                 .bind(meta.content_id)
@@ -549,6 +556,7 @@ impl Projection for CatalogProjection {
                 .bind(offer.available_from)
                 .bind(offer.expires_at)
                 .bind(source)
+                .bind(&offer.video_quality)
                 .execute(&mut *tx)
                 .await?;
                 Ok(())

@@ -50,6 +50,7 @@ pub struct Change {
     pub price_amount: Option<Decimal>,
     pub price_currency: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub video_quality: Option<String>,
     pub occurred_at: DateTime<Utc>,
     pub title: Option<String>,
 }
@@ -136,7 +137,7 @@ fn filter(q: &FeedQuery) -> Result<Filter, ApiError> {
 async fn page(pool: &PgPool, f: &Filter, limit: i64) -> Result<Vec<Change>, sqlx::Error> {
     sqlx::query_as::<_, Change>(
         "SELECT ch.content_id, ch.sequence, ch.change, ch.platform, ch.region, ch.availability_type, ch.price_amount,
-                ch.price_currency, ch.expires_at, ch.occurred_at, c.title
+                ch.price_currency, ch.expires_at, ch.video_quality, ch.occurred_at, c.title
          FROM catalog.availability_changes ch LEFT JOIN catalog.content c ON c.id = ch.content_id
          WHERE ch.region = $1 AND ($2::text IS NULL OR ch.platform = $2)
            AND (ch.occurred_at, ch.content_id, ch.sequence) > (to_timestamp($3::bigint / 1e6), $4, $5)

@@ -24,6 +24,7 @@ pub struct PlatformAvailability {
     pub web_url: String,
     pub available_from: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub video_quality: Option<String>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -205,7 +206,8 @@ pub async fn fetch_many(
                 COALESCE((SELECT json_agg(json_build_object(
                     'platform', a.platform, 'region', a.region, 'availability_type', a.availability_type,
                     'price_amount', a.price_amount::text, 'price_currency', a.price_currency, 'deep_link', a.deep_link,
-                    'web_url', a.web_url, 'available_from', a.available_from, 'expires_at', a.expires_at)
+                    'web_url', a.web_url, 'available_from', a.available_from, 'expires_at', a.expires_at,
+                    'video_quality', a.video_quality)
                     ORDER BY a.region, a.platform, a.availability_type)
                   FROM catalog.platform_availability a WHERE a.content_id = c.id), '[]'::json) AS offers
          FROM catalog.content c WHERE c.id = ANY($1)",
@@ -263,5 +265,6 @@ fn offer_from_json(v: &serde_json::Value) -> Option<PlatformAvailability> {
         web_url: s("web_url")?,
         available_from: t("available_from")?,
         expires_at: t("expires_at"),
+        video_quality: s("video_quality"),
     })
 }

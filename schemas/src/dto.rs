@@ -55,6 +55,8 @@ pub struct OfferDto {
     pub web_url: String,
     pub available_from_ms: i64,
     pub expires_at_ms: Option<i64>,
+    #[serde(default)]
+    pub video_quality: Option<String>,
 }
 
 macro_rules! envelope_record {
@@ -326,6 +328,7 @@ fn offer_dto(o: &Offer) -> OfferDto {
         web_url: o.web_url.clone(),
         available_from_ms: o.available_from.timestamp_millis(),
         expires_at_ms: o.expires_at.map(|t| t.timestamp_millis()),
+        video_quality: o.video_quality.clone(),
     }
 }
 
@@ -353,5 +356,6 @@ fn offer_domain(o: OfferDto) -> Result<Offer, MappingError> {
             .expires_at_ms
             .map(|ms| ts("offer.expires_at_ms", ms))
             .transpose()?,
+        video_quality: o.video_quality,
     })
 }
