@@ -43,6 +43,21 @@ impl App {
 
     /// Creates every table the process may touch (idempotent, safe under concurrency).
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        // A deadlock with live writers (DDL changed under load) is retried, not fatal.
+        let mut attempt = 0;
+        loop {
+            match self.migrate_once().await {
+                Err(e) if attempt < 5 && is_retryable(&e) => {
+                    attempt += 1;
+                    tracing::warn!(attempt, error = %e, "migration conflicted with live writers; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn migrate_once(&self) -> anyhow::Result<()> {
         mediagw_commands::store::migrate(&self.pool)
             .await
             .context("event store migration")?;
@@ -97,4 +112,14 @@ impl App {
             },
         )?)
     }
+}
+
+/// Deadlock (40P01) or serialization failure (40001) anywhere in the error chain.
+fn is_retryable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<sqlx::Error>()
+            .and_then(|s| s.as_database_error())
+            .and_then(|d| d.code())
+            .is_some_and(|code| code == "40P01" || code == "40001")
+    })
 }

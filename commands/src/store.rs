@@ -65,10 +65,5 @@ CREATE INDEX IF NOT EXISTS title_identity_content ON title_identity (content_id)
 
 /// Creates the write-side tables; safe to run concurrently from several processes.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7302)")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::raw_sql(DDL).execute(&mut *tx).await?;
-    tx.commit().await
+    mediagw_schemas::ddl::apply_once(pool, 7302, "public", DDL).await
 }

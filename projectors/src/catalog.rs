@@ -493,7 +493,12 @@ impl Projection for CatalogProjection {
     }
 
     async fn migrate(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        crate::framework::run_ddl(pool, self.ddl()).await
+        sqlx::Executor::execute(
+            pool,
+            format!("CREATE SCHEMA IF NOT EXISTS {}", self.schema).as_str(),
+        )
+        .await?;
+        crate::framework::run_ddl(pool, &self.schema, self.ddl()).await
     }
 
     async fn apply_many(

@@ -87,13 +87,8 @@ pub fn offsets_ddl(schema: &str) -> String {
 }
 
 /// Runs DDL under a cluster-wide lock so processes starting together do not race.
-pub async fn run_ddl(pool: &PgPool, ddl: String) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7304)")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::Executor::execute(&mut *tx, ddl.as_str()).await?;
-    tx.commit().await
+pub async fn run_ddl(pool: &PgPool, schema: &str, ddl: String) -> Result<(), sqlx::Error> {
+    mediagw_schemas::ddl::apply_once(pool, 7304, schema, &ddl).await
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod codec;
+pub mod ddl;
 pub mod dto;
 pub mod registry;
 pub mod topics;
