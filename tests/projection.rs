@@ -1,6 +1,6 @@
-//! The catalog projection's set-based batch apply (`apply_many`, the fast path) must leave exactly
-//! the same tables as applying the same events one at a time (the careful path), including
-//! redelivered duplicates and metadata snapshots that arrive out of order.
+//! The catalog projection folds a batch (`apply_many`, the fast path) into the same tables as
+//! applying its events one at a time (`apply`, the careful path used when a batch holds a poison
+//! event), including redelivered duplicates and metadata snapshots that arrive out of order.
 
 mod common;
 

@@ -122,88 +122,8 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
         )
     }
 
-    async fn apply_metadata(
-        &self,
-        tx: &mut PgConnection,
-        meta: &EventMeta,
-        metadata: &mediagw_domain::catalog::TitleMetadata,
-        external_ids: &mediagw_domain::catalog::ExternalIds,
-    ) -> Result<(), ApplyError> {
-        let s = &self.schema;
-        let applied: Option<Uuid> = sqlx::query_scalar(&format!(
-            "INSERT INTO {s}.content (id, content_type, title, original_title, overview, release_date, release_year,
-                                      runtime_minutes, genres, version, last_updated)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (id) DO UPDATE SET
-                content_type = EXCLUDED.content_type, title = EXCLUDED.title, original_title = EXCLUDED.original_title,
-                overview = EXCLUDED.overview, release_date = EXCLUDED.release_date, release_year = EXCLUDED.release_year,
-                runtime_minutes = EXCLUDED.runtime_minutes, genres = EXCLUDED.genres, version = EXCLUDED.version,
-                last_updated = EXCLUDED.last_updated
-             WHERE {s}.content.version < EXCLUDED.version
-             RETURNING id"
-        ))
-        .bind(meta.content_id)
-        .bind(metadata.content_type.as_str())
-        .bind(&metadata.title)
-        .bind(&metadata.original_title)
-        .bind(&metadata.overview)
-        .bind(metadata.release_date)
-        .bind(chrono::Datelike::year(&metadata.release_date))
-        .bind(metadata.runtime_minutes.map(i32::from))
-        .bind(&metadata.genres)
-        .bind(meta.sequence)
-        .bind(meta.occurred_at)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if applied.is_none() {
-            return Ok(()); // an older snapshot than the one we hold
-        }
-        sqlx::query(&format!(
-            "DELETE FROM {s}.external_ids WHERE content_id = $1"
-        ))
-        .bind(meta.content_id)
-        .execute(&mut *tx)
-        .await?;
-        let (types, values): (Vec<&str>, Vec<&str>) = external_ids
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .unzip();
-        sqlx::query(&format!(
-            "INSERT INTO {s}.external_ids (content_id, id_type, id_value)
-             SELECT $1, t, v FROM UNNEST($2::text[], $3::text[]) AS k(t, v)
-             ON CONFLICT (id_type, id_value) DO UPDATE SET content_id = EXCLUDED.content_id"
-        ))
-        .bind(meta.content_id)
-        .bind(&types)
-        .bind(&values)
-        .execute(&mut *tx)
-        .await?;
-        Ok(())
-    }
-
-    /// True if this availability event is newer than the last one applied for the title.
-    async fn claim_availability(
-        &self,
-        tx: &mut PgConnection,
-        meta: &EventMeta,
-    ) -> Result<bool, ApplyError> {
-        let s = &self.schema;
-        let row: Option<i64> = sqlx::query_scalar(&format!(
-            "INSERT INTO {s}.availability_versions (content_id, version) VALUES ($1, $2)
-             ON CONFLICT (content_id) DO UPDATE SET version = EXCLUDED.version
-             WHERE {s}.availability_versions.version < EXCLUDED.version RETURNING version"
-        ))
-        .bind(meta.content_id)
-        .bind(meta.sequence)
-        .fetch_optional(&mut *tx)
-        .await?;
-        Ok(row.is_some())
-    }
-}
-
-impl CatalogProjection {
-    /// Set-based form of [`Self::apply_metadata`]: the newest snapshot per title in the batch, one
-    /// upsert for all, then their external ids.
+    /// Metadata events: the newest snapshot per title in the batch, kept only if newer than the
+    /// stored version; one upsert for all, then their external ids.
     async fn apply_metadata_set(
         &self,
         tx: &mut PgConnection,
@@ -349,7 +269,7 @@ impl CatalogProjection {
         Ok(())
     }
 
-    /// Set-based form of the availability events: fold each title's new events (above its stored
+    /// Availability events: fold each title's new events (above its stored
     /// version) into the final state of every offer they touch, then one delete and one upsert.
     async fn apply_availability_set(
         &self,
@@ -517,72 +437,9 @@ impl Projection for CatalogProjection {
         self.apply_availability_set(tx, &events).await
     }
 
+    /// One event is a batch of one: the same statements as the fast path, so the careful path
+    /// (one savepoint per event) cannot diverge from it.
     async fn apply(&self, tx: &mut PgConnection, record: EventRecord) -> Result<(), ApplyError> {
-        let (meta, event) = record
-            .into_domain()
-            .map_err(|e| ApplyError::Poison(e.to_string()))?;
-        let s = &self.schema;
-        match &event {
-            TitleEvent::TitleIngested {
-                metadata,
-                external_ids,
-                ..
-            }
-            | TitleEvent::TitleUpdated {
-                metadata,
-                external_ids,
-                ..
-            } => self.apply_metadata(tx, &meta, metadata, external_ids).await,
-            TitleEvent::AvailabilityArrived { source, offer }
-            | TitleEvent::AvailabilityUpdated { source, offer } => {
-                if !self.claim_availability(tx, &meta).await? {
-                    return Ok(());
-                }
-                self.record_changes(tx, &[(&meta, &event)]).await?;
-                sqlx::query(&format!(
-                    "INSERT INTO {s}.platform_availability (id, content_id, platform, region, availability_type, price_amount,
-                        price_currency, deep_link, web_url, available_from, expires_at, source, video_quality)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                     ON CONFLICT (content_id, platform, region, availability_type) DO UPDATE SET
-                        price_amount = EXCLUDED.price_amount, price_currency = EXCLUDED.price_currency,
-                        deep_link = EXCLUDED.deep_link, web_url = EXCLUDED.web_url, available_from = EXCLUDED.available_from,
-                        expires_at = EXCLUDED.expires_at, source = EXCLUDED.source,
-                    video_quality = EXCLUDED.video_quality"
-                ))
-                .bind(offer_row_id(meta.content_id, &offer.key()))
-                .bind(meta.content_id)
-                .bind(&offer.platform)
-                .bind(&offer.region)
-                .bind(offer.availability_type.as_str())
-                .bind(offer.price_amount)
-                .bind(&offer.price_currency)
-                .bind(&offer.deep_link)
-                .bind(&offer.web_url)
-                .bind(offer.available_from)
-                .bind(offer.expires_at)
-                .bind(source)
-                .bind(&offer.video_quality)
-                .execute(&mut *tx)
-                .await?;
-                Ok(())
-            }
-            TitleEvent::AvailabilityLeft { key, .. } => {
-                if !self.claim_availability(tx, &meta).await? {
-                    return Ok(());
-                }
-                self.record_changes(tx, &[(&meta, &event)]).await?;
-                sqlx::query(&format!(
-                    "DELETE FROM {s}.platform_availability
-                     WHERE content_id = $1 AND platform = $2 AND region = $3 AND availability_type = $4"
-                ))
-                .bind(meta.content_id)
-                .bind(&key.platform)
-                .bind(&key.region)
-                .bind(key.availability_type.as_str())
-                .execute(&mut *tx)
-                .await?;
-                Ok(())
-            }
-        }
+        self.apply_many(tx, vec![record]).await
     }
 }
