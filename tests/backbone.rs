@@ -434,16 +434,7 @@ async fn replay_rebuilds_a_catalog_identical_to_the_live_one() {
     let live = dump_catalog(&s).await;
     assert!(live.len() > 200);
 
-    let out = s
-        .command(&["replay", "catalog", "--from", "earliest"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = String::from_utf8_lossy(&out.stdout);
+    let report = s.run_ok(&["replay", "catalog", "--from", "earliest"]);
     assert!(report.contains("replay catalog:"), "{report}");
     let events = s.count("SELECT count(*) FROM events").await;
     assert!(
@@ -521,22 +512,13 @@ async fn bulk_file_ingest_reports_and_agrees_with_the_single_path() {
     let file = dir.join("import.jsonl");
     std::fs::write(&file, lines.join("\n")).unwrap();
 
-    let out = s
-        .command(&[
-            "ingest",
-            "file",
-            file.to_str().unwrap(),
-            "--format",
-            "jsonl",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = String::from_utf8_lossy(&out.stdout);
+    let report = s.run_ok(&[
+        "ingest",
+        "file",
+        file.to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
     assert!(
         report.contains("created 30, updated 2, merged 0, unchanged 0, rejected 2"),
         "{report}"
@@ -563,11 +545,7 @@ async fn bulk_file_ingest_reports_and_agrees_with_the_single_path() {
     assert_eq!(again["content_id"], existing["content_id"]);
     assert_eq!(again["events"], 0);
     // Re-importing the file creates nothing; only the title listed twice flips back and forth.
-    let out = s
-        .command(&["ingest", "file", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
+    let report = s.run_ok(&["ingest", "file", file.to_str().unwrap()]);
     assert!(
         report.contains("created 0, updated 2, merged 0, unchanged 30, rejected 2"),
         "{report}"
@@ -633,22 +611,13 @@ async fn wikipedia_movies_decade_is_imported_and_projected() {
     let items: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let mut s = Stack::new("wikipedia").await;
     s.start_all().await;
-    let out = s
-        .command(&[
-            "ingest",
-            "file",
-            file.to_str().unwrap(),
-            "--format",
-            "wikipedia-movies",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = String::from_utf8_lossy(&out.stdout);
+    let report = s.run_ok(&[
+        "ingest",
+        "file",
+        file.to_str().unwrap(),
+        "--format",
+        "wikipedia-movies",
+    ]);
     assert!(
         report.contains(&format!("ingested {} records", items.len()))
             && report.contains("rejected 0"),

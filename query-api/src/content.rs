@@ -68,10 +68,7 @@ async fn get_content(
     State(pool): State<PgPool>,
     Path(id): Path<String>,
 ) -> Result<Json<GetContentResponse>, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest {
-        field: "id",
-        message: format!("`{id}` is not a UUID"),
-    })?;
+    let id = parse_id("id", &id)?;
     fetch(&pool, id)
         .await?
         .map(Json)

@@ -101,6 +101,17 @@ impl Stack {
         c
     }
 
+    /// Runs `mediagw <args>`, asserts it succeeded, returns its stdout.
+    pub fn run_ok(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().expect("run mediagw");
+        assert!(
+            out.status.success(),
+            "mediagw {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Starts `mediagw serve --role <role>` under the label `role`.
     pub fn start(&mut self, role: &str) {
         let log = std::fs::OpenOptions::new()
