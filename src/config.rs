@@ -19,6 +19,7 @@ pub struct Config {
     pub registry: RegistryConfig,
     pub relay: RelaySettings,
     pub projector: ProjectorSettings,
+    pub connectors: mediagw_commands::connectors::ConnectorsConfig,
     pub log: LogConfig,
 }
 

@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         action: IngestCmd,
     },
+    /// Provider connectors.
+    Connectors {
+        #[command(subcommand)]
+        action: ConnectorsCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -80,7 +85,8 @@ enum SchemasCmd {
 
 #[derive(Subcommand)]
 enum IngestCmd {
-    /// Import a file: `jsonl` (one IngestRequest or canonical title per line) or `wikipedia-movies`
+    /// Import a file: `jsonl` (one IngestRequest or canonical title per line), `tmdb-export` (one TMDb
+    /// details object per line) or `wikipedia-movies`
     /// (the shared dataset's `movies-*.json`, a file or their folder).
     File {
         path: PathBuf,
@@ -92,6 +98,23 @@ enum IngestCmd {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum ConnectorsCmd {
+    /// Run one job of one provider now (tmdb, watchmode, streaming_availability, youtube,
+    /// gracenote) and print its report as JSON.
+    Run {
+        provider: String,
+        /// catalog_refresh, availability_sync or metadata_enrichment.
+        #[arg(long, default_value = "catalog_refresh")]
+        job: String,
+        /// Stop after this many pages (default: `connectors.max_pages`).
+        #[arg(long)]
+        max_pages: Option<u32>,
+    },
+    /// Remove offers whose expiry has passed (the 15-minute expiry sweep, once).
+    Expire,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +134,7 @@ enum BenchCmd {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    mediagw_schemas::install_tls_provider();
     let cli = Cli::parse();
     let config = config::Config::load(cli.config.as_deref()).context("loading configuration")?;
     telemetry::init_logging(&config.log);
@@ -159,6 +183,11 @@ async fn main() -> anyhow::Result<()> {
             report.print();
             Ok(())
         }
+        Command::Connectors { action } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            cmd::connectors::run(&app, action_args(action)).await
+        }
         Command::Bench {
             action:
                 BenchCmd::Ingest {
@@ -173,5 +202,20 @@ async fn main() -> anyhow::Result<()> {
             );
             cmd::bench::ingest(&config, titles, concurrency, mode == "bulk", &metrics).await
         }
+    }
+}
+
+fn action_args(a: ConnectorsCmd) -> cmd::connectors::Action {
+    match a {
+        ConnectorsCmd::Run {
+            provider,
+            job,
+            max_pages,
+        } => cmd::connectors::Action::Run {
+            provider,
+            job,
+            max_pages,
+        },
+        ConnectorsCmd::Expire => cmd::connectors::Action::Expire,
     }
 }

@@ -18,7 +18,13 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::kafka::{ensure_topics, BrokerProbe};
 
-pub const ROLES: &[&str] = &["api", "registry", "relay", "projector:catalog"];
+pub const ROLES: &[&str] = &[
+    "api",
+    "registry",
+    "relay",
+    "projector:catalog",
+    "connectors",
+];
 
 /// Parses `all` or a comma-separated role list.
 pub fn parse_roles(spec: &str) -> anyhow::Result<BTreeSet<String>> {
@@ -81,6 +87,17 @@ pub async fn serve(
         )?;
         let token = shutdown.clone();
         tasks.spawn(async move { runner.run(token).await.map_err(anyhow::Error::from) });
+    }
+    if roles.contains("connectors") {
+        let (titles, cfg, token) = (
+            app.titles(),
+            app.config.connectors.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            mediagw_commands::connectors::schedule::run(titles, cfg, token).await;
+            Ok(())
+        });
     }
     if roles.contains("api") {
         let titles = app.titles();

@@ -68,6 +68,7 @@ mod tests {
                 runtime_minutes: None,
             },
             availability: vec![],
+            cast: vec![],
         }
     }
 

@@ -11,11 +11,13 @@
 use std::collections::HashMap;
 
 use mediagw_domain::catalog::CanonicalTitle;
+use mediagw_domain::resolution::{Fingerprint, Match, Verdict};
 use mediagw_domain::title::{Title, TitleCommand, TitleEvent};
 use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::CommandError;
+use crate::resolution;
 use crate::titles::{
     identity_keys, majority, IngestAction, IngestRequest, IngestResponse, TitleService,
 };
@@ -27,6 +29,10 @@ struct Planned {
     region: String,
     record: CanonicalTitle,
     keys: Vec<(String, String)>,
+    fingerprint: Fingerprint,
+    /// Fuzzy-matched to an existing title.
+    merged: Option<Match>,
+    review: Option<(Uuid, Match)>,
 }
 
 impl TitleService {
@@ -42,6 +48,7 @@ impl TitleService {
             match Self::validate(req) {
                 Ok((source, region, record)) => {
                     let keys = identity_keys(&record);
+                    let fingerprint = Fingerprint::of(&record);
                     planned.push(Planned {
                         index,
                         content_id: Uuid::nil(),
@@ -49,6 +56,9 @@ impl TitleService {
                         region,
                         record,
                         keys,
+                        fingerprint,
+                        merged: None,
+                        review: None,
                     });
                 }
                 Err(e) => results[index] = Some(Err(e.into())),
@@ -102,13 +112,38 @@ impl TitleService {
                 )
             })
             .collect();
-        for p in planned.iter_mut() {
+        // Records none of whose identifiers is known are compared with existing titles.
+        let unknown: Vec<usize> = (0..planned.len())
+            .filter(|&i| !planned[i].keys.iter().any(|k| owner.contains_key(k)))
+            .collect();
+        let mut matches = {
+            let fps: Vec<&Fingerprint> = unknown.iter().map(|&i| &planned[i].fingerprint).collect();
+            let mut conn = self.pool().acquire().await?;
+            resolution::best_matches(&mut conn, &fps).await?
+        };
+        let mut fuzzy: HashMap<usize, (Uuid, Match)> = HashMap::new();
+        for (slot, i) in unknown.into_iter().enumerate() {
+            if let Some(found) = matches[slot].take() {
+                fuzzy.insert(i, found);
+            }
+        }
+        for (i, p) in planned.iter_mut().enumerate() {
             let owners: Vec<Uuid> = p
                 .keys
                 .iter()
                 .filter_map(|k| owner.get(k).copied())
                 .collect();
-            p.content_id = majority(&owners).unwrap_or_else(Uuid::now_v7);
+            p.content_id = match (majority(&owners), fuzzy.remove(&i)) {
+                (Some(id), _) => id,
+                (None, Some((id, m))) if m.verdict == Verdict::Same => {
+                    p.merged = Some(m);
+                    id
+                }
+                (None, review) => {
+                    p.review = review;
+                    Uuid::now_v7()
+                }
+            };
             for k in &p.keys {
                 owner.entry(k.clone()).or_insert(p.content_id);
             }
@@ -158,17 +193,17 @@ impl TitleService {
                 );
                 title.apply(e);
             }
-            let action = if existed {
-                IngestAction::Updated
-            } else {
-                IngestAction::Created
+            let (action, confidence) = match (&p.merged, existed) {
+                (Some(m), _) => (IngestAction::Merged, m.confidence),
+                (None, true) => (IngestAction::Updated, 1.0),
+                (None, false) => (IngestAction::Created, 1.0),
             };
             done.push((
                 p.index,
                 IngestResponse {
                     content_id: p.content_id,
                     action,
-                    entity_confidence: 1.0,
+                    entity_confidence: confidence,
                     events: n,
                 },
             ));
@@ -212,6 +247,19 @@ impl TitleService {
         .bind(&payload)
         .execute(&mut *tx)
         .await?;
+        let plan: Vec<(Uuid, &Fingerprint, bool)> = planned
+            .iter()
+            .map(|p| (p.content_id, &p.fingerprint, p.merged.is_none()))
+            .collect();
+        resolution::index(&mut tx, &plan).await?;
+        for p in planned.iter() {
+            if let Some(m) = &p.merged {
+                resolution::record_decision(&mut tx, p.content_id, p.content_id, "merged", m)
+                    .await?;
+            } else if let Some((candidate, m)) = &p.review {
+                resolution::enqueue_review(&mut tx, p.content_id, *candidate, m).await?;
+            }
+        }
         tx.commit().await?;
         metrics::counter!("commands_events_committed_total").increment(agg.len() as u64);
         Ok(done)

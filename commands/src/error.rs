@@ -13,4 +13,8 @@ pub enum CommandError {
     Db(#[from] sqlx::Error),
     #[error("event store: {0}")]
     Store(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
 }

@@ -3,20 +3,23 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use mediagw_domain::title::TitleError;
 use serde_json::json;
 
 use crate::error::CommandError;
+use crate::resolution::ReviewDecision;
 use crate::titles::{IngestRequest, TitleService};
 
 pub fn router(service: Arc<TitleService>, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/internal/ingest", post(ingest))
+        .route("/internal/resolution/pending", get(pending))
+        .route("/internal/resolution/{id}/{decision}", post(decide))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(service)
 }
@@ -53,6 +56,66 @@ async fn ingest(
         Ok(resp) => {
             tracing::Span::current().record("content_id", tracing::field::display(resp.content_id));
             (StatusCode::OK, Json(resp)).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PendingQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /internal/resolution/pending?limit=`: grey-zone matches, oldest first, with both fingerprints.
+async fn pending(
+    State(service): State<Arc<TitleService>>,
+    Query(q): Query<PendingQuery>,
+) -> Response {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "`limit` must be between 1 and 500",
+            Some(json!([{"field": "limit", "message": "must be between 1 and 500"}])),
+        );
+    }
+    match service.pending_reviews(limit).await {
+        Ok(p) => Json(json!({ "pending": p })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /internal/resolution/{id}/accept` (merge the pair) or `/reject` (keep both).
+#[tracing::instrument(skip(service))]
+async fn decide(
+    State(service): State<Arc<TitleService>>,
+    Path((id, decision)): Path<(String, String)>,
+) -> Response {
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "`id` is not a UUID",
+            Some(json!([{"field": "id", "message": "must be a UUID"}])),
+        );
+    };
+    let decision = match decision.as_str() {
+        "accept" => ReviewDecision::Accept,
+        "reject" => ReviewDecision::Reject,
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "use /accept or /reject",
+                None,
+            )
+        }
+    };
+    match service.decide_review(id, decision).await {
+        Ok(survivor) => {
+            Json(json!({"review_id": id, "decision": decision, "survivor_id": survivor}))
+                .into_response()
         }
         Err(e) => e.into_response(),
     }
@@ -95,6 +158,13 @@ impl IntoResponse for CommandError {
                 &e.to_string(),
                 None,
             ),
+            CommandError::NotFound(what) => error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("{what} not found"),
+                None,
+            ),
+            CommandError::Conflict(why) => error(StatusCode::CONFLICT, "conflict", &why, None),
             CommandError::Contention => {
                 let mut r = error(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -6,13 +6,17 @@
 //! - [`aggregate`]: the cqrs-es binding of the pure `mediagw_domain::title` aggregate.
 //! - [`titles`]: the title command service (identity resolution, retries on conflicts).
 //! - [`http`]: `POST /internal/ingest`.
+//! - [`connectors`]: provider API clients (budgets, retries, pagination) and their schedules.
+//! - [`resolution`]: entity resolution (fingerprint index, review queue, merges).
 //! - [`relay`]: outbox → Kafka, crash-safe and ordered.
 
 pub mod aggregate;
 pub mod bulk;
+pub mod connectors;
 pub mod error;
 pub mod http;
 pub mod relay;
+pub mod resolution;
 pub mod store;
 pub mod titles;
 

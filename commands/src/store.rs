@@ -65,5 +65,10 @@ CREATE INDEX IF NOT EXISTS title_identity_content ON title_identity (content_id)
 
 /// Creates the write-side tables; safe to run concurrently from several processes.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
-    mediagw_schemas::ddl::apply_once(pool, 7302, "public", DDL).await
+    let ddl = format!(
+        "{DDL}\n{}\n{}",
+        crate::resolution::DDL,
+        crate::connectors::schedule::DDL
+    );
+    mediagw_schemas::ddl::apply_once(pool, 7302, "public", &ddl).await
 }

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, EventStore};
-use mediagw_domain::catalog::{normalize_region, parse_generic, CanonicalTitle, IngestSource};
-use mediagw_domain::title::TitleCommand;
+use mediagw_domain::catalog::{normalize_region, CanonicalTitle, IngestSource};
+use mediagw_domain::providers;
+use mediagw_domain::resolution::{Fingerprint, Match, Verdict};
+use mediagw_domain::title::{TitleCommand, TitleError};
 use mediagw_domain::ValidationErrors;
 use postgres_es::PostgresEventRepository;
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,7 @@ use uuid::Uuid;
 
 use crate::aggregate::{StoredTitleEvent, TitleAggregate};
 use crate::error::CommandError;
+use crate::resolution;
 
 /// Seed §2 `IngestRequest`.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +64,10 @@ impl TitleService {
         &self.pool
     }
 
+    pub(crate) fn store(&self) -> &PersistedEventStore<PostgresEventRepository, TitleAggregate> {
+        &self.store
+    }
+
     /// Validates a request without touching storage: every problem is reported with its field.
     pub fn validate(
         req: &IngestRequest,
@@ -70,7 +77,11 @@ impl TitleService {
         if source.is_none() {
             errs.push(
                 "platform",
-                format!("unknown platform `{}` (supported: generic)", req.platform),
+                format!(
+                    "unknown platform `{}` (supported: {})",
+                    req.platform.chars().take(40).collect::<String>(),
+                    IngestSource::ALL.map(IngestSource::as_str).join(", ")
+                ),
             );
         }
         let region = normalize_region(&req.region);
@@ -83,31 +94,54 @@ impl TitleService {
         let (Some(source), Some(region)) = (source, region) else {
             return Err(errs);
         };
-        let record = match source {
-            IngestSource::Generic => parse_generic(&req.raw_content, &region)?,
-        };
+        let record = providers::normalize(source, &req.raw_content, &region)?;
         Ok((source, region, record))
     }
 
     pub async fn ingest(&self, req: &IngestRequest) -> Result<IngestResponse, CommandError> {
         let (source, region, record) = Self::validate(req)?;
-        let (content_id, confidence) = self.resolve(&record).await?;
-        let cmd = TitleCommand::IngestRecord {
-            content_id,
-            source: source.as_str().to_string(),
-            region,
-            record,
+        let fingerprint = Fingerprint::of(&record);
+        let resolved = self.resolve(&record, &fingerprint).await?;
+        let mut content_id = resolved.content_id;
+        // A title merged away since its identifiers were read: follow it to the survivor.
+        let mut hops = 0;
+        let (existed, events) = loop {
+            let cmd = TitleCommand::IngestRecord {
+                content_id,
+                source: source.as_str().to_string(),
+                region: region.clone(),
+                record: record.clone(),
+            };
+            match self.execute(content_id, cmd).await {
+                Err(CommandError::Rejected(TitleError::Merged { survivor })) if hops < 5 => {
+                    content_id = survivor;
+                    hops += 1;
+                }
+                other => break other?,
+            }
         };
-        let (existed, events) = self.execute(content_id, cmd).await?;
-        let action = if existed {
-            IngestAction::Updated
-        } else {
-            IngestAction::Created
+        let mut conn = self.pool.acquire().await?;
+        let merged = resolved.merged.is_some();
+        resolution::index(&mut conn, &[(content_id, &fingerprint, !merged)]).await?;
+        match &resolved.merged {
+            Some(m) => {
+                resolution::record_decision(&mut conn, content_id, content_id, "merged", m).await?
+            }
+            None => {
+                if let Some((candidate, m)) = &resolved.review {
+                    resolution::enqueue_review(&mut conn, content_id, *candidate, m).await?;
+                }
+            }
+        }
+        let action = match (existed, merged) {
+            (_, true) => IngestAction::Merged,
+            (true, false) => IngestAction::Updated,
+            (false, false) => IngestAction::Created,
         };
         Ok(IngestResponse {
             content_id,
             action,
-            entity_confidence: confidence,
+            entity_confidence: resolved.confidence,
             events,
         })
     }
@@ -116,14 +150,41 @@ impl TitleService {
     ///
     /// Claims are inserted before the command runs; a crash in between leaves a claim on an empty
     /// aggregate, which the next ingest of the same record simply fills (no duplicate, no loss).
-    async fn resolve(&self, record: &CanonicalTitle) -> Result<(Uuid, f32), CommandError> {
+    async fn resolve(
+        &self,
+        record: &CanonicalTitle,
+        fingerprint: &Fingerprint,
+    ) -> Result<Resolved, CommandError> {
         let keys = identity_keys(record);
         let (types, values): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
         let owners = self.owners(&types, &values).await?;
+        let mut resolved = Resolved {
+            content_id: Uuid::nil(),
+            confidence: 1.0,
+            merged: None,
+            review: None,
+        };
         let chosen = match majority(&owners) {
             Some(id) => id,
-            None => Uuid::now_v7(),
+            None => {
+                // No identifier known: is it a title we have under other identifiers?
+                let mut conn = self.pool.acquire().await?;
+                let best = resolution::best_matches(&mut conn, &[fingerprint]).await?;
+                match best.into_iter().next().flatten() {
+                    Some((id, m)) if m.verdict == Verdict::Same => {
+                        resolved.confidence = m.confidence;
+                        resolved.merged = Some(m);
+                        id
+                    }
+                    Some((id, m)) => {
+                        resolved.review = Some((id, m));
+                        Uuid::now_v7()
+                    }
+                    None => Uuid::now_v7(),
+                }
+            }
         };
+        resolved.content_id = chosen;
         sqlx::query(
             "INSERT INTO title_identity (id_type, id_value, content_id)
              SELECT t, v, $3 FROM UNNEST($1::text[], $2::text[]) AS k(t, v)
@@ -134,14 +195,15 @@ impl TitleService {
         .bind(chosen)
         .execute(&self.pool)
         .await?;
-        if owners.is_empty() {
+        if owners.is_empty() && resolved.merged.is_none() {
             // A concurrent ingest of the same record may have claimed first: follow the winner.
             let after = self.owners(&types, &values).await?;
             if let Some(winner) = majority(&after) {
-                return Ok((winner, 1.0));
+                resolved.content_id = winner;
+                resolved.review = None;
             }
         }
-        Ok((chosen, 1.0))
+        Ok(resolved)
     }
 
     async fn owners(&self, types: &[String], values: &[String]) -> Result<Vec<Uuid>, sqlx::Error> {
@@ -201,6 +263,16 @@ fn store_err(e: AggregateError<mediagw_domain::title::TitleError>) -> CommandErr
         AggregateError::AggregateConflict => CommandError::Contention,
         other => CommandError::Store(other.to_string()),
     }
+}
+
+/// Where a record goes and why.
+struct Resolved {
+    content_id: Uuid,
+    confidence: f32,
+    /// Set when the record was matched (fuzzily) to an existing title.
+    merged: Option<Match>,
+    /// A grey-zone candidate to queue for review once the new title exists.
+    review: Option<(Uuid, Match)>,
 }
 
 /// The identifiers a record is known by: its external ids, or, when it has none, a natural key of

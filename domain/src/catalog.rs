@@ -145,6 +145,9 @@ pub struct CanonicalTitle {
     pub external_ids: ExternalIds,
     pub metadata: TitleMetadata,
     pub availability: Vec<Offer>,
+    /// Leading cast names: a hint for entity resolution, not part of the title's events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cast: Vec<String>,
 }
 
 /// Ingestion sources accepted on `POST /internal/ingest` (seed `IngestRequest.platform`).
@@ -153,20 +156,41 @@ pub struct CanonicalTitle {
 pub enum IngestSource {
     /// Our canonical title JSON (field names follow the seed's content contract).
     Generic,
+    /// TMDb v3 movie / TV details.
+    Tmdb,
+    /// Watchmode v1 title details with sources.
+    Watchmode,
+    /// Streaming Availability API v4 shows.
+    StreamingAvailability,
+    /// YouTube Data API v3 videos.
+    Youtube,
+    /// Gracenote (TMS OnConnect) programs with availabilities.
+    Gracenote,
 }
 
 impl IngestSource {
+    pub const ALL: [IngestSource; 6] = [
+        IngestSource::Generic,
+        IngestSource::Tmdb,
+        IngestSource::Watchmode,
+        IngestSource::StreamingAvailability,
+        IngestSource::Youtube,
+        IngestSource::Gracenote,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             IngestSource::Generic => "generic",
+            IngestSource::Tmdb => "tmdb",
+            IngestSource::Watchmode => "watchmode",
+            IngestSource::StreamingAvailability => "streaming_availability",
+            IngestSource::Youtube => "youtube",
+            IngestSource::Gracenote => "gracenote",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "generic" => Some(IngestSource::Generic),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 }
 
@@ -369,10 +393,26 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
                 runtime_minutes,
             },
             availability,
+            cast: names(obj.get("cast")),
         })
     } else {
         Err(errs)
     }
+}
+
+/// Up to 15 non-empty names from an optional array of strings (resolution hints; never rejected).
+fn names(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.len() <= 200)
+                .take(15)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Lower-case, single-spaced genre names so `Sci-Fi ` and `sci-fi` are one genre.

@@ -4,6 +4,8 @@
 
 pub mod catalog;
 pub mod error;
+pub mod providers;
+pub mod resolution;
 pub mod title;
 
 pub use error::{FieldError, ValidationErrors};

@@ -25,6 +25,18 @@ pub enum TitleCommand {
         region: String,
         offers: Vec<Offer>,
     },
+    /// Entity resolution decided that title `from` is this one: take over its ids and offers.
+    Absorb {
+        from: Uuid,
+        external_ids: ExternalIds,
+        offers: Vec<(String, Offer)>,
+    },
+    /// Entity resolution decided that this title is `survivor`: retire it in the survivor's favour.
+    MergeInto {
+        survivor: Uuid,
+        confidence: f32,
+        reasons: Vec<String>,
+    },
 }
 
 /// Everything that happens to a title. Names are past tense; metadata events carry full snapshots so
@@ -55,6 +67,12 @@ pub enum TitleEvent {
         source: String,
         key: OfferKey,
     },
+    /// This title is the same work as `survivor_id`; its id now resolves there.
+    TitlesMerged {
+        survivor_id: Uuid,
+        confidence: f32,
+        reasons: Vec<String>,
+    },
 }
 
 impl TitleEvent {
@@ -65,6 +83,7 @@ impl TitleEvent {
             TitleEvent::AvailabilityArrived { .. } => "AvailabilityArrived",
             TitleEvent::AvailabilityUpdated { .. } => "AvailabilityUpdated",
             TitleEvent::AvailabilityLeft { .. } => "AvailabilityLeft",
+            TitleEvent::TitlesMerged { .. } => "TitlesMerged",
         }
     }
 }
@@ -81,6 +100,11 @@ pub enum TitleError {
     },
     #[error("ingest addressed to title {expected} was delivered to title {actual}")]
     WrongAggregate { expected: Uuid, actual: Uuid },
+    /// The title was merged; commands belong to the survivor.
+    #[error("title was merged into {survivor}")]
+    Merged { survivor: Uuid },
+    #[error("a title cannot be merged into itself")]
+    SelfMerge,
 }
 
 /// What the aggregate remembers: enough to diff the next record against.
@@ -91,6 +115,9 @@ pub struct Title {
     pub external_ids: ExternalIds,
     /// Current offers with the source that reported them.
     pub offers: BTreeMap<OfferKey, (String, Offer)>,
+    /// Set once entity resolution retired this title in favour of another.
+    #[serde(default)]
+    pub merged_into: Option<Uuid>,
 }
 
 impl Title {
@@ -101,6 +128,12 @@ impl Title {
     }
 
     pub fn handle(&self, command: TitleCommand) -> Result<Vec<TitleEvent>, TitleError> {
+        if let Some(survivor) = self.merged_into {
+            return match command {
+                TitleCommand::MergeInto { survivor: s, .. } if s == survivor => Ok(vec![]),
+                _ => Err(TitleError::Merged { survivor }),
+            };
+        }
         match command {
             TitleCommand::IngestRecord {
                 content_id,
@@ -152,6 +185,52 @@ impl Title {
                 }
                 check_region(&region, &offers)?;
                 Ok(self.diff_offers(&source, &region, offers))
+            }
+            TitleCommand::Absorb {
+                from,
+                external_ids,
+                offers,
+            } => {
+                let (Some(id), Some(metadata)) = (self.id, &self.metadata) else {
+                    return Err(TitleError::NotFound);
+                };
+                if from == id {
+                    return Err(TitleError::SelfMerge);
+                }
+                let mut events = Vec::new();
+                let mut ids = external_ids;
+                // The survivor's own ids win where both have one of a kind.
+                ids.extend(self.external_ids.clone());
+                if ids != self.external_ids {
+                    events.push(TitleEvent::TitleUpdated {
+                        source: "resolution".into(),
+                        metadata: metadata.clone(),
+                        external_ids: ids,
+                    });
+                }
+                for (source, offer) in offers {
+                    if !self.offers.contains_key(&offer.key()) {
+                        events.push(TitleEvent::AvailabilityArrived { source, offer });
+                    }
+                }
+                Ok(events)
+            }
+            TitleCommand::MergeInto {
+                survivor,
+                confidence,
+                reasons,
+            } => {
+                if !self.exists() {
+                    return Err(TitleError::NotFound);
+                }
+                if Some(survivor) == self.id {
+                    return Err(TitleError::SelfMerge);
+                }
+                Ok(vec![TitleEvent::TitlesMerged {
+                    survivor_id: survivor,
+                    confidence,
+                    reasons,
+                }])
             }
         }
     }
@@ -213,6 +292,10 @@ impl Title {
             }
             TitleEvent::AvailabilityLeft { key, .. } => {
                 self.offers.remove(&key);
+            }
+            TitleEvent::TitlesMerged { survivor_id, .. } => {
+                self.merged_into = Some(survivor_id);
+                self.offers.clear();
             }
         }
     }
@@ -300,6 +383,7 @@ mod tests {
                 external_ids: ids(),
                 metadata: meta(title),
                 availability: offers,
+                cast: vec![],
             },
         }
     }
@@ -423,5 +507,52 @@ mod tests {
             panic!("{events:?}")
         };
         assert_eq!(external_ids.len(), 2);
+    }
+
+    #[test]
+    fn merge_retires_the_title_and_the_survivor_takes_its_ids_and_offers() {
+        let survivor = Uuid::from_u128(0x5eed);
+        let merged = TitleEvent::TitlesMerged {
+            survivor_id: survivor,
+            confidence: 0.95,
+            reasons: vec!["title matches after normalisation (1.00)".into()],
+        };
+        let cmd = || TitleCommand::MergeInto {
+            survivor,
+            confidence: 0.95,
+            reasons: vec!["title matches after normalisation (1.00)".into()],
+        };
+        assert_eq!(
+            given(vec![ingested()]).when(cmd()).unwrap(),
+            vec![merged.clone()]
+        );
+        // Idempotent, and every later command is redirected to the survivor.
+        let after = given(vec![ingested(), merged]);
+        assert_eq!(after.0.handle(cmd()).unwrap(), vec![]);
+        assert_eq!(
+            after.when(ingest("The Matrix", vec![])),
+            Err(TitleError::Merged { survivor })
+        );
+
+        let absorb = TitleCommand::Absorb {
+            from: Uuid::from_u128(9),
+            external_ids: [("tmdb_movie".to_string(), "603".to_string())].into(),
+            offers: vec![("tmdb".into(), offer("max", None))],
+        };
+        let events = given(vec![ingested()]).when(absorb).unwrap();
+        assert!(
+            matches!(&events[0], TitleEvent::TitleUpdated { external_ids, .. } if external_ids.len() == 2)
+        );
+        assert!(
+            matches!(&events[1], TitleEvent::AvailabilityArrived { offer, .. } if offer.platform == "max")
+        );
+        assert_eq!(
+            given(vec![ingested()]).when(TitleCommand::MergeInto {
+                survivor: id(),
+                confidence: 1.0,
+                reasons: vec![]
+            }),
+            Err(TitleError::SelfMerge)
+        );
     }
 }

@@ -4,14 +4,17 @@
 //! guaranteed: a row keeps the newest snapshot by aggregate sequence (`content.version`). Availability
 //! events share one topic and key, so they arrive in order; `availability_versions` drops replays of
 //! ones already applied. Availability rows do not reference `content` with a foreign key for the same
-//! reason: they may be projected before the title row.
+//! reason: they may be projected before the title row. A title retired by `TitlesMerged` leaves a
+//! redirect to its survivor; its rows go, and late events of it (other topics) are ignored.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use mediagw_domain::catalog::{ExternalIds, Offer, OfferKey, TitleMetadata};
 use mediagw_domain::title::TitleEvent;
 use mediagw_schemas::{topics, EventMeta, EventRecord};
+use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -115,6 +118,15 @@ CREATE TABLE IF NOT EXISTS {s}.availability_changes (
     PRIMARY KEY (content_id, sequence)
 );
 ALTER TABLE {s}.availability_changes ADD COLUMN IF NOT EXISTS video_quality varchar(10);
+ALTER TABLE {s}.availability_changes ALTER COLUMN change TYPE varchar(20);
+-- Titles retired by entity resolution: the old id resolves to the survivor.
+CREATE TABLE IF NOT EXISTS {s}.content_redirects (
+    old_id      uuid PRIMARY KEY,
+    survivor_id uuid NOT NULL,
+    confidence  real NOT NULL,
+    reasons     text[] NOT NULL,
+    merged_at   timestamptz NOT NULL
+);
 CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (region, occurred_at, content_id, sequence);
 {offsets};
 "#,
@@ -151,6 +163,8 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
                 }
             }
         }
+        let retired = self.retired(tx, newest.keys().copied().collect()).await?;
+        newest.retain(|id, _| !retired.contains(id));
         if newest.is_empty() {
             return Ok(());
         }
@@ -221,29 +235,94 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
         Ok(())
     }
 
+    /// Which of `ids` were retired by a merge (their late events are dropped).
+    async fn retired(
+        &self,
+        tx: &mut PgConnection,
+        ids: Vec<Uuid>,
+    ) -> Result<std::collections::HashSet<Uuid>, ApplyError> {
+        let s = &self.schema;
+        Ok(sqlx::query_scalar::<_, Uuid>(&format!(
+            "SELECT old_id FROM {s}.content_redirects WHERE old_id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect())
+    }
+
+    /// `TitlesMerged`: remember the redirect and drop the retired title's rows. The survivor's own
+    /// events (ids and offers it took over) arrive separately.
+    async fn apply_merges(
+        &self,
+        tx: &mut PgConnection,
+        events: &[(EventMeta, TitleEvent)],
+    ) -> Result<(), ApplyError> {
+        let s = &self.schema;
+        for (meta, ev) in events {
+            let TitleEvent::TitlesMerged {
+                survivor_id,
+                confidence,
+                reasons,
+            } = ev
+            else {
+                continue;
+            };
+            let old = meta.content_id;
+            sqlx::query(&format!(
+                "INSERT INTO {s}.content_redirects (old_id, survivor_id, confidence, reasons, merged_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (old_id) DO NOTHING"
+            ))
+            .bind(old)
+            .bind(survivor_id)
+            .bind(confidence)
+            .bind(reasons)
+            .bind(meta.occurred_at)
+            .execute(&mut *tx)
+            .await?;
+            // Titles that were merged into `old` earlier now resolve to the survivor directly.
+            sqlx::query(&format!(
+                "UPDATE {s}.content_redirects SET survivor_id = $2 WHERE survivor_id = $1"
+            ))
+            .bind(old)
+            .bind(survivor_id)
+            .execute(&mut *tx)
+            .await?;
+            for table in ["content", "external_ids", "platform_availability"] {
+                let col = if table == "content" {
+                    "id"
+                } else {
+                    "content_id"
+                };
+                sqlx::query(&format!("DELETE FROM {s}.{table} WHERE {col} = $1"))
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Appends availability events to the change feed (idempotent by aggregate and sequence).
     async fn record_changes(
         &self,
         tx: &mut PgConnection,
-        changes: &[(&EventMeta, &TitleEvent)],
+        changes: &[(&EventMeta, &TitleEvent, &'static str)],
     ) -> Result<(), ApplyError> {
         if changes.is_empty() {
             return Ok(());
         }
         let s = &self.schema;
         let mut rows = Vec::with_capacity(changes.len());
-        for (meta, ev) in changes {
-            let (change, key, offer) = match ev {
-                TitleEvent::AvailabilityArrived { offer, .. } => {
-                    ("arrived", offer.key(), Some(offer))
-                }
-                TitleEvent::AvailabilityUpdated { offer, .. } => {
-                    ("updated", offer.key(), Some(offer))
-                }
-                TitleEvent::AvailabilityLeft { key, .. } => ("left", key.clone(), None),
+        for (meta, ev, change) in changes {
+            let (key, offer) = match ev {
+                TitleEvent::AvailabilityArrived { offer, .. }
+                | TitleEvent::AvailabilityUpdated { offer, .. } => (offer.key(), Some(offer)),
+                TitleEvent::AvailabilityLeft { key, .. } => (key.clone(), None),
                 _ => continue,
             };
-            rows.push((meta, change, key, offer));
+            rows.push((meta, *change, key, offer));
         }
         sqlx::query(&format!(
             "INSERT INTO {s}.availability_changes (content_id, sequence, change, platform, region, availability_type,
@@ -262,7 +341,6 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
         .bind(rows.iter().map(|r| r.3.and_then(|o| o.price_currency.as_deref())).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.3.and_then(|o| o.expires_at)).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.0.occurred_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.3.and_then(|o| o.video_quality.as_deref())).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.3.and_then(|o| o.video_quality.as_deref())).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
@@ -294,7 +372,32 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
         if per_title.is_empty() {
             return Ok(());
         }
+        let retired = self
+            .retired(tx, per_title.keys().copied().collect())
+            .await?;
+        per_title.retain(|id, _| !retired.contains(id));
         let ids: Vec<Uuid> = per_title.keys().copied().collect();
+        // Current price and expiry of the touched offers, to tell a price change from a new expiry.
+        let mut current: HashMap<(Uuid, String, String, String), PriceExpiry> = sqlx::query_as::<
+            _,
+            (
+                Uuid,
+                String,
+                String,
+                String,
+                Option<Decimal>,
+                Option<DateTime<Utc>>,
+            ),
+        >(&format!(
+            "SELECT content_id, platform, region, availability_type, price_amount, expires_at
+                 FROM {s}.platform_availability WHERE content_id = ANY($1)"
+        ))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(c, p, r, t, price, exp)| ((c, p, r, t), (price, exp)))
+        .collect();
         let stored: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(&format!(
             "SELECT content_id, version FROM {s}.availability_versions WHERE content_id = ANY($1) FOR UPDATE"
         ))
@@ -305,7 +408,7 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
         .collect();
         let mut finals: HashMap<(Uuid, OfferKey), Option<(&str, &Offer)>> = HashMap::new();
         let (mut vid, mut vver) = (Vec::new(), Vec::new());
-        let mut changes: Vec<(&EventMeta, &TitleEvent)> = Vec::new();
+        let mut changes: Vec<(&EventMeta, &TitleEvent, &'static str)> = Vec::new();
         for (id, mut evs) in per_title {
             evs.sort_by_key(|(m, _)| m.sequence);
             let mut version = stored.get(&id).copied().unwrap_or(0);
@@ -314,7 +417,7 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
                     continue;
                 }
                 version = meta.sequence;
-                changes.push((meta, ev));
+                changes.push((meta, ev, change_kind(&mut current, id, ev)));
                 match ev {
                     TitleEvent::AvailabilityArrived { source, offer }
                     | TitleEvent::AvailabilityUpdated { source, offer } => {
@@ -387,6 +490,46 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
     }
 }
 
+type PriceExpiry = (Option<Decimal>, Option<DateTime<Utc>>);
+
+/// Feed kind of an availability event: `arrived`, `left`, or for an update what changed first in
+/// importance: `price_changed`, `expiry_set`, else `updated` (links, dates, quality).
+fn change_kind(
+    current: &mut HashMap<(Uuid, String, String, String), PriceExpiry>,
+    id: Uuid,
+    ev: &TitleEvent,
+) -> &'static str {
+    let k = |key: &OfferKey| {
+        (
+            id,
+            key.platform.clone(),
+            key.region.clone(),
+            key.availability_type.as_str().to_string(),
+        )
+    };
+    match ev {
+        TitleEvent::AvailabilityArrived { offer, .. } => {
+            current.insert(k(&offer.key()), (offer.price_amount, offer.expires_at));
+            "arrived"
+        }
+        TitleEvent::AvailabilityUpdated { offer, .. } => {
+            let before = current.insert(k(&offer.key()), (offer.price_amount, offer.expires_at));
+            match before {
+                Some((price, _)) if price != offer.price_amount => "price_changed",
+                Some((_, exp)) if exp != offer.expires_at && offer.expires_at.is_some() => {
+                    "expiry_set"
+                }
+                _ => "updated",
+            }
+        }
+        TitleEvent::AvailabilityLeft { key, .. } => {
+            current.remove(&k(key));
+            "left"
+        }
+        _ => "updated",
+    }
+}
+
 /// Offer rows get ids derived from their identity, so a rebuilt projection is identical to the live one.
 fn offer_row_id(content_id: Uuid, key: &mediagw_domain::catalog::OfferKey) -> Uuid {
     let name = format!(
@@ -433,6 +576,7 @@ impl Projection for CatalogProjection {
                     .map_err(|e| ApplyError::Poison(e.to_string()))?,
             );
         }
+        self.apply_merges(tx, &events).await?;
         self.apply_metadata_set(tx, &events).await?;
         self.apply_availability_set(tx, &events).await
     }

@@ -32,6 +32,8 @@ pub fn router(pool: PgPool) -> Router {
 pub struct FeedQuery {
     pub region: String,
     pub platform: Option<String>,
+    /// Only this kind: `arrived` (new arrivals), `left`, `price_changed`, `expiry_set`, `updated`.
+    pub change: Option<String>,
     /// RFC 3339; changes at or after this time.
     pub since: Option<String>,
     /// Cursor from a previous page's `next`.
@@ -92,8 +94,12 @@ fn parse_cursor(s: &str) -> Result<Cursor, ApiError> {
 struct Filter {
     region: String,
     platform: Option<String>,
+    change: Option<String>,
     start: Cursor,
 }
+
+/// Kinds of rows in the feed (see the catalog projector).
+pub const CHANGE_KINDS: [&str; 5] = ["arrived", "left", "price_changed", "expiry_set", "updated"];
 
 fn filter(q: &FeedQuery) -> Result<Filter, ApiError> {
     let region = mediagw_domain::catalog::normalize_region(&q.region).ok_or_else(|| {
@@ -127,9 +133,24 @@ fn filter(q: &FeedQuery) -> Result<Filter, ApiError> {
         }
         (None, None) => (i64::MIN, Uuid::nil(), 0),
     };
+    let change = match q.change.as_deref() {
+        None | Some("") => None,
+        Some(c) if CHANGE_KINDS.contains(&c) => Some(c.to_string()),
+        Some(c) => {
+            return Err(ApiError::BadRequest {
+                field: "change",
+                message: format!(
+                    "unknown change `{}` (expected one of: {})",
+                    c.chars().take(40).collect::<String>(),
+                    CHANGE_KINDS.join(", ")
+                ),
+            })
+        }
+    };
     Ok(Filter {
         region,
         platform,
+        change,
         start,
     })
 }
@@ -139,7 +160,7 @@ async fn page(pool: &PgPool, f: &Filter, limit: i64) -> Result<Vec<Change>, sqlx
         "SELECT ch.content_id, ch.sequence, ch.change, ch.platform, ch.region, ch.availability_type, ch.price_amount,
                 ch.price_currency, ch.expires_at, ch.video_quality, ch.occurred_at, c.title
          FROM catalog.availability_changes ch LEFT JOIN catalog.content c ON c.id = ch.content_id
-         WHERE ch.region = $1 AND ($2::text IS NULL OR ch.platform = $2)
+         WHERE ch.region = $1 AND ($2::text IS NULL OR ch.platform = $2) AND ($7::text IS NULL OR ch.change = $7)
            AND (ch.occurred_at, ch.content_id, ch.sequence) > (to_timestamp($3::bigint / 1e6), $4, $5)
          ORDER BY ch.occurred_at, ch.content_id, ch.sequence
          LIMIT $6",
@@ -150,6 +171,7 @@ async fn page(pool: &PgPool, f: &Filter, limit: i64) -> Result<Vec<Change>, sqlx
     .bind(f.start.1)
     .bind(f.start.2)
     .bind(limit)
+    .bind(&f.change)
     .fetch_all(pool)
     .await
 }
@@ -244,6 +266,7 @@ async fn leaving_soon(
     let f = filter(&FeedQuery {
         region: q.region,
         platform: q.platform,
+        change: None,
         since: None,
         after: None,
         limit: None,

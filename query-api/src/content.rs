@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PlatformAvailability {
     pub platform: String,
     pub region: String,
@@ -27,13 +27,13 @@ pub struct PlatformAvailability {
     pub video_quality: Option<String>,
 }
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct ContentImages {
     pub poster: Option<String>,
     pub backdrop: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GetContentResponse {
     pub id: Uuid,
     pub content_type: String,
@@ -118,12 +118,13 @@ async fn batch(
             ids.push(id);
         }
     }
-    let content = fetch_many(&pool, &ids).await?;
+    let found = fetch_resolved(&pool, &ids).await?;
     let not_found = ids
         .iter()
-        .filter(|id| !content.iter().any(|c| c.id == **id))
+        .filter(|id| !found.iter().any(|(asked, _)| asked == *id))
         .copied()
         .collect();
+    let content = found.into_iter().map(|(_, c)| c).collect();
     Ok(Json(BatchResponse { content, not_found }))
 }
 
@@ -192,11 +193,36 @@ pub async fn fetch(pool: &PgPool, id: Uuid) -> Result<Option<GetContentResponse>
     Ok(fetch_many(pool, &[id]).await?.pop())
 }
 
-/// Reads titles with their ids and offers in a single round trip (order of `ids`, missing skipped).
+/// Reads titles with their ids and offers (order of `ids`, missing skipped). A title retired by
+/// entity resolution resolves to the title it was merged into.
 pub async fn fetch_many(
     pool: &PgPool,
     ids: &[Uuid],
 ) -> Result<Vec<GetContentResponse>, sqlx::Error> {
+    Ok(fetch_resolved(pool, ids)
+        .await?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect())
+}
+
+/// Like [`fetch_many`], pairing each answer with the id that was asked for.
+pub async fn fetch_resolved(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, GetContentResponse)>, sqlx::Error> {
+    let redirects: std::collections::HashMap<Uuid, Uuid> = sqlx::query_as(
+        "SELECT old_id, survivor_id FROM catalog.content_redirects WHERE old_id = ANY($1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    let effective: Vec<Uuid> = ids
+        .iter()
+        .map(|id| redirects.get(id).copied().unwrap_or(*id))
+        .collect();
     let rows = sqlx::query(
         "SELECT c.id, c.content_type, c.title, c.original_title, c.overview, c.release_date, c.genres, c.runtime_minutes, c.last_updated,
                 COALESCE((SELECT json_object_agg(e.id_type, e.id_value) FROM catalog.external_ids e WHERE e.content_id = c.id), '{}'::json) AS ids,
@@ -209,7 +235,7 @@ pub async fn fetch_many(
                   FROM catalog.platform_availability a WHERE a.content_id = c.id), '[]'::json) AS offers
          FROM catalog.content c WHERE c.id = ANY($1)",
     )
-    .bind(ids)
+    .bind(&effective)
     .fetch_all(pool)
     .await?;
     let mut found: std::collections::HashMap<Uuid, GetContentResponse> =
@@ -243,7 +269,11 @@ pub async fn fetch_many(
             },
         );
     }
-    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    Ok(ids
+        .iter()
+        .zip(&effective)
+        .filter_map(|(asked, id)| found.get(id).map(|c| (*asked, c.clone())))
+        .collect())
 }
 
 fn offer_from_json(v: &serde_json::Value) -> Option<PlatformAvailability> {

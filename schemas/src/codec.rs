@@ -43,6 +43,7 @@ pub struct EventCodec {
 impl EventCodec {
     pub fn new(registry_url: &str, topic_prefix: &str) -> Self {
         let url = registry_url.trim_end_matches('/').to_string();
+        crate::install_tls_provider();
         Self {
             encoder: EasyAvroEncoder::new(SrSettings::new(url.clone())),
             decoder: EasyAvroDecoder::new(SrSettings::new(url)),
@@ -74,6 +75,7 @@ impl EventCodec {
             EventRecord::AvailabilityArrived(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::AvailabilityUpdated(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::AvailabilityLeft(r) => self.encoder.encode_struct(r, &strategy).await,
+            EventRecord::TitlesMerged(r) => self.encoder.encode_struct(r, &strategy).await,
         };
         res.map_err(|e| CodecError::Registry(e.to_string()))
     }
@@ -104,6 +106,9 @@ impl EventCodec {
             }
             "mediagw.catalog.AvailabilityLeft" => {
                 EventRecord::AvailabilityLeft(from_value(v).map_err(err)?)
+            }
+            "mediagw.catalog.TitlesMerged" => {
+                EventRecord::TitlesMerged(from_value(v).map_err(err)?)
             }
             other => return Err(CodecError::Decode(format!("unknown record type `{other}`"))),
         })

@@ -82,6 +82,11 @@ envelope_record!(AvailabilityLeftV1 {
     region: String,
     availability_type: String
 });
+envelope_record!(TitlesMergedV1 {
+    survivor_id: String,
+    confidence: f32,
+    reasons: Vec<String>
+});
 
 /// A record as it travels on Kafka.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +96,7 @@ pub enum EventRecord {
     AvailabilityArrived(AvailabilityArrivedV1),
     AvailabilityUpdated(AvailabilityUpdatedV1),
     AvailabilityLeft(AvailabilityLeftV1),
+    TitlesMerged(TitlesMergedV1),
 }
 
 /// A record whose fields do not map back to a valid domain event.
@@ -116,6 +122,7 @@ impl EventRecord {
             EventRecord::AvailabilityArrived(_) => "mediagw.catalog.AvailabilityArrived",
             EventRecord::AvailabilityUpdated(_) => "mediagw.catalog.AvailabilityUpdated",
             EventRecord::AvailabilityLeft(_) => "mediagw.catalog.AvailabilityLeft",
+            EventRecord::TitlesMerged(_) => "mediagw.catalog.TitlesMerged",
         }
     }
 
@@ -134,6 +141,9 @@ impl EventRecord {
                 (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
             }
             EventRecord::AvailabilityLeft(r) => {
+                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
+            }
+            EventRecord::TitlesMerged(r) => {
                 (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
             }
         }
@@ -156,7 +166,7 @@ impl EventRecord {
     pub fn topic(&self) -> &'static str {
         match self {
             EventRecord::TitleIngested(_) => topics::CONTENT_INGESTED,
-            EventRecord::TitleUpdated(_) => topics::CONTENT_UPDATED,
+            EventRecord::TitleUpdated(_) | EventRecord::TitlesMerged(_) => topics::CONTENT_UPDATED,
             _ => topics::AVAILABILITY_CHANGED,
         }
     }
@@ -203,6 +213,15 @@ impl EventRecord {
                     availability_type: key.availability_type.as_str().to_string()
                 }))
             }
+            TitleEvent::TitlesMerged {
+                survivor_id,
+                confidence,
+                reasons,
+            } => EventRecord::TitlesMerged(env!(TitlesMergedV1, String::from("resolution"), {
+                survivor_id: survivor_id.to_string(),
+                confidence: *confidence,
+                reasons: reasons.clone()
+            })),
         }
     }
 
@@ -281,6 +300,19 @@ impl EventRecord {
                             region: r.region,
                             availability_type,
                         },
+                    },
+                )
+            }
+            EventRecord::TitlesMerged(r) => {
+                let m = meta!(r);
+                let survivor_id =
+                    Uuid::parse_str(&r.survivor_id).map_err(|e| bad("survivor_id", e))?;
+                (
+                    m,
+                    TitleEvent::TitlesMerged {
+                        survivor_id,
+                        confidence: r.confidence,
+                        reasons: r.reasons,
                     },
                 )
             }

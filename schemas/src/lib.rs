@@ -12,6 +12,12 @@ pub mod registry;
 pub mod topics;
 
 pub use codec::{CodecError, EventCodec};
+
+/// Makes ring the process's TLS provider: reqwest (registry and connector clients) is built
+/// without one, to keep aws-lc out of the build, and panics if none is installed. Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 pub use dto::{EventMeta, EventRecord};
 
 /// One `.avsc` file shipped in the binary.
@@ -50,6 +56,11 @@ pub const SCHEMAS: &[SchemaFile] = &[
         full_name: "mediagw.catalog.AvailabilityLeft",
         topic: topics::AVAILABILITY_CHANGED,
         text: include_str!("../avro/AvailabilityLeft.avsc"),
+    },
+    SchemaFile {
+        full_name: "mediagw.catalog.TitlesMerged",
+        topic: topics::CONTENT_UPDATED,
+        text: include_str!("../avro/TitlesMerged.avsc"),
     },
 ];
 

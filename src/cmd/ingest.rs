@@ -1,4 +1,4 @@
-//! `mediagw ingest file <path> --format jsonl`: bulk import through the same command path as
+//! `mediagw ingest file <path> --format jsonl|tmdb-export|wikipedia-movies`: bulk import through the same command path as
 //! `POST /internal/ingest`, with a progress bar and a final report.
 
 use std::collections::BTreeMap;
@@ -29,14 +29,14 @@ pub struct Report {
     pub seconds: f64,
 }
 
-/// One line: either a full `IngestRequest` or a bare canonical title (then `region` applies).
-fn to_request(line: &str, region: &str) -> Result<IngestRequest, String> {
+/// One line: either a full `IngestRequest` or a bare record of `platform` (then `region` applies).
+fn to_request(line: &str, region: &str, platform: &str) -> Result<IngestRequest, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
     if v.get("raw_content").is_some() {
         serde_json::from_value(v).map_err(|e| format!("not an IngestRequest: {e}"))
     } else {
         Ok(IngestRequest {
-            platform: "generic".into(),
+            platform: platform.into(),
             raw_content: v,
             region: region.into(),
         })
@@ -52,9 +52,12 @@ pub async fn file(
 ) -> anyhow::Result<Report> {
     app.migrate().await?;
     let parsed = match format {
-        "jsonl" => read_jsonl(path, region)?,
+        "jsonl" => read_jsonl(path, region, "generic")?,
+        "tmdb-export" => read_jsonl(path, region, "tmdb")?,
         "wikipedia-movies" => read_wikipedia_movies(path)?,
-        other => anyhow::bail!("unknown --format `{other}` (supported: jsonl, wikipedia-movies)"),
+        other => anyhow::bail!(
+            "unknown --format `{other}` (supported: jsonl, tmdb-export, wikipedia-movies)"
+        ),
     };
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::new(parsed.len() as u64)
@@ -121,15 +124,16 @@ pub async fn file(
 
 type Parsed = Vec<Result<IngestRequest, String>>;
 
-/// One JSON record per line; parse errors are reported per line.
-fn read_jsonl(path: &Path, region: &str) -> anyhow::Result<Parsed> {
+/// One JSON record per line; parse errors are reported per line. `platform` applies to bare records
+/// (`generic` canonical titles, or `tmdb` details objects as dumped by `GET /3/movie/{id}`).
+fn read_jsonl(path: &Path, region: &str, platform: &str) -> anyhow::Result<Parsed> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| to_request(l, region).map_err(|e| format!("line {}: {e}", i + 1)))
+        .map(|(i, l)| to_request(l, region, platform).map_err(|e| format!("line {}: {e}", i + 1)))
         .collect())
 }
 
@@ -175,6 +179,7 @@ fn wikipedia_movie(m: &Value) -> Result<IngestRequest, String> {
         "release_date": format!("{year:04}-01-01"),
         "genres": m.get("genres").cloned().unwrap_or(Value::Null),
         "overview": m.get("extract").cloned().unwrap_or(Value::Null),
+        "cast": m.get("cast").cloned().unwrap_or(Value::Null),
     });
     if let Some(href) = m
         .get("href")

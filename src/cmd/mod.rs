@@ -1,6 +1,7 @@
 //! Operator and data-engineer subcommands.
 
 pub mod bench;
+pub mod connectors;
 pub mod ingest;
 pub mod replay;
 pub mod schemas;

@@ -43,6 +43,7 @@ pub struct Stack {
 
 impl Stack {
     pub async fn new(tag: &str) -> Stack {
+        mediagw_schemas::install_tls_provider();
         let name = format!(
             "mgwt_{tag}_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..8]

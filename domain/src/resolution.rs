@@ -1,0 +1,433 @@
+//! Entity resolution: is this record the same work as a title we already have?
+//!
+//! Exact external ids are decided before this module is asked (they either match or they don't).
+//! Here a record is compared with candidates found through blocking keys (normalised title, main title
+//! before a subtitle, and a title prefix/suffix so one typo still finds its twin) within a year of
+//! each other. The score is title similarity adjusted by year, content type, runtime, cast overlap and
+//! conflicting ids; every adjustment is kept as a human-readable reason.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::catalog::{CanonicalTitle, ContentType, ExternalIds};
+
+/// At or above: the record is merged into the candidate without asking anyone.
+pub const MERGE_THRESHOLD: f32 = 0.90;
+/// At or above (and below [`MERGE_THRESHOLD`]): a person decides (the review queue).
+pub const REVIEW_THRESHOLD: f32 = 0.72;
+
+/// What resolution needs to know about a title.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub content_type: ContentType,
+    pub title: String,
+    pub original_title: Option<String>,
+    pub year: i32,
+    pub runtime_minutes: Option<u16>,
+    pub cast: Vec<String>,
+    pub external_ids: ExternalIds,
+}
+
+impl Fingerprint {
+    pub fn of(record: &CanonicalTitle) -> Self {
+        let m = &record.metadata;
+        Self {
+            content_type: m.content_type,
+            title: m.title.clone(),
+            original_title: m.original_title.clone(),
+            year: chrono::Datelike::year(&m.release_date),
+            runtime_minutes: m.runtime_minutes,
+            cast: record.cast.clone(),
+            external_ids: record.external_ids.clone(),
+        }
+    }
+
+    /// Normalised titles this fingerprint is known by (title and original title).
+    fn names(&self) -> Vec<String> {
+        let mut v = vec![normalize_title(&self.title)];
+        if let Some(o) = &self.original_title {
+            let o = normalize_title(o);
+            if !v.contains(&o) {
+                v.push(o);
+            }
+        }
+        v.retain(|s| !s.is_empty());
+        v
+    }
+
+    /// Keys under which candidates are looked up; two fingerprints that could match share one.
+    pub fn blocking_keys(&self) -> Vec<String> {
+        let mut keys = BTreeSet::new();
+        for n in self.names() {
+            let compact: String = n.chars().filter(|c| !c.is_whitespace()).collect();
+            let chars: Vec<char> = compact.chars().collect();
+            let k = 6.min(chars.len());
+            keys.insert(format!("t:{n}"));
+            keys.insert(format!("m:{}", main_title(&n)));
+            keys.insert(format!("p:{}", chars[..k].iter().collect::<String>()));
+            keys.insert(format!(
+                "s:{}",
+                chars[chars.len() - k..].iter().collect::<String>()
+            ));
+        }
+        keys.into_iter().collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Same,
+    Review,
+    Different,
+}
+
+/// A scored comparison with the reasons behind the score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    pub confidence: f32,
+    pub verdict: Verdict,
+    pub reasons: Vec<String>,
+}
+
+impl Match {
+    fn different(reason: String) -> Self {
+        Self {
+            confidence: 0.0,
+            verdict: Verdict::Different,
+            reasons: vec![reason],
+        }
+    }
+}
+
+/// Compares a record with a candidate title.
+pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Match {
+    // Two ids of the same kind that differ name two different works.
+    for (k, v) in &a.external_ids {
+        if let Some(w) = b.external_ids.get(k) {
+            if v != w && k != "natural_key" {
+                return Match::different(format!("{k} ids differ ({v} vs {w})"));
+            }
+        }
+    }
+    let dy = (a.year - b.year).abs();
+    if dy > 1 {
+        return Match::different(format!("years {} and {} are {dy} apart", a.year, b.year));
+    }
+    if !types_compatible(a.content_type, b.content_type) {
+        return Match::different(format!(
+            "content types differ ({} vs {})",
+            a.content_type.as_str(),
+            b.content_type.as_str()
+        ));
+    }
+    let mut reasons = Vec::new();
+    let (mut score, how) = title_similarity(&a.names(), &b.names());
+    reasons.push(format!("title {how} ({score:.2})"));
+    if score < 0.75 {
+        return Match {
+            confidence: score * 0.5,
+            verdict: Verdict::Different,
+            reasons,
+        };
+    }
+    if dy == 1 {
+        score *= 0.95;
+        reasons.push("year off by one (×0.95)".into());
+    } else {
+        reasons.push("same year".into());
+    }
+    if a.content_type != b.content_type {
+        score *= 0.95;
+        reasons.push("related content types (×0.95)".into());
+    }
+    if let (Some(x), Some(y)) = (a.runtime_minutes, b.runtime_minutes) {
+        let d = x.abs_diff(y);
+        if d <= 5 {
+            reasons.push(format!("runtimes agree ({x} / {y} min)"));
+            score += (1.0 - score) * 0.2;
+        } else if d > 20 {
+            score *= 0.75;
+            reasons.push(format!("runtimes differ by {d} min (×0.75)"));
+        }
+    }
+    let (ca, cb) = (name_set(&a.cast), name_set(&b.cast));
+    if !ca.is_empty() && !cb.is_empty() {
+        let shared = ca.intersection(&cb).count();
+        if shared > 0 {
+            let ratio = shared as f32 / ca.len().min(cb.len()) as f32;
+            score += (1.0 - score) * (0.5 + 0.4 * ratio);
+            reasons.push(format!("{shared} cast member(s) in common"));
+        } else if ca.len() >= 2 && cb.len() >= 2 {
+            score *= 0.7;
+            reasons.push("no cast in common (×0.70)".into());
+        }
+    }
+    let confidence = score.clamp(0.0, 1.0);
+    let verdict = if confidence >= MERGE_THRESHOLD {
+        Verdict::Same
+    } else if confidence >= REVIEW_THRESHOLD {
+        Verdict::Review
+    } else {
+        Verdict::Different
+    };
+    Match {
+        confidence,
+        verdict,
+        reasons,
+    }
+}
+
+fn types_compatible(a: ContentType, b: ContentType) -> bool {
+    use ContentType::*;
+    a == b
+        || matches!(
+            (a, b),
+            (Movie, Documentary) | (Documentary, Movie) | (Movie, Short) | (Short, Movie)
+        )
+}
+
+fn name_set(names: &[String]) -> BTreeSet<String> {
+    names
+        .iter()
+        .map(|n| fold(n))
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// Best similarity between any pair of names, with how it was reached.
+fn title_similarity(a: &[String], b: &[String]) -> (f32, &'static str) {
+    let mut best = (0.0f32, "differs");
+    for x in a {
+        for y in b {
+            let s = if x == y {
+                (1.0, "matches after normalisation")
+            } else if main_title(x) == main_title(y) && (x.len() != y.len()) {
+                // One has a subtitle the other omits ("Alien" vs "Alien: Director's Cut").
+                (0.9, "matches without subtitle")
+            } else {
+                (similarity(x, y), "is similar")
+            };
+            if s.0 > best.0 {
+                best = s;
+            }
+        }
+    }
+    best
+}
+
+/// Lower case, diacritics folded, punctuation to spaces, single-spaced.
+fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.nfkd() {
+        if ('\u{300}'..='\u{36f}').contains(&c) {
+            continue;
+        }
+        match c {
+            'ß' => out.push_str("ss"),
+            'æ' | 'Æ' => out.push_str("ae"),
+            'œ' | 'Œ' => out.push_str("oe"),
+            'ø' | 'Ø' => out.push('o'),
+            'ł' | 'Ł' => out.push('l'),
+            'đ' | 'Đ' => out.push('d'),
+            '&' => out.push_str(" and "),
+            // Apostrophes join ("Schindler's" → "schindlers").
+            '\'' | '’' | '`' => {}
+            ':' => out.push_str(" : "),
+            c if c.is_alphanumeric() => out.extend(c.to_lowercase()),
+            _ => out.push(' '),
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+const ARTICLES: [&str; 14] = [
+    "the", "a", "an", "le", "la", "les", "l", "el", "los", "las", "der", "die", "das", "il",
+];
+
+/// Canonical comparison form of a title: folded, trailing or leading article removed
+/// ("Godfather, The" and "The Godfather" → "godfather"), roman numerals as digits, `and` for `&`.
+/// A subtitle separator is kept as ` : ` so [`main_title`] can cut it.
+pub fn normalize_title(s: &str) -> String {
+    // "Godfather, The" / "Godfather, The: Part II": move a trailing article to the front first.
+    let mut base = s.trim().to_string();
+    let (head, tail) = match base.find(':') {
+        Some(i) => (base[..i].to_string(), base[i..].to_string()),
+        None => (base.clone(), String::new()),
+    };
+    if let Some((name, art)) = head.rsplit_once(',') {
+        let art_l = art.trim().to_lowercase();
+        if ARTICLES.contains(&art_l.as_str()) {
+            base = format!("{} {}{}", art.trim(), name.trim(), tail);
+        }
+    }
+    // Dashes between words mark a subtitle as often as colons do.
+    let base = base
+        .replace(" - ", ": ")
+        .replace(" – ", ": ")
+        .replace(" — ", ": ");
+    let folded = fold(&base);
+    let mut words: Vec<&str> = folded.split(' ').collect();
+    if words.len() > 1 && ARTICLES.contains(&words[0]) {
+        words.remove(0);
+    }
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut after_colon = false;
+    for w in words {
+        if w == ":" {
+            after_colon = true;
+            out.push(":".into());
+            continue;
+        }
+        if after_colon && ARTICLES.contains(&w) {
+            after_colon = false;
+            continue;
+        }
+        after_colon = false;
+        out.push(match w {
+            "ii" => "2".into(),
+            "iii" => "3".into(),
+            "iv" => "4".into(),
+            "v" if !out.is_empty() => "5".into(),
+            "vi" => "6".into(),
+            "vii" => "7".into(),
+            "viii" => "8".into(),
+            "and" | "n" => "and".into(),
+            "vs" | "versus" => "v".into(),
+            "part" | "pt" => "part".into(),
+            other => other.into(),
+        });
+    }
+    let joined = out.join(" ");
+    joined.trim_matches(|c| c == ' ' || c == ':').to_string()
+}
+
+/// The title before its first subtitle separator.
+pub fn main_title(normalized: &str) -> String {
+    normalized
+        .split(" : ")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// 1 − Levenshtein distance / longer length, ignoring the subtitle separators.
+pub fn similarity(a: &str, b: &str) -> f32 {
+    let a: Vec<char> = a.chars().filter(|c| *c != ':').collect();
+    let b: Vec<char> = b.chars().filter(|c| *c != ':').collect();
+    let n = a.len().max(b.len());
+    if n == 0 {
+        return 1.0;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    1.0 - prev[b.len()] as f32 / n as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(title: &str, year: i32) -> Fingerprint {
+        Fingerprint {
+            content_type: ContentType::Movie,
+            title: title.into(),
+            original_title: None,
+            year,
+            runtime_minutes: None,
+            cast: vec![],
+            external_ids: ExternalIds::new(),
+        }
+    }
+
+    #[test]
+    fn normalisation_folds_case_punctuation_articles_and_diacritics() {
+        assert_eq!(normalize_title("Godfather, The"), "godfather");
+        assert_eq!(normalize_title("The Godfather"), "godfather");
+        assert_eq!(normalize_title("THE GODFATHER!"), "godfather");
+        assert_eq!(normalize_title("Amélie"), "amelie");
+        assert_eq!(normalize_title("Schindler’s List"), "schindlers list");
+        assert_eq!(normalize_title("Rocky II"), "rocky 2");
+        assert_eq!(normalize_title("Fast & Furious"), "fast and furious");
+        assert_eq!(
+            normalize_title("Star Wars: Episode IV – A New Hope"),
+            "star wars : episode 4 : new hope"
+        );
+        assert_eq!(main_title("star wars : episode 4 : new hope"), "star wars");
+        assert_eq!(
+            normalize_title("Godfather, The: Part II"),
+            "godfather : part 2"
+        );
+    }
+
+    #[test]
+    fn variations_of_one_work_match() {
+        let a = fp("The Godfather", 1972);
+        for (b, y) in [
+            ("Godfather, The", 1972),
+            ("the godfather", 1973),
+            ("The Godfathr", 1972),
+            ("Godfather", 1972),
+        ] {
+            let m = compare(&a, &fp(b, y));
+            assert!(m.verdict != Verdict::Different, "{b}: {m:?}");
+        }
+        assert_eq!(
+            compare(&a, &fp("Godfather, The", 1972)).verdict,
+            Verdict::Same
+        );
+    }
+
+    #[test]
+    fn remakes_and_conflicting_ids_do_not_match() {
+        let a = fp("A Star Is Born", 1954);
+        assert_eq!(
+            compare(&a, &fp("A Star Is Born", 1976)).verdict,
+            Verdict::Different
+        );
+        let mut x = fp("Hero", 2002);
+        x.external_ids.insert("imdb".into(), "tt0299977".into());
+        let mut y = fp("Hero", 2002);
+        y.external_ids.insert("imdb".into(), "tt0100000".into());
+        let m = compare(&x, &y);
+        assert_eq!(m.verdict, Verdict::Different);
+        assert!(m.reasons[0].contains("imdb ids differ"));
+    }
+
+    #[test]
+    fn cast_decides_between_same_named_films() {
+        let mut a = fp("Crash", 2004);
+        a.cast = vec!["Sandra Bullock".into(), "Don Cheadle".into()];
+        let mut b = fp("Crash", 2004);
+        b.cast = vec!["James Spader".into(), "Holly Hunter".into()];
+        assert_ne!(compare(&a, &b).verdict, Verdict::Same);
+        b.cast.push("Don Cheadle".into());
+        let m = compare(&a, &b);
+        assert_eq!(m.verdict, Verdict::Same);
+        assert!(m.reasons.iter().any(|r| r.contains("cast")));
+    }
+
+    #[test]
+    fn blocking_keys_are_shared_by_typo_variants() {
+        let a: BTreeSet<_> = fp("The Godfather", 1972)
+            .blocking_keys()
+            .into_iter()
+            .collect();
+        let b: BTreeSet<_> = fp("The Godfathr", 1972)
+            .blocking_keys()
+            .into_iter()
+            .collect();
+        assert!(a.intersection(&b).next().is_some());
+    }
+}
