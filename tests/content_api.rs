@@ -159,10 +159,27 @@ async fn availability_change_feed_paging_leaving_soon_and_live_stream() {
         &kinds[3..],
         &[
             ("left".to_string(), "netflix".to_string()),
-            ("updated".to_string(), "apple_tv".to_string())
+            ("price_changed".to_string(), "apple_tv".to_string())
         ]
     );
     assert_eq!(feed["changes"][4]["price_amount"], "2.99");
+    let (_, cheaper) = s
+        .get("/v1/availability/changes?region=US&change=price_changed")
+        .await;
+    assert_eq!(cheaper["changes"].as_array().unwrap().len(), 1, "{cheaper}");
+    let (_, arrivals) = s
+        .get("/v1/availability/changes?region=US&change=arrived")
+        .await;
+    assert_eq!(
+        arrivals["changes"].as_array().unwrap().len(),
+        3,
+        "{arrivals}"
+    );
+    let (st, bad) = s
+        .get("/v1/availability/changes?region=US&change=moved")
+        .await;
+    assert_eq!(st, 400);
+    assert_eq!(bad["error"]["fields"][0]["field"], "change", "{bad}");
     assert_eq!(feed["changes"][4]["title"], "Gamma");
     assert!(feed["next"].is_null());
 

@@ -198,7 +198,7 @@ impl TitleService {
         if owners.is_empty() && resolved.merged.is_none() {
             // A concurrent ingest of the same record may have claimed first: follow the winner.
             let after = self.owners(&types, &values).await?;
-            if let Some(winner) = majority(&after) {
+            if let Some(winner) = majority(&after).filter(|w| *w != chosen) {
                 resolved.content_id = winner;
                 resolved.review = None;
             }

@@ -211,16 +211,25 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
         .bind(&applied)
         .execute(&mut *tx)
         .await?;
-        let (mut cid, mut ty, mut val) = (Vec::new(), Vec::new(), Vec::new());
+        // One owner per identifier: when two titles of this batch claim one (a merge moved it),
+        // the later commit wins, as it would one event at a time.
+        let mut owners: HashMap<(&str, &str), &EventMeta> = HashMap::new();
         for r in rows
             .iter()
             .filter(|r| applied_set.contains(&r.0.content_id))
         {
             for (k, v) in r.2 {
-                cid.push(r.0.content_id);
-                ty.push(k.as_str());
-                val.push(v.as_str());
+                let cur = owners.entry((k.as_str(), v.as_str())).or_insert(r.0);
+                if (r.0.occurred_at, r.0.content_id) > (cur.occurred_at, cur.content_id) {
+                    *cur = r.0;
+                }
             }
+        }
+        let (mut cid, mut ty, mut val) = (Vec::new(), Vec::new(), Vec::new());
+        for ((k, v), m) in owners {
+            cid.push(m.content_id);
+            ty.push(k);
+            val.push(v);
         }
         sqlx::query(&format!(
             "INSERT INTO {s}.external_ids (content_id, id_type, id_value)

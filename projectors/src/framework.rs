@@ -32,11 +32,12 @@ pub enum ApplyError {
 impl From<sqlx::Error> for ApplyError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            // SQLSTATE class 22 (data exception) and 23 (integrity violation) are about the data.
+            // SQLSTATE classes 21 (cardinality), 22 (data exception) and 23 (integrity violation)
+            // are about the data: retrying the same batch cannot help, the careful path can.
             sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
+                if db.code().is_some_and(|c| {
+                    c.starts_with("21") || c.starts_with("22") || c.starts_with("23")
+                }) =>
             {
                 ApplyError::Poison(db.to_string())
             }

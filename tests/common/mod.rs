@@ -95,6 +95,11 @@ impl Stack {
         }
     }
 
+    /// Sets an environment variable for every `mediagw` process started after this call.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.insert(key.to_string(), value.to_string());
+    }
+
     /// A `mediagw` command with this stack's configuration.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_mediagw"));
