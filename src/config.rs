@@ -14,6 +14,7 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
     pub http: HttpConfig,
+    pub grpc: GrpcConfig,
     pub database: DatabaseConfig,
     pub kafka: KafkaConfig,
     pub registry: RegistryConfig,
@@ -27,6 +28,11 @@ pub struct Config {
 pub struct HttpConfig {
     pub addr: SocketAddr,
     pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GrpcConfig {
+    pub addr: SocketAddr,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         action: IngestCmd,
     },
+    /// Quality evaluations (no services needed).
+    Eval {
+        #[command(subcommand)]
+        action: EvalCmd,
+    },
     /// Provider connectors.
     Connectors {
         #[command(subcommand)]
@@ -97,6 +102,18 @@ enum IngestCmd {
         region: String,
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// Precision and recall of entity resolution on a labeled set built from the shared dataset.
+    Resolution {
+        #[arg(long, default_value = "../shared/data/wikipedia-movies")]
+        data: PathBuf,
+        /// How many true-duplicate records to generate.
+        #[arg(long, default_value_t = 5000)]
+        positives: usize,
     },
 }
 
@@ -183,6 +200,9 @@ async fn main() -> anyhow::Result<()> {
             report.print();
             Ok(())
         }
+        Command::Eval {
+            action: EvalCmd::Resolution { data, positives },
+        } => cmd::eval::resolution(&data, positives),
         Command::Connectors { action } => {
             let app = app::App::connect(config).await?;
             app.migrate().await?;

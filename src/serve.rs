@@ -125,6 +125,16 @@ pub async fn serve(
             shutdown.clone(),
             "api",
         ));
+        let grpc = mediagw_query_api::grpc::routes(app.pool.clone()).await?;
+        let (addr, token) = (app.config.grpc.addr, shutdown.clone());
+        tasks.spawn(async move {
+            tracing::info!(%addr, "gRPC listening");
+            tonic::transport::Server::builder()
+                .add_routes(grpc)
+                .serve_with_shutdown(addr, token.cancelled_owned())
+                .await
+                .context("gRPC server")
+        });
     }
 
     let signal = shutdown.clone();

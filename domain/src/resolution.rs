@@ -63,14 +63,15 @@ impl Fingerprint {
         for n in self.names() {
             let compact: String = n.chars().filter(|c| !c.is_whitespace()).collect();
             let chars: Vec<char> = compact.chars().collect();
-            let k = 6.min(chars.len());
             keys.insert(format!("t:{n}"));
             keys.insert(format!("m:{}", main_title(&n)));
-            keys.insert(format!("p:{}", chars[..k].iter().collect::<String>()));
-            keys.insert(format!(
-                "s:{}",
-                chars[chars.len() - k..].iter().collect::<String>()
-            ));
+            // Prefixes and suffixes of two lengths: one typo leaves at least one of them intact.
+            for len in [4, 6] {
+                let k = len.min(chars.len());
+                let (head, tail) = (&chars[..k], &chars[chars.len() - k..]);
+                keys.insert(format!("p{len}:{}", head.iter().collect::<String>()));
+                keys.insert(format!("s{len}:{}", tail.iter().collect::<String>()));
+            }
         }
         keys.into_iter().collect()
     }
@@ -124,8 +125,16 @@ pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Match {
         ));
     }
     let mut reasons = Vec::new();
-    let (mut score, how) = title_similarity(&a.names(), &b.names());
+    let (an, bn) = (a.names(), b.names());
+    let (mut score, how) = title_similarity(&an, &bn);
     reasons.push(format!("title {how} ({score:.2})"));
+    // "Rocky II" / "Rocky III", "Part 1" / "Part 2", "Leprechaun" / "Leprechaun 2": sequels.
+    if numbers(&an[0]) != numbers(&bn[0]) && score < 1.0 {
+        score *= 0.5;
+        reasons.push("numbers in the titles differ (×0.50)".into());
+    }
+    let subtitle_only = how == "matches without subtitle";
+    let spelled_alike = score >= 0.9;
     if score < 0.75 {
         return Match {
             confidence: score * 0.5,
@@ -134,8 +143,9 @@ pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Match {
         };
     }
     if dy == 1 {
-        score *= 0.95;
-        reasons.push("year off by one (×0.95)".into());
+        // Release years differ by region; still, alone it is not enough to merge unattended.
+        score *= 0.9;
+        reasons.push("year off by one (×0.90)".into());
     } else {
         reasons.push("same year".into());
     }
@@ -165,6 +175,17 @@ pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Match {
             reasons.push("no cast in common (×0.70)".into());
         }
     }
+    if !spelled_alike && !subtitle_only && score > REVIEW_THRESHOLD {
+        // Titles that differ by more than a typo ("… in Reno" / "… in Honolulu") share cast in
+        // every film series: never merged unattended.
+        score = score.min(MERGE_THRESHOLD - 0.01);
+        reasons.push("titles differ beyond spelling: at most review".into());
+    }
+    if subtitle_only && dy == 1 {
+        // A dropped subtitle a year apart is as often a sequel as a variant: a person decides.
+        score = score.min(MERGE_THRESHOLD - 0.01);
+        reasons.push("subtitle missing and year off by one: at most review".into());
+    }
     let confidence = score.clamp(0.0, 1.0);
     let verdict = if confidence >= MERGE_THRESHOLD {
         Verdict::Same
@@ -178,6 +199,14 @@ pub fn compare(a: &Fingerprint, b: &Fingerprint) -> Match {
         verdict,
         reasons,
     }
+}
+
+/// The numbers in a normalised title, in order (roman numerals are already digits).
+fn numbers(normalized: &str) -> Vec<&str> {
+    normalized
+        .split(' ')
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty())
+        .collect()
 }
 
 fn types_compatible(a: ContentType, b: ContentType) -> bool {
@@ -204,11 +233,20 @@ fn title_similarity(a: &[String], b: &[String]) -> (f32, &'static str) {
         for y in b {
             let s = if x == y {
                 (1.0, "matches after normalisation")
-            } else if main_title(x) == main_title(y) && (x.len() != y.len()) {
-                // One has a subtitle the other omits ("Alien" vs "Alien: Director's Cut").
-                (0.9, "matches without subtitle")
+            } else if main_title(x) == main_title(y) && (x.contains(" : ") != y.contains(" : ")) {
+                // One has a subtitle the other omits ("Alien" vs "Alien: Director's Cut"); two
+                // different subtitles are usually sequels and fall through to plain similarity.
+                (0.85, "matches without subtitle")
             } else {
-                (similarity(x, y), "is similar")
+                // Near-identical spellings (one or two typos) count almost as a match; below that
+                // the edit similarity is taken as it is.
+                let sim = similarity(x, y);
+                let s = if sim >= 0.85 {
+                    0.9 + (sim - 0.85) * 0.5
+                } else {
+                    sim
+                };
+                (s, "is similar")
             };
             if s.0 > best.0 {
                 best = s;
@@ -314,25 +352,35 @@ pub fn main_title(normalized: &str) -> String {
         .to_string()
 }
 
-/// 1 − Levenshtein distance / longer length, ignoring the subtitle separators.
+/// 1 − edit distance / longer length, ignoring spaces and subtitle separators.
 pub fn similarity(a: &str, b: &str) -> f32 {
-    let a: Vec<char> = a.chars().filter(|c| *c != ':').collect();
-    let b: Vec<char> = b.chars().filter(|c| *c != ':').collect();
+    // Spaces are dropped too: a space typed one letter early is one edit, not two.
+    let a: Vec<char> = a.chars().filter(|c| *c != ':' && *c != ' ').collect();
+    let b: Vec<char> = b.chars().filter(|c| *c != ':' && *c != ' ').collect();
     let n = a.len().max(b.len());
     if n == 0 {
         return 1.0;
     }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
+    // Optimal string alignment: a swapped pair of letters is one edit, as people type them.
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
     for i in 1..=a.len() {
-        cur[0] = i;
+        d[i * w] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
         }
-        std::mem::swap(&mut prev, &mut cur);
     }
-    1.0 - prev[b.len()] as f32 / n as f32
+    1.0 - d[a.len() * w + b.len()] as f32 / n as f32
 }
 
 #[cfg(test)]

@@ -176,16 +176,25 @@ async fn by_external_id(
     State(pool): State<PgPool>,
     Path((id_type, id_value)): Path<(String, String)>,
 ) -> Result<Json<GetContentResponse>, ApiError> {
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "SELECT content_id FROM catalog.external_ids WHERE id_type = $1 AND id_value = $2",
-    )
-    .bind(&id_type)
-    .bind(&id_value)
-    .fetch_optional(&pool)
-    .await?;
+    let id = by_external(&pool, &id_type, &id_value).await?;
     let missing = || ApiError::NotFound(format!("no content with {id_type} id `{id_value}`"));
     let id = id.ok_or_else(missing)?;
     fetch(&pool, id).await?.map(Json).ok_or_else(missing)
+}
+
+/// The title that owns an external id, if any.
+pub async fn by_external(
+    pool: &PgPool,
+    id_type: &str,
+    id_value: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT content_id FROM catalog.external_ids WHERE id_type = $1 AND id_value = $2",
+    )
+    .bind(id_type)
+    .bind(id_value)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Reads one title with its ids and offers in a single round trip.

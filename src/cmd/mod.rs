@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod connectors;
+pub mod eval;
 pub mod ingest;
 pub mod replay;
 pub mod schemas;

@@ -35,6 +35,7 @@ pub struct Stack {
     pub prefix: String,
     pub api: String,
     pub registry: String,
+    pub grpc: String,
     env: HashMap<String, String>,
     children: HashMap<String, Child>,
     logs: PathBuf,
@@ -58,7 +59,7 @@ impl Stack {
         let base = admin_url();
         let db_url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
         let pool = PgPool::connect(&db_url).await.unwrap();
-        let (api_port, reg_port) = (free_port(), free_port());
+        let (api_port, reg_port, grpc_port) = (free_port(), free_port(), free_port());
         let prefix = format!("{name}.");
         let env: HashMap<String, String> = [
             ("MEDIAGW__DATABASE__URL", db_url.clone()),
@@ -67,6 +68,7 @@ impl Stack {
             ("MEDIAGW__KAFKA__TOPIC_PREFIX", prefix.clone()),
             ("MEDIAGW__KAFKA__GROUP_PREFIX", format!("{name}-")),
             ("MEDIAGW__HTTP__ADDR", format!("127.0.0.1:{api_port}")),
+            ("MEDIAGW__GRPC__ADDR", format!("127.0.0.1:{grpc_port}")),
             ("MEDIAGW__HTTP__MAX_BODY_BYTES", "65536".into()),
             ("MEDIAGW__REGISTRY__LISTEN", format!("127.0.0.1:{reg_port}")),
             (
@@ -88,6 +90,7 @@ impl Stack {
             prefix,
             api: format!("http://127.0.0.1:{api_port}"),
             registry: format!("http://127.0.0.1:{reg_port}"),
+            grpc: format!("http://127.0.0.1:{grpc_port}"),
             env,
             children: HashMap::new(),
             logs,
