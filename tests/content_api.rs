@@ -279,3 +279,39 @@ async fn availability_change_feed_paging_leaving_soon_and_live_stream() {
         "history before connecting is not replayed without `since`"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn price_changes_and_new_expiry_dates_are_named() {
+    let mut s = Stack::new("changes").await;
+    s.start_all().await;
+    let rent = |price: f64, expires: Option<&str>| {
+        let mut o = offer("apple_tv", "rent", Some(price));
+        if let Some(e) = expires {
+            o["expires_at"] = json!(e);
+        }
+        title("tt0000401", "Omega", 2010, json!([o]))
+    };
+    s.ingest(&rent(3.99, None)).await;
+    s.ingest(&rent(2.99, None)).await; // price changed
+    s.ingest(&rent(2.99, Some("2030-01-31T00:00:00Z"))).await; // expiry set
+    let (_, r) = s.ingest(&rent(2.99, Some("2030-01-31T00:00:00Z"))).await;
+    assert_eq!(r["events"], 0);
+    let feed = s
+        .eventually(15, "three changes", || async {
+            let (_, body) = s.get("/v1/availability/changes?region=US").await;
+            (body["changes"].as_array().map(Vec::len) == Some(3)).then_some(body)
+        })
+        .await;
+    let kinds: Vec<&str> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["arrived", "price_changed", "expiry_set"]);
+    assert_eq!(feed["changes"][2]["expires_at"], "2030-01-31T00:00:00Z");
+    let (_, expiring) = s
+        .get("/v1/availability/changes?region=US&change=expiry_set")
+        .await;
+    assert_eq!(expiring["changes"].as_array().unwrap().len(), 1);
+}

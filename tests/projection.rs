@@ -83,6 +83,7 @@ fn history() -> Vec<EventRecord> {
                 1 => TitleEvent::AvailabilityUpdated {
                     source: "generic".into(),
                     offer: offer("apple", Some(100 + step as i64)),
+                    change: mediagw_domain::title::OfferChange::PriceChanged,
                 },
                 2 => TitleEvent::AvailabilityLeft {
                     source: "generic".into(),

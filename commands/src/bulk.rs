@@ -73,6 +73,7 @@ impl TitleService {
             }
             Err(e) => {
                 tracing::debug!(error = %e, "bulk chunk fell back to one-by-one ingestion");
+                metrics::counter!("commands_bulk_fallbacks_total").increment(1);
                 planned.iter().map(|p| p.index).collect()
             }
         };

@@ -4,6 +4,8 @@
 //! Scoring is pure (`mediagw_domain::resolution`); this module only stores and fetches. The index is
 //! kept by the command side (like `title_identity`) so a decision never waits for a projection.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use mediagw_domain::resolution::{compare, Fingerprint, Match, Verdict};
 use mediagw_domain::title::TitleCommand;
@@ -20,13 +22,15 @@ CREATE TABLE IF NOT EXISTS title_fingerprint (
     content_id  uuid PRIMARY KEY,
     fingerprint jsonb NOT NULL
 );
-CREATE TABLE IF NOT EXISTS title_blocking_key (
-    key        text    NOT NULL,
+-- Blocking keys as 64-bit hashes (`Fingerprint::blocking_hashes`), with the title's year. No index
+-- by title on purpose (bulk imports write ~6 rows per title): a retired title's rows stay and
+-- lead to no fingerprint, so lookups skip them.
+CREATE TABLE IF NOT EXISTS title_match_key (
+    hash       bigint  NOT NULL,
     year       integer NOT NULL,
     content_id uuid    NOT NULL,
-    PRIMARY KEY (key, year, content_id)
+    PRIMARY KEY (hash, year, content_id)
 );
-CREATE INDEX IF NOT EXISTS title_blocking_key_content ON title_blocking_key (content_id);
 -- Grey-zone matches waiting for a person.
 CREATE TABLE IF NOT EXISTS resolution_review (
     id           uuid PRIMARY KEY,
@@ -60,7 +64,7 @@ pub(crate) async fn best_matches(
 ) -> Result<Vec<Option<(Uuid, Match)>>, sqlx::Error> {
     let (mut idx, mut keys, mut years) = (Vec::new(), Vec::new(), Vec::new());
     for (i, fp) in fps.iter().enumerate() {
-        for k in fp.blocking_keys() {
+        for k in fp.blocking_hashes() {
             idx.push(i as i32);
             keys.push(k);
             years.push(fp.year);
@@ -70,27 +74,41 @@ pub(crate) async fn best_matches(
     if idx.is_empty() {
         return Ok(out);
     }
-    let rows = sqlx::query(
-        "SELECT DISTINCT k.i, f.content_id, f.fingerprint::text
-         FROM UNNEST($1::int[], $2::text[], $3::int[]) AS k(i, key, year)
-         JOIN title_blocking_key b ON b.key = k.key AND b.year BETWEEN k.year - 1 AND k.year + 1
-         JOIN title_fingerprint f ON f.content_id = b.content_id",
+    // Which candidates each record shares a key with, then each candidate's fingerprint once.
+    let pairs: Vec<(i32, Uuid)> = sqlx::query_as(
+        "SELECT DISTINCT k.i, b.content_id
+         FROM UNNEST($1::int[], $2::int8[], $3::int[]) AS k(i, hash, year)
+         JOIN title_match_key b ON b.hash = k.hash AND b.year BETWEEN k.year - 1 AND k.year + 1",
     )
     .bind(&idx)
     .bind(&keys)
     .bind(&years)
     .fetch_all(&mut *conn)
     .await?;
-    for r in rows {
-        let i = r.get::<i32, _>(0) as usize;
-        let Ok(candidate) = serde_json::from_str::<Fingerprint>(r.get::<&str, _>(2)) else {
+    if pairs.is_empty() {
+        return Ok(out);
+    }
+    let mut ids: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let fingerprints: HashMap<Uuid, Fingerprint> = sqlx::query_as::<_, (Uuid, String)>(
+        "SELECT content_id, fingerprint::text FROM title_fingerprint WHERE content_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .filter_map(|(id, text)| Some((id, serde_json::from_str(&text).ok()?)))
+    .collect();
+    for (i, id) in pairs {
+        let i = i as usize;
+        let Some(candidate) = fingerprints.get(&id) else {
             continue;
         };
-        let m = compare(fps[i], &candidate);
+        let m = compare(fps[i], candidate);
         if m.verdict == Verdict::Different {
             continue;
         }
-        let id: Uuid = r.get(1);
         let better = match &out[i] {
             None => true,
             Some((cur, best)) => {
@@ -113,12 +131,17 @@ pub(crate) async fn index(
     if items.is_empty() {
         return Ok(());
     }
-    let replaced: Vec<Uuid> = items.iter().filter(|i| i.2).map(|i| i.0).collect();
-    let fps: Vec<String> = items
-        .iter()
-        .filter(|i| i.2)
-        .map(|i| serde_json::to_string(i.1).unwrap_or_default())
-        .collect();
+    // One row per title (the last record of it in this batch): an upsert may touch a row once.
+    let mut last: std::collections::HashMap<Uuid, &Fingerprint> = std::collections::HashMap::new();
+    for (id, fp, replace) in items {
+        if *replace {
+            last.insert(*id, fp);
+        }
+    }
+    let (replaced, fps): (Vec<Uuid>, Vec<String>) = last
+        .into_iter()
+        .map(|(id, fp)| (id, serde_json::to_string(fp).unwrap_or_default()))
+        .unzip();
     sqlx::query(
         "INSERT INTO title_fingerprint (content_id, fingerprint)
          SELECT * FROM UNNEST($1::uuid[], $2::jsonb[])
@@ -133,15 +156,15 @@ pub(crate) async fn index(
     .await?;
     let (mut keys, mut years, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for (id, fp, _) in items {
-        for k in fp.blocking_keys() {
+        for k in fp.blocking_hashes() {
             keys.push(k);
             years.push(fp.year);
             ids.push(*id);
         }
     }
     sqlx::query(
-        "INSERT INTO title_blocking_key (key, year, content_id)
-         SELECT * FROM UNNEST($1::text[], $2::int[], $3::uuid[]) ON CONFLICT DO NOTHING",
+        "INSERT INTO title_match_key (hash, year, content_id)
+         SELECT * FROM UNNEST($1::int8[], $2::int[], $3::uuid[]) ON CONFLICT DO NOTHING",
     )
     .bind(&keys)
     .bind(&years)
@@ -328,18 +351,16 @@ impl TitleService {
             .bind(survivor)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO title_blocking_key (key, year, content_id)
-             SELECT key, year, $2 FROM title_blocking_key WHERE content_id = $1 ON CONFLICT DO NOTHING",
+        // The survivor becomes findable under the retired title's keys too.
+        let retired: Option<String> = sqlx::query_scalar(
+            "SELECT fingerprint::text FROM title_fingerprint WHERE content_id = $1",
         )
         .bind(absorbed)
-        .bind(survivor)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM title_blocking_key WHERE content_id = $1")
-            .bind(absorbed)
-            .execute(&mut *tx)
-            .await?;
+        if let Some(fp) = retired.and_then(|t| serde_json::from_str::<Fingerprint>(&t).ok()) {
+            index(&mut tx, &[(survivor, &fp, false)]).await?;
+        }
         sqlx::query("DELETE FROM title_fingerprint WHERE content_id = $1")
             .bind(absorbed)
             .execute(&mut *tx)

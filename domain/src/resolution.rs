@@ -75,6 +75,24 @@ impl Fingerprint {
         }
         keys.into_iter().collect()
     }
+
+    /// [`Self::blocking_keys`] as 64-bit FNV-1a hashes: what the index stores (a collision only
+    /// adds a candidate, which scoring then rejects).
+    pub fn blocking_hashes(&self) -> Vec<i64> {
+        let mut v: Vec<i64> = self.blocking_keys().iter().map(|k| fnv1a(k)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+fn fnv1a(s: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -58,10 +58,12 @@ pub enum TitleEvent {
         source: String,
         offer: Offer,
     },
-    /// Price, links or dates of an existing offer changed.
+    /// Price, links or dates of an existing offer changed; `change` says what mattered most.
     AvailabilityUpdated {
         source: String,
         offer: Offer,
+        #[serde(default)]
+        change: OfferChange,
     },
     AvailabilityLeft {
         source: String,
@@ -84,6 +86,48 @@ impl TitleEvent {
             TitleEvent::AvailabilityUpdated { .. } => "AvailabilityUpdated",
             TitleEvent::AvailabilityLeft { .. } => "AvailabilityLeft",
             TitleEvent::TitlesMerged { .. } => "TitlesMerged",
+        }
+    }
+}
+
+/// What changed in an updated offer, in order of importance to a viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferChange {
+    PriceChanged,
+    /// The offer now ends at a (new) date: "leaving soon".
+    ExpirySet,
+    /// Links, start date or quality.
+    #[default]
+    Updated,
+}
+
+impl OfferChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfferChange::PriceChanged => "price_changed",
+            OfferChange::ExpirySet => "expiry_set",
+            OfferChange::Updated => "updated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OfferChange::PriceChanged,
+            OfferChange::ExpirySet,
+            OfferChange::Updated,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
+    fn between(old: &Offer, new: &Offer) -> Self {
+        if old.price_amount != new.price_amount || old.price_currency != new.price_currency {
+            OfferChange::PriceChanged
+        } else if new.expires_at.is_some() && old.expires_at != new.expires_at {
+            OfferChange::ExpirySet
+        } else {
+            OfferChange::Updated
         }
     }
 }
@@ -257,6 +301,7 @@ impl Title {
                 Some((_, current)) if *current != offer => {
                     events.push(TitleEvent::AvailabilityUpdated {
                         source: source.to_string(),
+                        change: OfferChange::between(current, &offer),
                         offer,
                     })
                 }
@@ -287,7 +332,7 @@ impl Title {
                 self.external_ids = external_ids;
             }
             TitleEvent::AvailabilityArrived { source, offer }
-            | TitleEvent::AvailabilityUpdated { source, offer } => {
+            | TitleEvent::AvailabilityUpdated { source, offer, .. } => {
                 self.offers.insert(offer.key(), (source, offer));
             }
             TitleEvent::AvailabilityLeft { key, .. } => {
@@ -456,7 +501,8 @@ mod tests {
                 },
                 TitleEvent::AvailabilityUpdated {
                     source: "generic".into(),
-                    offer: offer("apple", Some(299))
+                    offer: offer("apple", Some(299)),
+                    change: OfferChange::PriceChanged,
                 },
             ]
         );

@@ -10,11 +10,9 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use mediagw_domain::catalog::{ExternalIds, Offer, OfferKey, TitleMetadata};
 use mediagw_domain::title::TitleEvent;
 use mediagw_schemas::{topics, EventMeta, EventRecord};
-use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -386,27 +384,6 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
             .await?;
         per_title.retain(|id, _| !retired.contains(id));
         let ids: Vec<Uuid> = per_title.keys().copied().collect();
-        // Current price and expiry of the touched offers, to tell a price change from a new expiry.
-        let mut current: HashMap<(Uuid, String, String, String), PriceExpiry> = sqlx::query_as::<
-            _,
-            (
-                Uuid,
-                String,
-                String,
-                String,
-                Option<Decimal>,
-                Option<DateTime<Utc>>,
-            ),
-        >(&format!(
-            "SELECT content_id, platform, region, availability_type, price_amount, expires_at
-                 FROM {s}.platform_availability WHERE content_id = ANY($1)"
-        ))
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|(c, p, r, t, price, exp)| ((c, p, r, t), (price, exp)))
-        .collect();
         let stored: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(&format!(
             "SELECT content_id, version FROM {s}.availability_versions WHERE content_id = ANY($1) FOR UPDATE"
         ))
@@ -426,10 +403,10 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
                     continue;
                 }
                 version = meta.sequence;
-                changes.push((meta, ev, change_kind(&mut current, id, ev)));
+                changes.push((meta, ev, change_kind(ev)));
                 match ev {
                     TitleEvent::AvailabilityArrived { source, offer }
-                    | TitleEvent::AvailabilityUpdated { source, offer } => {
+                    | TitleEvent::AvailabilityUpdated { source, offer, .. } => {
                         finals.insert((id, offer.key()), Some((source.as_str(), offer)));
                     }
                     TitleEvent::AvailabilityLeft { key, .. } => {
@@ -499,42 +476,13 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
     }
 }
 
-type PriceExpiry = (Option<Decimal>, Option<DateTime<Utc>>);
-
-/// Feed kind of an availability event: `arrived`, `left`, or for an update what changed first in
-/// importance: `price_changed`, `expiry_set`, else `updated` (links, dates, quality).
-fn change_kind(
-    current: &mut HashMap<(Uuid, String, String, String), PriceExpiry>,
-    id: Uuid,
-    ev: &TitleEvent,
-) -> &'static str {
-    let k = |key: &OfferKey| {
-        (
-            id,
-            key.platform.clone(),
-            key.region.clone(),
-            key.availability_type.as_str().to_string(),
-        )
-    };
+/// Feed kind of an availability event: `arrived`, `left`, or the update's own `change`
+/// (`price_changed`, `expiry_set`, `updated`).
+fn change_kind(ev: &TitleEvent) -> &'static str {
     match ev {
-        TitleEvent::AvailabilityArrived { offer, .. } => {
-            current.insert(k(&offer.key()), (offer.price_amount, offer.expires_at));
-            "arrived"
-        }
-        TitleEvent::AvailabilityUpdated { offer, .. } => {
-            let before = current.insert(k(&offer.key()), (offer.price_amount, offer.expires_at));
-            match before {
-                Some((price, _)) if price != offer.price_amount => "price_changed",
-                Some((_, exp)) if exp != offer.expires_at && offer.expires_at.is_some() => {
-                    "expiry_set"
-                }
-                _ => "updated",
-            }
-        }
-        TitleEvent::AvailabilityLeft { key, .. } => {
-            current.remove(&k(key));
-            "left"
-        }
+        TitleEvent::AvailabilityArrived { .. } => "arrived",
+        TitleEvent::AvailabilityLeft { .. } => "left",
+        TitleEvent::AvailabilityUpdated { change, .. } => change.as_str(),
         _ => "updated",
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mediagw_domain::catalog::{AvailabilityType, ContentType, Offer, OfferKey, TitleMetadata};
-use mediagw_domain::title::TitleEvent;
+use mediagw_domain::title::{OfferChange, TitleEvent};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -76,7 +76,10 @@ macro_rules! envelope_record {
 envelope_record!(TitleIngestedV1 { metadata: MetadataDto, external_ids: BTreeMap<String, String> });
 envelope_record!(TitleUpdatedV1 { metadata: MetadataDto, external_ids: BTreeMap<String, String> });
 envelope_record!(AvailabilityArrivedV1 { offer: OfferDto });
-envelope_record!(AvailabilityUpdatedV1 { offer: OfferDto });
+envelope_record!(AvailabilityUpdatedV1 {
+    offer: OfferDto,
+    change: Option<String>
+});
 envelope_record!(AvailabilityLeftV1 {
     platform: String,
     region: String,
@@ -203,9 +206,14 @@ impl EventRecord {
             TitleEvent::AvailabilityArrived { source, offer } => EventRecord::AvailabilityArrived(
                 env!(AvailabilityArrivedV1, source, { offer: offer_dto(offer) }),
             ),
-            TitleEvent::AvailabilityUpdated { source, offer } => EventRecord::AvailabilityUpdated(
-                env!(AvailabilityUpdatedV1, source, { offer: offer_dto(offer) }),
-            ),
+            TitleEvent::AvailabilityUpdated {
+                source,
+                offer,
+                change,
+            } => EventRecord::AvailabilityUpdated(env!(AvailabilityUpdatedV1, source, {
+                offer: offer_dto(offer),
+                change: Some(change.as_str().to_string())
+            })),
             TitleEvent::AvailabilityLeft { source, key } => {
                 EventRecord::AvailabilityLeft(env!(AvailabilityLeftV1, source, {
                     platform: key.platform.clone(),
@@ -279,11 +287,16 @@ impl EventRecord {
             }
             EventRecord::AvailabilityUpdated(r) => {
                 let m = meta!(r);
+                let change = match r.change.as_deref() {
+                    None => OfferChange::Updated,
+                    Some(c) => OfferChange::parse(c).ok_or_else(|| bad("change", c))?,
+                };
                 (
                     m,
                     TitleEvent::AvailabilityUpdated {
                         source: r.source,
                         offer: offer_domain(r.offer)?,
+                        change,
                     },
                 )
             }
