@@ -64,19 +64,31 @@ impl TitleService {
                 Err(e) => results[index] = Some(Err(e.into())),
             }
         }
-        let fallback = match self.commit_chunk(&mut planned).await {
-            Ok(done) => {
-                for (index, resp) in done {
-                    results[index] = Some(Ok(resp));
+        // A conflict usually means a concurrent chunk claimed an identifier or a sequence first:
+        // planning again sees its commit. Only a chunk that keeps conflicting goes one by one.
+        let mut fallback = Vec::new();
+        for attempt in 0..3 {
+            for p in planned.iter_mut() {
+                (p.content_id, p.merged, p.review) = (Uuid::nil(), None, None);
+            }
+            match self.commit_chunk(&mut planned).await {
+                Ok(done) => {
+                    for (index, resp) in done {
+                        results[index] = Some(Ok(resp));
+                    }
+                    break;
                 }
-                Vec::new()
+                Err(e) if attempt < 2 && retryable(&e) => {
+                    metrics::counter!("commands_bulk_replans_total").increment(1);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "bulk chunk fell back to one-by-one ingestion");
+                    metrics::counter!("commands_bulk_fallbacks_total").increment(1);
+                    fallback = planned.iter().map(|p| p.index).collect();
+                    break;
+                }
             }
-            Err(e) => {
-                tracing::debug!(error = %e, "bulk chunk fell back to one-by-one ingestion");
-                metrics::counter!("commands_bulk_fallbacks_total").increment(1);
-                planned.iter().map(|p| p.index).collect()
-            }
-        };
+        }
         for index in fallback {
             results[index] = Some(self.ingest(&requests[index]).await);
         }
@@ -264,5 +276,16 @@ impl TitleService {
         tx.commit().await?;
         metrics::counter!("commands_events_committed_total").increment(agg.len() as u64);
         Ok(done)
+    }
+}
+
+/// Conflicts with a concurrent writer (taken identifier or sequence, serialization).
+fn retryable(e: &CommandError) -> bool {
+    match e {
+        CommandError::Contention => true,
+        CommandError::Db(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("23505" | "40001" | "40P01"))
+        }
+        _ => false,
     }
 }

@@ -56,6 +56,11 @@ CREATE TABLE IF NOT EXISTS resolution_decision (
 );
 "#;
 
+/// Candidates taken per blocking key. A key shared by more titles than this within three years
+/// (a common 4-letter prefix) says little; the record's other keys still find its twin, and one
+/// unselective key cannot make a lookup scan thousands of rows.
+const MAX_PER_KEY: i64 = 32;
+
 /// The best candidate for each fingerprint (same order), or `None` when nothing scored above
 /// "different".
 pub(crate) async fn best_matches(
@@ -78,11 +83,16 @@ pub(crate) async fn best_matches(
     let pairs: Vec<(i32, Uuid)> = sqlx::query_as(
         "SELECT DISTINCT k.i, b.content_id
          FROM UNNEST($1::int[], $2::int8[], $3::int[]) AS k(i, hash, year)
-         JOIN title_match_key b ON b.hash = k.hash AND b.year BETWEEN k.year - 1 AND k.year + 1",
+         CROSS JOIN LATERAL (
+             SELECT content_id FROM title_match_key b
+             WHERE b.hash = k.hash AND b.year BETWEEN k.year - 1 AND k.year + 1
+             LIMIT $4
+         ) b",
     )
     .bind(&idx)
     .bind(&keys)
     .bind(&years)
+    .bind(MAX_PER_KEY)
     .fetch_all(&mut *conn)
     .await?;
     if pairs.is_empty() {

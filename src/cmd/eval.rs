@@ -174,8 +174,12 @@ pub fn resolution(data: &Path, positives: usize) -> anyhow::Result<()> {
         let mut seen = HashSet::new();
         let mut best: Option<(usize, mediagw_domain::resolution::Match)> = None;
         for k in q.blocking_keys() {
-            for &i in index.get(&k).into_iter().flatten() {
-                if Some(i) == exclude || (films[i].fp.year - q.year).abs() > 1 || !seen.insert(i) {
+            // As in production (`commands::resolution`): at most 32 candidates per key.
+            let bucket = index.get(&k).into_iter().flatten();
+            let in_years =
+                bucket.filter(|&&i| (films[i].fp.year - q.year).abs() <= 1 && Some(i) != exclude);
+            for &i in in_years.take(32) {
+                if !seen.insert(i) {
                     continue;
                 }
                 let m = compare(q, &films[i].fp);
