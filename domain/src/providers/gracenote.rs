@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::reader::{as_obj, root, MAX_ITEMS};
 use super::youtube::parse_iso8601_duration_minutes;
-use super::{platform_slug, quality, title_text, Draft, OfferDraft};
-use crate::catalog::{normalize_region, AvailabilityType, CanonicalTitle, ContentType};
+use super::{quality, title_text, Draft, OfferDraft};
+use crate::catalog::{AvailabilityType, CanonicalTitle, ContentType};
 use crate::error::ValidationErrors;
 
 pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, ValidationErrors> {
@@ -68,16 +68,8 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
         let Some(a) = as_obj(&item, &mut errs) else {
             continue;
         };
-        match a
-            .text("countryCode", true, 10, &mut errs)
-            .map(|c| normalize_region(&c))
-        {
-            Some(Some(c)) if c == region => {}
-            Some(Some(_)) | None => continue,
-            Some(None) => {
-                errs.push(a.p("countryCode"), "must be an ISO 3166-1 alpha-2 code");
-                continue;
-            }
+        if !a.in_region("countryCode", region, &mut errs) {
+            continue;
         }
         let availability_type = match a.text("licenseType", true, 10, &mut errs).as_deref() {
             None => None,
@@ -94,29 +86,15 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
                 None
             }
         };
-        let name = a.text("sourceName", true, 200, &mut errs);
+        let platform = a.platform("sourceName", &mut errs);
         let web_url = a.web_url("url", true, &mut errs);
         let deep_link = a.link("deepLink", &mut errs);
-        let price = match a.obj("price", false, &mut errs) {
-            Some(p) => {
-                let amount = p.amount("amount", &mut errs);
-                let currency = p.currency("currency", &mut errs);
-                if amount.is_some() && currency.is_none() && !p.has("currency") {
-                    errs.push(p.p("currency"), "is required with an amount");
-                }
-                amount.zip(currency)
-            }
-            None => None,
-        };
+        let price = a.price("price", &mut errs);
         let available_from = a.timestamp("startDate", &mut errs);
         let expires_at = a.timestamp("endDate", &mut errs);
-        let (Some(availability_type), Some(name), Some(web_url)) =
-            (availability_type, name, web_url)
+        let (Some(availability_type), Some(platform), Some(web_url)) =
+            (availability_type, platform, web_url)
         else {
-            continue;
-        };
-        let Some(platform) = platform_slug(&name) else {
-            errs.push(a.p("sourceName"), "must contain letters or digits");
             continue;
         };
         d.offer(

@@ -5,7 +5,9 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::catalog::{normalize_genre, MAX_GENRES, MAX_OFFERS, MAX_OVERVIEW_CHARS};
+use crate::catalog::{
+    normalize_genre, normalize_region, MAX_GENRES, MAX_OFFERS, MAX_OVERVIEW_CHARS,
+};
 use crate::error::ValidationErrors;
 
 #[derive(Clone)]
@@ -353,6 +355,42 @@ impl<'a> Obj<'a> {
                 None
             }
         }
+    }
+
+    /// A `{amount, currency}` price object (Streaming Availability, Gracenote).
+    pub fn price(&self, name: &str, errs: &mut ValidationErrors) -> Option<(Decimal, String)> {
+        let p = self.obj(name, false, errs)?;
+        let amount = p.amount("amount", errs);
+        let currency = p.currency("currency", errs);
+        if amount.is_some() && currency.is_none() && !p.has("currency") {
+            errs.push(p.p("currency"), "is required with an amount");
+        }
+        amount.zip(currency)
+    }
+
+    /// Whether the region code in `name` is `region`; a malformed code is reported.
+    pub fn in_region(&self, name: &str, region: &str, errs: &mut ValidationErrors) -> bool {
+        match self
+            .text(name, true, 10, errs)
+            .map(|c| normalize_region(&c))
+        {
+            Some(Some(c)) => c == region,
+            Some(None) => {
+                errs.push(self.p(name), "must be an ISO 3166-1 alpha-2 code");
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Our platform slug for the service named in `name`.
+    pub fn platform(&self, name: &str, errs: &mut ValidationErrors) -> Option<String> {
+        let text = self.text(name, true, 200, errs)?;
+        let slug = super::platform_slug(&text);
+        if slug.is_none() {
+            errs.push(self.p(name), "must contain letters or digits");
+        }
+        slug
     }
 
     pub fn currency(&self, name: &str, errs: &mut ValidationErrors) -> Option<String> {

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::reader::{as_obj, root, MAX_ITEMS};
-use super::{platform_slug, quality, title_text, Draft, OfferDraft};
+use super::{quality, title_text, Draft, OfferDraft};
 use crate::catalog::{AvailabilityType, CanonicalTitle, ContentType};
 use crate::error::ValidationErrors;
 
@@ -66,9 +66,7 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
                 continue;
             };
             let service = s.obj("service", true, &mut errs);
-            let service_id = service
-                .as_ref()
-                .and_then(|sv| sv.text("id", true, 100, &mut errs));
+            let platform = service.as_ref().and_then(|sv| sv.platform("id", &mut errs));
             let availability_type = match s.text("type", true, 20, &mut errs).as_deref() {
                 None => None,
                 Some("subscription" | "addon") => Some(AvailabilityType::Subscription),
@@ -85,29 +83,12 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
             };
             let link = s.web_url("link", true, &mut errs);
             let video_link = s.link("videoLink", &mut errs);
-            let price = match s.obj("price", false, &mut errs) {
-                Some(p) => {
-                    let amount = p.amount("amount", &mut errs);
-                    let currency = p.currency("currency", &mut errs);
-                    if amount.is_some() && currency.is_none() && !p.has("currency") {
-                        errs.push(p.p("currency"), "is required with an amount");
-                    }
-                    amount.zip(currency)
-                }
-                None => None,
-            };
+            let price = s.price("price", &mut errs);
             let available_from = s.epoch_seconds("availableSince", &mut errs);
             let expires_at = s.epoch_seconds("expiresOn", &mut errs);
-            let (Some(service_id), Some(availability_type), Some(link)) =
-                (service_id, availability_type, link)
+            let (Some(platform), Some(availability_type), Some(link)) =
+                (platform, availability_type, link)
             else {
-                continue;
-            };
-            let Some(platform) = platform_slug(&service_id) else {
-                errs.push(
-                    format!("{}.service.id", s.path),
-                    "must contain letters or digits",
-                );
                 continue;
             };
             d.offer(

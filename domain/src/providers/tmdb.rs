@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::reader::{as_obj, root, Obj};
-use super::{platform_slug, title_text, Draft, OfferDraft};
+use super::{title_text, Draft, OfferDraft};
 use crate::catalog::{AvailabilityType, CanonicalTitle, ContentType};
 use crate::error::ValidationErrors;
 
@@ -105,11 +105,7 @@ fn offers(r: &Obj<'_>, region: &str, d: &mut Draft, errs: &mut ValidationErrors)
             let Some(p) = as_obj(&item, errs) else {
                 continue;
             };
-            let Some(name) = p.text("provider_name", true, 200, errs) else {
-                continue;
-            };
-            let Some(platform) = platform_slug(&name) else {
-                errs.push(p.p("provider_name"), "must contain letters or digits");
+            let Some(platform) = p.platform("provider_name", errs) else {
                 continue;
             };
             d.offer(

@@ -6,8 +6,8 @@
 use serde_json::Value;
 
 use super::reader::{as_obj, root, MAX_ITEMS};
-use super::{platform_slug, quality, region_currency, title_text, Draft, OfferDraft};
-use crate::catalog::{normalize_region, AvailabilityType, CanonicalTitle, ContentType};
+use super::{quality, region_currency, title_text, Draft, OfferDraft};
+use crate::catalog::{AvailabilityType, CanonicalTitle, ContentType};
 use crate::error::ValidationErrors;
 
 pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, ValidationErrors> {
@@ -63,16 +63,8 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
         let Some(s) = as_obj(&item, &mut errs) else {
             continue;
         };
-        match s
-            .text("region", true, 10, &mut errs)
-            .map(|r| normalize_region(&r))
-        {
-            Some(Some(r)) if r == region => {}
-            Some(Some(_)) | None => continue,
-            Some(None) => {
-                errs.push(s.p("region"), "must be an ISO 3166-1 alpha-2 code");
-                continue;
-            }
+        if !s.in_region("region", region, &mut errs) {
+            continue;
         }
         let availability_type = match s.text("type", true, 20, &mut errs).as_deref() {
             None => continue,
@@ -91,16 +83,12 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
                 continue;
             }
         };
-        let name = s.text("name", true, 200, &mut errs);
+        let platform = s.platform("name", &mut errs);
         let web_url = s.web_url("web_url", true, &mut errs);
         let ios = s.link("ios_url", &mut errs);
         let android = s.link("android_url", &mut errs);
         let price = s.amount("price", &mut errs);
-        let (Some(name), Some(web_url)) = (name, web_url) else {
-            continue;
-        };
-        let Some(platform) = platform_slug(&name) else {
-            errs.push(s.p("name"), "must contain letters or digits");
+        let (Some(platform), Some(web_url)) = (platform, web_url) else {
             continue;
         };
         d.offer(
