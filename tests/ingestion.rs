@@ -394,3 +394,42 @@ async fn connectors_page_through_every_provider_within_budget_and_retry() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("wm-secret"));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wm-secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmdb_export_files_import_with_a_report() {
+    let s = Stack::new("tmdbexport").await;
+    let dir = std::env::temp_dir().join(format!("{}-export", s.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tmdb.jsonl");
+    // Two details objects and a line of TMDb's daily id export, which has no release date.
+    let lines = [
+        fixture("tmdb_movie").to_string(),
+        fixture("tmdb_tv").to_string(),
+        json!({"adult": false, "id": 3924, "original_title": "Blondie", "popularity": 2.4, "video": false})
+            .to_string(),
+        "{not json".to_string(),
+    ];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = s.run_ok(&[
+        "ingest",
+        "file",
+        file.to_str().unwrap(),
+        "--format",
+        "tmdb-export",
+    ]);
+    assert!(
+        out.contains("created 2, updated 0, merged 0, unchanged 0, rejected 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("raw_content.title"),
+        "the id-export line names its missing field: {out}"
+    );
+    assert!(out.contains("line 4: malformed JSON"), "{out}");
+    assert_eq!(
+        s.count("SELECT count(*) FROM title_identity WHERE id_type IN ('tmdb_movie', 'tmdb_tv')")
+            .await,
+        2
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
