@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS resolution_decision (
 /// Candidates taken per blocking key. A key shared by more titles than this within three years
 /// (a common 4-letter prefix) says little; the record's other keys still find its twin, and one
 /// unselective key cannot make a lookup scan thousands of rows.
-const MAX_PER_KEY: i64 = 32;
+const MAX_PER_KEY: i64 = 16;
 
 /// The best candidate for each fingerprint (same order), or `None` when nothing scored above
 /// "different".

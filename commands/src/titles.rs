@@ -120,18 +120,24 @@ impl TitleService {
                 other => break other?,
             }
         };
-        let mut conn = self.pool.acquire().await?;
         let merged = resolved.merged.is_some();
-        resolution::index(&mut conn, &[(content_id, &fingerprint, !merged)]).await?;
-        match &resolved.merged {
-            Some(m) => {
-                resolution::record_decision(&mut conn, content_id, content_id, "merged", m).await?
-            }
-            None => {
-                if let Some((candidate, m)) = &resolved.review {
-                    resolution::enqueue_review(&mut conn, content_id, *candidate, m).await?;
+        // The resolution index and the decision, in one transaction; a record that changed
+        // nothing leaves the index as it was.
+        if events > 0 || merged || resolved.review.is_some() {
+            let mut tx = self.pool.begin().await?;
+            resolution::index(&mut tx, &[(content_id, &fingerprint, !merged)]).await?;
+            match &resolved.merged {
+                Some(m) => {
+                    resolution::record_decision(&mut tx, content_id, content_id, "merged", m)
+                        .await?
+                }
+                None => {
+                    if let Some((candidate, m)) = &resolved.review {
+                        resolution::enqueue_review(&mut tx, content_id, *candidate, m).await?;
+                    }
                 }
             }
+            tx.commit().await?;
         }
         let action = match (existed, merged) {
             (_, true) => IngestAction::Merged,

@@ -174,11 +174,11 @@ pub fn resolution(data: &Path, positives: usize) -> anyhow::Result<()> {
         let mut seen = HashSet::new();
         let mut best: Option<(usize, mediagw_domain::resolution::Match)> = None;
         for k in q.blocking_keys() {
-            // As in production (`commands::resolution`): at most 32 candidates per key.
+            // As in production (`commands::resolution`): at most 16 candidates per key.
             let bucket = index.get(&k).into_iter().flatten();
             let in_years =
                 bucket.filter(|&&i| (films[i].fp.year - q.year).abs() <= 1 && Some(i) != exclude);
-            for &i in in_years.take(32) {
+            for &i in in_years.take(16) {
                 if !seen.insert(i) {
                     continue;
                 }
