@@ -121,24 +121,6 @@ impl TitleService {
             }
         };
         let merged = resolved.merged.is_some();
-        // The resolution index and the decision, in one transaction; a record that changed
-        // nothing leaves the index as it was.
-        if events > 0 || merged || resolved.review.is_some() {
-            let mut tx = self.pool.begin().await?;
-            resolution::index(&mut tx, &[(content_id, &fingerprint, !merged)]).await?;
-            match &resolved.merged {
-                Some(m) => {
-                    resolution::record_decision(&mut tx, content_id, content_id, "merged", m)
-                        .await?
-                }
-                None => {
-                    if let Some((candidate, m)) = &resolved.review {
-                        resolution::enqueue_review(&mut tx, content_id, *candidate, m).await?;
-                    }
-                }
-            }
-            tx.commit().await?;
-        }
         let action = match (existed, merged) {
             (_, true) => IngestAction::Merged,
             (true, false) => IngestAction::Updated,
@@ -191,6 +173,9 @@ impl TitleService {
             }
         };
         resolved.content_id = chosen;
+        // Claims, the resolution index and the decision commit together, before the command runs
+        // (identifiers sorted, so concurrent claimers lock in one order).
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO title_identity (id_type, id_value, content_id)
              SELECT t, v, $3 FROM UNNEST($1::text[], $2::text[]) AS k(t, v)
@@ -199,28 +184,30 @@ impl TitleService {
         .bind(&types)
         .bind(&values)
         .bind(chosen)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if owners.is_empty() && resolved.merged.is_none() {
             // A concurrent ingest of the same record may have claimed first: follow the winner.
-            let after = self.owners(&types, &values).await?;
+            let after = owners_in(&mut tx, &types, &values).await?;
             if let Some(winner) = majority(&after).filter(|w| *w != chosen) {
                 resolved.content_id = winner;
                 resolved.review = None;
             }
         }
+        let id = resolved.content_id;
+        resolution::index(&mut tx, &[(id, fingerprint, resolved.merged.is_none())]).await?;
+        if let Some(m) = &resolved.merged {
+            resolution::record_decision(&mut tx, id, id, "merged", m).await?;
+        } else if let Some((candidate, m)) = &resolved.review {
+            resolution::enqueue_review(&mut tx, id, *candidate, m).await?;
+        }
+        tx.commit().await?;
         Ok(resolved)
     }
 
     async fn owners(&self, types: &[String], values: &[String]) -> Result<Vec<Uuid>, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT i.content_id FROM title_identity i
-             JOIN UNNEST($1::text[], $2::text[]) AS k(t, v) ON i.id_type = k.t AND i.id_value = k.v",
-        )
-        .bind(types)
-        .bind(values)
-        .fetch_all(&self.pool)
-        .await
+        let mut conn = self.pool.acquire().await?;
+        owners_in(&mut conn, types, values).await
     }
 
     /// Loads, decides and commits; on an optimistic-concurrency conflict reloads and decides again.
@@ -269,6 +256,21 @@ fn store_err(e: AggregateError<mediagw_domain::title::TitleError>) -> CommandErr
         AggregateError::AggregateConflict => CommandError::Contention,
         other => CommandError::Store(other.to_string()),
     }
+}
+
+async fn owners_in(
+    conn: &mut sqlx::PgConnection,
+    types: &[String],
+    values: &[String],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT i.content_id FROM title_identity i
+         JOIN UNNEST($1::text[], $2::text[]) AS k(t, v) ON i.id_type = k.t AND i.id_value = k.v",
+    )
+    .bind(types)
+    .bind(values)
+    .fetch_all(conn)
+    .await
 }
 
 /// Where a record goes and why.
