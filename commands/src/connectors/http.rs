@@ -119,10 +119,6 @@ impl ProviderHttp {
         }
     }
 
-    pub fn set_backoff(&mut self, base: Duration) {
-        self.policy.base_backoff = base;
-    }
-
     fn spend_quota(&self) -> Result<(), ConnectorError> {
         let Some(quota) = self.policy.daily_quota else {
             return Ok(());

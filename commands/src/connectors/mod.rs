@@ -176,12 +176,6 @@ impl Connector {
         })
     }
 
-    /// For tests and tools: a shorter backoff than the production half second.
-    pub fn with_backoff(mut self, base: Duration) -> Self {
-        self.http.set_backoff(base);
-        self
-    }
-
     fn key_param(&self, name: &'static str) -> Vec<(&'static str, String)> {
         self.key
             .as_ref()
