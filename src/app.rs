@@ -15,11 +15,29 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use mediagw_projectors::search::SearchProjection;
+use mediagw_projectors::trending::SearchActivityProjection;
+use mediagw_query_api::search::SearchSettings;
+use mediagw_search::cache::{Cache, RedisCache};
+use mediagw_search::embed::{Embedder, OnnxConfig, OnnxEmbedder};
+use mediagw_search::index::edge::EdgeIndex;
+use mediagw_search::index::SearchIndex;
+use secrecy::ExposeSecret;
 
 pub struct App {
     pub config: Config,
     pub pool: PgPool,
     pub codec: Arc<EventCodec>,
+    search: tokio::sync::OnceCell<SearchParts>,
+}
+
+/// The search adapters, built once per process and shared by the indexer and the query side
+/// (an embedded index may be opened by one holder only).
+#[derive(Clone)]
+pub struct SearchParts {
+    pub index: Arc<dyn SearchIndex>,
+    pub embedder: Arc<dyn Embedder>,
+    pub cache: Option<Arc<dyn Cache>>,
 }
 
 impl App {
@@ -38,6 +56,7 @@ impl App {
             config,
             pool,
             codec,
+            search: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -68,7 +87,70 @@ impl App {
         RegistryStore::new(self.pool.clone())
             .await
             .context("registry migration")?;
+        mediagw_projectors::search::migrate(&self.pool, mediagw_projectors::search::LIVE_SCHEMA)
+            .await
+            .context("search index migration")?;
+        SearchActivityProjection::live()
+            .migrate(&self.pool)
+            .await
+            .context("search activity migration")?;
         Ok(())
+    }
+
+    /// Index, embedding model and cache, loaded on first use.
+    pub async fn search_parts(&self) -> anyhow::Result<SearchParts> {
+        self.search
+            .get_or_try_init(|| async {
+                let c = &self.config.search;
+                let index: Arc<dyn SearchIndex> = match c.index.as_str() {
+                    "edge" => Arc::new(EdgeIndex::new(&c.index_dir)),
+                    other => anyhow::bail!(
+                        "search.index must be `edge` (`{other}` is not available in this build)"
+                    ),
+                };
+                let cfg = OnnxConfig {
+                    model_dir: c.model_dir.clone(),
+                    sessions: c.embed_sessions,
+                    batch: c.embed_batch,
+                };
+                let embedder: Arc<dyn Embedder> = Arc::new(
+                    tokio::task::spawn_blocking(move || OnnxEmbedder::load(&cfg))
+                        .await?
+                        .context(
+                            "loading the embedding model (search.model_dir; `scripts/up` fetches it)",
+                        )?,
+                );
+                let url = self.config.redis.url.expose_secret();
+                let cache: Option<Arc<dyn Cache>> = if url.is_empty() {
+                    None
+                } else {
+                    Some(Arc::new(
+                        RedisCache::connect(url, &self.config.redis.key_prefix)
+                            .await
+                            .context("connecting to Redis (redis.url)")?,
+                    ))
+                };
+                Ok(SearchParts {
+                    index,
+                    embedder,
+                    cache,
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    pub fn search_settings(&self) -> SearchSettings {
+        let c = &self.config.search;
+        SearchSettings {
+            depth: c.depth,
+            result_ttl: Duration::from_secs(c.result_ttl_s),
+            suggestion_ttl: Duration::from_secs(c.suggestion_ttl_s),
+            trending_ttl: Duration::from_secs(c.trending_ttl_s),
+            trending_window_minutes: c.trending_window_minutes,
+            trending_min_searches: c.trending_min_searches,
+            default_region: c.default_region.clone(),
+        }
     }
 
     pub fn bus(&self) -> anyhow::Result<Arc<KafkaBus>> {
@@ -93,10 +175,26 @@ impl App {
         )
     }
 
-    pub fn projector(&self, name: &str, bus: Arc<dyn EventBus>) -> anyhow::Result<ProjectorRunner> {
+    pub async fn projector(
+        &self,
+        name: &str,
+        bus: Arc<dyn EventBus>,
+    ) -> anyhow::Result<ProjectorRunner> {
         let projection: Arc<dyn Projection> = match name {
             "catalog" => Arc::new(CatalogProjection::live()),
-            other => anyhow::bail!("unknown projector `{other}` (known: catalog)"),
+            "search" => {
+                let p = self.search_parts().await?;
+                Arc::new(SearchProjection::new(
+                    mediagw_projectors::search::LIVE_SCHEMA,
+                    p.index,
+                    p.embedder,
+                    p.cache,
+                ))
+            }
+            "search-activity" => Arc::new(SearchActivityProjection::live()),
+            other => anyhow::bail!(
+                "unknown projector `{other}` (known: catalog, search, search-activity)"
+            ),
         };
         Ok(ProjectorRunner::new(
             self.pool.clone(),

@@ -21,7 +21,43 @@ pub struct Config {
     pub relay: RelaySettings,
     pub projector: ProjectorSettings,
     pub connectors: mediagw_commands::connectors::ConnectorsConfig,
+    pub search: SearchConfig,
+    pub redis: RedisConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchConfig {
+    /// `edge` (embedded qdrant-edge, default) or `qdrant` (a Qdrant server at `qdrant_url`).
+    pub index: String,
+    /// Where the embedded index keeps its generations.
+    pub index_dir: std::path::PathBuf,
+    /// Directory with model.onnx, tokenizer.json and libonnxruntime.so (`scripts/lib.sh ensure_model`).
+    pub model_dir: std::path::PathBuf,
+    /// ONNX sessions (parallel model calls; one per core).
+    pub embed_sessions: usize,
+    /// Texts per model call when indexing.
+    pub embed_batch: usize,
+    /// Candidates per retrieval channel.
+    pub depth: usize,
+    pub result_ttl_s: u64,
+    pub suggestion_ttl_s: u64,
+    pub trending_ttl_s: u64,
+    pub trending_window_minutes: i64,
+    pub trending_min_searches: i64,
+    pub default_region: String,
+    /// Build the ANN index once the projector has been idle this long with this many points
+    /// unindexed.
+    pub optimize_idle_s: u64,
+    pub optimize_min_points: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisConfig {
+    /// May embed a password: kept secret, never logged. Empty disables caching.
+    pub url: SecretString,
+    /// Prepended to every key.
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -5,6 +5,7 @@ mod app;
 mod cmd;
 mod config;
 mod kafka;
+mod search;
 mod serve;
 mod telemetry;
 

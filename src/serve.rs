@@ -23,6 +23,8 @@ pub const ROLES: &[&str] = &[
     "registry",
     "relay",
     "projector:catalog",
+    "projector:search",
+    "projector:search-activity",
     "connectors",
 ];
 
@@ -66,12 +68,14 @@ pub async fn serve(
             "schema registry",
         ));
     }
-    let bus: Option<Arc<mediagw_schemas::bus::KafkaBus>> =
-        if roles.contains("relay") || roles.iter().any(|r| r.starts_with("projector:")) {
-            Some(app.bus()?)
-        } else {
-            None
-        };
+    let bus: Option<Arc<mediagw_schemas::bus::KafkaBus>> = if roles.contains("relay")
+        || roles.contains("api")
+        || roles.iter().any(|r| r.starts_with("projector:"))
+    {
+        Some(app.bus()?)
+    } else {
+        None
+    };
     if roles.contains("relay") {
         let relay = app.relay(bus.clone().expect("bus for relay") as Arc<dyn EventBus>);
         let token = shutdown.clone();
@@ -81,12 +85,25 @@ pub async fn serve(
         });
     }
     for role in roles.iter().filter_map(|r| r.strip_prefix("projector:")) {
-        let runner = app.projector(
-            role,
-            bus.clone().expect("bus for projector") as Arc<dyn EventBus>,
-        )?;
+        let runner = app
+            .projector(
+                role,
+                bus.clone().expect("bus for projector") as Arc<dyn EventBus>,
+            )
+            .await?;
         let token = shutdown.clone();
         tasks.spawn(async move { runner.run(token).await.map_err(anyhow::Error::from) });
+    }
+    if roles.contains("projector:search") {
+        let parts = app.search_parts().await?;
+        let c = &app.config.search;
+        tasks.spawn(crate::search::maintain_index(
+            app.pool.clone(),
+            parts.index,
+            std::time::Duration::from_secs(c.optimize_idle_s.max(1)),
+            c.optimize_min_points,
+            shutdown.clone(),
+        ));
     }
     if roles.contains("connectors") {
         let (titles, cfg, token) = (
@@ -101,6 +118,19 @@ pub async fn serve(
     }
     if roles.contains("api") {
         let titles = app.titles();
+        let parts = app.search_parts().await?;
+        let events = crate::search::KafkaSearchEvents {
+            bus: bus.clone().expect("bus for api") as Arc<dyn EventBus>,
+            codec: app.codec.clone(),
+        };
+        let search = Arc::new(mediagw_query_api::search::SearchService::new(
+            app.pool.clone(),
+            parts.index,
+            parts.embedder,
+            parts.cache,
+            Some(Arc::new(events)),
+            app.search_settings(),
+        ));
         let readiness = Readiness {
             probes: vec![
                 Arc::new(PgProbe(app.pool.clone())),
@@ -118,6 +148,7 @@ pub async fn serve(
             ))
             .merge(mediagw_query_api::content::router(app.pool.clone()))
             .merge(mediagw_query_api::availability::router(app.pool.clone()))
+            .merge(mediagw_query_api::search::router(search))
             .merge(mediagw_query_api::health::router(readiness));
         tasks.spawn(http(
             app.config.http.addr,

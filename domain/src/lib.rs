@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod error;
 pub mod providers;
 pub mod resolution;
+pub mod search;
 pub mod title;
 
 pub use error::{FieldError, ValidationErrors};

@@ -275,7 +275,7 @@ fn title_similarity(a: &[String], b: &[String]) -> (f32, &'static str) {
 }
 
 /// Lower case, diacritics folded, punctuation to spaces, single-spaced.
-fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.nfkd() {
         if ('\u{300}'..='\u{36f}').contains(&c) {

@@ -60,6 +60,12 @@ pub trait Projection: Send + Sync + 'static {
     /// Applies one event inside the batch transaction.
     async fn apply(&self, tx: &mut PgConnection, record: EventRecord) -> Result<(), ApplyError>;
 
+    /// Called by a replay before it tries to swap the rebuilt schema in: let go of outside
+    /// resources (an index generation) the live process will take over.
+    async fn settle(&self, _pool: &PgPool) -> Result<(), ApplyError> {
+        Ok(())
+    }
+
     /// Applies a batch (in log order per partition) inside the batch transaction. Projections
     /// override this with set-based statements; the result must equal applying one by one.
     async fn apply_many(

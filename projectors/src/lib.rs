@@ -8,5 +8,7 @@
 pub mod catalog;
 pub mod framework;
 pub mod replay;
+pub mod search;
+pub mod trending;
 
 pub use framework::{ApplyError, Assignment, Projection, ProjectorConfig, ProjectorRunner};

@@ -142,6 +142,7 @@ pub async fn replay(
             &mut report,
         )
         .await?;
+        rebuild.settle(pool).await?;
         match try_swap(pool, rebuild, live_schema, &positions).await? {
             None => break,
             Some(live_ahead) => {

@@ -17,6 +17,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A backing service (search index, embedding model) failed.
+    #[error("{0}")]
+    Backend(String),
 }
 
 impl IntoResponse for ApiError {
@@ -30,6 +33,13 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 json!({"error": {"code": "not_found", "message": what}}),
             ),
+            ApiError::Backend(e) => {
+                tracing::error!(error = %e, "backend failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": {"code": "unavailable", "message": "search is temporarily unavailable"}}),
+                )
+            }
             ApiError::Db(e) => {
                 tracing::error!(error = %e, "query failed");
                 (

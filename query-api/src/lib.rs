@@ -7,6 +7,7 @@ pub mod error;
 pub mod gateway;
 pub mod grpc;
 pub mod health;
+pub mod search;
 
 pub use error::ApiError;
 pub use health::{Readiness, ReadinessProbe};

@@ -76,6 +76,7 @@ impl EventCodec {
             EventRecord::AvailabilityUpdated(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::AvailabilityLeft(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::TitlesMerged(r) => self.encoder.encode_struct(r, &strategy).await,
+            EventRecord::SearchPerformed(r) => self.encoder.encode_struct(r, &strategy).await,
         };
         res.map_err(|e| CodecError::Registry(e.to_string()))
     }
@@ -109,6 +110,9 @@ impl EventCodec {
             }
             "mediagw.catalog.TitlesMerged" => {
                 EventRecord::TitlesMerged(from_value(v).map_err(err)?)
+            }
+            "mediagw.search.SearchPerformed" => {
+                EventRecord::SearchPerformed(from_value(v).map_err(err)?)
             }
             other => return Err(CodecError::Decode(format!("unknown record type `{other}`"))),
         })

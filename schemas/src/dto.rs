@@ -91,6 +91,13 @@ envelope_record!(TitlesMergedV1 {
     reasons: Vec<String>
 });
 
+envelope_record!(SearchPerformedV1 {
+    query: String,
+    user_id: Option<String>,
+    genres: Vec<String>,
+    result_ids: Vec<String>
+});
+
 /// A record as it travels on Kafka.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventRecord {
@@ -100,6 +107,8 @@ pub enum EventRecord {
     AvailabilityUpdated(AvailabilityUpdatedV1),
     AvailabilityLeft(AvailabilityLeftV1),
     TitlesMerged(TitlesMergedV1),
+    /// Not a title event: searches answered, for trending and affinity (topic `search.queries`).
+    SearchPerformed(SearchPerformedV1),
 }
 
 /// A record whose fields do not map back to a valid domain event.
@@ -126,6 +135,7 @@ impl EventRecord {
             EventRecord::AvailabilityUpdated(_) => "mediagw.catalog.AvailabilityUpdated",
             EventRecord::AvailabilityLeft(_) => "mediagw.catalog.AvailabilityLeft",
             EventRecord::TitlesMerged(_) => "mediagw.catalog.TitlesMerged",
+            EventRecord::SearchPerformed(_) => "mediagw.search.SearchPerformed",
         }
     }
 
@@ -149,6 +159,9 @@ impl EventRecord {
             EventRecord::TitlesMerged(r) => {
                 (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
             }
+            EventRecord::SearchPerformed(r) => {
+                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
+            }
         }
     }
 
@@ -170,6 +183,7 @@ impl EventRecord {
         match self {
             EventRecord::TitleIngested(_) => topics::CONTENT_INGESTED,
             EventRecord::TitleUpdated(_) | EventRecord::TitlesMerged(_) => topics::CONTENT_UPDATED,
+            EventRecord::SearchPerformed(_) => topics::SEARCH_QUERIES,
             _ => topics::AVAILABILITY_CHANGED,
         }
     }
@@ -328,6 +342,9 @@ impl EventRecord {
                         reasons: r.reasons,
                     },
                 )
+            }
+            EventRecord::SearchPerformed(_) => {
+                return Err(bad("event", "SearchPerformed is not a title event"))
             }
         })
     }

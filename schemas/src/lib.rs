@@ -62,6 +62,11 @@ pub const SCHEMAS: &[SchemaFile] = &[
         topic: topics::CONTENT_UPDATED,
         text: include_str!("../avro/TitlesMerged.avsc"),
     },
+    SchemaFile {
+        full_name: "mediagw.search.SearchPerformed",
+        topic: topics::SEARCH_QUERIES,
+        text: include_str!("../avro/SearchPerformed.avsc"),
+    },
 ];
 
 /// Subject under the TopicRecordNameStrategy: several event types share a topic.

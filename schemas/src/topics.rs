@@ -5,6 +5,17 @@ pub const CONTENT_INGESTED: &str = "content.ingested";
 pub const CONTENT_UPDATED: &str = "content.updated";
 pub const AVAILABILITY_CHANGED: &str = "availability.changed";
 
+/// Searches answered (`SearchPerformed`): trending and personalisation signals.
+pub const SEARCH_QUERIES: &str = "search.queries";
+
+/// Every topic the product uses.
+pub const ALL_TOPICS: &[&str] = &[
+    CONTENT_INGESTED,
+    CONTENT_UPDATED,
+    AVAILABILITY_CHANGED,
+    SEARCH_QUERIES,
+];
+
 /// Topics that carry title events.
 pub const CATALOG_TOPICS: &[&str] = &[CONTENT_INGESTED, CONTENT_UPDATED, AVAILABILITY_CHANGED];
 

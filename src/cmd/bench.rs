@@ -67,7 +67,9 @@ async fn run(
     let bus = app.bus()?;
     let shutdown = CancellationToken::new();
     let relay = app.relay(bus.clone() as Arc<dyn EventBus>);
-    let projector = app.projector("catalog", bus.clone() as Arc<dyn EventBus>)?;
+    let projector = app
+        .projector("catalog", bus.clone() as Arc<dyn EventBus>)
+        .await?;
     let (t1, t2) = (shutdown.clone(), shutdown.clone());
     let relay_task = tokio::spawn(async move { relay.run(t1).await });
     let projector_task = tokio::spawn(async move { projector.run(t2).await });

@@ -5,6 +5,9 @@ use std::io::IsTerminal;
 use anyhow::Context;
 use mediagw_projectors::catalog::{CatalogProjection, LIVE_SCHEMA};
 use mediagw_projectors::replay::{replay, ReplayFrom};
+use mediagw_projectors::search::SearchProjection;
+use mediagw_projectors::trending::SearchActivityProjection;
+use mediagw_projectors::Projection;
 
 use crate::app::App;
 
@@ -18,27 +21,49 @@ pub fn parse_from(s: &str) -> anyhow::Result<ReplayFrom> {
     Ok(ReplayFrom::Timestamp(t.timestamp_millis()))
 }
 
+/// Projections a replay can rebuild: `catalog`, `search-index` (into a fresh index generation,
+/// swapped in with its schema) and `search-activity`.
 pub async fn run(app: &App, projection: &str, from: ReplayFrom) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        projection == "catalog",
-        "unknown projection `{projection}` (known: catalog)"
-    );
     app.migrate().await?;
-    let rebuild = CatalogProjection::new("catalog_rebuild");
+    let (rebuild, live): (Box<dyn Projection>, &str) = match projection {
+        "catalog" => (
+            Box::new(CatalogProjection::new("catalog_rebuild")),
+            LIVE_SCHEMA,
+        ),
+        "search-index" => {
+            let p = app.search_parts().await?;
+            (
+                Box::new(SearchProjection::new(
+                    "search_rebuild",
+                    p.index,
+                    p.embedder,
+                    p.cache,
+                )),
+                mediagw_projectors::search::LIVE_SCHEMA,
+            )
+        }
+        "search-activity" => (
+            Box::new(SearchActivityProjection::new("search_activity_rebuild")),
+            mediagw_projectors::trending::LIVE_SCHEMA,
+        ),
+        other => anyhow::bail!(
+            "unknown projection `{other}` (known: catalog, search-index, search-activity)"
+        ),
+    };
     eprintln!("replaying {projection} from {from:?} into a fresh schema…");
     let report = replay(
         &app.pool,
         &app.config.kafka_consumer(),
         &app.codec,
-        &rebuild,
-        LIVE_SCHEMA,
+        rebuild.as_ref(),
+        live,
         from,
         std::io::stderr().is_terminal(),
     )
     .await
     .context("replay failed; the live projection is untouched")?;
     println!(
-        "replay {projection}: {} events ({} applied, {} undecodable skipped) in {:.2} s = {:.0} events/s; swapped into `{LIVE_SCHEMA}`",
+        "replay {projection}: {} events ({} applied, {} undecodable skipped) in {:.2} s = {:.0} events/s; swapped into `{live}`",
         report.events,
         report.applied,
         report.skipped_poison,

@@ -1,0 +1,657 @@
+//! Natural-language query intent, parsed locally with rules (no LLM): referenced titles ("like X"),
+//! genres and moods, years and decades, content type, platforms and region. What is left is the
+//! description ("bus can't slow down") the dense and keyword channels search for.
+
+use serde::Serialize;
+
+use crate::catalog::ContentType;
+use crate::resolution::fold;
+
+/// What a query asks for (seed `ParsedIntent`). Hard constraints (years, types, platforms) become
+/// index filters; genres and moods are preferences that boost matching titles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ParsedIntent {
+    pub original: String,
+    /// Titles the query refers to ("like The Matrix" → "the matrix").
+    pub references: Vec<String>,
+    /// Genres named or implied by moods (catalog spelling, lower case).
+    pub genres: Vec<String>,
+    /// Mood words found ("funnier" → "funny").
+    pub moods: Vec<String>,
+    pub year_range: Option<(i32, i32)>,
+    pub content_types: Vec<ContentType>,
+    /// Platform slugs ("on Netflix" → "netflix").
+    pub platforms: Vec<String>,
+    /// ISO 3166-1 alpha-2 region named in the query ("in the UK" → "GB").
+    pub region: Option<String>,
+    /// The description left after removing everything above: what the text channels search for.
+    pub text: String,
+    /// The query without its year, platform and region phrases: what the typo-tolerant title
+    /// channel matches ("the dark knight" keeps "dark", which is also a mood word).
+    pub title_query: String,
+}
+
+impl ParsedIntent {
+    /// Text for the dense channel: the description plus the genre words, so "funny" alone still
+    /// lands near comedies.
+    pub fn semantic_text(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if !self.text.is_empty() {
+            parts.push(self.text.clone());
+        }
+        parts.extend(self.moods.iter().cloned());
+        for g in &self.genres {
+            if !parts.iter().any(|p| p.contains(g.as_str())) {
+                parts.push(g.clone());
+            }
+        }
+        parts.join(" ")
+    }
+}
+
+const REFERENCE_MARKERS: &[&str] = &[
+    "in the style of",
+    "in the vein of",
+    "along the lines of",
+    "reminiscent of",
+    "similar to",
+    "same as",
+    "such as",
+    "like",
+];
+
+/// Words that end a referenced title ("like The Matrix but funnier").
+const REFERENCE_ENDS: &[&str] = &[
+    "but", "except", "without", "only", "that", "which", "where", "released", "made", "set",
+    "starring", "for", "though", "yet", "with", "from", "in", "on", "before", "after", "since",
+    "during", "between",
+];
+
+/// (phrase, genres, mood) — phrases are matched on folded whole words.
+const GENRE_WORDS: &[(&str, &[&str])] = &[
+    ("science fiction", &["science fiction"]),
+    ("sci fi", &["science fiction"]),
+    ("scifi", &["science fiction"]),
+    ("romantic comedy", &["romance", "comedy"]),
+    ("rom com", &["romance", "comedy"]),
+    ("romcom", &["romance", "comedy"]),
+    ("martial arts", &["martial arts"]),
+    ("kung fu", &["martial arts"]),
+    ("film noir", &["noir"]),
+    ("found footage", &["found footage"]),
+    ("comedy", &["comedy"]),
+    ("comedies", &["comedy"]),
+    ("drama", &["drama"]),
+    ("dramas", &["drama"]),
+    ("horror", &["horror"]),
+    ("thriller", &["thriller"]),
+    ("thrillers", &["thriller"]),
+    ("romance", &["romance"]),
+    ("western", &["western"]),
+    ("westerns", &["western"]),
+    ("cowboy", &["western"]),
+    ("action", &["action"]),
+    ("adventure", &["adventure"]),
+    ("adventures", &["adventure"]),
+    ("animated", &["animated"]),
+    ("animation", &["animated"]),
+    ("cartoon", &["animated"]),
+    ("cartoons", &["animated"]),
+    ("anime", &["animated"]),
+    ("musical", &["musical"]),
+    ("musicals", &["musical"]),
+    ("war", &["war"]),
+    ("crime", &["crime"]),
+    ("gangster", &["crime"]),
+    ("mafia", &["crime"]),
+    ("mob", &["crime"]),
+    ("heist", &["crime"]),
+    ("mystery", &["mystery"]),
+    ("mysteries", &["mystery"]),
+    ("whodunit", &["mystery"]),
+    ("detective", &["mystery"]),
+    ("noir", &["noir"]),
+    ("fantasy", &["fantasy"]),
+    ("biopic", &["biography"]),
+    ("biography", &["biography"]),
+    ("biographical", &["biography"]),
+    ("historical", &["historical"]),
+    ("documentary", &["documentary"]),
+    ("documentaries", &["documentary"]),
+    ("sports", &["sports"]),
+    ("sport", &["sports"]),
+    ("family", &["family"]),
+    ("kids", &["family"]),
+    ("children", &["family"]),
+    ("superhero", &["superhero"]),
+    ("superheroes", &["superhero"]),
+    ("spy", &["spy"]),
+    ("espionage", &["spy"]),
+    ("teen", &["teen"]),
+    ("slasher", &["slasher"]),
+    ("disaster", &["disaster"]),
+    ("political", &["political"]),
+    ("courtroom", &["legal"]),
+    ("legal", &["legal"]),
+    ("dance", &["dance"]),
+    ("supernatural", &["supernatural"]),
+    ("ghost", &["supernatural", "horror"]),
+    ("ghosts", &["supernatural", "horror"]),
+    ("silent", &["silent"]),
+    ("satire", &["satire"]),
+    ("satirical", &["satire"]),
+];
+
+/// Mood words: the genres they imply; the mood word itself stays in the semantic text.
+const MOODS: &[(&str, &str, &[&str])] = &[
+    ("funny", "funny", &["comedy"]),
+    ("funnier", "funny", &["comedy"]),
+    ("hilarious", "funny", &["comedy"]),
+    ("comedic", "funny", &["comedy"]),
+    ("lighthearted", "lighthearted", &["comedy"]),
+    ("light hearted", "lighthearted", &["comedy"]),
+    ("silly", "funny", &["comedy"]),
+    ("scary", "scary", &["horror"]),
+    ("scarier", "scary", &["horror"]),
+    ("creepy", "scary", &["horror"]),
+    ("terrifying", "scary", &["horror"]),
+    ("spooky", "scary", &["horror"]),
+    ("dark", "dark", &["crime", "thriller"]),
+    ("darker", "dark", &["crime", "thriller"]),
+    ("gritty", "dark", &["crime", "thriller"]),
+    ("romantic", "romantic", &["romance"]),
+    ("love story", "romantic", &["romance"]),
+    ("sad", "sad", &["drama"]),
+    ("tearjerker", "sad", &["drama"]),
+    ("emotional", "sad", &["drama"]),
+    ("feel good", "feel-good", &["comedy", "family"]),
+    ("uplifting", "feel-good", &["comedy", "family"]),
+    ("heartwarming", "feel-good", &["family", "comedy"]),
+    ("wholesome", "feel-good", &["family"]),
+    ("exciting", "exciting", &["action", "adventure"]),
+    ("action packed", "exciting", &["action"]),
+    ("thrilling", "exciting", &["thriller", "action"]),
+    ("suspenseful", "tense", &["thriller", "suspense"]),
+    ("tense", "tense", &["thriller", "suspense"]),
+    (
+        "mind bending",
+        "mind-bending",
+        &["science fiction", "mystery"],
+    ),
+    (
+        "mindbending",
+        "mind-bending",
+        &["science fiction", "mystery"],
+    ),
+    ("trippy", "mind-bending", &["science fiction", "fantasy"]),
+    ("epic", "epic", &["adventure", "historical", "war"]),
+    ("inspiring", "inspiring", &["biography", "sports", "drama"]),
+    (
+        "inspirational",
+        "inspiring",
+        &["biography", "sports", "drama"],
+    ),
+];
+
+/// (phrase, slug): matched after "on"/"streaming on"/"available on" or on their own when
+/// unambiguous.
+const PLATFORMS: &[(&str, &str, bool)] = &[
+    ("netflix", "netflix", true),
+    ("amazon prime video", "prime_video", true),
+    ("amazon prime", "prime_video", true),
+    ("prime video", "prime_video", true),
+    ("disney plus", "disney_plus", true),
+    ("disney", "disney_plus", false),
+    ("hbo max", "max", true),
+    ("hbo", "max", true),
+    ("max", "max", false),
+    ("apple tv plus", "apple_tv_plus", true),
+    ("apple tv", "apple_tv", true),
+    ("hulu", "hulu", true),
+    ("peacock", "peacock", true),
+    ("paramount plus", "paramount_plus", true),
+    ("paramount", "paramount_plus", false),
+    ("youtube", "youtube", true),
+    ("google play", "google_play", true),
+];
+
+const REGIONS: &[(&str, &str)] = &[
+    ("the united states", "US"),
+    ("the us", "US"),
+    ("the usa", "US"),
+    ("america", "US"),
+    ("the uk", "GB"),
+    ("the united kingdom", "GB"),
+    ("britain", "GB"),
+    ("england", "GB"),
+    ("canada", "CA"),
+    ("australia", "AU"),
+    ("germany", "DE"),
+    ("france", "FR"),
+    ("spain", "ES"),
+    ("italy", "IT"),
+    ("india", "IN"),
+    ("japan", "JP"),
+    ("brazil", "BR"),
+    ("mexico", "MX"),
+    ("ireland", "IE"),
+    ("the netherlands", "NL"),
+];
+
+const TYPE_WORDS: &[(&str, ContentType)] = &[
+    ("tv series", ContentType::Series),
+    ("tv shows", ContentType::Series),
+    ("tv show", ContentType::Series),
+    ("miniseries", ContentType::Series),
+    ("series", ContentType::Series),
+    ("sitcom", ContentType::Series),
+    ("sitcoms", ContentType::Series),
+    ("shows", ContentType::Series),
+    ("show", ContentType::Series),
+    ("movie", ContentType::Movie),
+    ("movies", ContentType::Movie),
+    ("film", ContentType::Movie),
+    ("films", ContentType::Movie),
+    ("short films", ContentType::Short),
+    ("shorts", ContentType::Short),
+];
+
+/// Words that only shape the request ("show me", "something", "recent"); dropped from the text.
+const FILLER: &[&str] = &[
+    "show",
+    "me",
+    "find",
+    "i",
+    "want",
+    "to",
+    "watch",
+    "something",
+    "anything",
+    "some",
+    "a",
+    "an",
+    "the",
+    "that",
+    "where",
+    "about",
+    "with",
+    "please",
+    "good",
+    "best",
+    "great",
+    "any",
+    "one",
+    "ones",
+    "which",
+    "who",
+    "is",
+    "are",
+    "of",
+    "and",
+    "in",
+    "on",
+    "was",
+    "it",
+    "looking",
+    "for",
+    "kind",
+    "type",
+    "sort",
+    "recommend",
+    "suggest",
+    "what",
+    "whats",
+    "there",
+    "streaming",
+    "available",
+    "can",
+    "stream",
+    "more",
+    "really",
+    "very",
+    "but",
+    "than",
+    "from",
+    "like",
+];
+
+/// Parses a query. `current_year` resolves "recent" (the domain does not read the clock).
+pub fn parse_intent(query: &str, current_year: i32) -> ParsedIntent {
+    let mut intent = ParsedIntent {
+        original: query.to_string(),
+        ..ParsedIntent::default()
+    };
+    // Quoted phrases are titles the user means literally.
+    let mut quoted = Vec::new();
+    let mut rest = String::new();
+    for (i, part) in query.split('"').enumerate() {
+        if i % 2 == 1 && !part.trim().is_empty() {
+            quoted.push(fold(part));
+        } else {
+            rest.push_str(part);
+            rest.push(' ');
+        }
+    }
+    // Folded words, with "disney+" → "disney plus", "'90s" → "90s", "sci-fi" → "sci fi".
+    let prepared = rest.replace('+', " plus ");
+    let mut words: Vec<String> = fold(&prepared)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut used = vec![false; words.len()];
+
+    take_years(&mut words, &mut used, current_year, &mut intent);
+    take_platforms(&words, &mut used, &mut intent);
+    take_regions(&words, &mut used, &mut intent);
+    intent.title_query = words
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(w, _)| w.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    take_references(&words, &mut used, &mut intent);
+    intent.references.extend(quoted);
+    take_moods_and_genres(&words, &mut used, &mut intent);
+    take_types(&words, &mut used, &mut intent);
+
+    let text: Vec<&str> = words
+        .iter()
+        .zip(&used)
+        .filter(|(w, u)| !**u && !FILLER.contains(&w.as_str()))
+        .map(|(w, _)| w.as_str())
+        .collect();
+    intent.text = text.join(" ");
+    intent
+}
+
+/// Finds `phrase` (space-separated words) among unused words starting at `from`.
+fn find_phrase(words: &[String], used: &[bool], phrase: &str, from: usize) -> Option<usize> {
+    let p: Vec<&str> = phrase.split(' ').collect();
+    (from..words.len().saturating_sub(p.len() - 1)).find(|&i| {
+        p.iter()
+            .enumerate()
+            .all(|(k, w)| !used[i + k] && words[i + k] == *w)
+    })
+}
+
+fn mark(used: &mut [bool], start: usize, len: usize) {
+    used[start..start + len].iter_mut().for_each(|u| *u = true);
+}
+
+fn year_of(w: &str) -> Option<i32> {
+    let y: i32 = w.parse().ok()?;
+    (w.len() == 4 && (1870..=2100).contains(&y)).then_some(y)
+}
+
+/// "90s", "1990s", "nineties" → first year of the decade.
+fn decade_of(w: &str) -> Option<i32> {
+    let named = [
+        ("twenties", 1920),
+        ("thirties", 1930),
+        ("forties", 1940),
+        ("fifties", 1950),
+        ("sixties", 1960),
+        ("seventies", 1970),
+        ("eighties", 1980),
+        ("nineties", 1990),
+    ];
+    if let Some((_, y)) = named.iter().find(|(n, _)| *n == w) {
+        return Some(*y);
+    }
+    let digits = w.strip_suffix('s')?;
+    match digits.len() {
+        4 => year_of(digits).filter(|y| y % 10 == 0),
+        2 => {
+            let d: i32 = digits.parse().ok()?;
+            (d % 10 == 0).then_some(if d < 20 { 2000 + d } else { 1900 + d })
+        }
+        _ => None,
+    }
+}
+
+fn merge_range(intent: &mut ParsedIntent, lo: i32, hi: i32) {
+    intent.year_range = Some(match intent.year_range {
+        Some((a, b)) => (a.max(lo), b.min(hi)),
+        None => (lo, hi),
+    });
+}
+
+fn take_years(words: &mut [String], used: &mut [bool], now: i32, intent: &mut ParsedIntent) {
+    let n = words.len();
+    let mut i = 0;
+    while i < n {
+        let w = words[i].as_str();
+        let prev = if i > 0 { words[i - 1].as_str() } else { "" };
+        if let Some(d) = decade_of(w) {
+            let (lo, hi, start) = match prev {
+                "early" => (d, d + 3, i - 1),
+                "mid" => (d + 3, d + 6, i - 1),
+                "late" => (d + 6, d + 9, i - 1),
+                _ => (d, d + 9, i),
+            };
+            // "from the 90s" / "in the 90s": the connecting words go too.
+            let mut s = start;
+            while s > 0 && ["the", "from", "in", "of", "during"].contains(&words[s - 1].as_str()) {
+                s -= 1;
+            }
+            mark(used, s, i + 1 - s);
+            merge_range(intent, lo, hi);
+        } else if let Some(y) = year_of(w) {
+            let next_year = words.get(i + 2).and_then(|w| year_of(w));
+            match prev {
+                "before" | "pre" => {
+                    merge_range(intent, 1870, y - 1);
+                    mark(used, i - 1, 2);
+                }
+                "after" | "post" => {
+                    merge_range(intent, y + 1, 2100);
+                    mark(used, i - 1, 2);
+                }
+                "since" => {
+                    merge_range(intent, y, 2100);
+                    mark(used, i - 1, 2);
+                }
+                "between" | "from"
+                    if next_year.is_some()
+                        && ["and", "to", "until"].contains(&words[i + 1].as_str()) =>
+                {
+                    let y2 = next_year.expect("checked");
+                    merge_range(intent, y.min(y2), y.max(y2));
+                    mark(used, i - 1, 4);
+                    i += 2;
+                }
+                "in" | "from" | "year" => {
+                    merge_range(intent, y, y);
+                    mark(used, i - 1, 2);
+                }
+                _ => {}
+            }
+        } else if ["recent", "new", "newest", "latest"].contains(&w) {
+            merge_range(intent, now - 3, now);
+            used[i] = true;
+        } else if (w == "older" || w == "old") && words.get(i + 1).is_some_and(|n| n != "man") {
+            merge_range(intent, 1870, now - 25);
+            used[i] = true;
+        }
+        i += 1;
+    }
+}
+
+fn take_platforms(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
+    for (phrase, slug, alone) in PLATFORMS {
+        let mut from = 0;
+        while let Some(i) = find_phrase(words, used, phrase, from) {
+            let len = phrase.split(' ').count();
+            let after_on = i > 0 && ["on", "via", "at"].contains(&words[i - 1].as_str());
+            if *alone || after_on {
+                mark(used, i, len);
+                if after_on {
+                    used[i - 1] = true;
+                }
+                if !intent.platforms.iter().any(|p| p == slug) {
+                    intent.platforms.push(slug.to_string());
+                }
+            }
+            from = i + len;
+        }
+    }
+}
+
+fn take_regions(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
+    for (name, code) in REGIONS {
+        if let Some(i) = find_phrase(words, used, name, 1) {
+            if words[i - 1] == "in" {
+                mark(used, i - 1, name.split(' ').count() + 1);
+                intent.region = Some(code.to_string());
+                return;
+            }
+        }
+    }
+}
+
+fn take_references(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
+    for marker in REFERENCE_MARKERS {
+        let mut from = 0;
+        while let Some(i) = find_phrase(words, used, marker, from) {
+            let start = i + marker.split(' ').count();
+            // "feel like watching" / "something like": not a reference unless a title follows.
+            let mut end = start;
+            while end < words.len() && !used[end] && !REFERENCE_ENDS.contains(&words[end].as_str())
+            {
+                end += 1;
+            }
+            from = end.max(start);
+            if end == start {
+                continue;
+            }
+            mark(used, i, end - i);
+            let title = words[start..end].join(" ");
+            // "like X or Y" / "like X and Y": several references.
+            for t in title.split(" or ") {
+                if !t.is_empty() && !intent.references.contains(&t.to_string()) {
+                    intent.references.push(t.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn take_moods_and_genres(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
+    let add_genres = |intent: &mut ParsedIntent, gs: &[&str]| {
+        for g in gs {
+            if !intent.genres.iter().any(|x| x == g) {
+                intent.genres.push(g.to_string());
+            }
+        }
+    };
+    for (phrase, mood, genres) in MOODS {
+        if let Some(i) = find_phrase(words, used, phrase, 0) {
+            mark(used, i, phrase.split(' ').count());
+            if !intent.moods.iter().any(|m| m == mood) {
+                intent.moods.push(mood.to_string());
+            }
+            add_genres(intent, genres);
+        }
+    }
+    for (phrase, genres) in GENRE_WORDS {
+        if let Some(i) = find_phrase(words, used, phrase, 0) {
+            mark(used, i, phrase.split(' ').count());
+            add_genres(intent, genres);
+        }
+    }
+}
+
+fn take_types(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
+    for (phrase, ty) in TYPE_WORDS {
+        if let Some(i) = find_phrase(words, used, phrase, 0) {
+            mark(used, i, phrase.split(' ').count());
+            if !intent.content_types.contains(ty) {
+                intent.content_types.push(*ty);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> ParsedIntent {
+        parse_intent(q, 2026)
+    }
+
+    #[test]
+    fn reference_with_mood() {
+        let i = parse("movies like The Matrix but funnier");
+        assert_eq!(i.references, vec!["the matrix"]);
+        assert_eq!(i.moods, vec!["funny"]);
+        assert_eq!(i.genres, vec!["comedy"]);
+        assert_eq!(i.content_types, vec![ContentType::Movie]);
+        assert_eq!(i.text, "");
+        assert_eq!(i.semantic_text(), "funny comedy");
+    }
+
+    #[test]
+    fn decade_and_description() {
+        let i = parse("that 90s film where a bus can't slow down");
+        assert_eq!(i.year_range, Some((1990, 1999)));
+        assert_eq!(i.content_types, vec![ContentType::Movie]);
+        assert!(i.references.is_empty());
+        assert_eq!(i.text, "bus cant slow down");
+    }
+
+    #[test]
+    fn years_in_every_spelling() {
+        assert_eq!(parse("westerns before 1950").year_range, Some((1870, 1949)));
+        assert_eq!(parse("horror after 2010").year_range, Some((2011, 2100)));
+        assert_eq!(parse("comedies since 2015").year_range, Some((2015, 2100)));
+        assert_eq!(
+            parse("war films between 1940 and 1945").year_range,
+            Some((1940, 1945))
+        );
+        assert_eq!(parse("late 80s action").year_range, Some((1986, 1989)));
+        assert_eq!(parse("the nineties").year_range, Some((1990, 1999)));
+        assert_eq!(parse("1980s sci-fi").year_range, Some((1980, 1989)));
+        assert_eq!(parse("recent thrillers").year_range, Some((2023, 2026)));
+        assert_eq!(parse("films from 1994").year_range, Some((1994, 1994)));
+        // A bare year may be a title ("1917"): not a filter.
+        assert_eq!(parse("1917").year_range, None);
+        assert_eq!(parse("1917").text, "1917");
+    }
+
+    #[test]
+    fn platforms_regions_and_types() {
+        let i = parse("scary shows on Disney+ in the UK");
+        assert_eq!(i.platforms, vec!["disney_plus"]);
+        assert_eq!(i.region.as_deref(), Some("GB"));
+        assert_eq!(i.content_types, vec![ContentType::Series]);
+        assert_eq!(i.genres, vec!["horror"]);
+        // "Mad Max" is a title, not the Max platform.
+        let j = parse("movies like mad max");
+        assert!(j.platforms.is_empty());
+        assert_eq!(j.references, vec!["mad max"]);
+        assert_eq!(parse("anything on max").platforms, vec!["max"]);
+    }
+
+    #[test]
+    fn several_references_and_quotes() {
+        let i = parse("something similar to Alien or The Thing from the 80s");
+        assert_eq!(i.references, vec!["alien", "the thing"]);
+        assert_eq!(i.year_range, Some((1980, 1989)));
+        let q = parse("\"Heat\" but romantic");
+        assert_eq!(q.references, vec!["heat"]);
+        assert_eq!(q.moods, vec!["romantic"]);
+    }
+
+    #[test]
+    fn plain_title_query_is_text() {
+        let i = parse("the godfathr");
+        assert!(i.references.is_empty());
+        assert_eq!(i.text, "godfathr");
+        assert_eq!(i.year_range, None);
+        let k = parse("the dark knight on netflix");
+        assert_eq!(k.title_query, "the dark knight");
+    }
+}

@@ -1,0 +1,247 @@
+//! Text features shared by the indexer and the query side, so both adapters (embedded qdrant-edge,
+//! Qdrant server) score the same terms: BM25 document weights (the index applies IDF), character
+//! trigrams of titles for typo-tolerant title lookup, and the text the embedding model reads.
+
+use crate::catalog::TitleMetadata;
+use crate::resolution::{fold, normalize_title};
+
+/// A sparse vector: sorted, unique indices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    /// Builds from (index, weight) pairs, summing weights of equal indices (hash collisions).
+    pub fn from_pairs(mut pairs: Vec<(u32, f32)>) -> Self {
+        pairs.sort_by_key(|p| p.0);
+        let mut out = SparseVector::default();
+        for (i, w) in pairs {
+            if out.indices.last() == Some(&i) {
+                *out.values.last_mut().expect("same length") += w;
+            } else {
+                out.indices.push(i);
+                out.values.push(w);
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+}
+
+const STOPWORDS: &[&str] = &[
+    "a", "about", "an", "and", "any", "are", "as", "at", "be", "but", "by", "can", "cant", "for",
+    "from", "has", "have", "he", "her", "him", "his", "how", "i", "in", "into", "is", "it", "its",
+    "me", "my", "no", "not", "of", "on", "one", "or", "our", "she", "so", "some", "that", "the",
+    "their", "them", "then", "there", "these", "they", "this", "those", "to", "up", "was", "we",
+    "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with",
+    "would", "you", "your", "film", "films", "movie", "movies",
+];
+
+/// Light English stemmer: plural and possessive endings only, so "bombs"/"bomb" and
+/// "stories"/"story" meet without mangling names.
+fn stem(w: &str) -> String {
+    let n = w.len();
+    if n > 4 && w.ends_with("ies") {
+        return format!("{}y", &w[..n - 3]);
+    }
+    if n > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
+        return w[..n - 1].to_string();
+    }
+    w.to_string()
+}
+
+/// Index terms of a text: folded (case, diacritics), split on non-alphanumerics, stop words
+/// dropped, lightly stemmed.
+pub fn terms(text: &str) -> Vec<String> {
+    fold(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !STOPWORDS.contains(w))
+        .filter(|w| w.len() > 1 || w.chars().all(|c| c.is_ascii_digit()))
+        .map(stem)
+        .collect()
+}
+
+/// FNV-1a: a stable 32-bit id per term (the sparse dimension).
+pub fn term_id(term: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in term.as_bytes() {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// BM25 term-frequency part; the index multiplies by IDF at query time (`Modifier::Idf`).
+#[derive(Debug, Clone, Copy)]
+pub struct Bm25 {
+    pub k1: f32,
+    pub b: f32,
+    /// Average document length in terms.
+    pub avg_len: f32,
+}
+
+impl Default for Bm25 {
+    fn default() -> Self {
+        // avg_len measured on the shared Wikipedia film set with `document_text` (title twice +
+        // genres + overview).
+        Bm25 {
+            k1: 1.2,
+            b: 0.75,
+            avg_len: 90.0,
+        }
+    }
+}
+
+impl Bm25 {
+    pub fn document(&self, text: &str) -> SparseVector {
+        let ts = terms(text);
+        let len = ts.len() as f32;
+        let mut tf: std::collections::HashMap<u32, f32> = std::collections::HashMap::new();
+        for t in &ts {
+            *tf.entry(term_id(t)).or_default() += 1.0;
+        }
+        let norm = self.k1 * (1.0 - self.b + self.b * len / self.avg_len.max(1.0));
+        SparseVector::from_pairs(
+            tf.into_iter()
+                .map(|(i, f)| (i, f * (self.k1 + 1.0) / (f + norm)))
+                .collect(),
+        )
+    }
+
+    /// A query counts each distinct term once.
+    pub fn query(&self, text: &str) -> SparseVector {
+        let mut v =
+            SparseVector::from_pairs(terms(text).iter().map(|t| (term_id(t), 1.0)).collect());
+        v.values.iter_mut().for_each(|x| *x = 1.0);
+        v
+    }
+}
+
+/// Character trigrams of a normalised title ("godfathr" shares 6 of 8 with "godfather"), with the
+/// word boundaries padded so short titles still have some.
+pub fn title_trigrams(title: &str) -> SparseVector {
+    let norm = normalize_title(title).replace(" : ", " ");
+    let padded: Vec<char> = format!("  {norm} ").chars().collect();
+    if norm.is_empty() {
+        return SparseVector::default();
+    }
+    let pairs = padded
+        .windows(3)
+        .filter(|w| !(w[1] == ' ' && w[2] == ' '))
+        .map(|w| (term_id(&w.iter().collect::<String>()), 1.0))
+        .collect();
+    let mut v = SparseVector::from_pairs(pairs);
+    // Binary weights: a repeated trigram is no stronger evidence.
+    v.values.iter_mut().for_each(|x| *x = 1.0);
+    v
+}
+
+/// What the keyword channel indexes: the title twice (it is the strongest evidence), genres and
+/// the overview.
+pub fn document_text(m: &TitleMetadata) -> String {
+    let mut s = format!("{} {} ", m.title, m.title);
+    if let Some(o) = &m.original_title {
+        if o != &m.title {
+            s.push_str(o);
+            s.push(' ');
+        }
+    }
+    s.push_str(&m.genres.join(" "));
+    s.push(' ');
+    if let Some(o) = &m.overview {
+        s.push_str(o);
+    }
+    s
+}
+
+/// What the embedding model reads: title, year, genres and overview (the model truncates at 256
+/// tokens, so the overview's first paragraph dominates).
+pub fn embedding_text(m: &TitleMetadata) -> String {
+    use chrono::Datelike;
+    let mut s = format!("{} ({})", m.title, m.release_date.year());
+    if !m.genres.is_empty() {
+        s.push_str(". ");
+        s.push_str(&m.genres.join(", "));
+    }
+    if let Some(o) = &m.overview {
+        s.push_str(". ");
+        s.push_str(o);
+    }
+    s
+}
+
+/// Similarity of two titles by trigram overlap (Dice coefficient), used to rank suggestions and
+/// pick the referenced title.
+pub fn title_similarity(a: &str, b: &str) -> f32 {
+    let x = title_trigrams(a);
+    let y = title_trigrams(b);
+    if x.is_empty() || y.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < x.indices.len() && j < y.indices.len() {
+        match x.indices[i].cmp(&y.indices[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    2.0 * common as f32 / (x.indices.len() + y.indices.len()) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_fold_stem_and_drop_stop_words() {
+        assert_eq!(
+            terms("The Bus that couldn't slow DOWN: Stories of Bombs"),
+            vec!["bus", "couldnt", "slow", "down", "story", "bomb"]
+        );
+        assert_eq!(terms("Amélie 2001"), vec!["amelie", "2001"]);
+    }
+
+    #[test]
+    fn bm25_saturates_and_normalises_length() {
+        let bm = Bm25 {
+            avg_len: 4.0,
+            ..Bm25::default()
+        };
+        let one = bm.document("bus crash");
+        let many = bm.document("bus bus bus bus crash");
+        let w = |v: &SparseVector, t: &str| {
+            let id = term_id(t);
+            v.indices.iter().position(|i| *i == id).map(|p| v.values[p])
+        };
+        assert!(w(&many, "bus").unwrap() > w(&one, "bus").unwrap());
+        assert!(w(&many, "bus").unwrap() < bm.k1 + 1.0);
+        // A longer document weighs the same single mention less.
+        assert!(w(&many, "crash").unwrap() < w(&one, "crash").unwrap());
+        assert_eq!(bm.query("bus bus crash").values, vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn trigrams_tolerate_typos() {
+        assert!(title_similarity("the godfathr", "The Godfather") > 0.7);
+        assert!(title_similarity("Godfather, The", "The Godfather") > 0.99);
+        assert!(title_similarity("the godfathr", "The Gold Rush") < 0.3);
+        assert!(title_trigrams("").is_empty());
+    }
+
+    #[test]
+    fn sparse_vectors_merge_collisions() {
+        let v = SparseVector::from_pairs(vec![(3, 1.0), (1, 0.5), (3, 2.0)]);
+        assert_eq!(v.indices, vec![1, 3]);
+        assert_eq!(v.values, vec![0.5, 3.0]);
+    }
+}

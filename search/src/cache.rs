@@ -1,0 +1,76 @@
+//! Cache port: query results keyed by a hash of the request. Invalidation is by generation: the
+//! search indexer bumps a counter whenever titles change, and keys embed the counter, so stale
+//! entries are simply never read again and expire by TTL.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+
+use crate::{Result, SearchError};
+
+#[async_trait]
+pub trait Cache: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()>;
+    /// Current value of a counter (0 when absent).
+    async fn counter(&self, key: &str) -> Result<i64>;
+    /// Increments a counter, returning the new value.
+    async fn bump(&self, key: &str) -> Result<i64>;
+}
+
+/// Redis (or Valkey) through a reconnecting connection manager.
+#[derive(Clone)]
+pub struct RedisCache {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisCache {
+    /// `prefix` namespaces every key (test runs and deployments sharing one Redis).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
+        let client = redis::Client::open(url).map_err(|e| SearchError::Cache(e.to_string()))?;
+        let conn = ConnectionManager::new(client)
+            .await
+            .map_err(|e| SearchError::Cache(e.to_string()))?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn key(&self, k: &str) -> String {
+        format!("{}{k}", self.prefix)
+    }
+}
+
+fn err(e: redis::RedisError) -> SearchError {
+    SearchError::Cache(e.to_string())
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut c = self.conn.clone();
+        c.get(self.key(key)).await.map_err(err)
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
+        let mut c = self.conn.clone();
+        c.set_ex::<_, _, ()>(self.key(key), value, ttl.as_secs().max(1))
+            .await
+            .map_err(err)
+    }
+
+    async fn counter(&self, key: &str) -> Result<i64> {
+        let mut c = self.conn.clone();
+        let v: Option<i64> = c.get(self.key(key)).await.map_err(err)?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn bump(&self, key: &str) -> Result<i64> {
+        let mut c = self.conn.clone();
+        c.incr(self.key(key), 1).await.map_err(err)
+    }
+}

@@ -1,0 +1,233 @@
+//! Embedder port and the offline ONNX adapter (all-MiniLM-L6-v2, int8, 384-d, Apache-2.0).
+//!
+//! ONNX Runtime is loaded from a shared library at start (no download at build or run time). A
+//! session runs one batch at a time, so the adapter keeps one session per core and splits large
+//! batches across them.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{Session, SessionInputValue};
+use ort::value::Tensor;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use crate::{Result, SearchError};
+
+#[async_trait]
+pub trait Embedder: Send + Sync + 'static {
+    /// Model id, part of every cached embedding's key.
+    fn model(&self) -> &str;
+    /// Unit-length vectors, one per text, in order.
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct OnnxConfig {
+    /// Directory with `model.onnx`, `tokenizer.json` and `libonnxruntime.so`.
+    pub model_dir: PathBuf,
+    /// Sessions run in parallel (one per core is best).
+    pub sessions: usize,
+    /// Texts per model call.
+    pub batch: usize,
+}
+
+pub struct OnnxEmbedder {
+    inner: Arc<Inner>,
+    batch: usize,
+}
+
+struct Inner {
+    sessions: Vec<Mutex<Session>>,
+    tokenizer: Tokenizer,
+    has_type_ids: bool,
+}
+
+fn merr(e: impl std::fmt::Display) -> SearchError {
+    SearchError::Model(e.to_string())
+}
+
+/// ONNX Runtime's environment may be built once per process.
+static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+
+fn environment(dylib: &Path) -> Result<Environment> {
+    ENV.get_or_init(|| {
+        let builder =
+            ort::init_from(dylib).map_err(|e| format!("loading {}: {e}", dylib.display()))?;
+        builder
+            .with_name("mediagw-embed")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(SearchError::Model)
+}
+
+fn session(env: &Environment, model: &Path) -> ort::Result<Session> {
+    Session::builder(env)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)?
+        .with_intra_threads(1)?
+        .with_inter_threads(1)?
+        .commit_from_file(model)
+}
+
+impl OnnxEmbedder {
+    pub fn load(cfg: &OnnxConfig) -> Result<Self> {
+        let dir = &cfg.model_dir;
+        let env = environment(&dir.join("libonnxruntime.so"))?;
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| merr(format!("{}: {e}", dir.join("tokenizer.json").display())))?;
+        let pad = tokenizer.get_padding().cloned().unwrap_or_default();
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..pad
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: 256,
+                ..Default::default()
+            }))
+            .map_err(merr)?;
+        let mut sessions = Vec::new();
+        for _ in 0..cfg.sessions.max(1) {
+            sessions.push(Mutex::new(session(&env, &dir.join("model.onnx")).map_err(
+                |e| merr(format!("{}: {e}", dir.join("model.onnx").display())),
+            )?));
+        }
+        let has_type_ids = sessions[0]
+            .lock()
+            .expect("session")
+            .inputs()
+            .iter()
+            .any(|i| i.name() == "token_type_ids");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                sessions,
+                tokenizer,
+                has_type_ids,
+            }),
+            batch: cfg.batch.max(1),
+        })
+    }
+}
+
+impl Inner {
+    /// Runs one batch on session `slot`: mean pooling over the attention mask, then L2 norm.
+    fn run(&self, slot: usize, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let encs = self.tokenizer.encode_batch_fast(refs, true).map_err(merr)?;
+        let (b, s) = (encs.len(), encs.first().map_or(0, |e| e.len()));
+        if b == 0 || s == 0 {
+            return Ok(vec![vec![0.0; crate::index::DIM]; b]);
+        }
+        let (mut ids, mut mask, mut tt) = (
+            Vec::with_capacity(b * s),
+            Vec::with_capacity(b * s),
+            Vec::with_capacity(b * s),
+        );
+        for e in &encs {
+            ids.extend(e.get_ids().iter().map(|&x| x as i64));
+            mask.extend(e.get_attention_mask().iter().map(|&x| x as i64));
+            tt.extend(e.get_type_ids().iter().map(|&x| x as i64));
+        }
+        let mask_f: Vec<f32> = mask.iter().map(|&m| m as f32).collect();
+        let mut inputs: Vec<(Cow<'static, str>, SessionInputValue<'static>)> = vec![
+            (
+                "input_ids".into(),
+                Tensor::from_array(([b, s], ids)).map_err(merr)?.into(),
+            ),
+            (
+                "attention_mask".into(),
+                Tensor::from_array(([b, s], mask)).map_err(merr)?.into(),
+            ),
+        ];
+        if self.has_type_ids {
+            inputs.push((
+                "token_type_ids".into(),
+                Tensor::from_array(([b, s], tt)).map_err(merr)?.into(),
+            ));
+        }
+        let mut sess = self.sessions[slot].lock().expect("session");
+        let out = sess.run(inputs).map_err(merr)?;
+        let value = out
+            .get("last_hidden_state")
+            .ok_or_else(|| merr("model has no `last_hidden_state` output"))?;
+        let (shape, data) = value.try_extract_tensor::<f32>().map_err(merr)?;
+        let h = shape[2] as usize;
+        let mut res = vec![vec![0f32; h]; b];
+        for (i, v) in res.iter_mut().enumerate() {
+            let mut n = 0f32;
+            for j in 0..s {
+                let m = mask_f[i * s + j];
+                if m == 0.0 {
+                    continue;
+                }
+                n += m;
+                let row = &data[(i * s + j) * h..(i * s + j + 1) * h];
+                v.iter_mut().zip(row).for_each(|(a, x)| *a += x);
+            }
+            let n = n.max(1e-9);
+            v.iter_mut().for_each(|x| *x /= n);
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        Ok(res)
+    }
+
+    /// A free session if there is one, else the first.
+    fn pick(&self) -> usize {
+        (0..self.sessions.len())
+            .find(|&i| self.sessions[i].try_lock().is_ok())
+            .unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl Embedder for OnnxEmbedder {
+    fn model(&self) -> &str {
+        "all-MiniLM-L6-v2-int8"
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = self.inner.sessions.len();
+        // Small requests (queries) take one free session; big ones are split across all.
+        if texts.len() <= self.batch || n == 1 {
+            let inner = self.inner.clone();
+            let batch = self.batch;
+            return tokio::task::spawn_blocking(move || {
+                let slot = inner.pick();
+                let mut out = Vec::with_capacity(texts.len());
+                for chunk in texts.chunks(batch) {
+                    out.extend(inner.run(slot, chunk)?);
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(merr)?;
+        }
+        let per = texts.len().div_ceil(n);
+        let mut tasks = Vec::new();
+        for (slot, part) in texts.chunks(per).enumerate() {
+            let (inner, part, batch) = (self.inner.clone(), part.to_vec(), self.batch);
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let mut out = Vec::with_capacity(part.len());
+                for chunk in part.chunks(batch) {
+                    out.extend(inner.run(slot, chunk)?);
+                }
+                Ok::<_, SearchError>(out)
+            }));
+        }
+        let mut out = Vec::with_capacity(texts.len());
+        for t in tasks {
+            out.extend(t.await.map_err(merr)??);
+        }
+        Ok(out)
+    }
+}

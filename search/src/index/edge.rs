@@ -1,0 +1,454 @@
+//! Embedded qdrant-edge adapter (default): one `EdgeShard` per generation under a base directory.
+//!
+//! qdrant-edge calls block the thread, so each runs on `spawn_blocking`. Its WAL is not replayed on
+//! load, so durability comes from `flush()`, which the projector calls before committing offsets;
+//! `flush` must not race an update or an index build (it panics), hence the write lock. HNSW is
+//! built only by `optimize()`: [`EdgeIndex::optimize`] is run by the indexer when it is idle.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use qdrant_edge::external::ordered_float::OrderedFloat;
+use qdrant_edge::external::serde_json;
+use qdrant_edge::{
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
+    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations,
+    Filter as QFilter, HasIdCondition, HnswIndexConfig, JsonPath, Match, Modifier, NamedQuery,
+    Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, ScoringQuery, SearchParams,
+    SetPayloadOp, UpdateOperation, Vector, VectorInternal, VectorStructInternal, Vectors,
+    WithPayloadInterface, WithVector,
+};
+use uuid::Uuid;
+
+use super::{
+    ChannelQuery, DocPayload, Filter, Hit, IndexDoc, Probe, SearchIndex, DENSE, DIM, TEXT, TITLE,
+};
+use crate::{Result, SearchError};
+
+/// Search-time HNSW beam: recall@10 ≥ 0.99 on realistic vectors (BRIEF §5).
+const HNSW_EF: usize = 128;
+
+struct Shard {
+    shard: EdgeShard,
+    /// Serialises update / flush / optimize (flush panics if it races them).
+    write: Mutex<()>,
+    /// Points written since the last index build (all of them after opening).
+    dirty: std::sync::atomic::AtomicUsize,
+}
+
+pub struct EdgeIndex {
+    base: PathBuf,
+    shards: Mutex<HashMap<i64, Arc<Shard>>>,
+}
+
+fn ierr(e: impl std::fmt::Display) -> SearchError {
+    SearchError::Index(e.to_string())
+}
+
+fn config() -> EdgeConfig {
+    let idf = EdgeSparseVectorParams::builder()
+        .modifier(Modifier::Idf)
+        .build();
+    EdgeConfig::builder()
+        .vector(
+            DENSE,
+            EdgeVectorParams::builder(DIM, Distance::Cosine)
+                .on_disk(false)
+                .build(),
+        )
+        .sparse_vector(TEXT, idf.clone())
+        .sparse_vector(TITLE, idf)
+        .on_disk_payload(false)
+        .hnsw_config(HnswIndexConfig {
+            m: 16,
+            ef_construct: 100,
+            ..Default::default()
+        })
+        .optimizers(EdgeOptimizersConfig {
+            // ≈ 13k 384-d points per segment before HNSW pays off; smaller ones are scanned.
+            indexing_threshold: Some(20_000),
+            ..Default::default()
+        })
+        .build()
+}
+
+fn path(p: &str) -> JsonPath {
+    p.parse().expect("static json path")
+}
+
+fn open(dir: &Path) -> Result<EdgeShard> {
+    std::fs::create_dir_all(dir).map_err(ierr)?;
+    let shard = EdgeShard::load(dir, Some(config())).map_err(ierr)?;
+    // Payload indexes are not persisted by edge: (re)create them on every open; cheap and idempotent.
+    for (field, ty) in [
+        ("genres", PayloadSchemaType::Keyword),
+        ("platforms", PayloadSchemaType::Keyword),
+        ("offers", PayloadSchemaType::Keyword),
+        ("content_type", PayloadSchemaType::Keyword),
+        ("year", PayloadSchemaType::Integer),
+        ("rating", PayloadSchemaType::Float),
+    ] {
+        shard
+            .update(UpdateOperation::FieldIndexOperation(
+                FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name: path(field),
+                    field_schema: Some(PayloadFieldSchema::FieldType(ty)),
+                }),
+            ))
+            .map_err(ierr)?;
+    }
+    Ok(shard)
+}
+
+fn payload_json(p: &DocPayload) -> Payload {
+    match serde_json::to_value(p).expect("payload serialises") {
+        serde_json::Value::Object(m) => Payload::from(m),
+        _ => unreachable!("a struct serialises to an object"),
+    }
+}
+
+fn payload_of(p: Option<&Payload>) -> DocPayload {
+    p.and_then(|p| serde_json::from_value(serde_json::Value::Object(p.0.clone())).ok())
+        .unwrap_or_default()
+}
+
+fn uuid_of(id: &PointId) -> Option<Uuid> {
+    match id {
+        PointId::Uuid(u) => Some(*u),
+        PointId::NumId(_) => None,
+    }
+}
+
+fn filter(f: &Filter) -> Option<QFilter> {
+    let mut must = Vec::new();
+    let any = |field: &str, values: &[String]| {
+        Condition::Field(FieldCondition::new_match(
+            path(field),
+            Match::from(values.to_vec()),
+        ))
+    };
+    if !f.genres_any.is_empty() {
+        must.push(any("genres", &f.genres_any));
+    }
+    if !f.content_types.is_empty() {
+        must.push(any("content_type", &f.content_types));
+    }
+    if !f.offers_any.is_empty() {
+        must.push(any("offers", &f.offers_any));
+    }
+    if let Some((lo, hi)) = f.year_range {
+        must.push(Condition::Field(FieldCondition::new_range(
+            path("year"),
+            Range {
+                gte: Some(OrderedFloat(lo as f64)),
+                lte: Some(OrderedFloat(hi as f64)),
+                ..Default::default()
+            },
+        )));
+    }
+    if let Some((lo, hi)) = f.rating_range {
+        must.push(Condition::Field(FieldCondition::new_range(
+            path("rating"),
+            Range {
+                gte: Some(OrderedFloat(lo)),
+                lte: Some(OrderedFloat(hi)),
+                ..Default::default()
+            },
+        )));
+    }
+    let must_not = (!f.exclude.is_empty()).then(|| {
+        vec![Condition::HasId(
+            f.exclude
+                .iter()
+                .map(|u| PointId::Uuid(*u))
+                .collect::<HasIdCondition>(),
+        )]
+    });
+    if must.is_empty() && must_not.is_none() {
+        return None;
+    }
+    Some(QFilter {
+        must: (!must.is_empty()).then_some(must),
+        must_not,
+        ..Default::default()
+    })
+}
+
+fn sparse(v: &mediagw_domain::search::SparseVector) -> Result<Vector> {
+    Vector::new_sparse(v.indices.clone(), v.values.clone()).map_err(ierr)
+}
+
+impl EdgeIndex {
+    pub fn new(base: impl Into<PathBuf>) -> Self {
+        Self {
+            base: base.into(),
+            shards: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn dir(&self, generation: i64) -> PathBuf {
+        self.base.join(format!("g{generation}"))
+    }
+
+    /// The open shard of a generation, opening it on first use.
+    fn shard(&self, generation: i64) -> Result<Arc<Shard>> {
+        let mut shards = self.shards.lock().expect("shard map");
+        if let Some(s) = shards.get(&generation) {
+            return Ok(s.clone());
+        }
+        let shard = open(&self.dir(generation))?;
+        let points = shard.info().points_count;
+        let s = Arc::new(Shard {
+            shard,
+            write: Mutex::new(()),
+            dirty: std::sync::atomic::AtomicUsize::new(points),
+        });
+        shards.insert(generation, s.clone());
+        Ok(s)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        generation: i64,
+        f: impl FnOnce(&Shard) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let shard = self.shard(generation)?;
+        tokio::task::spawn_blocking(move || f(&shard))
+            .await
+            .map_err(ierr)?
+    }
+}
+
+#[async_trait]
+impl SearchIndex for EdgeIndex {
+    /// Builds HNSW and merges segments; queries keep being served meanwhile (writes wait).
+    /// Returns whether anything was optimised.
+    async fn optimize(&self, generation: i64) -> Result<bool> {
+        self.blocking(generation, |s| {
+            let _w = s.write.lock().expect("write lock");
+            let before = s.dirty.load(std::sync::atomic::Ordering::Relaxed);
+            let changed = s.shard.optimize().map_err(ierr)?;
+            s.shard.flush();
+            s.dirty
+                .fetch_sub(before, std::sync::atomic::Ordering::Relaxed);
+            Ok(changed)
+        })
+        .await
+    }
+
+    /// Points in segments that have no HNSW index yet.
+    async fn unindexed(&self, generation: i64) -> Result<usize> {
+        Ok(self
+            .shard(generation)?
+            .dirty
+            .load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn upsert(&self, generation: i64, docs: Vec<IndexDoc>) -> Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        self.blocking(generation, move |s| {
+            let mut points = Vec::with_capacity(docs.len());
+            for d in docs {
+                let vectors = Vectors::new_named([
+                    (DENSE, Vector::new_dense(d.dense)),
+                    (TEXT, sparse(&d.text)?),
+                    (TITLE, sparse(&d.title)?),
+                ]);
+                let payload = serde_json::to_value(&d.payload).map_err(ierr)?;
+                points.push(PointStruct::new(PointId::Uuid(d.id), vectors, payload).into());
+            }
+            let n = points.len();
+            let _w = s.write.lock().expect("write lock");
+            s.shard
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+                ))
+                .map_err(ierr)?;
+            s.dirty.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete(&self, generation: i64, ids: Vec<Uuid>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.blocking(generation, move |s| {
+            let _w = s.write.lock().expect("write lock");
+            s.shard
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePoints {
+                        ids: ids.into_iter().map(PointId::Uuid).collect(),
+                    },
+                ))
+                .map_err(ierr)
+        })
+        .await
+    }
+
+    async fn set_payload(&self, generation: i64, updates: Vec<(Uuid, DocPayload)>) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        self.blocking(generation, move |s| {
+            let _w = s.write.lock().expect("write lock");
+            for (id, p) in updates {
+                s.shard
+                    .update(UpdateOperation::PayloadOperation(
+                        PayloadOps::OverwritePayload(SetPayloadOp {
+                            payload: payload_json(&p),
+                            points: Some(vec![PointId::Uuid(id)]),
+                            filter: None,
+                            key: None,
+                        }),
+                    ))
+                    .map_err(ierr)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn query(&self, generation: i64, queries: Vec<ChannelQuery>) -> Result<Vec<Vec<Hit>>> {
+        self.blocking(generation, move |s| {
+            let mut out = Vec::with_capacity(queries.len());
+            for q in queries {
+                let (vector, using) = match q.probe {
+                    Probe::Dense(v) => (VectorInternal::from(v), DENSE),
+                    Probe::Sparse(name, v) => {
+                        if v.is_empty() {
+                            out.push(Vec::new());
+                            continue;
+                        }
+                        let qv =
+                            qdrant_edge::SparseVector::new(v.indices, v.values).map_err(ierr)?;
+                        (VectorInternal::from(qv), name)
+                    }
+                };
+                let req = QueryRequest {
+                    prefetches: vec![],
+                    query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery::new(
+                        vector, using,
+                    )))),
+                    filter: filter(&q.filter),
+                    score_threshold: None,
+                    limit: q.limit,
+                    offset: 0,
+                    params: Some(SearchParams {
+                        hnsw_ef: Some(HNSW_EF),
+                        ..Default::default()
+                    }),
+                    with_vector: WithVector::Bool(false),
+                    with_payload: WithPayloadInterface::Bool(true),
+                };
+                let hits = s.shard.query(req).map_err(ierr)?;
+                out.push(
+                    hits.into_iter()
+                        .filter_map(|p| {
+                            Some(Hit {
+                                id: uuid_of(&p.id)?,
+                                score: p.score,
+                                payload: payload_of(p.payload.as_ref()),
+                            })
+                        })
+                        .collect(),
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get(
+        &self,
+        generation: i64,
+        ids: Vec<Uuid>,
+    ) -> Result<Vec<(Uuid, Vec<f32>, DocPayload)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.blocking(generation, move |s| {
+            let pids: Vec<PointId> = ids.into_iter().map(PointId::Uuid).collect();
+            let recs = s
+                .shard
+                .retrieve(
+                    &pids,
+                    Some(WithPayloadInterface::Bool(true)),
+                    Some(WithVector::Selector(vec![DENSE.to_string()])),
+                )
+                .map_err(ierr)?;
+            Ok(recs
+                .into_iter()
+                .filter_map(|mut r| {
+                    let id = uuid_of(&r.id)?;
+                    let dense = match VectorStructInternal::take_opt(&mut r.vector, DENSE)? {
+                        VectorInternal::Dense(v) => v,
+                        _ => return None,
+                    };
+                    Some((id, dense, payload_of(r.payload.as_ref())))
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn count(&self, generation: i64) -> Result<usize> {
+        self.blocking(generation, |s| {
+            s.shard
+                .count(CountRequest {
+                    filter: None,
+                    exact: true,
+                })
+                .map_err(ierr)
+        })
+        .await
+    }
+
+    async fn flush(&self, generation: i64) -> Result<()> {
+        self.blocking(generation, |s| {
+            let _w = s.write.lock().expect("write lock");
+            s.shard.flush();
+            Ok(())
+        })
+        .await
+    }
+
+    async fn drop_generation(&self, generation: i64) -> Result<()> {
+        self.release(generation).await?;
+        let dir = self.dir(generation);
+        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ierr(e)),
+            _ => Ok(()),
+        })
+        .await
+        .map_err(ierr)?
+    }
+
+    async fn release(&self, generation: i64) -> Result<()> {
+        let shard = self.shards.lock().expect("shard map").remove(&generation);
+        if let Some(s) = shard {
+            // Dropping the last handle flushes and closes the shard.
+            tokio::task::spawn_blocking(move || {
+                let _w = s.write.lock().expect("write lock");
+                s.shard.flush();
+            })
+            .await
+            .map_err(ierr)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn _send_sync() {
+        fn ss<T: Send + Sync>() {}
+        ss::<qdrant_edge::EdgeShard>();
+    }
+}
