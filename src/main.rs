@@ -118,6 +118,14 @@ enum EvalCmd {
         #[arg(long, default_value_t = 5000)]
         positives: usize,
     },
+    /// MRR@10 and recall@10 of dense-only, keyword-only and hybrid search on a labeled query set,
+    /// against a running API whose index holds the shared dataset.
+    Search {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value = "tests/fixtures/search/queries.json")]
+        queries: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -149,6 +157,19 @@ enum BenchCmd {
         /// `bulk` (the `ingest file` path) or `single` (one command per title, like HTTP ingest).
         #[arg(long, default_value = "bulk")]
         mode: String,
+    },
+    /// Search latency and QPS over HTTP against a running API (uncached unless `--cached`).
+    Search {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value = "tests/fixtures/search/queries.json")]
+        queries: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long)]
+        cached: bool,
     },
 }
 
@@ -206,6 +227,28 @@ async fn main() -> anyhow::Result<()> {
         Command::Eval {
             action: EvalCmd::Resolution { data, positives },
         } => cmd::eval::resolution(&data, positives),
+        Command::Eval {
+            action: EvalCmd::Search { api, queries },
+        } => cmd::search::eval(api.trim_end_matches('/'), &queries).await,
+        Command::Bench {
+            action:
+                BenchCmd::Search {
+                    api,
+                    queries,
+                    concurrency,
+                    seconds,
+                    cached,
+                },
+        } => {
+            cmd::search::bench(
+                api.trim_end_matches('/'),
+                &queries,
+                concurrency.max(1),
+                std::time::Duration::from_secs(seconds),
+                cached,
+            )
+            .await
+        }
         Command::Connectors { action } => {
             let app = app::App::connect(config).await?;
             app.migrate().await?;

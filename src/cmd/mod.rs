@@ -6,3 +6,4 @@ pub mod eval;
 pub mod ingest;
 pub mod replay;
 pub mod schemas;
+pub mod search;

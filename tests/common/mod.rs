@@ -77,6 +77,24 @@ impl Stack {
             ),
             ("MEDIAGW__RELAY__POLL_INTERVAL_MS", "100".into()),
             ("RUST_LOG", "info,sqlx=warn,librdkafka=error".into()),
+            // Each stack: its own index directory and cache namespace; the model from
+            // `scripts/lib.sh ensure_model`.
+            (
+                "MEDIAGW__SEARCH__INDEX_DIR",
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                    .join(&name)
+                    .join("index")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "MEDIAGW__SEARCH__MODEL_DIR",
+                std::env::var("MEDIAGW__SEARCH__MODEL_DIR").unwrap_or_else(|_| {
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/.mediagw/models/minilm").into()
+                }),
+            ),
+            ("MEDIAGW__SEARCH__EMBED_SESSIONS", "1".into()),
+            ("MEDIAGW__REDIS__KEY_PREFIX", format!("{name}:")),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -1,0 +1,365 @@
+//! Hybrid search end to end: titles ingested over HTTP flow through the event store, the relay and
+//! Kafka into the search index projector (real ONNX model, embedded qdrant-edge), and are served by
+//! `/v1/search`, suggestions and trending, with Redis caching and a blue/green index rebuild.
+
+mod common;
+
+use common::{offer, Stack};
+use serde_json::{json, Value};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample-catalog.jsonl");
+
+fn movie(
+    imdb: &str,
+    name: &str,
+    year: u32,
+    genres: &[&str],
+    overview: &str,
+    offers: Value,
+) -> Value {
+    json!({
+        "platform": "generic",
+        "region": "US",
+        "raw_content": {
+            "external_ids": {"imdb": imdb},
+            "content_type": "movie",
+            "title": name,
+            "overview": overview,
+            "release_date": format!("{year}-06-01"),
+            "genres": genres,
+            "availability": offers
+        }
+    })
+}
+
+async fn post(s: &Stack, body: Value) -> (u16, Value, String) {
+    let r = s
+        .http
+        .post(format!("{}/v1/search", s.api))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let cache = r
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (status, r.json().await.unwrap_or(Value::Null), cache)
+}
+
+fn titles(body: &Value) -> Vec<String> {
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["content"]["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The sample catalog (23 titles) plus three the reference queries need.
+async fn catalog(s: &mut Stack) {
+    s.set_env("MEDIAGW__SEARCH__TRENDING_MIN_SEARCHES", "2");
+    s.start_all().await;
+    s.run_ok(&["ingest", "file", SAMPLE, "--format", "jsonl"]);
+    for body in [
+        movie("tt0120201", "Galaxy Quest", 1999, &["comedy", "science fiction"],
+            "The washed-up cast of a cult space TV show is taken for real heroes by aliens and must save them in a hilarious real space battle.",
+            json!([offer("netflix", "subscription", None)])),
+        movie("tt0119654", "Men in Black", 1997, &["comedy", "science fiction", "action"],
+            "Two agents of a secret organisation police the aliens living on Earth, a funny action romp with a galaxy at stake.",
+            json!([])),
+        movie("tt0234215", "The Matrix Reloaded", 2003, &["science fiction", "action"],
+            "Neo and the rebels fight the machines as the simulated world and its agents close in on Zion.",
+            json!([])),
+    ] {
+        let (status, body) = s.ingest(&body).await;
+        assert!(status < 300, "{body}");
+    }
+    s.eventually(180, "26 titles indexed", || async {
+        (s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
+            .await
+            == 26)
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn natural_language_search_filters_suggestions_cache_and_trending() {
+    let mut s = Stack::new("search").await;
+    catalog(&mut s).await;
+
+    // A typo in a title still finds it first.
+    let (status, body, _) = post(&s, json!({"query": "the godfathr"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(titles(&body)[0], "The Godfather", "{body}");
+    let top = &body["results"][0];
+    assert!(top["title_score"].as_f64().unwrap() > 0.5, "{top}");
+    assert!(top["relevance_score"].as_f64().unwrap() > 0.0);
+    assert!(body["search_time_ms"].is_u64());
+    assert!(
+        top["content"]["availability"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["platform"] == "max"),
+        "{top}"
+    );
+
+    // A description with a decade: the year range becomes a hard filter.
+    let (_, body, _) = post(
+        &s,
+        json!({"query": "that 90s film where a bus can't slow down"}),
+    )
+    .await;
+    assert_eq!(
+        body["query_parsed"]["year_range"],
+        json!([1990, 1999]),
+        "{body}"
+    );
+    assert_eq!(titles(&body)[0], "Speed", "{body}");
+    for r in body["results"].as_array().unwrap() {
+        let y = r["content"]["release_year"].as_i64().unwrap();
+        assert!((1990..=1999).contains(&y), "{r}");
+    }
+
+    // A reference plus a mood: neighbours of The Matrix, comedies first, The Matrix itself excluded.
+    let (_, body, _) = post(&s, json!({"query": "movies like The Matrix but funnier"})).await;
+    let parsed = &body["query_parsed"];
+    assert_eq!(parsed["references"][0]["title"], "The Matrix", "{body}");
+    assert_eq!(parsed["moods"], json!(["funny"]));
+    let got = titles(&body);
+    assert!(!got.contains(&"The Matrix".to_string()), "{got:?}");
+    assert!(
+        got[..2]
+            .iter()
+            .any(|t| t == "Galaxy Quest" || t == "Men in Black"),
+        "a sci-fi comedy should lead: {got:?}"
+    );
+    let reasons = body["results"][0]["match_reasons"].to_string();
+    assert!(
+        reasons.contains("similar to The Matrix (1999)"),
+        "{reasons}"
+    );
+    assert!(body["results"][0]["graph_score"].as_f64().unwrap() > 0.0);
+
+    // Explicit filters: platform in a region, content type, year range.
+    let (_, body, _) = post(
+        &s,
+        json!({"query": "science fiction", "region": "US", "filters": {"platforms": ["Netflix"], "content_types": ["movie"], "year_range": [1990, 2020]}}),
+    )
+    .await;
+    let got = titles(&body);
+    assert!(!got.is_empty());
+    for t in &got {
+        assert!(
+            [
+                "The Matrix",
+                "Inception",
+                "Galaxy Quest",
+                "Toy Story",
+                "Parasite",
+                "Amélie",
+                "Fargo"
+            ]
+            .contains(&t.as_str()),
+            "{t} is not on Netflix in the US or not in range: {got:?}"
+        );
+    }
+    assert!(
+        got.contains(&"The Matrix".to_string()) && got.contains(&"Inception".to_string()),
+        "{got:?}"
+    );
+    let (_, body, _) = post(
+        &s,
+        json!({"query": "science fiction", "region": "GB", "filters": {"platforms": ["netflix"]}}),
+    )
+    .await;
+    assert_eq!(body["total_count"], 0, "no offers in GB: {body}");
+
+    // Paging: disjoint pages, one order.
+    let (_, p1, _) = post(&s, json!({"query": "drama", "page": 1, "page_size": 3})).await;
+    let (_, p2, _) = post(&s, json!({"query": "drama", "page": 2, "page_size": 3})).await;
+    let (a, b) = (titles(&p1), titles(&p2));
+    assert_eq!(a.len(), 3);
+    assert!(a.iter().all(|t| !b.contains(t)), "{a:?} / {b:?}");
+    assert_eq!(p1["total_count"], p2["total_count"]);
+
+    // GET for quick use.
+    let (status, body) = s.get("/v1/search?q=jurasic%20park&page_size=5").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(titles(&body)[0], "Jurassic Park");
+
+    // Bad input: 400 naming the field, nothing run.
+    for (req, field) in [
+        (json!({"query": ""}), "query"),
+        (json!({"query": "x", "page_size": 101}), "page_size"),
+        (json!({"query": "x", "page": 0}), "page"),
+        (json!({"query": "x", "region": "Atlantis"}), "region"),
+        (
+            json!({"query": "x", "filters": {"content_types": ["opera"]}}),
+            "filters.content_types",
+        ),
+        (
+            json!({"query": "x", "filters": {"year_range": [2000]}}),
+            "filters.year_range",
+        ),
+        (
+            json!({"query": "x", "filters": {"colour": "red"}}),
+            "filters",
+        ),
+        (json!({"query": 42}), "query"),
+    ] {
+        let (status, body, _) = post(&s, req.clone()).await;
+        assert_eq!(status, 400, "{req} → {body}");
+        assert_eq!(body["error"]["fields"][0]["field"], field, "{req} → {body}");
+    }
+
+    // Suggestions: prefix, then a typo.
+    let (status, body) = s.get("/v1/search/suggestions?prefix=godf").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["suggestions"][0]["title"], "The Godfather", "{body}");
+    let (_, body) = s.get("/v1/search/suggestions?prefix=groundhgo").await;
+    assert_eq!(body["suggestions"][0]["title"], "Groundhog Day", "{body}");
+    let (status, body) = s.get("/v1/search/suggestions?prefix=").await;
+    assert_eq!(status, 400, "{body}");
+
+    // Cache: the same request is served from Redis until a title changes.
+    let q = json!({"query": "a film about aliens", "page_size": 5});
+    let (_, first, c1) = post(&s, q.clone()).await;
+    let (_, second, c2) = post(&s, q.clone()).await;
+    assert_eq!((c1.as_str(), c2.as_str()), ("miss", "hit"));
+    assert_eq!(titles(&first), titles(&second));
+    let (status, _) = s
+        .ingest(&movie("tt0078748", "Alien", 1979, &["horror", "science fiction"],
+            "The crew of the towing ship Nostromo is hunted by a deadly alien creature aboard their vessel.",
+            json!([offer("peacock", "subscription", None)])))
+        .await;
+    assert!(status < 300);
+    s.eventually(30, "the cached answer invalidated", || async {
+        let (_, body, cache) = post(&s, q.clone()).await;
+        (cache == "miss").then_some(body)
+    })
+    .await;
+    // The offer change reached the index payload: Alien is on Peacock now.
+    s.eventually(30, "Alien found on Peacock", || async {
+        let (_, body, _) = post(
+            &s,
+            json!({"query": "alien", "filters": {"platforms": ["peacock"]}}),
+        )
+        .await;
+        (titles(&body).first().map(String::as_str) == Some("Alien")).then_some(())
+    })
+    .await;
+
+    // Trending: searches are events on search.queries, counted in 5-minute windows.
+    for _ in 0..3 {
+        post(&s, json!({"query": "Space Westerns"})).await;
+    }
+    post(&s, json!({"query": "only once"})).await;
+    let trending = s
+        .eventually(60, "trending searches", || async {
+            let (_, body) = s.get("/v1/search/trending").await;
+            let hit = body["queries"]
+                .as_array()?
+                .iter()
+                .any(|q| q["query"] == "space westerns" && q["searches"].as_i64() >= Some(3));
+            hit.then_some(body)
+        })
+        .await;
+    assert!(
+        !trending.to_string().contains("only once"),
+        "a query searched once is below the privacy floor: {trending}"
+    );
+    assert_eq!(trending["window_minutes"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personalisation_and_index_rebuild() {
+    let mut s = Stack::new("searchreplay").await;
+    catalog(&mut s).await;
+    let user = uuid::Uuid::new_v4().to_string();
+
+    // A user who keeps searching for comedies gets comedies boosted, and told why.
+    for q in ["funny comedy", "hilarious comedies", "comedy night"] {
+        let (status, body, _) = post(&s, json!({"query": q, "user_id": user})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    s.eventually(60, "the user's taste learned", || async {
+        (s.count(&format!(
+            "SELECT count(*) FROM search_activity.user_genres WHERE user_id = '{user}' AND genre = 'comedy'"
+        ))
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    let (_, personal, _) = post(&s, json!({"query": "movies from the 90s", "user_id": user})).await;
+    let (_, anonymous, _) = post(&s, json!({"query": "movies from the 90s"})).await;
+    let first = &personal["results"][0];
+    assert!(
+        first["content"]["genres"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("comedy")),
+        "{personal}"
+    );
+    assert!(
+        first["match_reasons"]
+            .to_string()
+            .contains("matches your taste"),
+        "{first}"
+    );
+    assert_eq!(personal["total_count"], anonymous["total_count"]);
+
+    // Blue/green rebuild: a fresh generation, swapped in while the API keeps serving.
+    let before: i64 = s
+        .count("SELECT generation FROM search.index_generation")
+        .await;
+    let out = s.run_ok(&["replay", "search-index"]);
+    assert!(out.contains("swapped into `search`"), "{out}");
+    let after: i64 = s
+        .count("SELECT generation FROM search.index_generation")
+        .await;
+    assert!(after > before, "{before} → {after}");
+    assert_eq!(
+        s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
+            .await,
+        26
+    );
+    let body = s
+        .eventually(30, "search on the rebuilt generation", || async {
+            let (status, body, _) = post(&s, json!({"query": "the godfathr"})).await;
+            (status == 200 && titles(&body).first().map(String::as_str) == Some("The Godfather"))
+                .then_some(body)
+        })
+        .await;
+    assert!(body["total_count"].as_u64().unwrap() >= 1);
+    // The live projector writes to the new generation too.
+    let (status, _) = s
+        .ingest(&movie("tt0088763", "Back to the Future", 1985, &["science fiction", "comedy", "adventure"],
+            "A teenager is sent thirty years into the past in a time-travelling DeLorean and must make his parents fall in love.",
+            json!([offer("hulu", "subscription", None)])))
+        .await;
+    assert!(status < 300);
+    s.eventually(30, "an update indexed in the new generation", || async {
+        let (_, body, _) = post(
+            &s,
+            json!({"query": "time travel", "filters": {"platforms": ["hulu"]}}),
+        )
+        .await;
+        (titles(&body).first().map(String::as_str) == Some("Back to the Future")).then_some(())
+    })
+    .await;
+    let old_dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(&s.name)
+        .join("index")
+        .join(format!("g{before}"));
+    s.eventually(30, "the old generation removed", || async {
+        (!old_dir.exists()).then_some(())
+    })
+    .await;
+}
