@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use chrono::{Datelike, Utc};
 use mediagw_domain::catalog::{normalize_genre, normalize_region, ContentType};
 use mediagw_domain::providers::platform_slug;
-use mediagw_domain::search::rank::{boost, fuse, overlap, sort, Channel, Fused, RRF_K};
+use mediagw_domain::search::rank::{boost, fuse, overlap, sort, Channel, Fused, RankedList, RRF_K};
 use mediagw_domain::search::text::{title_similarity, title_trigrams};
 use mediagw_domain::search::{parse_intent, Bm25, ParsedIntent};
 use mediagw_search::cache::Cache;
@@ -663,7 +663,7 @@ impl SearchService {
         };
 
         let mut payloads: HashMap<Uuid, DocPayload> = HashMap::new();
-        let mut lists: Vec<(Channel, f32, Vec<(Uuid, f32)>)> = Vec::new();
+        let mut lists: Vec<RankedList> = Vec::new();
         let mut graph: Vec<(Uuid, f32)> = Vec::new();
         for (channel, hits) in channels.iter().zip(results) {
             let hits: Vec<Hit> = match channel {
@@ -844,15 +844,7 @@ impl SearchService {
             });
             out.entry(id).or_default().0 = overview;
         }
-        let offers: Vec<(
-            Uuid,
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
+        let offers: Vec<OfferRow> = sqlx::query_as(
             "SELECT content_id, platform, availability_type, deep_link, web_url,
                         price_amount::text, price_currency
                  FROM catalog.platform_availability
@@ -864,16 +856,14 @@ impl SearchService {
         .bind(region)
         .fetch_all(&self.pool)
         .await?;
-        for (id, platform, availability_type, deep_link, web_url, price_amount, price_currency) in
-            offers
-        {
-            out.entry(id).or_default().1.push(Offer {
-                platform,
-                availability_type,
-                deep_link,
-                web_url,
-                price_amount,
-                price_currency,
+        for o in offers {
+            out.entry(o.content_id).or_default().1.push(Offer {
+                platform: o.platform,
+                availability_type: o.availability_type,
+                deep_link: o.deep_link,
+                web_url: o.web_url,
+                price_amount: o.price_amount,
+                price_currency: o.price_currency,
             });
         }
         Ok(out)
@@ -989,6 +979,17 @@ impl SearchService {
         .await;
         Ok(t)
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct OfferRow {
+    content_id: Uuid,
+    platform: String,
+    availability_type: String,
+    deep_link: String,
+    web_url: String,
+    price_amount: Option<String>,
+    price_currency: Option<String>,
 }
 
 const GENRE_BOOST: f32 = 0.5;

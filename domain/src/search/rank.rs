@@ -45,8 +45,11 @@ impl Fused {
     }
 }
 
+/// One channel's ranked hits (best first) and the weight of its votes.
+pub type RankedList = (Channel, f32, Vec<(Uuid, f32)>);
+
 /// Fuses ranked lists (best first) with weights: score = Σ wᵢ / (k + rankᵢ + 1).
-pub fn fuse(lists: &[(Channel, f32, Vec<(Uuid, f32)>)], k: f32) -> Vec<Fused> {
+pub fn fuse(lists: &[RankedList], k: f32) -> Vec<Fused> {
     let mut by_id: HashMap<Uuid, Fused> = HashMap::new();
     for (channel, weight, hits) in lists {
         for (rank, (id, score)) in hits.iter().enumerate() {
