@@ -112,6 +112,7 @@ impl App {
                     model_dir: c.model_dir.clone(),
                     sessions: c.embed_sessions,
                     batch: c.embed_batch,
+                    max_tokens: c.embed_max_tokens,
                 };
                 let embedder: Arc<dyn Embedder> = Arc::new(
                     tokio::task::spawn_blocking(move || OnnxEmbedder::load(&cfg))

@@ -38,6 +38,8 @@ pub struct SearchConfig {
     pub embed_sessions: usize,
     /// Texts per model call when indexing.
     pub embed_batch: usize,
+    /// Tokens of each text the model reads (title, year, genres, then the overview).
+    pub embed_max_tokens: usize,
     /// Candidates per retrieval channel.
     pub depth: usize,
     pub result_ttl_s: u64,

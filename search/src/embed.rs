@@ -33,11 +33,15 @@ pub struct OnnxConfig {
     pub sessions: usize,
     /// Texts per model call.
     pub batch: usize,
+    /// Tokens read per text (the model's limit is 256; the cost grows faster than linearly).
+    pub max_tokens: usize,
 }
 
 pub struct OnnxEmbedder {
     inner: Arc<Inner>,
     batch: usize,
+    /// Model and truncation: texts embedded under another setting differ.
+    id: String,
 }
 
 struct Inner {
@@ -88,7 +92,7 @@ impl OnnxEmbedder {
         }));
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: 256,
+                max_length: cfg.max_tokens.clamp(8, 256),
                 ..Default::default()
             }))
             .map_err(merr)?;
@@ -111,6 +115,7 @@ impl OnnxEmbedder {
                 has_type_ids,
             }),
             batch: cfg.batch.max(1),
+            id: format!("all-MiniLM-L6-v2-int8/{}", cfg.max_tokens.clamp(8, 256)),
         })
     }
 }
@@ -189,7 +194,7 @@ impl Inner {
 #[async_trait]
 impl Embedder for OnnxEmbedder {
     fn model(&self) -> &str {
-        "all-MiniLM-L6-v2-int8"
+        &self.id
     }
 
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {

@@ -159,8 +159,8 @@ pub fn document_text(m: &TitleMetadata) -> String {
     s
 }
 
-/// What the embedding model reads: title, year, genres and overview (the model truncates at 256
-/// tokens, so the overview's first paragraph dominates).
+/// What the embedding model reads: title, year, genres and overview (truncated to
+/// `search.embed_max_tokens`, so the overview's opening sentences dominate).
 pub fn embedding_text(m: &TitleMetadata) -> String {
     use chrono::Datelike;
     let mut s = format!("{} ({})", m.title, m.release_date.year());
