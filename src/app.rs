@@ -151,6 +151,8 @@ impl App {
             trending_window_minutes: c.trending_window_minutes,
             trending_min_searches: c.trending_min_searches,
             default_region: c.default_region.clone(),
+            weights: c.weights,
+            rrf_k: c.rrf_k,
         }
     }
 

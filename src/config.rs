@@ -52,6 +52,9 @@ pub struct SearchConfig {
     /// unindexed.
     pub optimize_idle_s: u64,
     pub optimize_min_points: usize,
+    /// RRF votes per retrieval channel and the RRF constant.
+    pub weights: mediagw_query_api::search::ChannelWeights,
+    pub rrf_k: f32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

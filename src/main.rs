@@ -158,6 +158,13 @@ enum BenchCmd {
         #[arg(long, default_value = "bulk")]
         mode: String,
     },
+    /// Embedding throughput for indexing, on the shared dataset's texts.
+    Embed {
+        #[arg(long, default_value = "../shared/data/wikipedia-movies")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        texts: usize,
+    },
     /// Search latency and QPS over HTTP against a running API (uncached unless `--cached`).
     Search {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -230,6 +237,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Eval {
             action: EvalCmd::Search { api, queries },
         } => cmd::search::eval(api.trim_end_matches('/'), &queries).await,
+        Command::Bench {
+            action: BenchCmd::Embed { data, texts },
+        } => cmd::search::bench_embed(&config, &data, texts).await,
         Command::Bench {
             action:
                 BenchCmd::Search {

@@ -71,6 +71,7 @@ pub async fn maintain_index(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut last: Option<(i64, usize)> = None;
+    let mut quiet_checks = 0u32;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -99,9 +100,14 @@ pub async fn maintain_index(
                 continue;
             }
         };
-        let quiet = last == Some((generation, count));
+        // Quiet for three checks in a row: one indexer batch (embedding) can outlast a check.
+        quiet_checks = if last == Some((generation, count)) {
+            quiet_checks + 1
+        } else {
+            0
+        };
         last = Some((generation, count));
-        if quiet && unindexed >= min_points {
+        if quiet_checks >= 3 && unindexed >= min_points {
             let started = std::time::Instant::now();
             tracing::info!(
                 generation,

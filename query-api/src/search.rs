@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use chrono::{Datelike, Utc};
 use mediagw_domain::catalog::{normalize_genre, normalize_region, ContentType};
 use mediagw_domain::providers::platform_slug;
-use mediagw_domain::search::rank::{boost, fuse, overlap, sort, Channel, Fused, RankedList, RRF_K};
+use mediagw_domain::search::rank::{boost, fuse, overlap, sort, Channel, Fused, RankedList};
 use mediagw_domain::search::text::{title_similarity, title_trigrams};
 use mediagw_domain::search::{parse_intent, Bm25, ParsedIntent};
 use mediagw_search::cache::Cache;
@@ -50,6 +50,28 @@ pub struct SearchSettings {
     /// A query shows in trending only once this many searches made it (privacy floor).
     pub trending_min_searches: i64,
     pub default_region: String,
+    /// RRF votes per channel (dense, keyword, title, graph) and the RRF constant.
+    pub weights: ChannelWeights,
+    pub rrf_k: f32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ChannelWeights {
+    pub dense: f32,
+    pub keyword: f32,
+    pub title: f32,
+    pub graph: f32,
+}
+
+impl Default for ChannelWeights {
+    fn default() -> Self {
+        Self {
+            dense: 0.4,
+            keyword: 1.0,
+            title: 2.0,
+            graph: 2.0,
+        }
+    }
 }
 
 impl Default for SearchSettings {
@@ -62,6 +84,8 @@ impl Default for SearchSettings {
             trending_window_minutes: 5,
             trending_min_searches: 3,
             default_region: "US".into(),
+            weights: ChannelWeights::default(),
+            rrf_k: 20.0,
         }
     }
 }
@@ -691,9 +715,11 @@ impl SearchService {
                 if *channel == Channel::Title {
                     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 }
+                let w = self.settings.weights;
                 let weight = match channel {
-                    Channel::Title => 2.0,
-                    _ => 1.0,
+                    Channel::Title => w.title,
+                    Channel::Keyword => w.keyword,
+                    _ => w.dense,
                 };
                 lists.push((*channel, weight, ranked));
             }
@@ -721,12 +747,13 @@ impl SearchService {
                     .then(b.1.total_cmp(&a.1))
                     .then(a.0.cmp(&b.0))
             });
-            lists.push((Channel::Graph, 2.0, ranked));
+            lists.push((Channel::Graph, self.settings.weights.graph, ranked));
         }
-        let max_score: f32 = lists.iter().map(|(_, w, _)| w / (RRF_K + 1.0)).sum::<f32>()
+        let k = self.settings.rrf_k;
+        let max_score: f32 = lists.iter().map(|(_, w, _)| w / (k + 1.0)).sum::<f32>()
             * (1.0 + GENRE_BOOST)
             * (1.0 + TASTE_BOOST);
-        let mut fused = fuse(&lists, RRF_K);
+        let mut fused = fuse(&lists, k);
 
         // Boosts: wanted genres (named or implied by a mood), then the user's taste.
         let taste = match plan.user_id {

@@ -213,3 +213,75 @@ pub async fn bench(
     );
     Ok(())
 }
+
+/// Indexing-side embedding throughput on the shared dataset's texts (`embedding_text` of each film),
+/// with the configured model, sessions, batch and token limit.
+pub async fn bench_embed(
+    config: &crate::config::Config,
+    data: &Path,
+    texts: usize,
+) -> anyhow::Result<()> {
+    use mediagw_domain::catalog::{ContentType, TitleMetadata};
+    use mediagw_search::embed::{Embedder, OnnxConfig, OnnxEmbedder};
+    let mut files: Vec<_> = std::fs::read_dir(data)
+        .with_context(|| format!("reading {}", data.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    'files: for f in files {
+        let items: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&f)?)?;
+        for m in items {
+            let (Some(title), Some(year)) = (m["title"].as_str(), m["year"].as_i64()) else {
+                continue;
+            };
+            let md = TitleMetadata {
+                content_type: ContentType::Movie,
+                title: title.to_string(),
+                original_title: None,
+                overview: m["extract"].as_str().map(str::to_string),
+                release_date: chrono::NaiveDate::from_ymd_opt(year as i32, 1, 1)
+                    .unwrap_or_default(),
+                genres: m["genres"]
+                    .as_array()
+                    .map(|g| {
+                        g.iter()
+                            .filter_map(|x| x.as_str())
+                            .map(str::to_lowercase)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                runtime_minutes: None,
+            };
+            out.push(mediagw_domain::search::text::embedding_text(&md));
+            if out.len() >= texts {
+                break 'files;
+            }
+        }
+    }
+    let c = &config.search;
+    let cfg = OnnxConfig {
+        model_dir: c.model_dir.clone(),
+        sessions: c.embed_sessions,
+        batch: c.embed_batch,
+        max_tokens: c.embed_max_tokens,
+    };
+    let embedder = tokio::task::spawn_blocking(move || OnnxEmbedder::load(&cfg)).await??;
+    embedder.embed(out[..out.len().min(64)].to_vec()).await?;
+    let started = Instant::now();
+    // Indexer-sized calls: one projector batch at a time.
+    for chunk in out.chunks(500) {
+        embedder.embed(chunk.to_vec()).await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "embedded {} texts in {secs:.1} s = {:.0} texts/s (sessions {}, batch {}, max tokens {})",
+        out.len(),
+        out.len() as f64 / secs,
+        c.embed_sessions,
+        c.embed_batch,
+        c.embed_max_tokens
+    );
+    Ok(())
+}
