@@ -275,6 +275,23 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         "a query searched once is below the privacy floor: {trending}"
     );
     assert_eq!(trending["window_minutes"], 5);
+
+    // Where the time goes, per stage, for operators.
+    let metrics = s
+        .http
+        .get(format!("{}/metrics", s.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for stage in ["embed", "index", "details"] {
+        assert!(
+            metrics.contains(&format!("search_stage_seconds{{stage=\"{stage}\"")),
+            "{stage} missing from /metrics"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

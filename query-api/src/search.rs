@@ -622,6 +622,7 @@ impl SearchService {
             }
         };
         if !dense_text.is_empty() {
+            let t = Instant::now();
             let v = self
                 .embedder
                 .embed(vec![dense_text])
@@ -629,6 +630,7 @@ impl SearchService {
                 .map_err(backend)?
                 .pop()
                 .ok_or_else(|| backend("the model returned no vector"))?;
+            stage("embed", t);
             channels.push(Channel::Dense);
             probes.push(ChannelQuery {
                 probe: Probe::Dense(v),
@@ -677,6 +679,7 @@ impl SearchService {
                 limit: depth,
             });
         }
+        let t = Instant::now();
         let results = if probes.is_empty() {
             Vec::new()
         } else {
@@ -685,6 +688,7 @@ impl SearchService {
                 .await
                 .map_err(backend)?
         };
+        stage("index", t);
 
         let mut payloads: HashMap<Uuid, DocPayload> = HashMap::new();
         let mut lists: Vec<RankedList> = Vec::new();
@@ -783,7 +787,9 @@ impl SearchService {
             .take(plan.page_size as usize)
             .collect();
         let ids: Vec<Uuid> = page.iter().map(|f| f.id).collect();
+        let t = Instant::now();
         let mut details = self.details(&ids, &region).await?;
+        stage("details", t);
         let taste_genres: HashSet<&String> = taste.iter().take(3).map(|(g, _)| g).collect();
         let results = page
             .into_iter()
@@ -1017,6 +1023,12 @@ struct OfferRow {
     web_url: String,
     price_amount: Option<String>,
     price_currency: Option<String>,
+}
+
+/// Time per search stage (`search_stage_seconds{stage}`): where a slow search spends it.
+fn stage(name: &'static str, since: Instant) {
+    metrics::histogram!("search_stage_seconds", "stage" => name)
+        .record(since.elapsed().as_secs_f64());
 }
 
 const GENRE_BOOST: f32 = 0.5;
