@@ -143,12 +143,21 @@ async fn providers_merge_into_one_title_and_grey_zone_goes_to_review() {
     .await;
     assert_eq!(st, 404);
 
-    // The old id resolves to the survivor; its plex id too; TitlesMerged is on the log.
+    // The old id resolves to the survivor; its plex id too; TitlesMerged is on the log. The
+    // redirect and the survivor's absorbed ids are events of two aggregates (two partitions), so
+    // wait for both.
     let got = s
-        .eventually(15, "old id resolves to the survivor", || async {
-            let (st, body) = s.get(&format!("/v1/content/{typo_id}")).await;
-            (st == 200 && body["id"] == survivor.as_str()).then_some(body)
-        })
+        .eventually(
+            15,
+            "old id resolves to the survivor with its ids",
+            || async {
+                let (st, body) = s.get(&format!("/v1/content/{typo_id}")).await;
+                (st == 200
+                    && body["id"] == survivor.as_str()
+                    && body["external_ids"]["plex"] == "p-1")
+                    .then_some(body)
+            },
+        )
         .await;
     assert_eq!(got["external_ids"]["plex"], "p-1", "{got}");
     assert_eq!(got["external_ids"]["justwatch"], "jw-4242");
