@@ -351,15 +351,7 @@ async fn poison_messages_go_to_the_dlq_without_blocking_the_partition() {
             .any(|m| m.payload() == Some(b"not avro at all".as_slice())),
         "original bytes are kept"
     );
-    let metrics = s
-        .http
-        .get(format!("{}/metrics", s.api))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(
         metrics
             .lines()

@@ -277,15 +277,7 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     assert_eq!(trending["window_minutes"], 5);
 
     // Where the time goes, per stage, for operators.
-    let metrics = s
-        .http
-        .get(format!("{}/metrics", s.api))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     for stage in ["embed", "index", "details"] {
         assert!(
             metrics.contains(&format!("search_stage_seconds{{stage=\"{stage}\"")),

@@ -14,11 +14,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Datelike;
 use mediagw_domain::catalog::TitleMetadata;
-use mediagw_domain::search::text::{document_text, embedding_text, title_trigrams};
+use mediagw_domain::search::text::{document_text, embedding_text, fnv1a64, title_trigrams};
 use mediagw_domain::search::Bm25;
 use mediagw_domain::title::TitleEvent;
 use mediagw_schemas::{topics, EventMeta, EventRecord};
-use mediagw_search::cache::Cache;
+use mediagw_search::cache::{Cache, CACHE_GENERATION_KEY};
 use mediagw_search::embed::Embedder;
 use mediagw_search::index::{DocPayload, IndexDoc, SearchIndex};
 use sqlx::{PgConnection, PgPool};
@@ -29,8 +29,6 @@ use crate::framework::{offsets_ddl, ApplyError, Projection};
 pub const LIVE_SCHEMA: &str = "search";
 /// Not swapped by replays: embeddings survive rebuilds, and generation numbers never repeat.
 pub const SHARED_SCHEMA: &str = "search_shared";
-/// Cache counter bumped whenever indexed titles change (see `mediagw_search::cache`).
-pub const CACHE_GENERATION_KEY: &str = "search:gen";
 
 pub struct SearchProjection {
     schema: String,
@@ -46,12 +44,7 @@ fn transient(e: impl std::fmt::Display) -> ApplyError {
 
 /// FNV-1a 64 of the model and text: the embedding cache key.
 fn text_key(model: &str, text: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in model.bytes().chain([0u8]).chain(text.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h as i64
+    fnv1a64(model.bytes().chain([0u8]).chain(text.bytes())) as i64
 }
 
 struct DocRow {

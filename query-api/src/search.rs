@@ -20,9 +20,9 @@ use chrono::{Datelike, Utc};
 use mediagw_domain::catalog::{normalize_genre, normalize_region, ContentType};
 use mediagw_domain::providers::platform_slug;
 use mediagw_domain::search::rank::{boost, fuse, overlap, sort, Channel, Fused, RankedList};
-use mediagw_domain::search::text::{title_similarity, title_trigrams};
+use mediagw_domain::search::text::{fnv1a64, title_similarity, title_trigrams};
 use mediagw_domain::search::{parse_intent, Bm25, ParsedIntent};
-use mediagw_search::cache::Cache;
+use mediagw_search::cache::{Cache, CACHE_GENERATION_KEY};
 use mediagw_search::embed::Embedder;
 use mediagw_search::index::{
     ChannelQuery, DocPayload, Filter, Hit, Probe, SearchIndex, TEXT, TITLE,
@@ -36,7 +36,6 @@ use crate::error::ApiError;
 /// Schema of the search projection (index generation) and of the activity projection.
 const SEARCH_SCHEMA: &str = "search";
 const ACTIVITY_SCHEMA: &str = "search_activity";
-const CACHE_GENERATION_KEY: &str = "search:gen";
 pub const MAX_QUERY_CHARS: usize = 500;
 
 #[derive(Debug, Clone)]
@@ -345,16 +344,6 @@ fn validate(req: SearchRequest, default_region: &str) -> Result<Plan, ApiError> 
     })
 }
 
-/// FNV-1a 64: cache keys.
-fn hash(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 // ---------------------------------------------------------------- the engine
 
 impl SearchService {
@@ -432,7 +421,10 @@ impl SearchService {
         let cache = self.cache.as_ref()?;
         let counter = cache.counter(CACHE_GENERATION_KEY).await.ok()?;
         let generation = self.generation().await.ok()?;
-        Some(format!("{kind}:{generation}.{counter}:{:016x}", hash(body)))
+        Some(format!(
+            "{kind}:{generation}.{counter}:{:016x}",
+            fnv1a64(body.bytes())
+        ))
     }
 
     pub async fn search(

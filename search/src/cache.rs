@@ -10,6 +10,9 @@ use redis::AsyncCommands;
 
 use crate::{Result, SearchError};
 
+/// Counter the search indexer bumps whenever indexed titles change; result keys embed it.
+pub const CACHE_GENERATION_KEY: &str = "search:gen";
+
 #[async_trait]
 pub trait Cache: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;

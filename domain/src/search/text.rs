@@ -66,6 +66,16 @@ pub fn terms(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// FNV-1a 64: stable hashes for cache keys (embeddings, query results).
+pub fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// FNV-1a: a stable 32-bit id per term (the sparse dimension).
 pub fn term_id(term: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
