@@ -15,14 +15,19 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use mediagw_commands::sync::SyncService;
 use mediagw_projectors::search::SearchProjection;
+use mediagw_projectors::sync::SyncProjection;
 use mediagw_projectors::trending::SearchActivityProjection;
 use mediagw_query_api::search::SearchSettings;
+use mediagw_query_api::sync::hub::{Fanout, HubSettings, LocalFanout, SyncHub};
+use mediagw_query_api::sync::pubsub::RedisFanout;
 use mediagw_search::cache::{Cache, RedisCache};
 use mediagw_search::embed::{Embedder, OnnxConfig, OnnxEmbedder};
 use mediagw_search::index::edge::EdgeIndex;
 use mediagw_search::index::SearchIndex;
 use secrecy::ExposeSecret;
+use tokio_util::sync::CancellationToken;
 
 pub struct App {
     pub config: Config,
@@ -94,6 +99,10 @@ impl App {
             .migrate(&self.pool)
             .await
             .context("search activity migration")?;
+        SyncProjection::live()
+            .migrate(&self.pool)
+            .await
+            .context("sync migration")?;
         Ok(())
     }
 
@@ -166,6 +175,40 @@ impl App {
         Arc::new(TitleService::new(self.pool.clone()))
     }
 
+    /// The sync hub: command service plus the configured fan-out (Redis pub/sub or local).
+    pub async fn sync_hub(&self, shutdown: CancellationToken) -> anyhow::Result<Arc<SyncHub>> {
+        let c = &self.config.sync;
+        let service = Arc::new(SyncService::new(
+            self.pool.clone(),
+            Duration::from_millis(c.max_clock_drift_ms),
+        ));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let fanout: Arc<dyn Fanout> = match c.fanout.as_str() {
+            "local" => Arc::new(LocalFanout(tx)),
+            "redis" => {
+                let url = self.config.redis.url.expose_secret();
+                anyhow::ensure!(
+                    !url.is_empty(),
+                    "sync.fanout = \"redis\" needs redis.url (or set sync.fanout = \"local\")"
+                );
+                RedisFanout::start(url, &self.config.redis.key_prefix, tx, shutdown.clone())
+                    .await
+                    .context("connecting the sync fan-out to Redis (redis.url)")?
+            }
+            other => anyhow::bail!("sync.fanout must be `redis` or `local`, not `{other}`"),
+        };
+        Ok(SyncHub::start(
+            service,
+            fanout,
+            rx,
+            HubSettings {
+                heartbeat_timeout: Duration::from_secs(c.heartbeat_timeout_s.max(1)),
+                socket_queue: c.socket_queue.max(1),
+            },
+            shutdown,
+        ))
+    }
+
     pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
         Relay::new(
             self.pool.clone(),
@@ -195,8 +238,9 @@ impl App {
                 ))
             }
             "search-activity" => Arc::new(SearchActivityProjection::live()),
+            "sync" => Arc::new(SyncProjection::live()),
             other => anyhow::bail!(
-                "unknown projector `{other}` (known: catalog, search, search-activity)"
+                "unknown projector `{other}` (known: catalog, search, search-activity, sync)"
             ),
         };
         Ok(ProjectorRunner::new(

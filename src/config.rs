@@ -23,7 +23,21 @@ pub struct Config {
     pub connectors: mediagw_commands::connectors::ConnectorsConfig,
     pub search: SearchConfig,
     pub redis: RedisConfig,
+    pub sync: SyncConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyncConfig {
+    /// Operations stamped further ahead of the server clock than this are refused.
+    pub max_clock_drift_ms: u64,
+    /// A socket silent this long is closed and its device marked offline (devices heartbeat
+    /// well inside it).
+    pub heartbeat_timeout_s: u64,
+    /// Deltas queued per socket before a stuck one is dropped (it catches up on reconnect).
+    pub socket_queue: usize,
+    /// `redis` (pub/sub: deltas reach sockets on every instance) or `local` (one instance).
+    pub fanout: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

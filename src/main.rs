@@ -165,6 +165,22 @@ enum BenchCmd {
         #[arg(long, default_value_t = 2000)]
         texts: usize,
     },
+    /// Device → device sync latency over WebSocket with many connections (running API).
+    Sync {
+        /// API base URLs; devices alternate between them (several instances).
+        #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',')]
+        api: Vec<String>,
+        #[arg(long, default_value_t = 2000)]
+        connections: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Operations per second, all users together.
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        /// Server PIDs whose memory is read before and after connecting.
+        #[arg(long, value_delimiter = ',')]
+        server_pid: Vec<u32>,
+    },
     /// Search latency and QPS over HTTP against a running API (uncached unless `--cached`).
     Search {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -257,6 +273,28 @@ async fn main() -> anyhow::Result<()> {
                 std::time::Duration::from_secs(seconds),
                 cached,
             )
+            .await
+        }
+        Command::Bench {
+            action:
+                BenchCmd::Sync {
+                    api,
+                    connections,
+                    seconds,
+                    rate,
+                    server_pid,
+                },
+        } => {
+            cmd::sync::run(cmd::sync::SyncBench {
+                apis: api
+                    .iter()
+                    .map(|a| a.trim_end_matches('/').to_string())
+                    .collect(),
+                connections,
+                seconds,
+                rate,
+                server_pids: server_pid,
+            })
             .await
         }
         Command::Connectors { action } => {

@@ -25,6 +25,7 @@ pub const ROLES: &[&str] = &[
     "projector:catalog",
     "projector:search",
     "projector:search-activity",
+    "projector:sync",
     "connectors",
 ];
 
@@ -149,6 +150,10 @@ pub async fn serve(
             .merge(mediagw_query_api::content::router(app.pool.clone()))
             .merge(mediagw_query_api::availability::router(app.pool.clone()))
             .merge(mediagw_query_api::search::router(search))
+            .merge(mediagw_query_api::sync::router(
+                app.sync_hub(shutdown.clone()).await?,
+                app.pool.clone(),
+            ))
             .merge(mediagw_query_api::health::router(readiness));
         tasks.spawn(http(
             app.config.http.addr,

@@ -9,6 +9,7 @@
 //! - [`connectors`]: provider API clients (budgets, retries, pagination) and their schedules.
 //! - [`resolution`]: entity resolution (fingerprint index, review queue, merges).
 //! - [`relay`]: outbox → Kafka, crash-safe and ordered.
+//! - [`sync`]: cross-device sync operations through the per-user `UserSync` aggregate.
 
 pub mod aggregate;
 pub mod bulk;
@@ -18,6 +19,7 @@ pub mod http;
 pub mod relay;
 pub mod resolution;
 pub mod store;
+pub mod sync;
 pub mod titles;
 
 pub use error::CommandError;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use mediagw_domain::title::TitleEvent;
+use mediagw_domain::sync::{SyncEvent, UserSync};
+use mediagw_domain::title::{Title, TitleEvent};
 use mediagw_schemas::bus::{EventBus, OutRecord};
 use mediagw_schemas::{EventCodec, EventMeta, EventRecord};
 use sqlx::postgres::{PgListener, PgPool};
@@ -122,7 +123,7 @@ impl Relay {
     /// Publishes the oldest outbox rows; returns how many were published.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         let rows = sqlx::query(
-            "SELECT id, aggregate_id, sequence, event_type, payload::text, committed_at
+            "SELECT id, aggregate_id, sequence, event_type, payload::text, committed_at, aggregate_type
              FROM event_outbox ORDER BY id LIMIT $1",
         )
         .bind(self.config.batch_size)
@@ -140,7 +141,14 @@ impl Relay {
             let sequence: i64 = row.get(2);
             let payload: String = row.get(4);
             let committed_at: DateTime<Utc> = row.get(5);
-            let record = match to_record(&aggregate_id, sequence, &payload, committed_at) {
+            let aggregate_type: String = row.get(6);
+            let record = match to_record(
+                &aggregate_type,
+                &aggregate_id,
+                sequence,
+                &payload,
+                committed_at,
+            ) {
                 Ok(r) => r,
                 Err(reason) => {
                     self.park(id, &reason).await?;
@@ -217,16 +225,27 @@ impl Relay {
     }
 }
 
+/// Maps a stored event to its wire record by the aggregate that wrote it.
 fn to_record(
+    aggregate_type: &str,
     aggregate_id: &str,
     sequence: i64,
     payload: &str,
     committed_at: DateTime<Utc>,
 ) -> Result<EventRecord, String> {
-    let content_id = Uuid::parse_str(aggregate_id).map_err(|e| format!("aggregate id: {e}"))?;
-    let event: TitleEvent = serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
-    Ok(EventRecord::from_domain(
-        &EventMeta::new(content_id, sequence, committed_at),
-        &event,
-    ))
+    let id = Uuid::parse_str(aggregate_id).map_err(|e| format!("aggregate id: {e}"))?;
+    let meta = EventMeta::new(id, sequence, committed_at);
+    match aggregate_type {
+        Title::TYPE => {
+            let event: TitleEvent =
+                serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
+            Ok(EventRecord::from_domain(&meta, &event))
+        }
+        UserSync::TYPE => {
+            let event: SyncEvent =
+                serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
+            Ok(EventRecord::from_sync(&meta, &event))
+        }
+        other => Err(format!("unknown aggregate type `{other}`")),
+    }
 }

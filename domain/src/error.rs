@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// One problem with one input field. `field` is a JSON-path-like name (`availability[2].region`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod providers;
 pub mod resolution;
 pub mod search;
+pub mod sync;
 pub mod title;
 
 pub use error::{FieldError, ValidationErrors};

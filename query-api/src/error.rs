@@ -15,6 +15,15 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Several fields at once (domain validation).
+    #[error("{0}")]
+    Invalid(mediagw_domain::ValidationErrors),
+    #[error("{0}")]
+    Conflict(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     /// A backing service (search index, embedding model) failed.
@@ -28,6 +37,22 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest { field, message } => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": {"code": "invalid_parameter", "message": format!("`{field}`: {message}"), "fields": [{"field": field, "message": message}]}}),
+            ),
+            ApiError::Unauthorized(why) => (
+                StatusCode::UNAUTHORIZED,
+                json!({"error": {"code": "unauthorized", "message": why}}),
+            ),
+            ApiError::Forbidden(why) => (
+                StatusCode::FORBIDDEN,
+                json!({"error": {"code": "forbidden", "message": why}}),
+            ),
+            ApiError::Conflict(why) => (
+                StatusCode::CONFLICT,
+                json!({"error": {"code": "conflict", "message": why}}),
+            ),
+            ApiError::Invalid(errors) => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "invalid_parameter", "message": errors.to_string(), "fields": errors.0}}),
             ),
             ApiError::NotFound(what) => (
                 StatusCode::NOT_FOUND,

@@ -1,6 +1,8 @@
-//! Query side: thin HTTP services over the read models. Routes never write; they read tables that
-//! projectors own (schema `catalog`) and answer in the seed's contracts, over REST and gRPC.
+//! Query side: thin HTTP services over the read models, answering in the seed's contracts over REST and
+//! gRPC. Routes read tables that projectors own; the one exception is [`sync`], the devices' gateway,
+//! which hands their operations to the sync command service and fans deltas out.
 
+pub mod auth;
 pub mod availability;
 pub mod content;
 pub mod error;
@@ -8,6 +10,7 @@ pub mod gateway;
 pub mod grpc;
 pub mod health;
 pub mod search;
+pub mod sync;
 
 pub use error::ApiError;
 pub use health::{Readiness, ReadinessProbe};

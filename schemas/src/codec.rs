@@ -77,6 +77,7 @@ impl EventCodec {
             EventRecord::AvailabilityLeft(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::TitlesMerged(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::SearchPerformed(r) => self.encoder.encode_struct(r, &strategy).await,
+            EventRecord::SyncOperationRecorded(r) => self.encoder.encode_struct(r, &strategy).await,
         };
         res.map_err(|e| CodecError::Registry(e.to_string()))
     }
@@ -113,6 +114,9 @@ impl EventCodec {
             }
             "mediagw.search.SearchPerformed" => {
                 EventRecord::SearchPerformed(from_value(v).map_err(err)?)
+            }
+            "mediagw.sync.SyncOperationRecorded" => {
+                EventRecord::SyncOperationRecorded(from_value(v).map_err(err)?)
             }
             other => return Err(CodecError::Decode(format!("unknown record type `{other}`"))),
         })

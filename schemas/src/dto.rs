@@ -98,6 +98,34 @@ envelope_record!(SearchPerformedV1 {
     result_ids: Vec<String>
 });
 
+/// Hybrid logical clock on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HlcDto {
+    pub physical_ms: i64,
+    pub logical: i32,
+    pub device_id: String,
+}
+
+/// `mediagw.sync.SyncOperationRecorded`: flat, so consumers in any language can read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncOperationRecordedV1 {
+    pub event_id: String,
+    pub user_id: String,
+    pub sequence: i64,
+    pub occurred_at_ms: i64,
+    pub operation_id: String,
+    pub operation_type: String,
+    pub device_id: String,
+    pub content_id: Option<String>,
+    pub tags: Vec<String>,
+    pub position_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub count: Option<i64>,
+    pub timestamp: HlcDto,
+    pub cursor: HlcDto,
+    pub payload: Option<String>,
+}
+
 /// A record as it travels on Kafka.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventRecord {
@@ -109,6 +137,8 @@ pub enum EventRecord {
     TitlesMerged(TitlesMergedV1),
     /// Not a title event: searches answered, for trending and affinity (topic `search.queries`).
     SearchPerformed(SearchPerformedV1),
+    /// Not a title event: a device's sync operation (topic `sync.operations`).
+    SyncOperationRecorded(SyncOperationRecordedV1),
 }
 
 /// A record whose fields do not map back to a valid domain event.
@@ -136,6 +166,7 @@ impl EventRecord {
             EventRecord::AvailabilityLeft(_) => "mediagw.catalog.AvailabilityLeft",
             EventRecord::TitlesMerged(_) => "mediagw.catalog.TitlesMerged",
             EventRecord::SearchPerformed(_) => "mediagw.search.SearchPerformed",
+            EventRecord::SyncOperationRecorded(_) => "mediagw.sync.SyncOperationRecorded",
         }
     }
 
@@ -162,6 +193,9 @@ impl EventRecord {
             EventRecord::SearchPerformed(r) => {
                 (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
             }
+            EventRecord::SyncOperationRecorded(r) => {
+                (&r.event_id, &r.user_id, r.sequence, r.occurred_at_ms)
+            }
         }
     }
 
@@ -184,6 +218,7 @@ impl EventRecord {
             EventRecord::TitleIngested(_) => topics::CONTENT_INGESTED,
             EventRecord::TitleUpdated(_) | EventRecord::TitlesMerged(_) => topics::CONTENT_UPDATED,
             EventRecord::SearchPerformed(_) => topics::SEARCH_QUERIES,
+            EventRecord::SyncOperationRecorded(_) => topics::SYNC_OPERATIONS,
             _ => topics::AVAILABILITY_CHANGED,
         }
     }
@@ -343,8 +378,8 @@ impl EventRecord {
                     },
                 )
             }
-            EventRecord::SearchPerformed(_) => {
-                return Err(bad("event", "SearchPerformed is not a title event"))
+            EventRecord::SearchPerformed(_) | EventRecord::SyncOperationRecorded(_) => {
+                return Err(bad("event", "not a title event"))
             }
         })
     }
@@ -420,4 +455,148 @@ fn offer_domain(o: OfferDto) -> Result<Offer, MappingError> {
             .transpose()?,
         video_quality: o.video_quality,
     })
+}
+
+mod sync_mapping {
+    //! `SyncOperationRecorded` ⇄ `mediagw_domain::sync::SyncEvent`.
+    use super::*;
+    use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType, SyncEvent};
+
+    fn hlc_dto(h: &Hlc) -> HlcDto {
+        HlcDto {
+            physical_ms: h.physical_ms as i64,
+            logical: h.logical as i32,
+            device_id: h.device_id.to_string(),
+        }
+    }
+
+    fn hlc_domain(field: &'static str, h: HlcDto) -> Result<Hlc, MappingError> {
+        Ok(Hlc {
+            physical_ms: u64::try_from(h.physical_ms).map_err(|e| bad(field, e))?,
+            logical: u32::try_from(h.logical).map_err(|e| bad(field, e))?,
+            device_id: Uuid::parse_str(&h.device_id).map_err(|e| bad(field, e))?,
+        })
+    }
+
+    fn uuid(field: &'static str, s: &str) -> Result<Uuid, MappingError> {
+        Uuid::parse_str(s).map_err(|e| bad(field, e))
+    }
+
+    fn non_negative(field: &'static str, v: Option<i64>) -> Result<u64, MappingError> {
+        let v = v.ok_or_else(|| bad(field, "required for this operation type"))?;
+        u64::try_from(v).map_err(|e| bad(field, e))
+    }
+
+    impl EventRecord {
+        pub fn from_sync(meta: &EventMeta, event: &SyncEvent) -> Self {
+            let SyncEvent::OperationRecorded {
+                user_id,
+                operation: op,
+                cursor,
+            } = event;
+            let (mut tags, mut position_ms, mut duration_ms, mut count) =
+                (vec![], None, None, None);
+            match &op.operation_type {
+                OperationType::WatchlistAdd { tag, .. } => tags.push(tag.to_string()),
+                OperationType::WatchlistRemove { tags: t, .. } => {
+                    tags = t.iter().map(Uuid::to_string).collect()
+                }
+                OperationType::PlaybackUpdate {
+                    position_ms: p,
+                    duration_ms: d,
+                    ..
+                } => {
+                    position_ms = Some(*p as i64);
+                    duration_ms = d.map(|d| d as i64);
+                }
+                OperationType::ViewCount { count: c, .. } => count = Some(*c as i64),
+                OperationType::DeviceOnline | OperationType::DeviceOffline => {}
+            }
+            EventRecord::SyncOperationRecorded(SyncOperationRecordedV1 {
+                event_id: meta.event_id.to_string(),
+                user_id: user_id.to_string(),
+                sequence: meta.sequence,
+                occurred_at_ms: meta.occurred_at.timestamp_millis(),
+                operation_id: op.operation_id.to_string(),
+                operation_type: op.operation_type.name().to_string(),
+                device_id: op.device_id.to_string(),
+                content_id: op.operation_type.content_id().map(|c| c.to_string()),
+                tags,
+                position_ms,
+                duration_ms,
+                count,
+                timestamp: hlc_dto(&op.timestamp),
+                cursor: hlc_dto(cursor),
+                payload: (!op.payload.is_null()).then(|| op.payload.to_string()),
+            })
+        }
+    }
+
+    impl SyncOperationRecordedV1 {
+        /// Back to the domain, validating what the schema cannot express.
+        pub fn into_domain(self) -> Result<(i64, SyncEvent), MappingError> {
+            if self.sequence < 1 {
+                return Err(bad("sequence", "must be at least 1"));
+            }
+            let content = || -> Result<Uuid, MappingError> {
+                uuid(
+                    "content_id",
+                    self.content_id
+                        .as_deref()
+                        .ok_or_else(|| bad("content_id", "required for this operation type"))?,
+                )
+            };
+            let tags = self
+                .tags
+                .iter()
+                .map(|t| uuid("tags", t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let operation_type = match self.operation_type.as_str() {
+                "WatchlistAdd" => OperationType::WatchlistAdd {
+                    content_id: content()?,
+                    tag: *tags
+                        .first()
+                        .ok_or_else(|| bad("tags", "an add carries its tag"))?,
+                },
+                "WatchlistRemove" => OperationType::WatchlistRemove {
+                    content_id: content()?,
+                    tags,
+                },
+                "PlaybackUpdate" => OperationType::PlaybackUpdate {
+                    content_id: content()?,
+                    position_ms: non_negative("position_ms", self.position_ms)?,
+                    duration_ms: self
+                        .duration_ms
+                        .map(|d| u64::try_from(d).map_err(|e| bad("duration_ms", e)))
+                        .transpose()?,
+                },
+                "ViewCount" => OperationType::ViewCount {
+                    content_id: content()?,
+                    count: non_negative("count", self.count)?,
+                },
+                "DeviceOnline" => OperationType::DeviceOnline,
+                "DeviceOffline" => OperationType::DeviceOffline,
+                other => return Err(bad("operation_type", other)),
+            };
+            let payload = match &self.payload {
+                Some(p) => serde_json::from_str(p).map_err(|e| bad("payload", e))?,
+                None => serde_json::Value::Null,
+            };
+            let operation = CrdtOperation {
+                operation_id: uuid("operation_id", &self.operation_id)?,
+                operation_type,
+                timestamp: hlc_domain("timestamp", self.timestamp)?,
+                device_id: uuid("device_id", &self.device_id)?,
+                payload,
+            };
+            Ok((
+                self.sequence,
+                SyncEvent::OperationRecorded {
+                    user_id: uuid("user_id", &self.user_id)?,
+                    operation,
+                    cursor: hlc_domain("cursor", self.cursor)?,
+                },
+            ))
+        }
+    }
 }

@@ -67,6 +67,11 @@ pub const SCHEMAS: &[SchemaFile] = &[
         topic: topics::SEARCH_QUERIES,
         text: include_str!("../avro/SearchPerformed.avsc"),
     },
+    SchemaFile {
+        full_name: "mediagw.sync.SyncOperationRecorded",
+        topic: topics::SYNC_OPERATIONS,
+        text: include_str!("../avro/SyncOperationRecorded.avsc"),
+    },
 ];
 
 /// Subject under the TopicRecordNameStrategy: several event types share a topic.

@@ -8,12 +8,16 @@ pub const AVAILABILITY_CHANGED: &str = "availability.changed";
 /// Searches answered (`SearchPerformed`): trending and personalisation signals.
 pub const SEARCH_QUERIES: &str = "search.queries";
 
+/// Devices' CRDT operations (`SyncOperationRecorded`), keyed by user.
+pub const SYNC_OPERATIONS: &str = "sync.operations";
+
 /// Every topic the product uses.
 pub const ALL_TOPICS: &[&str] = &[
     CONTENT_INGESTED,
     CONTENT_UPDATED,
     AVAILABILITY_CHANGED,
     SEARCH_QUERIES,
+    SYNC_OPERATIONS,
 ];
 
 /// Topics that carry title events.

@@ -7,3 +7,4 @@ pub mod ingest;
 pub mod replay;
 pub mod schemas;
 pub mod search;
+pub mod sync;

@@ -6,6 +6,7 @@ use anyhow::Context;
 use mediagw_projectors::catalog::{CatalogProjection, LIVE_SCHEMA};
 use mediagw_projectors::replay::{replay, ReplayFrom};
 use mediagw_projectors::search::SearchProjection;
+use mediagw_projectors::sync::SyncProjection;
 use mediagw_projectors::trending::SearchActivityProjection;
 use mediagw_projectors::Projection;
 
@@ -46,8 +47,12 @@ pub async fn run(app: &App, projection: &str, from: ReplayFrom) -> anyhow::Resul
             Box::new(SearchActivityProjection::new("search_activity_rebuild")),
             mediagw_projectors::trending::LIVE_SCHEMA,
         ),
+        "sync" => (
+            Box::new(SyncProjection::new("sync_rebuild")),
+            mediagw_projectors::sync::LIVE_SCHEMA,
+        ),
         other => anyhow::bail!(
-            "unknown projection `{other}` (known: catalog, search-index, search-activity)"
+            "unknown projection `{other}` (known: catalog, search-index, search-activity, sync)"
         ),
     };
     eprintln!("replaying {projection} from {from:?} into a fresh schema…");

@@ -139,6 +139,31 @@ impl Stack {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts a second `mediagw serve --role <role>` as `label` with `env` overriding this stack's
+    /// (its own ports, say): another instance behind the same load balancer.
+    pub fn start_as(&mut self, label: &str, role: &str, env: &[(&str, String)]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{label}.log")))
+            .unwrap();
+        let mut cmd = self.command(&["serve", "--role", role]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn mediagw");
+        self.children.insert(label.to_string(), child);
+    }
+
+    /// A free loopback port.
+    pub fn free_port() -> u16 {
+        free_port()
+    }
+
     /// Starts `mediagw serve --role <role>` under the label `role`.
     pub fn start(&mut self, role: &str) {
         let log = std::fs::OpenOptions::new()

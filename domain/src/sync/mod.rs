@@ -1,0 +1,254 @@
+//! Cross-device sync: CRDTs stamped with a Hybrid Logical Clock, and the per-user aggregate that
+//! validates devices' operations before they become events (`sync.operations`).
+//!
+//! One user's state is one aggregate (ADR 0010): every operation of a user is ordered by the
+//! aggregate's sequence, which gives each device a gap-free cursor to resume from.
+
+pub mod crdt;
+pub mod hlc;
+pub mod ops;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use crdt::{GCounter, LwwRegister, OrSet};
+pub use hlc::{ClockDrift, Hlc};
+pub use ops::{CrdtOperation, DeviceProfile, OperationType, Position, SyncState};
+
+use crate::error::ValidationErrors;
+
+/// Device id of the server's own clock (the cursor stamps).
+pub const SERVER_CLOCK: Uuid = Uuid::nil();
+
+/// Most operations one command may carry (an offline queue is flushed in pages).
+pub const MAX_BATCH: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SyncCommand {
+    /// Operations authored by `device_id` (live or queued offline).
+    Apply {
+        user_id: Uuid,
+        device_id: Uuid,
+        operations: Vec<CrdtOperation>,
+        now_ms: u64,
+        max_drift_ms: u64,
+    },
+    /// The server saw a device connect, disconnect or time out.
+    SetPresence {
+        user_id: Uuid,
+        device_id: Uuid,
+        online: bool,
+        operation_id: Uuid,
+        now_ms: u64,
+        payload: serde_json::Value,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SyncEvent {
+    /// An operation accepted into the user's log. `cursor` is the server's HLC at acceptance:
+    /// strictly increasing along the log, so "everything after cursor X" is exactly what a device
+    /// that last saw X has missed.
+    OperationRecorded {
+        user_id: Uuid,
+        operation: CrdtOperation,
+        cursor: Hlc,
+    },
+}
+
+impl SyncEvent {
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            SyncEvent::OperationRecorded { .. } => "OperationRecorded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error("command for user {actual} reached the aggregate of user {expected}")]
+    WrongAggregate { expected: Uuid, actual: Uuid },
+}
+
+/// One user's sync aggregate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserSync {
+    pub user_id: Option<Uuid>,
+    pub state: SyncState,
+    /// Stamp of the last recorded operation.
+    pub cursor: Option<Hlc>,
+}
+
+impl UserSync {
+    pub const TYPE: &'static str = "user_sync";
+
+    pub fn handle(&self, command: SyncCommand) -> Result<Vec<SyncEvent>, SyncError> {
+        match command {
+            SyncCommand::Apply {
+                user_id,
+                device_id,
+                operations,
+                now_ms,
+                max_drift_ms,
+            } => {
+                self.check_user(user_id)?;
+                validate(device_id, &operations, now_ms, max_drift_ms)
+                    .map_err(SyncError::Invalid)?;
+                let mut cursor = self.cursor();
+                let mut seen = std::collections::HashSet::new();
+                let mut events = Vec::new();
+                for op in operations {
+                    if self.state.applied.contains(&op.operation_id)
+                        || !seen.insert(op.operation_id)
+                    {
+                        continue; // a duplicate is acknowledged, never re-recorded
+                    }
+                    cursor = cursor
+                        .receive(op.timestamp, now_ms, max_drift_ms)
+                        .expect("drift validated above");
+                    events.push(SyncEvent::OperationRecorded {
+                        user_id,
+                        operation: op,
+                        cursor,
+                    });
+                }
+                Ok(events)
+            }
+            SyncCommand::SetPresence {
+                user_id,
+                device_id,
+                online,
+                operation_id,
+                now_ms,
+                payload,
+            } => {
+                self.check_user(user_id)?;
+                if device_id.is_nil() {
+                    return Err(SyncError::Invalid(
+                        crate::error::FieldError::new("device_id", "must not be the nil UUID")
+                            .into(),
+                    ));
+                }
+                let known = self.state.presence.get(&device_id).map(|r| r.value);
+                let profile_changes =
+                    payload.get("name").is_some() || payload.get("platform").is_some();
+                if known == Some(online) && !profile_changes {
+                    return Ok(vec![]);
+                }
+                if self.state.applied.contains(&operation_id) {
+                    return Ok(vec![]);
+                }
+                let last = self
+                    .state
+                    .last_seen
+                    .get(&device_id)
+                    .copied()
+                    .unwrap_or(Hlc::zero(device_id));
+                let timestamp = Hlc {
+                    device_id,
+                    ..last.tick(now_ms)
+                };
+                let cursor = self.cursor().tick(now_ms.max(timestamp.physical_ms));
+                Ok(vec![SyncEvent::OperationRecorded {
+                    user_id,
+                    operation: CrdtOperation {
+                        operation_id,
+                        operation_type: if online {
+                            OperationType::DeviceOnline
+                        } else {
+                            OperationType::DeviceOffline
+                        },
+                        timestamp,
+                        device_id,
+                        payload,
+                    },
+                    cursor,
+                }])
+            }
+        }
+    }
+
+    pub fn apply(&mut self, event: SyncEvent) {
+        match event {
+            SyncEvent::OperationRecorded {
+                user_id,
+                operation,
+                cursor,
+            } => {
+                self.user_id = Some(user_id);
+                self.state.apply(&operation);
+                self.cursor = Some(cursor);
+            }
+        }
+    }
+
+    fn cursor(&self) -> Hlc {
+        self.cursor.unwrap_or(Hlc::zero(SERVER_CLOCK))
+    }
+
+    fn check_user(&self, user_id: Uuid) -> Result<(), SyncError> {
+        match self.user_id {
+            Some(expected) if expected != user_id => Err(SyncError::WrongAggregate {
+                expected,
+                actual: user_id,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Checks a device's batch; every problem is reported with its field path.
+pub fn validate(
+    device_id: Uuid,
+    operations: &[CrdtOperation],
+    now_ms: u64,
+    max_drift_ms: u64,
+) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    if device_id.is_nil() {
+        errors.push("device_id", "must not be the nil UUID");
+    }
+    if operations.len() > MAX_BATCH {
+        errors.push(
+            "operations",
+            format!("at most {MAX_BATCH} operations per message"),
+        );
+    }
+    for (i, op) in operations.iter().enumerate() {
+        let f = |name: &str| format!("operations[{i}].{name}");
+        if op.device_id != device_id {
+            errors.push(f("device_id"), "must be the sending device");
+        }
+        if op.timestamp.device_id != op.device_id {
+            errors.push(
+                f("timestamp.device_id"),
+                "must equal the operation's device_id",
+            );
+        }
+        if let Err(e) = hlc::check_drift(op.timestamp, now_ms, max_drift_ms) {
+            errors.push(f("timestamp"), e.to_string());
+        }
+        if op.operation_id.is_nil() {
+            errors.push(f("operation_id"), "must not be the nil UUID");
+        }
+        match &op.operation_type {
+            OperationType::WatchlistRemove { tags, .. } if tags.is_empty() => {
+                errors.push(f("operation_type.tags"), "name the observed tags to remove")
+            }
+            OperationType::PlaybackUpdate {
+                position_ms,
+                duration_ms: Some(d),
+                ..
+            } if position_ms > d => errors.push(
+                f("operation_type.position_ms"),
+                "must not exceed duration_ms",
+            ),
+            _ => {}
+        }
+    }
+    errors.into_result(())
+}

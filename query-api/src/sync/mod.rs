@@ -1,0 +1,298 @@
+//! Cross-device sync over WebSocket and REST (seed §5): `GET /v1/sync/ws`,
+//! `GET /v1/sync/state/{user_id}`, `POST /v1/sync/merge`, `GET /v1/sync/devices/{user_id}`.
+//!
+//! Writes go through the `UserSync` aggregate ([`mediagw_commands::sync::SyncService`]); the
+//! state and device reads come from the `sync` projection; deltas reach other devices through
+//! the [`hub::Fanout`] port. Every handler takes a [`Caller`] and serves only the caller's data.
+
+pub mod hub;
+pub mod protocol;
+pub mod pubsub;
+mod socket;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use mediagw_commands::CommandError;
+use mediagw_domain::sync::{CrdtOperation, Hlc, SyncState};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use hub::SyncHub;
+use protocol::AckStatus;
+
+/// Largest WebSocket message accepted (a page of queued operations fits easily).
+const MAX_WS_MESSAGE: usize = 1 << 20;
+
+#[derive(Clone)]
+struct Ctx {
+    hub: Arc<SyncHub>,
+    pool: PgPool,
+}
+
+pub fn router(hub: Arc<SyncHub>, pool: PgPool) -> Router {
+    Router::new()
+        .route("/v1/sync/ws", get(ws))
+        .route("/v1/sync/state/{user_id}", get(state))
+        .route("/v1/sync/devices/{user_id}", get(devices))
+        .route("/v1/sync/merge", post(merge))
+        .with_state(Ctx { hub, pool })
+}
+
+async fn ws(State(ctx): State<Ctx>, caller: Caller, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .max_message_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| socket::serve(ctx.hub, caller, socket))
+}
+
+/// Seed `SyncStateResponse`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SyncStateResponse {
+    pub user_id: Uuid,
+    pub watchlist: Vec<WatchlistItem>,
+    pub playback_positions: BTreeMap<Uuid, PlaybackPosition>,
+    pub view_counts: BTreeMap<Uuid, u64>,
+    pub devices: Vec<DeviceInfo>,
+    /// When the newest operation folded into this state was recorded (null: nothing yet).
+    pub last_sync: Option<DateTime<Utc>>,
+    /// Server stamp of that operation: a device that loads this state resumes after it.
+    pub cursor: Option<Hlc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WatchlistItem {
+    pub content_id: Uuid,
+    pub added_at: DateTime<Utc>,
+    /// Live OR-Set tags: a removal sends these.
+    pub tags: Vec<Uuid>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlaybackPosition {
+    pub position_ms: u64,
+    pub duration_ms: Option<u64>,
+    pub updated_at: DateTime<Utc>,
+    pub device_id: Uuid,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: Uuid,
+    pub name: Option<String>,
+    pub platform: Option<String>,
+    pub online: bool,
+    pub last_seen: DateTime<Utc>,
+}
+
+fn at(h: &Hlc) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(h.physical_ms as i64).unwrap_or_default()
+}
+
+fn parse_user(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest {
+        field: "user_id",
+        message: "must be a UUID".into(),
+    })
+}
+
+async fn load(pool: &PgPool, user_id: Uuid) -> Result<SyncStateResponse, ApiError> {
+    let row =
+        sqlx::query("SELECT state, cursor, last_sync FROM sync.user_state WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+    let Some(row) = row else {
+        return Ok(SyncStateResponse {
+            user_id,
+            watchlist: vec![],
+            playback_positions: BTreeMap::new(),
+            view_counts: BTreeMap::new(),
+            devices: vec![],
+            last_sync: None,
+            cursor: None,
+        });
+    };
+    let state: SyncState = serde_json::from_value(row.get(0))
+        .map_err(|e| ApiError::Backend(format!("stored sync state: {e}")))?;
+    let cursor: Hlc = serde_json::from_value(row.get(1))
+        .map_err(|e| ApiError::Backend(format!("stored sync cursor: {e}")))?;
+    let watchlist = state
+        .watchlist
+        .elements()
+        .into_iter()
+        .map(|(content_id, added)| WatchlistItem {
+            content_id,
+            added_at: at(&added),
+            tags: state.watchlist.tags_of(&content_id).collect(),
+        })
+        .collect();
+    let playback_positions = state
+        .positions
+        .iter()
+        .map(|(c, r)| {
+            (
+                *c,
+                PlaybackPosition {
+                    position_ms: r.value.position_ms,
+                    duration_ms: r.value.duration_ms,
+                    updated_at: at(&r.stamp),
+                    device_id: r.stamp.device_id,
+                },
+            )
+        })
+        .collect();
+    let view_counts = state.views.iter().map(|(c, g)| (*c, g.value())).collect();
+    let devices = state
+        .last_seen
+        .iter()
+        .map(|(d, seen)| {
+            let profile = state
+                .profiles
+                .get(d)
+                .map(|p| p.value.clone())
+                .unwrap_or_default();
+            DeviceInfo {
+                device_id: *d,
+                name: profile.name,
+                platform: profile.platform,
+                online: state.is_online(*d),
+                last_seen: at(seen),
+            }
+        })
+        .collect();
+    Ok(SyncStateResponse {
+        user_id,
+        watchlist,
+        playback_positions,
+        view_counts,
+        devices,
+        last_sync: Some(row.get(2)),
+        cursor: Some(cursor),
+    })
+}
+
+async fn state(
+    State(ctx): State<Ctx>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> Result<Json<SyncStateResponse>, ApiError> {
+    let user_id = parse_user(&user_id)?;
+    caller.require_self(user_id)?;
+    Ok(Json(load(&ctx.pool, user_id).await?))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DevicesResponse {
+    pub user_id: Uuid,
+    pub devices: Vec<DeviceInfo>,
+}
+
+async fn devices(
+    State(ctx): State<Ctx>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> Result<Json<DevicesResponse>, ApiError> {
+    let user_id = parse_user(&user_id)?;
+    caller.require_self(user_id)?;
+    let s = load(&ctx.pool, user_id).await?;
+    Ok(Json(DevicesResponse {
+        user_id,
+        devices: s.devices,
+    }))
+}
+
+/// `POST /v1/sync/merge`: a device uploads operations (typically its offline queue).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    pub device_id: Uuid,
+    pub operations: Vec<CrdtOperation>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MergeResult {
+    pub acknowledgements: Vec<Ack>,
+    /// Server stamp of the newest operation recorded by this request.
+    pub cursor: Option<Hlc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Ack {
+    pub operation_id: Uuid,
+    pub status: AckStatus,
+    pub cursor: Option<Hlc>,
+}
+
+async fn merge(
+    State(ctx): State<Ctx>,
+    caller: Caller,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Result<Json<MergeResult>, ApiError> {
+    let Json(raw) = body.map_err(|e| ApiError::BadRequest {
+        field: "body",
+        message: e.body_text(),
+    })?;
+    let req: MergeRequest = serde_path_to_error::deserialize(raw).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::Invalid(mediagw_domain::ValidationErrors(vec![
+            mediagw_domain::FieldError::new(
+                if path == "." {
+                    "body".to_string()
+                } else {
+                    path
+                },
+                e.inner().to_string(),
+            ),
+        ]))
+    })?;
+    let ids: Vec<Uuid> = req.operations.iter().map(|o| o.operation_id).collect();
+    let outcome = ctx
+        .hub
+        .service
+        .apply(caller.user_id, req.device_id, req.operations)
+        .await
+        .map_err(|e| match e {
+            CommandError::Validation(v) => ApiError::Invalid(v),
+            CommandError::Contention => {
+                ApiError::Conflict("too many concurrent writes; retry".into())
+            }
+            other => ApiError::Backend(other.to_string()),
+        })?;
+    let cursors: BTreeMap<Uuid, Hlc> = outcome
+        .recorded
+        .iter()
+        .map(|r| (r.operation.operation_id, r.cursor))
+        .collect();
+    let cursor = outcome.recorded.last().map(|r| r.cursor);
+    let mut seen = std::collections::HashSet::new();
+    let acknowledgements = ids
+        .into_iter()
+        .filter(|id| seen.insert(*id))
+        .map(|id| match cursors.get(&id) {
+            Some(c) => Ack {
+                operation_id: id,
+                status: AckStatus::Recorded,
+                cursor: Some(*c),
+            },
+            None => Ack {
+                operation_id: id,
+                status: AckStatus::Duplicate,
+                cursor: None,
+            },
+        })
+        .collect();
+    ctx.hub.publish(caller.user_id, outcome.recorded).await;
+    Ok(Json(MergeResult {
+        acknowledgements,
+        cursor,
+    }))
+}

@@ -1,0 +1,385 @@
+//! One device's WebSocket: subscribe, catch up, then relay operations both ways.
+//!
+//! Delivery is by log sequence: the socket remembers the contiguous prefix of the user's log it
+//! has delivered (`upto`) plus positions above it already handled (its own acknowledged
+//! operations). A delta that skips a position makes it read the gap from the event store, so a
+//! lost pub/sub message costs latency, never an operation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use mediagw_commands::sync::{Recorded, Since};
+use mediagw_commands::CommandError;
+use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::hub::{Push, SyncHub};
+use super::protocol::{AckStatus, ClientMessage, DeviceEvent, ServerMessage};
+use crate::auth::Caller;
+
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The socket went away (or must be closed).
+struct Closed;
+
+struct Session {
+    hub: Arc<SyncHub>,
+    ws: WebSocket,
+    user_id: Uuid,
+    device_id: Uuid,
+    upto: i64,
+    upto_cursor: Option<Hlc>,
+    above: BTreeMap<i64, Hlc>,
+}
+
+pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
+    let first = tokio::time::timeout(SUBSCRIBE_TIMEOUT, next_message(&mut ws)).await;
+    let (user_id, device_id, last_seen, profile) = match first {
+        Ok(Some(Ok(ClientMessage::Subscribe {
+            user_id,
+            device_id,
+            last_seen,
+            device_name,
+            platform,
+        }))) => (
+            user_id,
+            device_id,
+            last_seen,
+            serde_json::json!({"name": device_name, "platform": platform}),
+        ),
+        Ok(Some(Ok(_))) => {
+            return refuse(ws, "not_subscribed", "the first message must be Subscribe").await
+        }
+        Ok(Some(Err(msg))) => return refuse(ws, "invalid_message", msg).await,
+        Ok(None) => return,
+        Err(_) => return refuse(ws, "timeout", "no Subscribe within 10 s").await,
+    };
+    if caller.require_self(user_id).is_err() {
+        return refuse(
+            ws,
+            "forbidden",
+            "a device may only subscribe to its own user",
+        )
+        .await;
+    }
+    if device_id.is_nil() {
+        return refuse(
+            ws,
+            "invalid_message",
+            "`device_id` must not be the nil UUID",
+        )
+        .await;
+    }
+    let (conn_id, mut rx) = match hub.register(user_id, device_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot register socket");
+            return refuse(ws, "unavailable", "sync is temporarily unavailable").await;
+        }
+    };
+    let span = tracing::info_span!("sync_socket", %user_id, %device_id, conn_id);
+    let _guard = span.enter();
+    let mut s = Session {
+        hub: hub.clone(),
+        ws,
+        user_id,
+        device_id,
+        upto: 0,
+        upto_cursor: last_seen,
+        above: BTreeMap::new(),
+    };
+    let since = last_seen.map_or(Since::Start, Since::Cursor);
+    let result = async {
+        s.catch_up(since).await?;
+        s.presence(true, profile).await;
+        s.run(&mut rx).await
+    }
+    .await;
+    let _ = result;
+    drop(rx);
+    if hub.unregister(user_id, conn_id).await {
+        s.presence(false, serde_json::Value::Null).await;
+    }
+    let _ = s.ws.send(Message::Close(None)).await;
+}
+
+async fn refuse(mut ws: WebSocket, code: &str, message: impl Into<String>) {
+    let _ = send(&mut ws, &ServerMessage::error(code, message)).await;
+    let _ = ws.send(Message::Close(None)).await;
+}
+
+/// The next protocol message; `Err` carries a readable reason for a malformed one.
+async fn next_message(ws: &mut WebSocket) -> Option<Result<ClientMessage, String>> {
+    loop {
+        match ws.recv().await? {
+            Ok(Message::Text(t)) => return Some(parse(t.as_str())),
+            Ok(Message::Binary(_)) => return Some(Err("binary frames are not supported".into())),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue, // ping/pong
+        }
+    }
+}
+
+/// Parses a client message, naming the offending field. The `type` tag is read first because
+/// serde buffers tagged enums, which hides the path of an error inside them.
+fn parse(text: &str) -> Result<ClientMessage, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if value.get("type").and_then(|t| t.as_str()) == Some("StateUpdate") {
+        let ops = value
+            .get("operations")
+            .cloned()
+            .ok_or("`operations`: missing field")?;
+        let operations: Vec<CrdtOperation> = serde_path_to_error::deserialize(ops)
+            .map_err(|e| format!("`operations{}`: {}", e.path(), e.inner()))?;
+        return Ok(ClientMessage::StateUpdate { operations });
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("`{path}`: {}", e.inner())
+        }
+    })
+}
+
+async fn send(ws: &mut WebSocket, msg: &ServerMessage) -> Result<(), Closed> {
+    let text = serde_json::to_string(msg).expect("server messages serialise");
+    ws.send(Message::Text(text.into()))
+        .await
+        .map_err(|_| Closed)
+}
+
+impl Session {
+    async fn run(&mut self, rx: &mut tokio::sync::mpsc::Receiver<Push>) -> Result<(), Closed> {
+        let timeout = self.hub.settings.heartbeat_timeout;
+        let mut deadline = Instant::now() + timeout;
+        let shutdown = self.hub.shutdown.clone();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Err(Closed),
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::debug!("heartbeat timeout");
+                    return Err(Closed);
+                }
+                push = rx.recv() => match push {
+                    Some(Push::Delta(d)) => self.deliver(&d.recorded, false).await?,
+                    Some(Push::Resync) => self.fill(false).await?,
+                    None => return Err(Closed),
+                },
+                msg = next_message(&mut self.ws) => {
+                    deadline = Instant::now() + timeout;
+                    match msg {
+                        None => return Err(Closed),
+                        Some(Err(reason)) => {
+                            send(&mut self.ws, &ServerMessage::error("invalid_message", reason)).await?
+                        }
+                        Some(Ok(ClientMessage::Heartbeat)) => self.fill(true).await?,
+                        Some(Ok(ClientMessage::StateUpdate { operations })) => {
+                            self.update(operations).await?
+                        }
+                        Some(Ok(ClientMessage::Subscribe { .. })) => {
+                            send(&mut self.ws, &ServerMessage::error("already_subscribed", "this socket is subscribed already")).await?
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends what the device missed since `since` and fixes the delivered prefix.
+    async fn catch_up(&mut self, since: Since) -> Result<(), Closed> {
+        let log = match self.hub.service.since(self.user_id, since).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "catch-up read failed");
+                send(
+                    &mut self.ws,
+                    &ServerMessage::error("unavailable", "sync is temporarily unavailable"),
+                )
+                .await?;
+                return Err(Closed);
+            }
+        };
+        // Everything before the first missed operation counts as delivered.
+        self.upto = log.operations.first().map_or(log.head, |r| r.sequence - 1);
+        self.deliver(&log.operations, true).await
+    }
+
+    /// Reads the log after the delivered prefix; `always` answers even when nothing was missed.
+    async fn fill(&mut self, always: bool) -> Result<(), Closed> {
+        match self
+            .hub
+            .service
+            .since(self.user_id, Since::Sequence(self.upto))
+            .await
+        {
+            Ok(log) => self.deliver(&log.operations, always).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "gap read failed");
+                Ok(())
+            }
+        }
+    }
+
+    /// Delivers `recorded` (in log order) minus what this device has or wrote itself.
+    async fn deliver(&mut self, recorded: &[Recorded], always: bool) -> Result<(), Closed> {
+        let first_new = recorded
+            .iter()
+            .find(|r| r.sequence > self.upto && !self.above.contains_key(&r.sequence));
+        if let Some(first) = first_new {
+            let gap = (self.upto + 1..first.sequence).any(|s| !self.above.contains_key(&s));
+            if gap {
+                metrics::counter!("sync_gaps_filled_total").increment(1);
+                return Box::pin(self.fill(always)).await;
+            }
+        }
+        let mut operations: Vec<CrdtOperation> = Vec::new();
+        let mut events = Vec::new();
+        for r in recorded {
+            if r.sequence <= self.upto || self.above.contains_key(&r.sequence) {
+                continue;
+            }
+            self.above.insert(r.sequence, r.cursor);
+            if r.operation.device_id != self.device_id {
+                if let Some(e) = device_event(&r.operation) {
+                    events.push(e);
+                }
+                operations.push(r.operation.clone());
+            }
+        }
+        self.advance();
+        if !operations.is_empty() || always {
+            metrics::counter!("sync_operations_delivered_total").increment(operations.len() as u64);
+            send(
+                &mut self.ws,
+                &ServerMessage::StateDelta {
+                    operations,
+                    cursor: self.upto_cursor,
+                },
+            )
+            .await?;
+        }
+        for e in events {
+            send(&mut self.ws, &e).await?;
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self) {
+        while let Some(c) = self.above.remove(&(self.upto + 1)) {
+            self.upto += 1;
+            self.upto_cursor = Some(c);
+        }
+        let upto = self.upto;
+        self.above.retain(|s, _| *s > upto);
+    }
+
+    async fn update(&mut self, operations: Vec<CrdtOperation>) -> Result<(), Closed> {
+        if operations.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = operations.iter().map(|o| o.operation_id).collect();
+        match self
+            .hub
+            .service
+            .apply(self.user_id, self.device_id, operations)
+            .await
+        {
+            Ok(outcome) => {
+                let cursors: std::collections::HashMap<Uuid, Hlc> = outcome
+                    .recorded
+                    .iter()
+                    .map(|r| (r.operation.operation_id, r.cursor))
+                    .collect();
+                for r in &outcome.recorded {
+                    self.above.insert(r.sequence, r.cursor);
+                }
+                self.advance();
+                let mut acked = std::collections::HashSet::new();
+                for id in ids {
+                    if !acked.insert(id) {
+                        continue;
+                    }
+                    let (status, cursor) = match cursors.get(&id) {
+                        Some(c) => (AckStatus::Recorded, Some(*c)),
+                        None => (AckStatus::Duplicate, None),
+                    };
+                    send(
+                        &mut self.ws,
+                        &ServerMessage::Acknowledge {
+                            operation_id: id,
+                            status,
+                            cursor,
+                        },
+                    )
+                    .await?;
+                }
+                self.hub.publish(self.user_id, outcome.recorded).await;
+                Ok(())
+            }
+            Err(CommandError::Validation(errors)) => {
+                send(
+                    &mut self.ws,
+                    &ServerMessage::Error {
+                        code: "invalid_operation".into(),
+                        message: errors.to_string(),
+                        fields: errors.0,
+                    },
+                )
+                .await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording operations failed");
+                send(
+                    &mut self.ws,
+                    &ServerMessage::error("unavailable", "not recorded; retry"),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn presence(&mut self, online: bool, payload: serde_json::Value) {
+        match self
+            .hub
+            .service
+            .presence(self.user_id, self.device_id, online, payload)
+            .await
+        {
+            Ok(recorded) => {
+                for r in &recorded {
+                    self.above.insert(r.sequence, r.cursor);
+                }
+                self.advance();
+                self.hub.publish(self.user_id, recorded).await;
+                self.hub.presence(self.device_id, online).await;
+            }
+            Err(e) => tracing::warn!(error = %e, online, "presence not recorded"),
+        }
+    }
+}
+
+/// What other devices are told about an operation, besides the operation itself.
+fn device_event(op: &CrdtOperation) -> Option<ServerMessage> {
+    let event = match &op.operation_type {
+        OperationType::DeviceOnline => DeviceEvent::Online,
+        OperationType::DeviceOffline => DeviceEvent::Offline,
+        OperationType::PlaybackUpdate {
+            content_id,
+            position_ms,
+            ..
+        } => DeviceEvent::Watching {
+            content_id: *content_id,
+            position_ms: *position_ms,
+        },
+        _ => return None,
+    };
+    Some(ServerMessage::DeviceEvent {
+        device_id: op.device_id,
+        event,
+    })
+}
