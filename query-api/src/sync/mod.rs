@@ -49,7 +49,11 @@ pub fn router(hub: Arc<SyncHub>, pool: PgPool) -> Router {
 }
 
 async fn ws(State(ctx): State<Ctx>, caller: Caller, upgrade: WebSocketUpgrade) -> Response {
+    // Sync messages are small and sockets many: 4 KiB buffers instead of tungstenite's 128 KiB
+    // read buffer keep an idle connection cheap (larger frames still fit; the buffer grows).
     upgrade
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(0)
         .max_message_size(MAX_WS_MESSAGE)
         .on_upgrade(move |socket| socket::serve(ctx.hub, caller, socket))
 }
