@@ -165,6 +165,17 @@ enum BenchCmd {
         #[arg(long, default_value_t = 2000)]
         texts: usize,
     },
+    /// Index-only latency on a synthetic index of `--points` titles (scratch directory).
+    Index {
+        #[arg(long, default_value_t = 1_000_000)]
+        points: usize,
+        #[arg(long, default_value = "target/bench-index")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Device → device sync latency over WebSocket with many connections (running API).
     Sync {
         /// API base URLs; devices alternate between them (several instances).
@@ -297,6 +308,15 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Bench {
+            action:
+                BenchCmd::Index {
+                    points,
+                    dir,
+                    concurrency,
+                    seconds,
+                },
+        } => cmd::search::bench_index(&dir, points, concurrency.max(1), seconds).await,
         Command::Connectors { action } => {
             let app = app::App::connect(config).await?;
             app.migrate().await?;

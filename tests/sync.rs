@@ -562,6 +562,11 @@ async fn devices_stay_in_sync_across_disconnects() {
     assert_eq!(st, 200);
     assert_eq!(d["devices"].as_array().unwrap().len(), 3);
 
+    // A rebuild from the log gives the same state.
+    s.run_ok(&["replay", "sync"]);
+    let (_, rebuilt) = get_as(&s, user, &path).await;
+    assert_eq!(rebuilt, state);
+
     // Every recorded operation is on `sync.operations` (Avro), once.
     let in_store = s.count(&format!("SELECT count(*) FROM events WHERE aggregate_type = 'user_sync' AND aggregate_id = '{user}'")).await;
     let topic = s.topic("sync.operations");
@@ -729,6 +734,81 @@ async fn two_instances_and_chaos_converge_without_losing_acknowledged_operations
             .iter()
             .all(|(k, v)| b["playback_positions"][k.to_string()]["position_ms"] == *v);
         (items == want && positions_ok).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_devices_time_out_and_go_offline() {
+    let mut s = Stack::new("sync_timeout").await;
+    s.set_env("MEDIAGW__SYNC__HEARTBEAT_TIMEOUT_S", "2");
+    s.start_all().await;
+    let user = Uuid::new_v4();
+    let mut watcher = Device::new(user, &s.api);
+    let mut silent = Device::new(user, &s.api);
+    let silent_id = silent.id;
+    // Anyone may listen to a device's presence channel.
+    let redis = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut presence = redis.get_async_pubsub().await.unwrap();
+    presence
+        .subscribe(format!("{}:device.{silent_id}.presence", s.name))
+        .await
+        .unwrap();
+    watcher.connect().await;
+    silent.connect().await;
+    // The watcher heartbeats every half second; the other device says nothing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !watcher
+        .events
+        .iter()
+        .any(|(d, e)| *d == silent_id && *e == DeviceEvent::Offline)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Offline event for the silent device"
+        );
+        watcher.heartbeat().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The server closed the silent socket, and the state says who is online.
+    let ws = silent.ws.as_mut().unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server closed the silent socket");
+    let mut stream = presence.on_message();
+    let mut seen = vec![];
+    while seen.len() < 2 {
+        let m = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("presence messages")
+            .unwrap();
+        let v: Value = serde_json::from_str(&m.get_payload::<String>().unwrap()).unwrap();
+        seen.push(v["online"].as_bool().unwrap());
+    }
+    assert_eq!(seen, [true, false]);
+    let path = format!("/v1/sync/devices/{user}");
+    s.eventually(20, "presence projected", || async {
+        let (_, b) = get_as(&s, user, &path).await;
+        let online: BTreeMap<String, bool> = b["devices"]
+            .as_array()?
+            .iter()
+            .map(|d| {
+                (
+                    d["device_id"].as_str().unwrap().to_string(),
+                    d["online"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        (online.get(&silent_id.to_string()) == Some(&false)
+            && online.get(&watcher.id.to_string()) == Some(&true))
+        .then_some(())
     })
     .await;
 }

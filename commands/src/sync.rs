@@ -125,7 +125,7 @@ impl SyncService {
     ) -> Result<Outcome, CommandError> {
         let ids: Vec<Uuid> = operations.iter().map(|o| o.operation_id).collect();
         let recorded = self
-            .execute(user_id, |_| SyncCommand::Apply {
+            .execute(user_id, || SyncCommand::Apply {
                 user_id,
                 device_id,
                 operations: operations.clone(),
@@ -152,7 +152,7 @@ impl SyncService {
         payload: serde_json::Value,
     ) -> Result<Vec<Recorded>, CommandError> {
         let operation_id = Uuid::now_v7();
-        self.execute(user_id, |_| SyncCommand::SetPresence {
+        self.execute(user_id, || SyncCommand::SetPresence {
             user_id,
             device_id,
             online,
@@ -219,7 +219,7 @@ impl SyncService {
     async fn execute(
         &self,
         user_id: Uuid,
-        command: impl Fn(&UserSync) -> SyncCommand,
+        command: impl Fn() -> SyncCommand,
     ) -> Result<Vec<Recorded>, CommandError> {
         let id = user_id.to_string();
         for attempt in 0..MAX_CONFLICT_RETRIES {
@@ -227,7 +227,7 @@ impl SyncService {
             let events: Vec<StoredSyncEvent> = ctx
                 .aggregate
                 .0
-                .handle(command(&ctx.aggregate.0))
+                .handle(command())
                 .map_err(sync_err)?
                 .into_iter()
                 .map(StoredSyncEvent)

@@ -600,3 +600,92 @@ mod sync_mapping {
         }
     }
 }
+
+#[cfg(test)]
+mod sync_tests {
+    use super::*;
+    use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType, SyncEvent};
+
+    #[test]
+    fn sync_operations_round_trip_through_the_wire_dto() {
+        let dev = Uuid::from_u128(7);
+        let ts = Hlc {
+            physical_ms: 1_700_000_000_000,
+            logical: 3,
+            device_id: dev,
+        };
+        let types = [
+            OperationType::WatchlistAdd {
+                content_id: Uuid::from_u128(1),
+                tag: Uuid::from_u128(2),
+            },
+            OperationType::WatchlistRemove {
+                content_id: Uuid::from_u128(1),
+                tags: vec![Uuid::from_u128(2), Uuid::from_u128(3)],
+            },
+            OperationType::PlaybackUpdate {
+                content_id: Uuid::from_u128(1),
+                position_ms: 5,
+                duration_ms: Some(9),
+            },
+            OperationType::ViewCount {
+                content_id: Uuid::from_u128(1),
+                count: 4,
+            },
+            OperationType::DeviceOnline,
+            OperationType::DeviceOffline,
+        ];
+        for (i, t) in types.into_iter().enumerate() {
+            let event = SyncEvent::OperationRecorded {
+                user_id: Uuid::from_u128(9),
+                operation: CrdtOperation {
+                    operation_id: Uuid::from_u128(100 + i as u128),
+                    operation_type: t,
+                    timestamp: ts,
+                    device_id: dev,
+                    payload: serde_json::json!({"name": "TV"}),
+                },
+                cursor: Hlc {
+                    device_id: Uuid::nil(),
+                    ..ts
+                },
+            };
+            let meta = EventMeta::new(Uuid::from_u128(9), i as i64 + 1, chrono::Utc::now());
+            let EventRecord::SyncOperationRecorded(dto) = EventRecord::from_sync(&meta, &event)
+            else {
+                panic!("wrong record")
+            };
+            assert_eq!(dto.into_domain().unwrap(), (i as i64 + 1, event));
+        }
+    }
+
+    #[test]
+    fn a_sync_record_missing_its_content_is_refused_naming_the_field() {
+        let dto = SyncOperationRecordedV1 {
+            event_id: Uuid::nil().to_string(),
+            user_id: Uuid::nil().to_string(),
+            sequence: 1,
+            occurred_at_ms: 0,
+            operation_id: Uuid::from_u128(1).to_string(),
+            operation_type: "PlaybackUpdate".into(),
+            device_id: Uuid::from_u128(2).to_string(),
+            content_id: None,
+            tags: vec![],
+            position_ms: Some(1),
+            duration_ms: None,
+            count: None,
+            timestamp: HlcDto {
+                physical_ms: 1,
+                logical: 0,
+                device_id: Uuid::from_u128(2).to_string(),
+            },
+            cursor: HlcDto {
+                physical_ms: 1,
+                logical: 0,
+                device_id: Uuid::nil().to_string(),
+            },
+            payload: None,
+        };
+        assert_eq!(dto.into_domain().unwrap_err().field, "content_id");
+    }
+}

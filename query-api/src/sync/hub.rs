@@ -85,6 +85,9 @@ pub struct SyncHub {
     pub service: Arc<SyncService>,
     fanout: Arc<dyn Fanout>,
     conns: RwLock<HashMap<Uuid, HashMap<u64, Conn>>>,
+    /// Highest log position fanned out per user with sockets here: a heartbeat from a socket
+    /// that has delivered up to it needs no database read.
+    heads: RwLock<HashMap<Uuid, i64>>,
     next_conn: AtomicU64,
     pub settings: HubSettings,
     /// Cancelled at process shutdown: sockets close (and their devices go offline).
@@ -112,6 +115,7 @@ impl SyncHub {
             service,
             fanout,
             conns: RwLock::new(HashMap::new()),
+            heads: RwLock::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             settings,
             shutdown,
@@ -130,6 +134,11 @@ impl SyncHub {
     }
 
     fn dispatch(&self, delta: Arc<Delta>) {
+        if let Some(last) = delta.recorded.iter().map(|r| r.sequence).max() {
+            let mut heads = self.heads.write().expect("heads lock");
+            let head = heads.entry(delta.user_id).or_insert(0);
+            *head = (*head).max(last);
+        }
         let conns = self.conns.read().expect("hub lock");
         if let Some(users) = conns.get(&delta.user_id) {
             for conn in users.values() {
@@ -185,6 +194,7 @@ impl SyncHub {
             let device_gone = !users.values().any(|c| c.device_id == conn.device_id);
             if users.is_empty() {
                 conns.remove(&user_id);
+                self.heads.write().expect("heads lock").remove(&user_id);
             }
             device_gone
         };
@@ -208,6 +218,16 @@ impl SyncHub {
 
     pub async fn presence(&self, device_id: Uuid, online: bool) {
         self.fanout.presence(device_id, online).await;
+    }
+
+    /// Highest position of the user's log fanned out here so far (0: none seen).
+    pub fn head(&self, user_id: Uuid) -> i64 {
+        self.heads
+            .read()
+            .expect("heads lock")
+            .get(&user_id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Sockets open on this instance.

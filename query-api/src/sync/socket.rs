@@ -33,7 +33,12 @@ struct Session {
     upto: i64,
     upto_cursor: Option<Hlc>,
     above: BTreeMap<i64, Hlc>,
+    /// Heartbeats answered; every `VERIFY_EVERY`th reads the log even when nothing seems missed
+    /// (covers a delta whose publish failed on another instance).
+    beats: u64,
 }
+
+const VERIFY_EVERY: u64 = 4;
 
 pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
     let first = tokio::time::timeout(SUBSCRIBE_TIMEOUT, next_message(&mut ws)).await;
@@ -90,15 +95,16 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
         upto: 0,
         upto_cursor: last_seen,
         above: BTreeMap::new(),
+        beats: conn_id, // spreads the verifying heartbeats of many sockets
     };
     let since = last_seen.map_or(Since::Start, Since::Cursor);
-    let result = async {
+    // Runs until the socket closes, times out or the process shuts down (all end the same way).
+    let _closed: Result<(), Closed> = async {
         s.catch_up(since).await?;
         s.presence(true, profile).await;
         s.run(&mut rx).await
     }
     .await;
-    let _ = result;
     drop(rx);
     if hub.unregister(user_id, conn_id).await {
         s.presence(false, serde_json::Value::Null).await;
@@ -177,7 +183,7 @@ impl Session {
                         Some(Err(reason)) => {
                             send(&mut self.ws, &ServerMessage::error("invalid_message", reason)).await?
                         }
-                        Some(Ok(ClientMessage::Heartbeat)) => self.fill(true).await?,
+                        Some(Ok(ClientMessage::Heartbeat)) => self.heartbeat().await?,
                         Some(Ok(ClientMessage::StateUpdate { operations })) => {
                             self.update(operations).await?
                         }
@@ -207,6 +213,23 @@ impl Session {
         // Everything before the first missed operation counts as delivered.
         self.upto = log.operations.first().map_or(log.head, |r| r.sequence - 1);
         self.deliver(&log.operations, true).await
+    }
+
+    /// Answers a heartbeat with what was missed: from the log when this socket is behind what was
+    /// fanned out (a dropped push) or on every `VERIFY_EVERY`th beat, otherwise from memory.
+    async fn heartbeat(&mut self) -> Result<(), Closed> {
+        self.beats += 1;
+        if self.upto < self.hub.head(self.user_id) || self.beats.is_multiple_of(VERIFY_EVERY) {
+            return self.fill(true).await;
+        }
+        send(
+            &mut self.ws,
+            &ServerMessage::StateDelta {
+                operations: vec![],
+                cursor: self.upto_cursor,
+            },
+        )
+        .await
     }
 
     /// Reads the log after the delivered prefix; `always` answers even when nothing was missed.
