@@ -17,6 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
+
+use super::Rng;
 use mediagw_domain::catalog::{ContentType, ExternalIds};
 use mediagw_domain::resolution::{compare, main_title, normalize_title, Fingerprint, Verdict};
 use serde_json::Value;
@@ -67,23 +69,6 @@ fn load(dir: &Path) -> anyhow::Result<Vec<Film>> {
         }
     }
     Ok(out)
-}
-
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
 }
 
 /// One provider-style variation of a title (at least one change when one applies).

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+
+use super::{percentile, Rng};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -286,26 +288,6 @@ pub async fn bench_embed(
     Ok(())
 }
 
-/// Deterministic xorshift64*: synthetic data without a `rand` dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 const GENRES: &[&str] = &[
     "action",
     "adventure",
@@ -448,11 +430,7 @@ async fn index_load(
         lat.extend(t.await??);
     }
     lat.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let pct = |p| percentile(&lat, p);
     Ok((lat.len(), pct(0.5), pct(0.95), pct(0.99)))
 }
 
@@ -498,25 +476,17 @@ pub async fn bench_index(
         })
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let report = |when: &str, (n, p50, p95, p99): (usize, f64, f64, f64)| {
+        println!(
+            "{when} (concurrency {concurrency}): {n} queries in {seconds} s ({:.0} QPS), p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms (3 channels × 100 deep, half with a decade filter)",
+            n as f64 / seconds as f64
+        )
+    };
     let during = index_load(index.clone(), concurrency, Duration::from_secs(seconds)).await?;
-    println!(
-        "while the ANN index builds (concurrency {concurrency}): {} queries in {seconds} s ({:.0} QPS), p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-        during.0,
-        during.0 as f64 / seconds as f64,
-        during.1,
-        during.2,
-        during.3
-    );
+    report("while the ANN index builds", during);
     let took = build.await??;
     println!("ANN build: {:.0} s", took.as_secs_f64());
     let after = index_load(index.clone(), concurrency, Duration::from_secs(seconds)).await?;
-    println!(
-        "after the build (concurrency {concurrency}): {} queries in {seconds} s ({:.0} QPS), p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms (3 channels × 100 deep, half with a decade filter)",
-        after.0,
-        after.0 as f64 / seconds as f64,
-        after.1,
-        after.2,
-        after.3
-    );
+    report("after the build", after);
     Ok(())
 }

@@ -191,11 +191,7 @@ pub async fn run(b: SyncBench) -> anyhow::Result<()> {
     let lost = sent.lock().expect("sent").len();
     let mut l = latencies.lock().expect("lat").clone();
     l.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| {
-        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let pct = |p| super::percentile(&l, p);
     println!(
         "{n} operations at {} /s over {} s: delivered {} (not delivered within 2 s: {lost}); device→device latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         b.rate,

@@ -322,6 +322,8 @@ impl Session {
                     self.above.insert(r.sequence, r.cursor);
                 }
                 self.advance();
+                // Tell the other devices first: it must not depend on this socket still being up.
+                self.hub.publish(self.user_id, outcome.recorded).await;
                 let mut acked = std::collections::HashSet::new();
                 for id in ids {
                     if !acked.insert(id) {
@@ -341,7 +343,6 @@ impl Session {
                     )
                     .await?;
                 }
-                self.hub.publish(self.user_id, outcome.recorded).await;
                 Ok(())
             }
             Err(CommandError::Validation(errors)) => {
