@@ -135,19 +135,24 @@ impl SyncService {
             .await?;
         let fresh: std::collections::HashSet<Uuid> =
             recorded.iter().map(|r| r.operation.operation_id).collect();
-        let mut duplicates: Vec<Uuid> = ids.into_iter().filter(|id| !fresh.contains(id)).collect();
-        duplicates.dedup();
+        let mut seen = std::collections::HashSet::new();
+        let duplicates: Vec<Uuid> = ids
+            .into_iter()
+            .filter(|id| !fresh.contains(id) && seen.insert(*id))
+            .collect();
         Ok(Outcome {
             recorded,
             duplicates,
         })
     }
 
-    /// Records that a device came online or went offline (nothing when it already was).
+    /// Records that a device came online or went offline through connection `session` (nothing
+    /// when that changes nothing, or when a newer connection of the device has taken over).
     pub async fn presence(
         &self,
         user_id: Uuid,
         device_id: Uuid,
+        session: Uuid,
         online: bool,
         payload: serde_json::Value,
     ) -> Result<Vec<Recorded>, CommandError> {
@@ -155,6 +160,7 @@ impl SyncService {
         self.execute(user_id, || SyncCommand::SetPresence {
             user_id,
             device_id,
+            session,
             online,
             operation_id,
             now_ms: now_ms(),

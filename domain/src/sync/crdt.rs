@@ -141,7 +141,7 @@ impl GCounter {
     }
 
     pub fn value(&self) -> u64 {
-        self.counts.values().sum()
+        self.counts.values().fold(0, |a, b| a.saturating_add(*b))
     }
 
     pub fn of(&self, device: Uuid) -> u64 {

@@ -25,6 +25,13 @@ pub const SERVER_CLOCK: Uuid = Uuid::nil();
 /// Most operations one command may carry (an offline queue is flushed in pages).
 pub const MAX_BATCH: usize = 500;
 
+/// Largest logical counter a device may send: leaves the server's cursor room to grow (a
+/// saturated counter would stop cursors from increasing).
+pub const MAX_LOGICAL: u32 = 1 << 30;
+
+/// Largest position, duration or count accepted (fits the wire format's signed 64-bit longs).
+pub const MAX_NUMBER: u64 = i64::MAX as u64;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SyncCommand {
     /// Operations authored by `device_id` (live or queued offline).
@@ -35,10 +42,13 @@ pub enum SyncCommand {
         now_ms: u64,
         max_drift_ms: u64,
     },
-    /// The server saw a device connect, disconnect or time out.
+    /// The server saw a device connect, disconnect or time out. `session` names the connection:
+    /// an offline from a connection the device has since replaced (it reconnected elsewhere) is
+    /// ignored.
     SetPresence {
         user_id: Uuid,
         device_id: Uuid,
+        session: Uuid,
         online: bool,
         operation_id: Uuid,
         now_ms: u64,
@@ -81,6 +91,9 @@ pub struct UserSync {
     pub state: SyncState,
     /// Stamp of the last recorded operation.
     pub cursor: Option<Hlc>,
+    /// The connection each online device was last seen online through (server presence).
+    #[serde(default)]
+    pub sessions: std::collections::BTreeMap<Uuid, Uuid>,
 }
 
 impl UserSync {
@@ -121,10 +134,11 @@ impl UserSync {
             SyncCommand::SetPresence {
                 user_id,
                 device_id,
+                session,
                 online,
                 operation_id,
                 now_ms,
-                payload,
+                mut payload,
             } => {
                 self.check_user(user_id)?;
                 if device_id.is_nil() {
@@ -133,11 +147,19 @@ impl UserSync {
                             .into(),
                     ));
                 }
-                let known = self.state.presence.get(&device_id).map(|r| r.value);
-                let profile_changes =
-                    payload.get("name").is_some() || payload.get("platform").is_some();
-                if known == Some(online) && !profile_changes {
+                let current = self.sessions.get(&device_id) == Some(&session);
+                // Online: record unless this very connection already did. Offline: only for the
+                // connection that last brought the device online.
+                if (online && current && self.state.is_online(device_id)) || (!online && !current) {
                     return Ok(vec![]);
+                }
+                if online {
+                    match payload.as_object_mut() {
+                        Some(p) => {
+                            p.insert("session".into(), serde_json::json!(session));
+                        }
+                        None => payload = serde_json::json!({ "session": session }),
+                    }
                 }
                 if self.state.applied.contains(&operation_id) {
                     return Ok(vec![]);
@@ -180,6 +202,23 @@ impl UserSync {
                 cursor,
             } => {
                 self.user_id = Some(user_id);
+                match operation.operation_type {
+                    OperationType::DeviceOnline => {
+                        let session = operation
+                            .payload
+                            .get("session")
+                            .and_then(|s| s.as_str())
+                            .and_then(|s| Uuid::parse_str(s).ok());
+                        match session {
+                            Some(s) => self.sessions.insert(operation.device_id, s),
+                            None => self.sessions.remove(&operation.device_id),
+                        };
+                    }
+                    OperationType::DeviceOffline => {
+                        self.sessions.remove(&operation.device_id);
+                    }
+                    _ => {}
+                }
                 self.state.apply(&operation);
                 self.cursor = Some(cursor);
             }
@@ -234,6 +273,32 @@ pub fn validate(
         }
         if op.operation_id.is_nil() {
             errors.push(f("operation_id"), "must not be the nil UUID");
+        }
+        if op.timestamp.logical > MAX_LOGICAL {
+            errors.push(f("timestamp.logical"), format!("at most {MAX_LOGICAL}"));
+        }
+        if op.payload.to_string().contains("\\u0000") {
+            errors.push(f("payload"), "must not contain NUL characters");
+        }
+        let numbers = match &op.operation_type {
+            OperationType::PlaybackUpdate {
+                position_ms,
+                duration_ms,
+                ..
+            } => vec![
+                ("position_ms", Some(*position_ms)),
+                ("duration_ms", *duration_ms),
+            ],
+            OperationType::ViewCount { count, .. } => vec![("count", Some(*count))],
+            _ => vec![],
+        };
+        for (name, v) in numbers {
+            if v.is_some_and(|v| v > MAX_NUMBER) {
+                errors.push(
+                    f(&format!("operation_type.{name}")),
+                    format!("at most {MAX_NUMBER}"),
+                );
+            }
         }
         match &op.operation_type {
             OperationType::WatchlistRemove { tags, .. } if tags.is_empty() => {

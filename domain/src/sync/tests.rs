@@ -175,6 +175,7 @@ fn presence_is_recorded_on_change_only() {
     let cmd = |online, id| SyncCommand::SetPresence {
         user_id: USER,
         device_id: TV,
+        session: Uuid::from_u128(0x5E55),
         online,
         operation_id: Uuid::from_u128(id),
         now_ms: 10_000,
@@ -188,6 +189,67 @@ fn presence_is_recorded_on_change_only() {
     let off = agg.handle(cmd(false, 3)).unwrap();
     let agg = given(off);
     assert!(!agg.state.is_online(TV));
+}
+
+#[test]
+fn an_old_connection_going_away_does_not_mark_a_reconnected_device_offline() {
+    let presence = |session: u128, online, id: u128, now_ms| SyncCommand::SetPresence {
+        user_id: USER,
+        device_id: TV,
+        session: Uuid::from_u128(session),
+        online,
+        operation_id: Uuid::from_u128(id),
+        now_ms,
+        payload: serde_json::Value::Null,
+    };
+    let run = |agg: &mut UserSync, c| {
+        let events = agg.handle(c).unwrap();
+        let n = events.len();
+        for e in events {
+            agg.apply(e);
+        }
+        n
+    };
+    let mut agg = UserSync::default();
+    assert_eq!(run(&mut agg, presence(1, true, 1, 1_000)), 1);
+    // The TV reconnects (a new connection) before the old one times out …
+    assert_eq!(
+        run(&mut agg, presence(2, true, 2, 2_000)),
+        1,
+        "the new connection claims presence"
+    );
+    // … so the old connection's offline is ignored; the new one's counts.
+    assert_eq!(run(&mut agg, presence(1, false, 3, 3_000)), 0);
+    assert!(agg.state.is_online(TV));
+    assert_eq!(run(&mut agg, presence(2, false, 4, 4_000)), 1);
+    assert!(!agg.state.is_online(TV));
+}
+
+#[test]
+fn out_of_range_numbers_and_nul_characters_are_refused() {
+    let mut o = op(
+        1,
+        PHONE,
+        1_000,
+        OperationType::ViewCount {
+            content_id: Uuid::from_u128(5),
+            count: u64::MAX,
+        },
+    );
+    o.timestamp.logical = u32::MAX;
+    o.payload = serde_json::json!({"name": "a\u{0}b"});
+    let Err(SyncError::Invalid(e)) = given(vec![]).handle(apply_cmd(PHONE, vec![o], 1_000)) else {
+        panic!("accepted")
+    };
+    let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "operations[0].timestamp.logical",
+            "operations[0].payload",
+            "operations[0].operation_type.count"
+        ]
+    );
 }
 
 #[test]

@@ -167,10 +167,8 @@ impl SyncHub {
     ) -> Result<(u64, mpsc::Receiver<Push>), FanoutError> {
         let (tx, rx) = mpsc::channel(self.settings.socket_queue);
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.fanout.join(user_id).await {
-            self.fanout.leave(user_id).await;
-            return Err(e);
-        }
+        // A failed join has not counted this socket.
+        self.fanout.join(user_id).await?;
         self.conns
             .write()
             .expect("hub lock")

@@ -225,15 +225,15 @@ pub struct MergeRequest {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MergeResult {
     pub acknowledgements: Vec<Ack>,
-    /// Server stamp of the newest operation recorded by this request.
-    pub cursor: Option<Hlc>,
 }
 
+/// `stamp` is the server HLC the operation was recorded at. It is not a resume point (other
+/// devices' operations may sit before it unseen): devices resume from a socket's cursor.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Ack {
     pub operation_id: Uuid,
     pub status: AckStatus,
-    pub cursor: Option<Hlc>,
+    pub stamp: Option<Hlc>,
 }
 
 async fn merge(
@@ -276,7 +276,6 @@ async fn merge(
         .iter()
         .map(|r| (r.operation.operation_id, r.cursor))
         .collect();
-    let cursor = outcome.recorded.last().map(|r| r.cursor);
     let mut seen = std::collections::HashSet::new();
     let acknowledgements = ids
         .into_iter()
@@ -285,18 +284,15 @@ async fn merge(
             Some(c) => Ack {
                 operation_id: id,
                 status: AckStatus::Recorded,
-                cursor: Some(*c),
+                stamp: Some(*c),
             },
             None => Ack {
                 operation_id: id,
                 status: AckStatus::Duplicate,
-                cursor: None,
+                stamp: None,
             },
         })
         .collect();
     ctx.hub.publish(caller.user_id, outcome.recorded).await;
-    Ok(Json(MergeResult {
-        acknowledgements,
-        cursor,
-    }))
+    Ok(Json(MergeResult { acknowledgements }))
 }

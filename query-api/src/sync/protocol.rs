@@ -38,6 +38,7 @@ pub enum ServerMessage {
         cursor: Option<Hlc>,
     },
     /// One per operation sent, once it is durable (`recorded`) or known already (`duplicate`).
+    /// `cursor`, like a `StateDelta`'s, is a safe `last_seen` (everything before it was delivered).
     Acknowledge {
         operation_id: Uuid,
         status: AckStatus,

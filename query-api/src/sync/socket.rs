@@ -14,6 +14,7 @@ use mediagw_commands::sync::{Recorded, Since};
 use mediagw_commands::CommandError;
 use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType};
 use tokio::time::Instant;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::hub::{Push, SyncHub};
@@ -36,6 +37,9 @@ struct Session {
     /// Heartbeats answered; every `VERIFY_EVERY`th reads the log even when nothing seems missed
     /// (covers a delta whose publish failed on another instance).
     beats: u64,
+    /// This connection, for presence: only the connection that brought a device online may
+    /// take it offline.
+    session: Uuid,
 }
 
 const VERIFY_EVERY: u64 = 4;
@@ -49,12 +53,16 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
             last_seen,
             device_name,
             platform,
-        }))) => (
-            user_id,
-            device_id,
-            last_seen,
-            serde_json::json!({"name": device_name, "platform": platform}),
-        ),
+        }))) => {
+            // PostgreSQL's JSON cannot hold NUL; a name is not worth refusing a device over.
+            let clean = |s: Option<String>| s.map(|s| s.replace('\0', ""));
+            (
+                user_id,
+                device_id,
+                last_seen,
+                serde_json::json!({"name": clean(device_name), "platform": clean(platform)}),
+            )
+        }
         Ok(Some(Ok(_))) => {
             return refuse(ws, "not_subscribed", "the first message must be Subscribe").await
         }
@@ -78,7 +86,7 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
         )
         .await;
     }
-    let (conn_id, mut rx) = match hub.register(user_id, device_id).await {
+    let (conn_id, rx) = match hub.register(user_id, device_id).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot register socket");
@@ -86,7 +94,22 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
         }
     };
     let span = tracing::info_span!("sync_socket", %user_id, %device_id, conn_id);
-    let _guard = span.enter();
+    session(hub, ws, user_id, device_id, last_seen, profile, conn_id, rx)
+        .instrument(span)
+        .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn session(
+    hub: Arc<SyncHub>,
+    ws: WebSocket,
+    user_id: Uuid,
+    device_id: Uuid,
+    last_seen: Option<Hlc>,
+    profile: serde_json::Value,
+    conn_id: u64,
+    mut rx: tokio::sync::mpsc::Receiver<Push>,
+) {
     let mut s = Session {
         hub: hub.clone(),
         ws,
@@ -96,6 +119,7 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
         upto_cursor: last_seen,
         above: BTreeMap::new(),
         beats: conn_id, // spreads the verifying heartbeats of many sockets
+        session: Uuid::new_v4(),
     };
     let since = last_seen.map_or(Since::Start, Since::Cursor);
     // Runs until the socket closes, times out or the process shuts down (all end the same way).
@@ -313,10 +337,10 @@ impl Session {
             .await
         {
             Ok(outcome) => {
-                let cursors: std::collections::HashMap<Uuid, Hlc> = outcome
+                let recorded: std::collections::HashSet<Uuid> = outcome
                     .recorded
                     .iter()
-                    .map(|r| (r.operation.operation_id, r.cursor))
+                    .map(|r| r.operation.operation_id)
                     .collect();
                 for r in &outcome.recorded {
                     self.above.insert(r.sequence, r.cursor);
@@ -329,10 +353,14 @@ impl Session {
                     if !acked.insert(id) {
                         continue;
                     }
-                    let (status, cursor) = match cursors.get(&id) {
-                        Some(c) => (AckStatus::Recorded, Some(*c)),
-                        None => (AckStatus::Duplicate, None),
+                    let status = if recorded.contains(&id) {
+                        AckStatus::Recorded
+                    } else {
+                        AckStatus::Duplicate
                     };
+                    // Like every cursor the server sends: everything up to it has reached this
+                    // device, so it is a safe `last_seen`.
+                    let cursor = self.upto_cursor;
                     send(
                         &mut self.ws,
                         &ServerMessage::Acknowledge {
@@ -371,7 +399,7 @@ impl Session {
         match self
             .hub
             .service
-            .presence(self.user_id, self.device_id, online, payload)
+            .presence(self.user_id, self.device_id, self.session, online, payload)
             .await
         {
             Ok(recorded) => {
