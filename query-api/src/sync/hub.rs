@@ -134,13 +134,14 @@ impl SyncHub {
     }
 
     fn dispatch(&self, delta: Arc<Delta>) {
-        if let Some(last) = delta.recorded.iter().map(|r| r.sequence).max() {
-            let mut heads = self.heads.write().expect("heads lock");
-            let head = heads.entry(delta.user_id).or_insert(0);
-            *head = (*head).max(last);
-        }
         let conns = self.conns.read().expect("hub lock");
         if let Some(users) = conns.get(&delta.user_id) {
+            // Only users with sockets here (the local fan-out sees every user's deltas).
+            if let Some(last) = delta.recorded.iter().map(|r| r.sequence).max() {
+                let mut heads = self.heads.write().expect("heads lock");
+                let head = heads.entry(delta.user_id).or_insert(0);
+                *head = (*head).max(last);
+            }
             for conn in users.values() {
                 // A full queue means a stuck socket: dropping the push is safe, the socket's gap
                 // check reads the log.
