@@ -211,17 +211,6 @@ impl SyncService {
         Ok(out)
     }
 
-    /// Position of the user's latest operation (0 when none).
-    pub async fn head(&self, user_id: Uuid) -> Result<i64, CommandError> {
-        Ok(sqlx::query_scalar(
-            "SELECT coalesce(max(sequence), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
-        )
-        .bind(UserSync::TYPE)
-        .bind(user_id.to_string())
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     async fn execute(
         &self,
         user_id: Uuid,

@@ -513,11 +513,6 @@ impl Projection for CatalogProjection {
     }
 
     async fn migrate(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        sqlx::Executor::execute(
-            pool,
-            format!("CREATE SCHEMA IF NOT EXISTS {}", self.schema).as_str(),
-        )
-        .await?;
         crate::framework::run_ddl(pool, &self.schema, self.ddl()).await
     }
 

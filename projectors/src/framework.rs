@@ -93,8 +93,14 @@ pub fn offsets_ddl(schema: &str) -> String {
     )
 }
 
-/// Runs DDL under a cluster-wide lock so processes starting together do not race.
+/// Creates `schema` and runs DDL in it under a cluster-wide lock so processes starting together
+/// do not race.
 pub async fn run_ddl(pool: &PgPool, schema: &str, ddl: String) -> Result<(), sqlx::Error> {
+    sqlx::Executor::execute(
+        pool,
+        format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str(),
+    )
+    .await?;
     mediagw_schemas::ddl::apply_once(pool, 7304, schema, &ddl).await
 }
 

@@ -74,11 +74,6 @@ impl SearchProjection {
 
 /// Creates the projection's tables in `schema` (idempotent); needs no index or model.
 pub async fn migrate(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
-    sqlx::Executor::execute(
-        pool,
-        format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str(),
-    )
-    .await?;
     crate::framework::run_ddl(pool, schema, ddl(schema)).await
 }
 

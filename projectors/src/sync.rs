@@ -57,7 +57,6 @@ impl Projection for SyncProjection {
 
     async fn migrate(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let s = &self.schema;
-        sqlx::Executor::execute(pool, format!("CREATE SCHEMA IF NOT EXISTS {s}").as_str()).await?;
         crate::framework::run_ddl(
             pool,
             s,

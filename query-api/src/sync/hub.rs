@@ -228,14 +228,4 @@ impl SyncHub {
             .copied()
             .unwrap_or(0)
     }
-
-    /// Sockets open on this instance.
-    pub fn sockets(&self) -> usize {
-        self.conns
-            .read()
-            .expect("hub lock")
-            .values()
-            .map(HashMap::len)
-            .sum()
-    }
 }
