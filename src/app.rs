@@ -19,6 +19,10 @@ use mediagw_commands::sync::SyncService;
 use mediagw_projectors::search::SearchProjection;
 use mediagw_projectors::sync::SyncProjection;
 use mediagw_projectors::trending::SearchActivityProjection;
+use mediagw_query_api::auth::keys::{KeySettings, KeyStore};
+use mediagw_query_api::auth::oauth::AuthSettings;
+use mediagw_query_api::auth::TokenService;
+use mediagw_query_api::gateway::limits::{GateStore, RedisGate};
 use mediagw_query_api::search::SearchSettings;
 use mediagw_query_api::sync::hub::{Fanout, HubSettings, LocalFanout, SyncHub};
 use mediagw_query_api::sync::pubsub::RedisFanout;
@@ -103,6 +107,9 @@ impl App {
             .migrate(&self.pool)
             .await
             .context("sync migration")?;
+        mediagw_query_api::auth::store::migrate(&self.pool)
+            .await
+            .context("auth migration")?;
         Ok(())
     }
 
@@ -169,6 +176,55 @@ impl App {
         Ok(Arc::new(
             KafkaBus::new(&self.config.kafka_producer()).context("kafka producer")?,
         ))
+    }
+
+    /// Signing keys (creating the first one) and the token service over them.
+    pub async fn tokens(&self) -> anyhow::Result<Arc<TokenService>> {
+        let c = &self.config.auth;
+        let keys = KeyStore::open(
+            self.pool.clone(),
+            KeySettings {
+                prepublish: Duration::from_secs(c.key_prepublish_s),
+                rotate_after: Duration::from_secs(c.key_rotation_days * 86_400),
+                retain: Duration::from_secs(c.access_ttl_s + c.leeway_s),
+            },
+        )
+        .await
+        .context("loading signing keys")?;
+        Ok(Arc::new(TokenService::new(
+            keys,
+            &c.issuer,
+            &c.audience,
+            Duration::from_secs(c.access_ttl_s),
+            Duration::from_secs(c.leeway_s),
+        )))
+    }
+
+    /// Rate buckets and the revoked-token list (Redis; required by the API).
+    pub async fn gate_store(&self) -> anyhow::Result<Arc<dyn GateStore>> {
+        let url = self.config.redis.url.expose_secret();
+        anyhow::ensure!(
+            !url.is_empty(),
+            "redis.url is required for the API (rate limits and token revocation)"
+        );
+        Ok(Arc::new(
+            RedisGate::connect(url, &self.config.redis.key_prefix)
+                .await
+                .context("connecting to Redis (redis.url)")?,
+        ))
+    }
+
+    pub fn auth_settings(&self) -> AuthSettings {
+        let c = &self.config.auth;
+        AuthSettings {
+            issuer: c.issuer.trim_end_matches('/').to_string(),
+            audience: c.audience.clone(),
+            refresh_ttl: Duration::from_secs(c.refresh_ttl_days * 86_400),
+            code_ttl: Duration::from_secs(c.code_ttl_s.min(600)),
+            device_ttl: Duration::from_secs(c.device_ttl_s),
+            device_interval_s: c.device_interval_s.max(1),
+            session_ttl: Duration::from_secs(c.session_ttl_s),
+        }
     }
 
     pub fn titles(&self) -> Arc<TitleService> {

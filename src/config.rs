@@ -24,7 +24,41 @@ pub struct Config {
     pub search: SearchConfig,
     pub redis: RedisConfig,
     pub sync: SyncConfig,
+    pub auth: AuthConfig,
+    pub gateway: GatewayConfig,
     pub log: LogConfig,
+}
+
+/// The OAuth 2.0 server and its tokens (seed §7).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    /// `iss` of every token and the public base URL of the auth endpoints.
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_s: u64,
+    pub refresh_ttl_days: u64,
+    pub code_ttl_s: u64,
+    pub device_ttl_s: u64,
+    pub device_interval_s: u32,
+    pub session_ttl_s: u64,
+    /// Clock skew tolerated on `exp`/`nbf`.
+    pub leeway_s: u64,
+    /// Rotate the signing key once it is this old (0 = only `mediagw auth rotate-key`).
+    pub key_rotation_days: u64,
+    /// A new key is published this long before it signs.
+    pub key_prepublish_s: u64,
+    /// How often each instance re-reads the published keys.
+    pub key_reload_s: u64,
+}
+
+/// Cross-cutting HTTP behaviour of the API (seed §1).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewayConfig {
+    /// Browser origins allowed by CORS (`*` for any; empty: no CORS headers).
+    pub cors_origins: Vec<String>,
+    /// Behind a load balancer: rate-limit by the last `X-Forwarded-For` hop, not the socket.
+    pub trust_forwarded_for: bool,
+    pub rate_limits: mediagw_query_api::gateway::limits::RateTiers,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         action: ConnectorsCmd,
     },
+    /// Accounts, OAuth clients, signing keys and tokens (operators).
+    Auth {
+        #[command(subcommand)]
+        action: AuthCmd,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -146,6 +151,58 @@ enum ConnectorsCmd {
 }
 
 #[derive(Subcommand)]
+enum AuthCmd {
+    /// Create a user (password from MEDIAGW_PASSWORD or stdin); prints the user id.
+    AddUser {
+        #[arg(long)]
+        email: String,
+        /// Extra roles (`admin`); every user has `user`.
+        #[arg(long)]
+        role: Vec<String>,
+        #[arg(long, default_value = "free")]
+        tier: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Register an OAuth client; prints its id (and the secret of a confidential client) as JSON.
+    AddClient {
+        #[arg(long)]
+        name: String,
+        /// A fixed id (idempotent); default: generated.
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long)]
+        redirect_uri: Vec<String>,
+        #[arg(long)]
+        confidential: bool,
+        /// authorization_code, refresh_token, device_code.
+        #[arg(long, default_values_t = ["authorization_code".to_string(), "refresh_token".to_string()])]
+        grant: Vec<String>,
+        #[arg(long)]
+        scope: Option<String>,
+        /// Someone else's app: its tokens never carry the user's admin role.
+        #[arg(long)]
+        third_party: bool,
+    },
+    /// Publish a new signing key (it signs after `auth.key_prepublish_s`); prints its kid.
+    RotateKey,
+    /// Mint an access token without a sign-in (service accounts, benchmarks).
+    Token {
+        #[arg(long)]
+        user: uuid::Uuid,
+        /// Space-separated scopes (default: all).
+        #[arg(long)]
+        scope: Option<String>,
+        #[arg(long)]
+        role: Vec<String>,
+        #[arg(long, default_value = "free")]
+        tier: String,
+        #[arg(long)]
+        device_id: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCmd {
     /// End-to-end ingest throughput and event → read-model lag (scratch database and topics).
     Ingest {
@@ -191,6 +248,15 @@ enum BenchCmd {
         /// Server PIDs whose memory is read before and after connecting.
         #[arg(long, value_delimiter = ',')]
         server_pid: Vec<u32>,
+    },
+    /// JWT validation cost, gateway overhead per request and rate limits under a 10× burst
+    /// (running API with the seed's free and anonymous tiers; `scripts/bench-auth`).
+    Auth {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// Sequential requests per path for the overhead measurement.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
     },
     /// Search latency and QPS over HTTP against a running API (uncached unless `--cached`).
     Search {
@@ -296,7 +362,11 @@ async fn main() -> anyhow::Result<()> {
                     server_pid,
                 },
         } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            let tokens = app.tokens().await?;
             cmd::sync::run(cmd::sync::SyncBench {
+                tokens,
                 apis: api
                     .iter()
                     .map(|a| a.trim_end_matches('/').to_string())
@@ -317,6 +387,56 @@ async fn main() -> anyhow::Result<()> {
                     seconds,
                 },
         } => cmd::search::bench_index(&dir, points, concurrency.max(1), seconds).await,
+        Command::Bench {
+            action: BenchCmd::Auth { api, requests },
+        } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            cmd::auth::bench(&app, api.trim_end_matches('/'), requests).await
+        }
+        Command::Auth { action } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            match action {
+                AuthCmd::AddUser {
+                    email,
+                    role,
+                    tier,
+                    display_name,
+                } => cmd::auth::add_user(&app, &email, &role, &tier, display_name.as_deref()).await,
+                AuthCmd::AddClient {
+                    name,
+                    client_id,
+                    redirect_uri,
+                    confidential,
+                    grant,
+                    scope,
+                    third_party,
+                } => {
+                    cmd::auth::add_client(
+                        &app,
+                        cmd::auth::NewClient {
+                            client_id,
+                            name,
+                            redirect_uris: redirect_uri,
+                            confidential,
+                            grant_types: grant,
+                            scope,
+                            third_party,
+                        },
+                    )
+                    .await
+                }
+                AuthCmd::RotateKey => cmd::auth::rotate_key(&app).await,
+                AuthCmd::Token {
+                    user,
+                    scope,
+                    role,
+                    tier,
+                    device_id,
+                } => cmd::auth::mint(&app, user, scope.as_deref(), &role, &tier, device_id).await,
+            }
+        }
         Command::Connectors { action } => {
             let app = app::App::connect(config).await?;
             app.migrate().await?;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 use axum::Router;
+use mediagw_query_api::auth::oauth::AuthServer;
+use mediagw_query_api::gateway::{Gate, HttpSettings};
 use mediagw_query_api::{Readiness, ReadinessProbe};
 use mediagw_schemas::bus::EventBus;
 use mediagw_schemas::registry::RegistryStore;
@@ -142,22 +144,60 @@ pub async fn serve(
             ],
             metrics: Arc::new(move || metrics.render()),
         };
-        let router = Router::new()
-            .merge(mediagw_commands::http::router(
-                titles,
-                app.config.http.max_body_bytes,
-            ))
+        let tokens = app.tokens().await?;
+        tasks.spawn({
+            let (keys, every, token) = (
+                tokens.keys().clone(),
+                std::time::Duration::from_secs(app.config.auth.key_reload_s.max(1)),
+                shutdown.clone(),
+            );
+            async move {
+                keys.maintain(every, token).await;
+                Ok(())
+            }
+        });
+        let gate_store = app.gate_store().await?;
+        let tiers = app.config.gateway.rate_limits;
+        let auth = Arc::new(AuthServer {
+            pool: app.pool.clone(),
+            tokens: tokens.clone(),
+            gate: gate_store.clone(),
+            tiers,
+            settings: app.auth_settings(),
+        });
+        use axum::middleware::from_fn;
+        use mediagw_query_api::auth::{admin_policy, catalog_policy};
+        let catalog = Router::new()
             .merge(mediagw_query_api::content::router(app.pool.clone()))
             .merge(mediagw_query_api::availability::router(app.pool.clone()))
             .merge(mediagw_query_api::search::router(search))
+            .route_layer(from_fn(catalog_policy));
+        let router = Router::new()
+            .merge(
+                mediagw_commands::http::router(titles, app.config.http.max_body_bytes)
+                    .route_layer(from_fn(admin_policy)),
+            )
+            .merge(catalog)
             .merge(mediagw_query_api::sync::router(
                 app.sync_hub(shutdown.clone()).await?,
                 app.pool.clone(),
             ))
+            .merge(mediagw_query_api::auth::oauth::router(auth))
+            .merge(mediagw_query_api::openapi::router())
             .merge(mediagw_query_api::health::router(readiness));
+        let gate = Arc::new(Gate {
+            tokens,
+            store: gate_store,
+            tiers,
+            trust_forwarded_for: app.config.gateway.trust_forwarded_for,
+        });
+        let settings = HttpSettings {
+            max_body_bytes: app.config.http.max_body_bytes,
+            cors_origins: app.config.gateway.cors_origins.clone(),
+        };
         tasks.spawn(http(
             app.config.http.addr,
-            mediagw_query_api::gateway::layer(router),
+            mediagw_query_api::gateway::api_layer(router, gate, &settings),
             shutdown.clone(),
             "api",
         ));
@@ -203,9 +243,12 @@ async fn http(
         .await
         .with_context(|| format!("binding {what} on {addr}"))?;
     tracing::info!(%addr, "{what} listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await?;
     Ok(())
 }
 

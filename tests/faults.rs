@@ -35,8 +35,8 @@ async fn sigkilled_relay_and_projector_lose_and_double_nothing() {
         .collect();
     let done = Arc::new(AtomicBool::new(false));
     let (api, flag) = (s.api.clone(), done.clone());
+    let http = s.http.clone();
     let writer = tokio::spawn(async move {
-        let http = reqwest::Client::new();
         let codes: Vec<u16> = futures::stream::iter(requests)
             .map(|r| {
                 let (http, api) = (http.clone(), api.clone());

@@ -24,6 +24,7 @@ fn now_ms() -> u64 {
 
 /// A device as a client app would implement it: a local replica, an HLC, an offline queue.
 struct Device {
+    token: String,
     user: Uuid,
     id: Uuid,
     api: String,
@@ -37,9 +38,10 @@ struct Device {
 }
 
 impl Device {
-    fn new(user: Uuid, api: &str) -> Self {
+    fn new(s: &Stack, user: Uuid, api: &str) -> Self {
         let id = Uuid::new_v4();
         Self {
+            token: s.token(user, ""),
             user,
             id,
             api: api.to_string(),
@@ -57,8 +59,10 @@ impl Device {
     async fn connect(&mut self) -> Vec<CrdtOperation> {
         let url = self.api.replace("http://", "ws://") + "/v1/sync/ws";
         let mut req = url.into_client_request().unwrap();
-        req.headers_mut()
-            .insert("x-user-id", self.user.to_string().parse().unwrap());
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
         let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         send(
             &mut ws,
@@ -250,7 +254,7 @@ async fn get_as(s: &Stack, user: Uuid, path: &str) -> (u16, Value) {
     let r = s
         .http
         .get(format!("{}{path}", s.api))
-        .header("x-user-id", user.to_string())
+        .bearer_auth(s.token(user, ""))
         .send()
         .await
         .unwrap();
@@ -266,18 +270,22 @@ async fn devices_stay_in_sync_across_disconnects() {
     let show = Uuid::new_v4();
 
     // Only the user themself: no identity → 401, another user → 403 (REST and socket).
-    let (st, _) = s.get(&format!("/v1/sync/state/{user}")).await;
-    assert_eq!(st, 401);
+    let anonymous = reqwest::get(format!("{}/v1/sync/state/{user}", s.api))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
     let (st, body) = get_as(&s, Uuid::new_v4(), &format!("/v1/sync/state/{user}")).await;
     assert_eq!(st, 403, "{body}");
     let (st, _) = get_as(&s, Uuid::new_v4(), &format!("/v1/sync/devices/{user}")).await;
     assert_eq!(st, 403);
     {
-        let mut intruder = Device::new(Uuid::new_v4(), &s.api);
+        let mut intruder = Device::new(&s, Uuid::new_v4(), &s.api);
         let url = s.api.replace("http://", "ws://") + "/v1/sync/ws";
         let mut req = url.into_client_request().unwrap();
-        req.headers_mut()
-            .insert("x-user-id", intruder.user.to_string().parse().unwrap());
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", intruder.token).parse().unwrap(),
+        );
         let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         send(
             &mut ws,
@@ -298,8 +306,8 @@ async fn devices_stay_in_sync_across_disconnects() {
         );
     }
 
-    let mut phone = Device::new(user, &s.api);
-    let mut tv = Device::new(user, &s.api);
+    let mut phone = Device::new(&s, user, &s.api);
+    let mut tv = Device::new(&s, user, &s.api);
     phone.connect().await;
     tv.connect().await;
     // The phone hears the TV come online.
@@ -467,7 +475,7 @@ async fn devices_stay_in_sync_across_disconnects() {
     assert!(!phone.replica.watchlist.contains(&movie) && phone.replica.watchlist.contains(&show));
 
     // A new device gets the whole state.
-    let mut laptop = Device::new(user, &s.api);
+    let mut laptop = Device::new(&s, user, &s.api);
     laptop.connect().await;
     assert_eq!(laptop.view(), phone.view());
     let laptop_id = laptop.id;
@@ -477,7 +485,7 @@ async fn devices_stay_in_sync_across_disconnects() {
     assert_eq!(tv.view(), phone.view());
 
     // REST merge: field-level errors, then a real upload.
-    let r = s.http.post(format!("{}/v1/sync/merge", s.api)).header("x-user-id", user.to_string())
+    let r = s.http.post(format!("{}/v1/sync/merge", s.api)).bearer_auth(s.token(user, ""))
         .json(&json!({"device_id": laptop.id, "operations": [{"operation_id": Uuid::new_v4(), "operation_type": {"type": "Teleport"}, "timestamp": laptop.clock, "device_id": laptop.id}]}))
         .send().await.unwrap();
     assert_eq!(r.status(), 400);
@@ -486,7 +494,7 @@ async fn devices_stay_in_sync_across_disconnects() {
         body["error"]["fields"][0]["field"], "operations[0].operation_type.type",
         "{body}"
     );
-    let r = s.http.post(format!("{}/v1/sync/merge", s.api)).header("x-user-id", user.to_string())
+    let r = s.http.post(format!("{}/v1/sync/merge", s.api)).bearer_auth(s.token(user, ""))
         .json(&json!({"device_id": laptop.id, "operations": [{"operation_id": Uuid::new_v4(), "operation_type": {"type": "DeviceOnline"}, "timestamp": {"physical_ms": now_ms(), "logical": 0, "device_id": tv.id}, "device_id": tv.id}]}))
         .send().await.unwrap();
     assert_eq!(r.status(), 400);
@@ -510,7 +518,7 @@ async fn devices_stay_in_sync_across_disconnects() {
     let r = s
         .http
         .post(format!("{}/v1/sync/merge", s.api))
-        .header("x-user-id", user.to_string())
+        .bearer_auth(s.token(user, ""))
         .json(&json!({"device_id": laptop.id, "operations": [views, views]}))
         .send()
         .await
@@ -603,8 +611,8 @@ async fn two_instances_and_chaos_converge_without_losing_acknowledged_operations
     let apis = [s.api.clone(), second.clone()];
 
     // A delta recorded on one instance reaches a socket held by the other.
-    let mut a = Device::new(user, &apis[0]);
-    let mut b = Device::new(user, &apis[1]);
+    let mut a = Device::new(&s, user, &apis[0]);
+    let mut b = Device::new(&s, user, &apis[1]);
     a.connect().await;
     b.connect().await;
     let c = Uuid::new_v4();
@@ -620,8 +628,8 @@ async fn two_instances_and_chaos_converge_without_losing_acknowledged_operations
     let mut devices: Vec<Device> = vec![
         a,
         b,
-        Device::new(user, &apis[0]),
-        Device::new(user, &apis[1]),
+        Device::new(&s, user, &apis[0]),
+        Device::new(&s, user, &apis[1]),
     ];
     let contents: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
@@ -744,8 +752,8 @@ async fn silent_devices_time_out_and_go_offline() {
     s.set_env("MEDIAGW__SYNC__HEARTBEAT_TIMEOUT_S", "2");
     s.start_all().await;
     let user = Uuid::new_v4();
-    let mut watcher = Device::new(user, &s.api);
-    let mut silent = Device::new(user, &s.api);
+    let mut watcher = Device::new(&s, user, &s.api);
+    let mut silent = Device::new(&s, user, &s.api);
     let silent_id = silent.id;
     // Anyone may listen to a device's presence channel.
     let redis = redis::Client::open("redis://127.0.0.1:6379").unwrap();

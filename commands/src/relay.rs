@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use mediagw_domain::auth::AuditEvent;
 use mediagw_domain::sync::{SyncEvent, UserSync};
 use mediagw_domain::title::{Title, TitleEvent};
 use mediagw_schemas::bus::{EventBus, OutRecord};
@@ -245,6 +246,11 @@ fn to_record(
             let event: SyncEvent =
                 serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
             Ok(EventRecord::from_sync(&meta, &event))
+        }
+        AuditEvent::TYPE => {
+            let event: AuditEvent =
+                serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
+            Ok(EventRecord::from_audit(&meta, &event))
         }
         other => Err(format!("unknown aggregate type `{other}`")),
     }

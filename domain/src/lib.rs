@@ -2,6 +2,7 @@
 //! stores, publishes and projects. No I/O lives here (no tokio, database or Kafka crates), so every rule
 //! is testable as plain given/when/then.
 
+pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod providers;

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::MaybeCaller;
 use crate::error::ApiError;
 
 /// Schema of the search projection (index generation) and of the activity projection.
@@ -1172,6 +1173,7 @@ fn respond(resp: SearchResponse, hit: bool) -> Response {
 #[tracing::instrument(skip_all)]
 async fn search_post(
     State(svc): State<Arc<SearchService>>,
+    caller: MaybeCaller,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -1188,8 +1190,20 @@ async fn search_post(
             },
         }
     })?;
+    personalised_for(&caller, req.user_id)?;
     let (resp, hit) = svc.search(req, wants_cache(&headers), "rest").await?;
     Ok(respond(resp, hit))
+}
+
+/// Personalisation reads a user's taste: only that user (signed in) may ask for it.
+fn personalised_for(caller: &MaybeCaller, user_id: Option<Uuid>) -> Result<(), ApiError> {
+    match (user_id, &caller.0) {
+        (None, _) => Ok(()),
+        (Some(_), None) => Err(ApiError::Unauthorized(
+            "`user_id` personalisation needs the user's access token".into(),
+        )),
+        (Some(u), Some(c)) => c.require_self(u),
+    }
 }
 
 /// Maps a JSON path to the contract's field name (static, for the error body).
@@ -1243,6 +1257,7 @@ fn list(s: &Option<String>) -> Option<Vec<String>> {
 #[tracing::instrument(skip_all)]
 async fn search_get(
     State(svc): State<Arc<SearchService>>,
+    caller: MaybeCaller,
     headers: HeaderMap,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, ApiError> {
@@ -1250,6 +1265,7 @@ async fn search_get(
         None | Some("") => None,
         Some(u) => Some(Uuid::parse_str(u).map_err(|_| bad("user_id", "must be a UUID"))?),
     };
+    personalised_for(&caller, user_id)?;
     let mode = match q.mode.as_deref() {
         None | Some("hybrid") => SearchMode::Hybrid,
         Some("dense") => SearchMode::Dense,

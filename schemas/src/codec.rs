@@ -78,6 +78,7 @@ impl EventCodec {
             EventRecord::TitlesMerged(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::SearchPerformed(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::SyncOperationRecorded(r) => self.encoder.encode_struct(r, &strategy).await,
+            EventRecord::AuthAudit(r) => self.encoder.encode_struct(r, &strategy).await,
         };
         res.map_err(|e| CodecError::Registry(e.to_string()))
     }
@@ -118,6 +119,7 @@ impl EventCodec {
             "mediagw.sync.SyncOperationRecorded" => {
                 EventRecord::SyncOperationRecorded(from_value(v).map_err(err)?)
             }
+            "mediagw.auth.AuthAudit" => EventRecord::AuthAudit(from_value(v).map_err(err)?),
             other => return Err(CodecError::Decode(format!("unknown record type `{other}`"))),
         })
     }

@@ -98,6 +98,12 @@ envelope_record!(SearchPerformedV1 {
     result_ids: Vec<String>
 });
 
+envelope_record!(AuthAuditV1 {
+    kind: String,
+    user_id: Option<String>,
+    detail: String
+});
+
 /// Hybrid logical clock on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HlcDto {
@@ -139,6 +145,8 @@ pub enum EventRecord {
     SearchPerformed(SearchPerformedV1),
     /// Not a title event: a device's sync operation (topic `sync.operations`).
     SyncOperationRecorded(SyncOperationRecordedV1),
+    /// Not a title event: the auth server's audit trail (topic `auth.audit`).
+    AuthAudit(AuthAuditV1),
 }
 
 /// A record whose fields do not map back to a valid domain event.
@@ -167,6 +175,7 @@ impl EventRecord {
             EventRecord::TitlesMerged(_) => "mediagw.catalog.TitlesMerged",
             EventRecord::SearchPerformed(_) => "mediagw.search.SearchPerformed",
             EventRecord::SyncOperationRecorded(_) => "mediagw.sync.SyncOperationRecorded",
+            EventRecord::AuthAudit(_) => "mediagw.auth.AuthAudit",
         }
     }
 
@@ -196,6 +205,7 @@ impl EventRecord {
             EventRecord::SyncOperationRecorded(r) => {
                 (&r.event_id, &r.user_id, r.sequence, r.occurred_at_ms)
             }
+            EventRecord::AuthAudit(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
         }
     }
 
@@ -219,8 +229,23 @@ impl EventRecord {
             EventRecord::TitleUpdated(_) | EventRecord::TitlesMerged(_) => topics::CONTENT_UPDATED,
             EventRecord::SearchPerformed(_) => topics::SEARCH_QUERIES,
             EventRecord::SyncOperationRecorded(_) => topics::SYNC_OPERATIONS,
+            EventRecord::AuthAudit(_) => topics::AUTH_AUDIT,
             _ => topics::AVAILABILITY_CHANGED,
         }
+    }
+
+    /// An audit event as stored (`aggregate_id` = its own id, sequence 1).
+    pub fn from_audit(meta: &EventMeta, event: &mediagw_domain::auth::AuditEvent) -> Self {
+        EventRecord::AuthAudit(AuthAuditV1 {
+            event_id: meta.event_id.to_string(),
+            content_id: meta.content_id.to_string(),
+            sequence: meta.sequence,
+            occurred_at_ms: meta.occurred_at.timestamp_millis(),
+            source: "auth".into(),
+            kind: event.kind().into(),
+            user_id: event.user_id().map(|u| u.to_string()),
+            detail: serde_json::to_string(event).unwrap_or_default(),
+        })
     }
 
     pub fn from_domain(meta: &EventMeta, event: &TitleEvent) -> Self {
@@ -378,9 +403,9 @@ impl EventRecord {
                     },
                 )
             }
-            EventRecord::SearchPerformed(_) | EventRecord::SyncOperationRecorded(_) => {
-                return Err(bad("event", "not a title event"))
-            }
+            EventRecord::SearchPerformed(_)
+            | EventRecord::SyncOperationRecorded(_)
+            | EventRecord::AuthAudit(_) => return Err(bad("event", "not a title event")),
         })
     }
 }

@@ -72,6 +72,11 @@ pub const SCHEMAS: &[SchemaFile] = &[
         topic: topics::SYNC_OPERATIONS,
         text: include_str!("../avro/SyncOperationRecorded.avsc"),
     },
+    SchemaFile {
+        full_name: "mediagw.auth.AuthAudit",
+        topic: topics::AUTH_AUDIT,
+        text: include_str!("../avro/AuthAudit.avsc"),
+    },
 ];
 
 /// Subject under the TopicRecordNameStrategy: several event types share a topic.

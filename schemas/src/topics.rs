@@ -11,6 +11,9 @@ pub const SEARCH_QUERIES: &str = "search.queries";
 /// Devices' CRDT operations (`SyncOperationRecorded`), keyed by user.
 pub const SYNC_OPERATIONS: &str = "sync.operations";
 
+/// The OAuth server's audit trail (`AuthAudit`).
+pub const AUTH_AUDIT: &str = "auth.audit";
+
 /// Every topic the product uses.
 pub const ALL_TOPICS: &[&str] = &[
     CONTENT_INGESTED,
@@ -18,6 +21,7 @@ pub const ALL_TOPICS: &[&str] = &[
     AVAILABILITY_CHANGED,
     SEARCH_QUERIES,
     SYNC_OPERATIONS,
+    AUTH_AUDIT,
 ];
 
 /// Topics that carry title events.

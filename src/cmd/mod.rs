@@ -1,5 +1,6 @@
 //! Operator and data-engineer subcommands.
 
+pub mod auth;
 pub mod bench;
 pub mod connectors;
 pub mod eval;

@@ -24,6 +24,21 @@ pub struct SyncBench {
     pub rate: u64,
     /// Server processes whose RSS is read before and after connecting (memory per connection).
     pub server_pids: Vec<u32>,
+    /// Mints each bench user's access token (signed with the deployment's key).
+    pub tokens: Arc<mediagw_query_api::auth::TokenService>,
+}
+
+fn token_for(tokens: &mediagw_query_api::auth::TokenService, user: Uuid) -> anyhow::Result<String> {
+    Ok(tokens
+        .issue(&mediagw_query_api::auth::tokens::Grant {
+            user_id: user,
+            client_id: "mediagw-bench".into(),
+            scopes: mediagw_domain::auth::Scopes::all(),
+            roles: vec![mediagw_domain::auth::Role::User],
+            tier: mediagw_domain::auth::Tier::Premium,
+            device_id: None,
+        })?
+        .token)
 }
 
 type Sent = Arc<Mutex<HashMap<Uuid, Instant>>>;
@@ -44,6 +59,7 @@ fn now_ms() -> u64 {
 
 async fn open(
     api: &str,
+    token: &str,
     user: Uuid,
     device: Uuid,
 ) -> anyhow::Result<(
@@ -53,7 +69,7 @@ async fn open(
     let url = api.replace("http://", "ws://") + "/v1/sync/ws";
     let mut req = url.into_client_request()?;
     req.headers_mut()
-        .insert("x-user-id", user.to_string().parse()?);
+        .insert("authorization", format!("Bearer {token}").parse()?);
     let (ws, _) = tokio_tungstenite::connect_async(req)
         .await
         .with_context(|| format!("connecting to {api}"))?;
@@ -110,8 +126,9 @@ pub async fn run(b: SyncBench) -> anyhow::Result<()> {
         let (a, bdev) = (Uuid::new_v4(), Uuid::new_v4());
         let api_a = &b.apis[(2 * u) % b.apis.len()];
         let api_b = &b.apis[(2 * u + 1) % b.apis.len()];
-        let (tx_a, mut rx_a) = open(api_a, user, a).await?;
-        let (tx_b, mut rx_b) = open(api_b, user, bdev).await?;
+        let token = token_for(&b.tokens, user)?;
+        let (tx_a, mut rx_a) = open(api_a, &token, user, a).await?;
+        let (tx_b, mut rx_b) = open(api_b, &token, user, bdev).await?;
         // A's reader only drains (acks, B's presence).
         tokio::spawn(async move { while let Some(Ok(_)) = rx_a.next().await {} });
         let (sent2, lat) = (sent.clone(), latencies.clone());

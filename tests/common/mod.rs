@@ -8,6 +8,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use mediagw_domain::auth::{Role, Scopes, Tier};
+use mediagw_query_api::auth::keys::{KeySettings, KeyStore};
+use mediagw_query_api::auth::tokens::Grant;
+use mediagw_query_api::auth::TokenService;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -39,7 +45,49 @@ pub struct Stack {
     env: HashMap<String, String>,
     children: HashMap<String, Child>,
     logs: PathBuf,
+    /// Sends an operator (admin) token with every request.
     pub http: reqwest::Client,
+    pub tokens: Arc<TokenService>,
+}
+
+fn unlimited() -> Vec<(String, String)> {
+    ["ANONYMOUS", "FREE", "PREMIUM", "SIGN_IN", "OAUTH"]
+        .into_iter()
+        .flat_map(|t| {
+            [
+                (
+                    format!("MEDIAGW__GATEWAY__RATE_LIMITS__{t}__REQUESTS_PER_MINUTE"),
+                    "1000000".to_string(),
+                ),
+                (
+                    format!("MEDIAGW__GATEWAY__RATE_LIMITS__{t}__BURST"),
+                    "100000".to_string(),
+                ),
+            ]
+        })
+        .collect()
+}
+
+fn mint(tokens: &TokenService, user: uuid::Uuid, scope: &str, admin: bool) -> String {
+    let mut roles = vec![Role::User];
+    if admin {
+        roles.push(Role::Admin);
+    }
+    tokens
+        .issue(&Grant {
+            user_id: user,
+            client_id: "tests".into(),
+            scopes: if scope.is_empty() {
+                Scopes::all()
+            } else {
+                Scopes::parse(scope).unwrap()
+            },
+            roles,
+            tier: Tier::Premium,
+            device_id: None,
+        })
+        .unwrap()
+        .token
 }
 
 impl Stack {
@@ -95,10 +143,49 @@ impl Stack {
             ),
             ("MEDIAGW__SEARCH__EMBED_SESSIONS", "1".into()),
             ("MEDIAGW__REDIS__KEY_PREFIX", format!("{name}:")),
+            (
+                "MEDIAGW__AUTH__ISSUER",
+                format!("http://127.0.0.1:{api_port}"),
+            ),
+            ("MEDIAGW__AUTH__KEY_PREPUBLISH_S", "0".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(unlimited())
         .collect();
+        // Tokens are signed with the key the server will load from this database.
+        mediagw_query_api::auth::store::migrate(&pool)
+            .await
+            .unwrap();
+        let keys = KeyStore::open(
+            pool.clone(),
+            KeySettings {
+                prepublish: Duration::ZERO,
+                rotate_after: Duration::ZERO,
+                retain: Duration::from_secs(3630),
+            },
+        )
+        .await
+        .unwrap();
+        let tokens = Arc::new(TokenService::new(
+            keys,
+            &format!("http://127.0.0.1:{api_port}"),
+            "media-gateway-api",
+            Duration::from_secs(3600),
+            Duration::from_secs(30),
+        ));
+        // `http` acts as an operator (role admin): `/internal/*` needs it. Tests of auth itself use
+        // their own clients.
+        let operator = mint(&tokens, uuid::Uuid::new_v4(), "", true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {operator}").parse().unwrap(),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap();
         let logs = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(&name);
         std::fs::create_dir_all(&logs).unwrap();
         Stack {
@@ -112,7 +199,33 @@ impl Stack {
             env,
             children: HashMap::new(),
             logs,
-            http: reqwest::Client::new(),
+            http,
+            tokens,
+        }
+    }
+
+    /// An access token of `user` with `scope` (all scopes when empty), signed like the server's.
+    pub fn token(&self, user: uuid::Uuid, scope: &str) -> String {
+        mint(&self.tokens, user, scope, false)
+    }
+
+    /// Restores the seed's rate limits (the harness lifts them so other tests never hit them).
+    pub fn seed_rate_limits(&mut self) {
+        for (tier, rpm, burst) in [
+            ("ANONYMOUS", 10, 5),
+            ("FREE", 100, 20),
+            ("PREMIUM", 1000, 100),
+            ("SIGN_IN", 10, 5),
+            ("OAUTH", 120, 30),
+        ] {
+            self.set_env(
+                &format!("MEDIAGW__GATEWAY__RATE_LIMITS__{tier}__REQUESTS_PER_MINUTE"),
+                &rpm.to_string(),
+            );
+            self.set_env(
+                &format!("MEDIAGW__GATEWAY__RATE_LIMITS__{tier}__BURST"),
+                &burst.to_string(),
+            );
         }
     }
 

@@ -20,7 +20,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use mediagw_commands::CommandError;
-use mediagw_domain::sync::{CrdtOperation, Hlc, SyncState};
+use mediagw_domain::auth::Scope;
+use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType, SyncState};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -48,7 +49,39 @@ pub fn router(hub: Arc<SyncHub>, pool: PgPool) -> Router {
         .with_state(Ctx { hub, pool })
 }
 
+/// The scope an operation needs: watchlist edits are preferences, positions and counts playback;
+/// presence needs none beyond reading (`read:preferences`, checked on subscribe).
+pub fn required_scope(op: &CrdtOperation) -> Option<Scope> {
+    match op.operation_type {
+        OperationType::WatchlistAdd { .. } | OperationType::WatchlistRemove { .. } => {
+            Some(Scope::WritePreferences)
+        }
+        OperationType::PlaybackUpdate { .. } | OperationType::ViewCount { .. } => {
+            Some(Scope::WritePlayback)
+        }
+        OperationType::DeviceOnline | OperationType::DeviceOffline => None,
+    }
+}
+
+/// Every operation of a batch must be allowed, or none is recorded.
+fn check_scopes(
+    caller_scopes: &mediagw_domain::auth::Scopes,
+    ops: &[CrdtOperation],
+) -> Result<(), ApiError> {
+    match ops
+        .iter()
+        .filter_map(required_scope)
+        .find(|s| !caller_scopes.contains(*s))
+    {
+        Some(missing) => Err(ApiError::InsufficientScope(missing.as_str())),
+        None => Ok(()),
+    }
+}
+
 async fn ws(State(ctx): State<Ctx>, caller: Caller, upgrade: WebSocketUpgrade) -> Response {
+    if let Err(e) = caller.require_scope(Scope::ReadPreferences) {
+        return axum::response::IntoResponse::into_response(e);
+    }
     // Sync messages are small and sockets many: 4 KiB buffers instead of tungstenite's 128 KiB
     // read buffer keep an idle connection cheap (larger frames still fit; the buffer grows).
     upgrade
@@ -190,6 +223,7 @@ async fn state(
     Path(user_id): Path<String>,
 ) -> Result<Json<SyncStateResponse>, ApiError> {
     let user_id = parse_user(&user_id)?;
+    caller.require_scope(Scope::ReadPreferences)?;
     caller.require_self(user_id)?;
     Ok(Json(load(&ctx.pool, user_id).await?))
 }
@@ -206,6 +240,7 @@ async fn devices(
     Path(user_id): Path<String>,
 ) -> Result<Json<DevicesResponse>, ApiError> {
     let user_id = parse_user(&user_id)?;
+    caller.require_scope(Scope::ReadDevices)?;
     caller.require_self(user_id)?;
     let s = load(&ctx.pool, user_id).await?;
     Ok(Json(DevicesResponse {
@@ -258,6 +293,9 @@ async fn merge(
             ),
         ]))
     })?;
+    // Like the socket: a device that syncs reads its state too; writes need their own scopes.
+    caller.require_scope(Scope::ReadPreferences)?;
+    check_scopes(&caller.scopes, &req.operations)?;
     let ids: Vec<Uuid> = req.operations.iter().map(|o| o.operation_id).collect();
     let outcome = ctx
         .hub

@@ -31,6 +31,11 @@ struct Session {
     ws: WebSocket,
     user_id: Uuid,
     device_id: Uuid,
+    /// What the access token allows (checked per operation).
+    scopes: mediagw_domain::auth::Scopes,
+    /// When the access token expires: the socket is closed then (the device reconnects with a
+    /// fresh token and resumes from its cursor).
+    token_expires: Instant,
     upto: i64,
     upto_cursor: Option<Hlc>,
     above: BTreeMap<i64, Hlc>,
@@ -86,6 +91,11 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
         )
         .await;
     }
+    let scopes = caller.scopes.clone();
+    // The socket lives no longer than the token that opened it.
+    let token_left = Duration::from_secs(
+        u64::try_from(caller.exp - chrono::Utc::now().timestamp()).unwrap_or(0),
+    );
     let (conn_id, rx) = match hub.register(user_id, device_id).await {
         Ok(r) => r,
         Err(e) => {
@@ -94,9 +104,20 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
         }
     };
     let span = tracing::info_span!("sync_socket", %user_id, %device_id, conn_id);
-    session(hub, ws, user_id, device_id, last_seen, profile, conn_id, rx)
-        .instrument(span)
-        .await
+    session(
+        hub,
+        ws,
+        user_id,
+        device_id,
+        scopes,
+        Instant::now() + token_left,
+        last_seen,
+        profile,
+        conn_id,
+        rx,
+    )
+    .instrument(span)
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -105,6 +126,8 @@ async fn session(
     ws: WebSocket,
     user_id: Uuid,
     device_id: Uuid,
+    scopes: mediagw_domain::auth::Scopes,
+    token_expires: Instant,
     last_seen: Option<Hlc>,
     profile: serde_json::Value,
     conn_id: u64,
@@ -115,6 +138,8 @@ async fn session(
         ws,
         user_id,
         device_id,
+        scopes,
+        token_expires,
         upto: 0,
         upto_cursor: last_seen,
         above: BTreeMap::new(),
@@ -193,6 +218,10 @@ impl Session {
                 _ = shutdown.cancelled() => return Err(Closed),
                 _ = tokio::time::sleep_until(deadline) => {
                     tracing::debug!("heartbeat timeout");
+                    return Err(Closed);
+                }
+                _ = tokio::time::sleep_until(self.token_expires) => {
+                    let _ = send(&mut self.ws, &ServerMessage::error("token_expired", "the access token expired; reconnect with a fresh one")).await;
                     return Err(Closed);
                 }
                 push = rx.recv() => match push {
@@ -328,6 +357,21 @@ impl Session {
     async fn update(&mut self, operations: Vec<CrdtOperation>) -> Result<(), Closed> {
         if operations.is_empty() {
             return Ok(());
+        }
+        let missing = operations
+            .iter()
+            .filter_map(super::required_scope)
+            .find(|s| !self.scopes.contains(*s));
+        if let Some(scope) = missing {
+            let message = format!(
+                "these operations need the `{}` scope; none was recorded",
+                scope.as_str()
+            );
+            return send(
+                &mut self.ws,
+                &ServerMessage::error("insufficient_scope", message),
+            )
+            .await;
         }
         let ids: Vec<Uuid> = operations.iter().map(|o| o.operation_id).collect();
         match self

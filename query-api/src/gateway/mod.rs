@@ -1,0 +1,268 @@
+//! Gateway layers every HTTP route goes through: request ids (generated when absent, echoed, and on
+//! every span), access logging, metrics per route, CORS, body limits, and for the API the bearer
+//! token check and the rate limits of the caller's tier ([`limits`]).
+
+pub mod limits;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use mediagw_domain::auth::Tier;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{Caller, TokenService};
+use crate::error::ApiError;
+use limits::{Admission, GateStore, RatePolicy, RateTiers};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The client address a request is rate-limited by (from the socket, or from `X-Forwarded-For`
+/// behind a trusted proxy).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+pub struct Gate {
+    pub tokens: Arc<TokenService>,
+    pub store: Arc<dyn GateStore>,
+    pub tiers: RateTiers,
+    /// Behind a load balancer: take the client address from the last `X-Forwarded-For` hop.
+    pub trust_forwarded_for: bool,
+}
+
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+    /// Origins allowed to call the API from a browser (`*` for any); empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+}
+
+/// Request ids, tracing and metrics: every router (the schema registry too).
+pub fn layer(router: Router) -> Router {
+    router
+        .layer(middleware::from_fn(track))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id, user_id = tracing::field::Empty)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(sanitize_request_id))
+}
+
+/// The public API: [`layer`] plus CORS, body limits, bearer tokens and rate limits.
+pub fn api_layer(router: Router, gate: Arc<Gate>, http: &HttpSettings) -> Router {
+    let router = router
+        .layer(middleware::from_fn_with_state(gate, admit))
+        .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
+        .layer(axum::extract::DefaultBodyLimit::max(http.max_body_bytes));
+    let router = if http.cors_origins.is_empty() {
+        router
+    } else {
+        router.layer(cors(&http.cors_origins))
+    };
+    layer(router)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+        .expose_headers([
+            REQUEST_ID,
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderName::from_static("ratelimit-policy"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// A client-supplied request id is echoed only when it is short and printable; otherwise a fresh
+/// one is generated (ids end up in logs).
+async fn sanitize_request_id(mut req: Request, next: Next) -> Response {
+    let bad = req
+        .headers()
+        .get(&REQUEST_ID)
+        .is_some_and(|v| v.len() > 128 || !v.as_bytes().iter().all(|b| b.is_ascii_graphic()));
+    if bad {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+fn client_ip(req: &Request, trust_forwarded_for: bool) -> IpAddr {
+    if trust_forwarded_for {
+        let hop = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|ip| ip.trim().parse().ok());
+        if let Some(ip) = hop {
+            return ip;
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// The bearer token of a request: the `Authorization` header, or (WebSocket upgrades only, where
+/// browsers cannot set headers) the `access_token` query parameter.
+fn bearer(req: &Request) -> Result<Option<String>, ApiError> {
+    if let Some(v) = req.headers().get(header::AUTHORIZATION) {
+        let v = v
+            .to_str()
+            .map_err(|_| ApiError::InvalidToken("malformed Authorization header".into()))?;
+        return match v.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                Ok(Some(token.trim().to_string()))
+            }
+            _ => Err(ApiError::InvalidToken(
+                "use `Authorization: Bearer <token>`".into(),
+            )),
+        };
+    }
+    if req.headers().contains_key(header::UPGRADE) {
+        if let Some(q) = req.uri().query() {
+            for pair in q.split('&') {
+                if let Some(t) = pair.strip_prefix("access_token=") {
+                    return Ok(Some(t.to_string()));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Authenticates the bearer token (if any), checks it against the deny list, spends one request
+/// of the caller's tier (per user when signed in, per IP otherwise) and sets `RateLimit-*`.
+async fn admit(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/health") || path == "/metrics" || path.starts_with("/.well-known/") {
+        return next.run(req).await;
+    }
+    let ip = client_ip(&req, gate.trust_forwarded_for);
+    req.extensions_mut().insert(ClientIp(ip));
+    let auth_server = path.starts_with("/oauth/") || path.starts_with("/device");
+    let caller: Option<Caller> = if auth_server {
+        // Client authentication there is HTTP Basic, not a bearer token.
+        None
+    } else {
+        match bearer(&req) {
+            Err(e) => return e.into_response(),
+            Ok(None) => None,
+            Ok(Some(token)) => match gate.tokens.validate(&token).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    metrics::counter!("gateway_tokens_rejected_total").increment(1);
+                    // Bad tokens spend the IP's anonymous budget: guessing is not free.
+                    let spent = gate
+                        .store
+                        .admit(&format!("ip:{ip}"), gate.tiers.anonymous, None)
+                        .await;
+                    if let Ok(Admission::Limited { retry_after_s, .. }) = spent {
+                        return ApiError::RateLimited { retry_after_s }.into_response();
+                    }
+                    return ApiError::from(e).into_response();
+                }
+            },
+        }
+    };
+    let (key, policy) = match &caller {
+        _ if auth_server => (format!("ip:{ip}:oauth"), gate.tiers.oauth),
+        Some(c) => (
+            format!("user:{}", c.user_id),
+            match c.tier {
+                Tier::Free => gate.tiers.free,
+                Tier::Premium => gate.tiers.premium,
+            },
+        ),
+        None => (format!("ip:{ip}"), gate.tiers.anonymous),
+    };
+    let admission = match gate
+        .store
+        .admit(&key, policy, caller.as_ref().map(|c| c.jti))
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            // Fail open: a Redis outage must not take the API down; tokens still expire in an hour.
+            tracing::warn!(error = %e, "rate-limit store unavailable; admitting");
+            metrics::counter!("gateway_limit_store_errors_total").increment(1);
+            Admission::Allowed {
+                remaining: u64::from(policy.burst),
+                reset_s: 0,
+            }
+        }
+    };
+    match admission {
+        Admission::Revoked => ApiError::InvalidToken("token revoked".into()).into_response(),
+        Admission::Limited {
+            retry_after_s,
+            reset_s,
+        } => {
+            metrics::counter!("gateway_rate_limited_total").increment(1);
+            let mut resp = ApiError::RateLimited { retry_after_s }.into_response();
+            set_limit_headers(&mut resp, policy, 0, reset_s);
+            resp
+        }
+        Admission::Allowed { remaining, reset_s } => {
+            if let Some(c) = caller {
+                tracing::Span::current().record("user_id", tracing::field::display(c.user_id));
+                req.extensions_mut().insert(c);
+            }
+            let mut resp = next.run(req).await;
+            set_limit_headers(&mut resp, policy, remaining, reset_s);
+            resp
+        }
+    }
+}
+
+fn set_limit_headers(resp: &mut Response, policy: RatePolicy, remaining: u64, reset_s: u64) {
+    let h = resp.headers_mut();
+    h.insert("ratelimit-limit", policy.requests_per_minute.into());
+    h.insert("ratelimit-remaining", remaining.into());
+    h.insert("ratelimit-reset", reset_s.into());
+    if let Ok(v) = HeaderValue::from_str(&policy.header()) {
+        h.insert("ratelimit-policy", v);
+    }
+}
+
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::histogram!("http_request_duration_seconds", "route" => route.clone(), "method" => method.clone())
+        .record(start.elapsed().as_secs_f64());
+    metrics::counter!("http_requests_total", "route" => route, "method" => method, "status" => status).increment(1);
+    resp
+}
