@@ -1322,8 +1322,10 @@ async fn seed_rate_limits_and_gateway_layers() {
         .any(|k| k["kid"] == new_kid));
 
     // OpenAPI 3.1 for every route, and a docs page.
+    // (Anonymous budget is spent by now: ask as a signed-in caller.)
     let doc: Value = plain()
         .get(format!("{}/v1/openapi.json", s.api))
+        .bearer_auth(&premium)
         .send()
         .await
         .unwrap()
@@ -1376,6 +1378,7 @@ async fn seed_rate_limits_and_gateway_layers() {
     );
     let r = plain()
         .get(format!("{}/v1/docs", s.api))
+        .bearer_auth(&premium)
         .send()
         .await
         .unwrap();
