@@ -139,14 +139,26 @@ async fn sign_in(
             .map(|l| l.to_str().unwrap().to_string());
         return (status, location.map(|l| query(&l)).unwrap_or_default());
     }
-    let html = page.text().await.unwrap();
+    let (cookie, html) = cookie_and_page(page).await;
     assert!(html.contains("asks to"), "{html}");
     let mut form = query(&url);
     form.push(("email".into(), email.into()));
     form.push(("password".into(), password.into()));
     form.push(("decision".into(), decision.into()));
+    // Without the page's CSRF token (a cross-site form), signing in is refused.
+    let forged = browser()
+        .post(format!("{}/oauth/authorize", s.api))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    if decision == "approve" {
+        assert_eq!(forged.status(), 403, "login CSRF");
+    }
+    form.push(("csrf".into(), hidden_value(&html, "csrf")));
     let r = browser()
         .post(format!("{}/oauth/authorize", s.api))
+        .header("cookie", cookie)
         .form(&form)
         .send()
         .await
@@ -157,6 +169,26 @@ async fn sign_in(
         .get("location")
         .map(|l| l.to_str().unwrap().to_string());
     (status, location.map(|l| query(&l)).unwrap_or_default())
+}
+
+/// The `name=value` of the page's first cookie, and the page.
+async fn cookie_and_page(r: reqwest::Response) -> (String, String) {
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+        .unwrap_or_default();
+    (cookie, r.text().await.unwrap())
+}
+
+fn hidden_value(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// The whole code + PKCE flow through the library; returns (access, refresh).
@@ -567,7 +599,9 @@ async fn device_grant_for_a_tv() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains(&code));
+    let (login_cookie, page) = cookie_and_page(page).await;
+    assert!(page.contains(&code));
+    let login_csrf = hidden_value(&page, "csrf");
     let wrong = browser()
         .post(format!("{}/device", s.api))
         .form(&[
@@ -581,10 +615,12 @@ async fn device_grant_for_a_tv() {
     assert_eq!(wrong.status(), 400);
     let entered = browser()
         .post(format!("{}/device", s.api))
+        .header("cookie", &login_cookie)
         .form(&[
             ("user_code", code.to_lowercase().as_str()),
             ("email", "tv-owner@example.com"),
             ("password", PASSWORD),
+            ("csrf", login_csrf.as_str()),
         ])
         .send()
         .await

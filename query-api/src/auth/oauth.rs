@@ -32,6 +32,7 @@ use crate::gateway::ClientIp;
 
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const SESSION_COOKIE: &str = "mg_session";
+const LOGIN_COOKIE: &str = "mg_login";
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -410,6 +411,34 @@ impl AuthServer {
     }
 }
 
+/// The pre-session CSRF token: the browser's `mg_login` cookie, or a new one to set.
+fn login_token(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    if let Some(t) = cookie(headers, LOGIN_COOKIE).filter(|t| t.len() == 43) {
+        return (t, None);
+    }
+    let (token, _) = store::new_secret();
+    let set = HeaderValue::from_str(&format!(
+        "{LOGIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600"
+    ))
+    .ok();
+    (token, set)
+}
+
+/// A password form must carry the token its page set as a cookie (double submit).
+fn login_csrf_ok(headers: &HeaderMap, form: Option<&str>) -> bool {
+    match (cookie(headers, LOGIN_COOKIE), form) {
+        (Some(c), Some(f)) => rules::constant_time_eq(c.as_bytes(), f.as_bytes()),
+        _ => false,
+    }
+}
+
+fn with_cookie(mut r: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -590,18 +619,24 @@ async fn authorize_page(
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let signed_in = session
-        .as_ref()
-        .map(|(u, csrf)| (u.email.as_str(), csrf.as_str()));
-    pages::consent(
+    let (login, set) = login_token(&headers);
+    let who = match &session {
+        Some((u, csrf)) => pages::Who::Session {
+            email: &u.email,
+            csrf,
+        },
+        None => pages::Who::SigningIn { csrf: &login },
+    };
+    let page = pages::consent(
         "/oauth/authorize",
         &a.client.name,
         &a.scopes,
-        signed_in,
+        who,
         &p.fields(),
         None,
         StatusCode::OK,
-    )
+    );
+    with_cookie(page, if session.is_some() { None } else { set })
 }
 
 async fn authorize_submit(
@@ -649,6 +684,9 @@ async fn authorize_submit(
             user
         }
         (_, password) => {
+            if !login_csrf_ok(&headers, p.csrf.as_deref()) {
+                return pages::error(StatusCode::FORBIDDEN, "the form expired; reload the page");
+            }
             if let Err(wait) = s.sign_in_budget(ip).await {
                 return rate_limited_page(wait);
             }
@@ -664,11 +702,12 @@ async fn authorize_submit(
                 Err(e) => return ApiError::from(e).into_response(),
             };
             let Some(user) = found else {
+                let (login, _) = login_token(&headers);
                 return pages::consent(
                     "/oauth/authorize",
                     &a.client.name,
                     &a.scopes,
-                    None,
+                    pages::Who::SigningIn { csrf: &login },
                     &p.fields(),
                     Some("Wrong e-mail address or password."),
                     StatusCode::UNAUTHORIZED,
@@ -1061,12 +1100,15 @@ async fn device_page(
     Query(q): Query<DeviceEntry>,
 ) -> Response {
     let signed_in = matches!(s.session(&headers).await, Ok(Some(_)));
-    pages::device_entry(
+    let (login, set) = login_token(&headers);
+    let page = pages::device_entry(
         q.user_code.as_deref().unwrap_or_default(),
         signed_in,
+        &login,
         None,
         StatusCode::OK,
-    )
+    );
+    with_cookie(page, if signed_in { None } else { set })
 }
 
 /// Step 1: the code (and, without a session, e-mail and password) → the consent page.
@@ -1088,10 +1130,12 @@ async fn device_submit(
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
+    let (login, _) = login_token(&headers);
     let invalid = |signed_in: bool| {
         pages::device_entry(
             &typed,
             signed_in,
+            &login,
             Some("That code is not valid or has expired."),
             StatusCode::BAD_REQUEST,
         )
@@ -1108,6 +1152,9 @@ async fn device_submit(
     let (user, csrf) = match session {
         Some(x) => x,
         None => {
+            if !login_csrf_ok(&headers, f.csrf.as_deref()) {
+                return pages::error(StatusCode::FORBIDDEN, "the form expired; reload the page");
+            }
             let found = match s
                 .password_sign_in(
                     f.email.as_deref().unwrap_or_default(),
@@ -1123,6 +1170,7 @@ async fn device_submit(
                 return pages::device_entry(
                     &typed,
                     false,
+                    &login,
                     Some("Wrong e-mail address or password."),
                     StatusCode::UNAUTHORIZED,
                 );
@@ -1145,7 +1193,10 @@ async fn device_submit(
         "/device/approve",
         &client_name,
         &scopes,
-        Some((&user.email, &csrf)),
+        pages::Who::Session {
+            email: &user.email,
+            csrf: &csrf,
+        },
         &[("user_code", &code)],
         None,
         StatusCode::OK,

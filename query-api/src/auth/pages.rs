@@ -77,28 +77,40 @@ fn scope_list(scopes: &Scopes) -> String {
     format!("<ul>{items}</ul>")
 }
 
-fn credentials() -> &'static str {
-    "<label>E-mail<input name=\"email\" type=\"email\" autocomplete=\"username\" required></label>\
-     <label>Password<input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>"
+/// E-mail and password fields, with the pre-session CSRF token (login CSRF: a cross-site form
+/// must not sign the victim's browser into the attacker's account).
+fn credentials(login_csrf: &str) -> String {
+    format!(
+        "{}<label>E-mail<input name=\"email\" type=\"email\" autocomplete=\"username\" required></label>\
+         <label>Password<input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>",
+        hidden(&[("csrf", login_csrf)])
+    )
 }
 
-/// Sign in (when `signed_in` is None) and allow `client` the `scopes`.
+/// Who fills in a form: a signed-in person (e-mail, session CSRF token) or someone signing in
+/// (pre-session CSRF token).
+pub enum Who<'a> {
+    Session { email: &'a str, csrf: &'a str },
+    SigningIn { csrf: &'a str },
+}
+
+/// Sign in (unless there is a session) and allow `client` the `scopes`.
 pub fn consent(
     action: &str,
     client: &str,
     scopes: &Scopes,
-    signed_in: Option<(&str, &str)>,
+    who: Who<'_>,
     fields: &[(&str, &str)],
     problem: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let who = match signed_in {
-        Some((email, csrf)) => format!(
+    let who = match who {
+        Who::Session { email, csrf } => format!(
             "<p>Signed in as <b>{}</b>.</p>{}",
             esc(email),
             hidden(&[("csrf", csrf)])
         ),
-        None => credentials().to_string(),
+        Who::SigningIn { csrf } => credentials(csrf),
     };
     let problem = problem
         .map(|p| format!("<p class=\"err\">{}</p>", esc(p)))
@@ -119,6 +131,7 @@ pub fn consent(
 pub fn device_entry(
     user_code: &str,
     signed_in: bool,
+    login_csrf: &str,
     problem: Option<&str>,
     status: StatusCode,
 ) -> Response {
@@ -130,7 +143,7 @@ pub fn device_entry(
          <label>Code<input name=\"user_code\" value=\"{code}\" autocomplete=\"off\" required></label>{creds}\
          <button>Continue</button></form>",
         code = esc(user_code),
-        creds = if signed_in { "" } else { credentials() },
+        creds = if signed_in { String::new() } else { credentials(login_csrf) },
     );
     page(status, "Connect a device", &body)
 }
