@@ -1412,6 +1412,17 @@ async fn seed_rate_limits_and_gateway_layers() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    let search = &doc["paths"]["/v1/search"]["post"];
+    assert_eq!(
+        search["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/SearchRequest"
+    );
+    for field in ["results", "total_count", "query_parsed", "search_time_ms"] {
+        assert!(
+            doc["components"]["schemas"]["SearchResponse"]["properties"][field].is_object(),
+            "{field}"
+        );
+    }
     let r = plain()
         .get(format!("{}/v1/docs", s.api))
         .bearer_auth(&premium)

@@ -10,6 +10,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::oauth;
+use crate::search::{
+    ContentSummary, Offer, QueryParsed, Reference, SearchFilters, SearchMode, SearchRequest,
+    SearchResponse, SearchResult,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,7 +39,8 @@ use crate::auth::oauth;
     components(schemas(
         oauth::RegisterRequest, oauth::RegisterResponse, oauth::Me, oauth::ClientRequest,
         oauth::ClientResponse, TokenResponse, OAuthErrorBody, ErrorBody, ErrorDetail, FieldError,
-        DeviceAuthorizationResponse,
+        DeviceAuthorizationResponse, SearchRequest, SearchResponse, SearchFilters, SearchMode,
+        SearchResult, ContentSummary, Offer, QueryParsed, Reference,
     )),
     modifiers(&Security),
     tags(
@@ -162,13 +167,13 @@ struct DeviceAuthorizationResponse {
 
 /// Hybrid search (seed §3 `SearchRequest` → `SearchResponse`). `user_id` personalises and needs
 /// that user's token.
-#[utoipa::path(post, path = "/v1/search", tag = "search", request_body(content = Object, description = "SearchRequest: query, filters {genres, content_types, year_range, rating_range, platforms}, page, page_size 1-100, user_id, region"),
-    responses((status = 200, body = Object, description = "SearchResponse"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/search", tag = "search", request_body = SearchRequest,
+    responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[allow(dead_code)]
 fn search_post() {}
 
 #[utoipa::path(get, path = "/v1/search", tag = "search", params(("q" = String, Query, description = "the query"), ("page" = Option<u32>, Query), ("page_size" = Option<u32>, Query), ("genres" = Option<String>, Query, description = "comma-separated"), ("content_types" = Option<String>, Query), ("platforms" = Option<String>, Query), ("year_from" = Option<i32>, Query), ("year_to" = Option<i32>, Query), ("region" = Option<String>, Query), ("user_id" = Option<String>, Query), ("mode" = Option<String>, Query, description = "hybrid (default), dense or keyword")),
-    responses((status = 200, body = Object, description = "SearchResponse"), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = SearchResponse), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[allow(dead_code)]
 fn search_get() {}
 

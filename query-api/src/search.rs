@@ -119,23 +119,27 @@ pub struct SearchService {
 
 // ---------------------------------------------------------------- request / response (seed §3)
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchFilters {
     #[serde(default)]
     pub genres: Option<Vec<String>>,
     #[serde(default)]
     pub content_types: Option<Vec<String>>,
+    /// `[from, to]`, inclusive.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<i32>>)]
     pub year_range: Option<(i32, i32)>,
+    /// `[min, max]`.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<f32>>)]
     pub rating_range: Option<(f32, f32)>,
     #[serde(default)]
     pub platforms: Option<Vec<String>>,
 }
 
 /// Which channels run: `hybrid` (the product) or one raw channel, for evaluation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchMode {
     #[default]
@@ -144,7 +148,7 @@ pub enum SearchMode {
     Keyword,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     pub query: String,
@@ -169,7 +173,7 @@ fn twenty() -> u32 {
     20
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Offer {
     pub platform: String,
     pub availability_type: String,
@@ -179,7 +183,7 @@ pub struct Offer {
     pub price_currency: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContentSummary {
     pub id: Uuid,
     pub title: String,
@@ -191,7 +195,7 @@ pub struct ContentSummary {
     pub availability: Vec<Offer>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchResult {
     pub content: ContentSummary,
     pub relevance_score: f32,
@@ -202,7 +206,7 @@ pub struct SearchResult {
     pub title_score: f32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reference {
     pub query: String,
     pub id: Option<Uuid>,
@@ -211,13 +215,14 @@ pub struct Reference {
 }
 
 /// Seed `ParsedIntent`, plus what the query resolved to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueryParsed {
     pub original: String,
     pub text: String,
     pub references: Vec<Reference>,
     pub genres: Vec<String>,
     pub moods: Vec<String>,
+    #[schema(value_type = Option<Vec<i32>>)]
     pub year_range: Option<(i32, i32)>,
     pub content_types: Vec<String>,
     pub platforms: Vec<String>,
@@ -225,7 +230,7 @@ pub struct QueryParsed {
     pub mode: SearchMode,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub results: Vec<SearchResult>,
     pub total_count: usize,
