@@ -13,11 +13,13 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlatformAvailability {
     pub platform: String,
     pub region: String,
     pub availability_type: String,
+    /// Decimal as a string, e.g. "3.99".
+    #[schema(value_type = Option<String>)]
     pub price_amount: Option<Decimal>,
     pub price_currency: Option<String>,
     pub deep_link: String,
@@ -27,13 +29,13 @@ pub struct PlatformAvailability {
     pub video_quality: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct ContentImages {
     pub poster: Option<String>,
     pub backdrop: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GetContentResponse {
     pub id: Uuid,
     pub content_type: String,
@@ -78,12 +80,12 @@ async fn get_content(
 /// Most ids one batch request may ask for.
 pub const MAX_BATCH: usize = 100;
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct BatchRequest {
     pub ids: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchResponse {
     pub content: Vec<GetContentResponse>,
     pub not_found: Vec<Uuid>,

@@ -10,9 +10,17 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::oauth;
+use crate::content::{
+    BatchRequest, BatchResponse, ContentImages, GetContentResponse, PlatformAvailability,
+};
 use crate::search::{
     ContentSummary, Offer, QueryParsed, Reference, SearchFilters, SearchMode, SearchRequest,
     SearchResponse, SearchResult,
+};
+use crate::sync::protocol::AckStatus;
+use crate::sync::{
+    Ack, DeviceInfo, DevicesResponse, MergeRequest, MergeResult, PlaybackPosition,
+    SyncStateResponse, WatchlistItem,
 };
 
 #[derive(OpenApi)]
@@ -40,7 +48,10 @@ use crate::search::{
         oauth::RegisterRequest, oauth::RegisterResponse, oauth::Me, oauth::ClientRequest,
         oauth::ClientResponse, TokenResponse, OAuthErrorBody, ErrorBody, ErrorDetail, FieldError,
         DeviceAuthorizationResponse, SearchRequest, SearchResponse, SearchFilters, SearchMode,
-        SearchResult, ContentSummary, Offer, QueryParsed, Reference,
+        SearchResult, ContentSummary, Offer, QueryParsed, Reference, GetContentResponse,
+        PlatformAvailability, ContentImages, BatchRequest, BatchResponse, SyncStateResponse,
+        WatchlistItem, PlaybackPosition, DeviceInfo, DevicesResponse, MergeRequest, MergeResult,
+        Ack, AckStatus,
     )),
     modifiers(&Security),
     tags(
@@ -187,12 +198,12 @@ fn suggestions() {}
 fn trending() {}
 
 #[utoipa::path(get, path = "/v1/content/{id}", tag = "content", params(("id" = String, Path, description = "content UUID")),
-    responses((status = 200, body = Object, description = "GetContentResponse"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = GetContentResponse), (status = 404, body = ErrorBody)))]
 #[allow(dead_code)]
 fn content_get() {}
 
-#[utoipa::path(post, path = "/v1/content/batch", tag = "content", request_body(content = Object, description = "{\"ids\": [uuid]}"),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/content/batch", tag = "content", request_body = BatchRequest,
+    responses((status = 200, body = BatchResponse), (status = 400, body = ErrorBody)))]
 #[allow(dead_code)]
 fn content_batch() {}
 
@@ -227,17 +238,17 @@ fn leaving_soon() {}
 fn sync_ws() {}
 
 #[utoipa::path(get, path = "/v1/sync/state/{user_id}", tag = "sync", security(("bearer" = ["read:preferences"])), params(("user_id" = String, Path)),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = SyncStateResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn sync_state() {}
 
 #[utoipa::path(get, path = "/v1/sync/devices/{user_id}", tag = "sync", security(("bearer" = ["read:devices"])), params(("user_id" = String, Path)),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = DevicesResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn sync_devices() {}
 
-#[utoipa::path(post, path = "/v1/sync/merge", tag = "sync", security(("bearer" = ["write:preferences", "write:playback"])), request_body(content = Object, description = "{device_id, operations: [CrdtOperation]}"),
-    responses((status = 200, body = Object, description = "per-operation acknowledgements"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/sync/merge", tag = "sync", security(("bearer" = ["write:preferences", "write:playback"])), request_body = MergeRequest,
+    responses((status = 200, body = MergeResult, description = "per-operation acknowledgements"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn sync_merge() {}
 

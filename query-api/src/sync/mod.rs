@@ -92,7 +92,7 @@ async fn ws(State(ctx): State<Ctx>, caller: Caller, upgrade: WebSocketUpgrade) -
 }
 
 /// Seed `SyncStateResponse`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyncStateResponse {
     pub user_id: Uuid,
     pub watchlist: Vec<WatchlistItem>,
@@ -102,10 +102,11 @@ pub struct SyncStateResponse {
     /// When the newest operation folded into this state was recorded (null: nothing yet).
     pub last_sync: Option<DateTime<Utc>>,
     /// Server stamp of that operation: a device that loads this state resumes after it.
+    #[schema(value_type = Option<Object>)]
     pub cursor: Option<Hlc>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WatchlistItem {
     pub content_id: Uuid,
     pub added_at: DateTime<Utc>,
@@ -113,7 +114,7 @@ pub struct WatchlistItem {
     pub tags: Vec<Uuid>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlaybackPosition {
     pub position_ms: u64,
     pub duration_ms: Option<u64>,
@@ -121,7 +122,7 @@ pub struct PlaybackPosition {
     pub device_id: Uuid,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceInfo {
     pub device_id: Uuid,
     pub name: Option<String>,
@@ -228,7 +229,7 @@ async fn state(
     Ok(Json(load(&ctx.pool, user_id).await?))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DevicesResponse {
     pub user_id: Uuid,
     pub devices: Vec<DeviceInfo>,
@@ -250,24 +251,27 @@ async fn devices(
 }
 
 /// `POST /v1/sync/merge`: a device uploads operations (typically its offline queue).
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     pub device_id: Uuid,
+    /// `CrdtOperation`s (seed §5): operation_id, operation_type {type, …}, timestamp (HLC), device_id.
+    #[schema(value_type = Vec<Object>)]
     pub operations: Vec<CrdtOperation>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MergeResult {
     pub acknowledgements: Vec<Ack>,
 }
 
 /// `stamp` is the server HLC the operation was recorded at. It is not a resume point (other
 /// devices' operations may sit before it unseen): devices resume from a socket's cursor.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ack {
     pub operation_id: Uuid,
     pub status: AckStatus,
+    #[schema(value_type = Option<Object>)]
     pub stamp: Option<Hlc>,
 }
 
