@@ -186,14 +186,15 @@ impl App {
             KeySettings {
                 prepublish: Duration::from_secs(c.key_prepublish_s),
                 rotate_after: Duration::from_secs(c.key_rotation_days * 86_400),
-                retain: Duration::from_secs(c.access_ttl_s + c.leeway_s),
+                // An instance may sign with a retired key until its next reload.
+                retain: Duration::from_secs(c.access_ttl_s + c.leeway_s + c.key_reload_s),
             },
         )
         .await
         .context("loading signing keys")?;
         Ok(Arc::new(TokenService::new(
             keys,
-            &c.issuer,
+            c.issuer.trim_end_matches('/'),
             &c.audience,
             Duration::from_secs(c.access_ttl_s),
             Duration::from_secs(c.leeway_s),

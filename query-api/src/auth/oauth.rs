@@ -325,7 +325,9 @@ impl AuthServer {
         let user = store::user_by_id(&mut *tx, user_id)
             .await?
             .ok_or_else(|| OAuthError::new("invalid_grant", "the user no longer exists"))?;
-        let roles = if client.first_party {
+        // Operator power only through our own interactive apps: never to third-party clients,
+        // and never through the device grant (a phished TV code must not lend it).
+        let roles = if client.first_party && !client.allows_grant("device_code") {
             user.roles.clone()
         } else {
             vec![Role::User]
@@ -412,13 +414,14 @@ impl AuthServer {
 }
 
 /// The pre-session CSRF token: the browser's `mg_login` cookie, or a new one to set.
-fn login_token(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+fn login_token(headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>) {
     if let Some(t) = cookie(headers, LOGIN_COOKIE).filter(|t| t.len() == 43) {
         return (t, None);
     }
     let (token, _) = store::new_secret();
     let set = HeaderValue::from_str(&format!(
-        "{LOGIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600"
+        "{LOGIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600{}",
+        if secure { "; Secure" } else { "" }
     ))
     .ok();
     (token, set)
@@ -619,7 +622,7 @@ async fn authorize_page(
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let (login, set) = login_token(&headers);
+    let (login, set) = login_token(&headers, s.settings.issuer.starts_with("https://"));
     let who = match &session {
         Some((u, csrf)) => pages::Who::Session {
             email: &u.email,
@@ -702,7 +705,7 @@ async fn authorize_submit(
                 Err(e) => return ApiError::from(e).into_response(),
             };
             let Some(user) = found else {
-                let (login, _) = login_token(&headers);
+                let (login, _) = login_token(&headers, s.settings.issuer.starts_with("https://"));
                 return pages::consent(
                     "/oauth/authorize",
                     &a.client.name,
@@ -1100,7 +1103,7 @@ async fn device_page(
     Query(q): Query<DeviceEntry>,
 ) -> Response {
     let signed_in = matches!(s.session(&headers).await, Ok(Some(_)));
-    let (login, set) = login_token(&headers);
+    let (login, set) = login_token(&headers, s.settings.issuer.starts_with("https://"));
     let page = pages::device_entry(
         q.user_code.as_deref().unwrap_or_default(),
         signed_in,
@@ -1130,15 +1133,16 @@ async fn device_submit(
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let (login, _) = login_token(&headers);
+    let (login, set_login) = login_token(&headers, s.settings.issuer.starts_with("https://"));
     let invalid = |signed_in: bool| {
-        pages::device_entry(
+        let page = pages::device_entry(
             &typed,
             signed_in,
             &login,
             Some("That code is not valid or has expired."),
             StatusCode::BAD_REQUEST,
-        )
+        );
+        with_cookie(page, if signed_in { None } else { set_login.clone() })
     };
     let Some(code) = rules::user_code::normalize(&typed) else {
         return invalid(session.is_some());

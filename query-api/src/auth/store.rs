@@ -433,7 +433,8 @@ async fn lock_family(
     tx: &mut Transaction<'_, Postgres>,
     family_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1::text))")
+    // Two-key form: its own namespace, apart from the single-key locks (relay leader, keys).
+    sqlx::query("SELECT pg_advisory_xact_lock(7312, hashtext($1::text))")
         .bind(family_id)
         .execute(&mut **tx)
         .await?;

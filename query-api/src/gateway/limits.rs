@@ -91,6 +91,9 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_ta
 return {1, math.floor((now - allow_at) / interval), math.ceil((new_tat - now) / 1000000)}
 "#;
 
+/// Longest a request waits for Redis (reconnects included) before the gateway's fallback.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub struct RedisGate {
     conn: ConnectionManager,
     prefix: String,
@@ -103,8 +106,10 @@ impl RedisGate {
         // Bounded waits: a hung Redis must turn into an error (and the gateway's fallback), not a
         // hung request.
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_response_timeout(std::time::Duration::from_millis(250))
-            .set_connection_timeout(std::time::Duration::from_secs(1));
+            .set_response_timeout(TIMEOUT)
+            .set_connection_timeout(TIMEOUT)
+            .set_number_of_retries(1)
+            .set_max_delay(200);
         let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| GateError(e.to_string()))?;
@@ -133,15 +138,17 @@ impl GateStore for RedisGate {
             .map(|j| self.deny_key(j))
             .unwrap_or_else(|| bucket.clone());
         let mut conn = self.conn.clone();
-        let (verdict, a, b): (i64, u64, u64) = self
-            .script
+        let mut invocation = self.script.prepare_invoke();
+        let call = invocation
             .key(&bucket)
             .key(&deny)
             .arg(policy.interval_us())
             .arg(policy.burst.max(1))
             .arg(if jti.is_some() { "1" } else { "0" })
-            .invoke_async(&mut conn)
+            .invoke_async(&mut conn);
+        let (verdict, a, b): (i64, u64, u64) = tokio::time::timeout(TIMEOUT, call)
             .await
+            .map_err(|_| GateError("timed out".into()))?
             .map_err(|e| GateError(e.to_string()))?;
         Ok(match verdict {
             -1 => Admission::Revoked,
@@ -162,13 +169,11 @@ impl GateStore for RedisGate {
             return Ok(());
         }
         let mut conn = self.conn.clone();
-        redis::cmd("SET")
-            .arg(self.deny_key(jti))
-            .arg(1)
-            .arg("EX")
-            .arg(ttl)
-            .query_async::<()>(&mut conn)
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.deny_key(jti)).arg(1).arg("EX").arg(ttl);
+        tokio::time::timeout(TIMEOUT * 4, cmd.query_async::<()>(&mut conn))
             .await
+            .map_err(|_| GateError("timed out".into()))?
             .map_err(|e| GateError(e.to_string()))
     }
 }

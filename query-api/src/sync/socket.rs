@@ -91,6 +91,14 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
         )
         .await;
     }
+    if caller.exp <= chrono::Utc::now().timestamp() {
+        return refuse(
+            ws,
+            "token_expired",
+            "the access token expired; reconnect with a fresh one",
+        )
+        .await;
+    }
     let scopes = caller.scopes.clone();
     // The socket lives no longer than the token that opened it.
     let token_left = Duration::from_secs(
