@@ -24,9 +24,10 @@ async fn content_service_health_and_reflection() {
         ))
         .await;
     let id = a["content_id"].as_str().unwrap().to_string();
-    s.eventually(15, "title projected", || async {
-        let (st, _) = s.get(&format!("/v1/content/{id}")).await;
-        (st == 200).then_some(())
+    // Title and offers travel on different topics: wait for both to be projected.
+    s.eventually(15, "title and offers projected", || async {
+        let (st, body) = s.get(&format!("/v1/content/{id}")).await;
+        (st == 200 && body["availability"].as_array().map_or(0, |a| a.len()) == 2).then_some(())
     })
     .await;
     let mut client = ContentServiceClient::connect(s.grpc.clone()).await.unwrap();
