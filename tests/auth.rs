@@ -13,8 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::Stack;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use mediagw_domain::auth::{Role, Scopes, Tier};
-use mediagw_query_api::auth::tokens::Grant;
+use mediagw_domain::auth::Tier;
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, DeviceAuthorizationUrl,
@@ -1132,20 +1131,6 @@ fn header(r: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.to_str().unwrap().to_string())
 }
 
-fn token_of_tier(s: &Stack, tier: Tier) -> String {
-    s.tokens
-        .issue(&Grant {
-            user_id: Uuid::new_v4(),
-            client_id: "tests".into(),
-            scopes: Scopes::all(),
-            roles: vec![Role::User],
-            tier,
-            device_id: None,
-        })
-        .unwrap()
-        .token
-}
-
 /// Fires `n` requests at once (many connections) and counts 200s and 429s; also how long it took
 /// (the bucket refills meanwhile).
 async fn burst(s: &Stack, n: usize, token: Option<String>) -> (usize, usize, f64) {
@@ -1212,14 +1197,14 @@ async fn seed_rate_limits_and_gateway_layers() {
 
     // Signed-in users are limited per user, by tier, whatever the IP has spent.
     // Exactly the burst, plus what the sustained rate refilled while the burst was in flight.
-    let (ok, limited, took) = burst(&s, 200, Some(token_of_tier(&s, Tier::Free))).await;
+    let (ok, limited, took) = burst(&s, 200, Some(s.token_of_tier(Tier::Free))).await;
     let refill = (took / 0.6).ceil() as usize;
     assert!(
         (20..=20 + refill).contains(&ok),
         "free: {ok} admitted in {took:.2} s"
     );
     assert_eq!(ok + limited, 200);
-    let (ok, _, took) = burst(&s, 400, Some(token_of_tier(&s, Tier::Premium))).await;
+    let (ok, _, took) = burst(&s, 400, Some(s.token_of_tier(Tier::Premium))).await;
     let refill = (took / 0.06).ceil() as usize;
     assert!(
         (100..=100 + refill).contains(&ok),
@@ -1244,7 +1229,7 @@ async fn seed_rate_limits_and_gateway_layers() {
     assert_eq!(statuses, [400, 400, 400, 400, 400, 429]);
 
     // Request ids: echoed when sane, generated otherwise. CORS for the configured origin only.
-    let premium = token_of_tier(&s, Tier::Premium);
+    let premium = s.token_of_tier(Tier::Premium);
     let r = plain()
         .get(format!("{}/v1/auth/me", s.api))
         .bearer_auth(&premium)
@@ -1330,10 +1315,10 @@ async fn seed_rate_limits_and_gateway_layers() {
         }
     };
     assert_eq!(jwks().await["keys"].as_array().unwrap().len(), 1);
-    let before = token_of_tier(&s, Tier::Premium);
+    let before = s.token_of_tier(Tier::Premium);
     let new_kid = s.run_ok(&["auth", "rotate-key"]).trim().to_string();
     s.tokens.keys().reload().await.unwrap();
-    let after = token_of_tier(&s, Tier::Premium);
+    let after = s.token_of_tier(Tier::Premium);
     assert_eq!(claims(&after).0["kid"], new_kid);
     assert_eq!(
         me(&s, &after).await.0,

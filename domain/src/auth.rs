@@ -83,10 +83,6 @@ impl Scopes {
         self.0.contains(&scope)
     }
 
-    pub fn is_subset(&self, of: &Scopes) -> bool {
-        self.0.is_subset(&of.0)
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

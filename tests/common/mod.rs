@@ -68,7 +68,7 @@ fn unlimited() -> Vec<(String, String)> {
         .collect()
 }
 
-fn mint(tokens: &TokenService, user: uuid::Uuid, scope: &str, admin: bool) -> String {
+fn mint(tokens: &TokenService, user: uuid::Uuid, scope: &str, admin: bool, tier: Tier) -> String {
     let mut roles = vec![Role::User];
     if admin {
         roles.push(Role::Admin);
@@ -83,7 +83,7 @@ fn mint(tokens: &TokenService, user: uuid::Uuid, scope: &str, admin: bool) -> St
                 Scopes::parse(scope).unwrap()
             },
             roles,
-            tier: Tier::Premium,
+            tier,
             device_id: None,
         })
         .unwrap()
@@ -176,7 +176,7 @@ impl Stack {
         ));
         // `http` acts as an operator (role admin): `/internal/*` needs it. Tests of auth itself use
         // their own clients.
-        let operator = mint(&tokens, uuid::Uuid::new_v4(), "", true);
+        let operator = mint(&tokens, uuid::Uuid::new_v4(), "", true, Tier::Premium);
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
             reqwest::header::AUTHORIZATION,
@@ -206,7 +206,12 @@ impl Stack {
 
     /// An access token of `user` with `scope` (all scopes when empty), signed like the server's.
     pub fn token(&self, user: uuid::Uuid, scope: &str) -> String {
-        mint(&self.tokens, user, scope, false)
+        mint(&self.tokens, user, scope, false, Tier::Premium)
+    }
+
+    /// A token of a new user of `tier` with every scope.
+    pub fn token_of_tier(&self, tier: Tier) -> String {
+        mint(&self.tokens, uuid::Uuid::new_v4(), "", false, tier)
     }
 
     /// Restores the seed's rate limits (the harness lifts them so other tests never hit them).

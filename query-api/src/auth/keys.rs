@@ -89,11 +89,7 @@ impl KeyStore {
     /// A key exists (creating the first one, active at once, if not); rotates when the signing
     /// key is older than `rotate_after`.
     pub async fn ensure_key(&self) -> Result<(), AuthError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(KEY_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.locked().await?;
         let newest: Option<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT max(created_at) FROM auth.signing_keys WHERE retired_at IS NULL",
         )
@@ -114,13 +110,19 @@ impl KeyStore {
         Ok(())
     }
 
-    /// Publishes a new key that signs after `prepublish`; returns its kid.
-    pub async fn rotate(&self) -> Result<String, AuthError> {
+    /// A transaction holding the key lock: one instance creates or rotates keys at a time.
+    async fn locked(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, AuthError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(KEY_LOCK)
             .execute(&mut *tx)
             .await?;
+        Ok(tx)
+    }
+
+    /// Publishes a new key that signs after `prepublish`; returns its kid.
+    pub async fn rotate(&self) -> Result<String, AuthError> {
+        let mut tx = self.locked().await?;
         let kid = rotate_in(&mut tx, self.settings.prepublish).await?;
         tx.commit().await?;
         self.reload().await?;

@@ -137,6 +137,12 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// The body of a token, device or revocation request (`application/x-www-form-urlencoded`).
+fn read_form<T>(form: Result<Form<T>, FormRejection>) -> Result<T, OAuthError> {
+    form.map(|Form(f)| f)
+        .map_err(|e| OAuthError::new("invalid_request", format!("the body must be a form: {e}")))
+}
+
 fn no_store(h: &mut HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -778,8 +784,7 @@ async fn token(
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let Form(f) = form
-        .map_err(|e| OAuthError::new("invalid_request", format!("the body must be a form: {e}")))?;
+    let f = read_form(form)?;
     let client = s
         .client(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
         .await?;
@@ -1045,8 +1050,7 @@ async fn device_authorization(
     headers: HeaderMap,
     form: Result<Form<DeviceForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let Form(f) = form
-        .map_err(|e| OAuthError::new("invalid_request", format!("the body must be a form: {e}")))?;
+    let f = read_form(form)?;
     let client = s
         .client(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
         .await?;
@@ -1268,8 +1272,7 @@ async fn revoke(
     headers: HeaderMap,
     form: Result<Form<RevokeForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
-    let Form(f) = form
-        .map_err(|e| OAuthError::new("invalid_request", format!("the body must be a form: {e}")))?;
+    let f = read_form(form)?;
     let client = s
         .client(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
         .await?;

@@ -85,10 +85,6 @@ impl TokenService {
         &self.keys
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     pub fn ttl(&self) -> Duration {
         self.ttl
     }

@@ -63,19 +63,15 @@ pub fn required_scope(op: &CrdtOperation) -> Option<Scope> {
     }
 }
 
-/// Every operation of a batch must be allowed, or none is recorded.
-fn check_scopes(
+/// The first scope a batch needs that the caller lacks: every operation must be allowed, or
+/// none is recorded (REST and socket alike).
+pub(crate) fn missing_scope(
     caller_scopes: &mediagw_domain::auth::Scopes,
     ops: &[CrdtOperation],
-) -> Result<(), ApiError> {
-    match ops
-        .iter()
+) -> Option<Scope> {
+    ops.iter()
         .filter_map(required_scope)
         .find(|s| !caller_scopes.contains(*s))
-    {
-        Some(missing) => Err(ApiError::InsufficientScope(missing.as_str())),
-        None => Ok(()),
-    }
 }
 
 async fn ws(State(ctx): State<Ctx>, caller: Caller, upgrade: WebSocketUpgrade) -> Response {
@@ -299,7 +295,9 @@ async fn merge(
     })?;
     // Like the socket: a device that syncs reads its state too; writes need their own scopes.
     caller.require_scope(Scope::ReadPreferences)?;
-    check_scopes(&caller.scopes, &req.operations)?;
+    if let Some(missing) = missing_scope(&caller.scopes, &req.operations) {
+        return Err(ApiError::InsufficientScope(missing.as_str()));
+    }
     let ids: Vec<Uuid> = req.operations.iter().map(|o| o.operation_id).collect();
     let outcome = ctx
         .hub

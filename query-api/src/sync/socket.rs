@@ -366,11 +366,7 @@ impl Session {
         if operations.is_empty() {
             return Ok(());
         }
-        let missing = operations
-            .iter()
-            .filter_map(super::required_scope)
-            .find(|s| !self.scopes.contains(*s));
-        if let Some(scope) = missing {
+        if let Some(scope) = super::missing_scope(&self.scopes, &operations) {
             let message = format!(
                 "these operations need the `{}` scope; none was recorded",
                 scope.as_str()
