@@ -27,8 +27,10 @@ use mediagw_query_api::search::SearchSettings;
 use mediagw_query_api::sync::hub::{Fanout, HubSettings, LocalFanout, SyncHub};
 use mediagw_query_api::sync::pubsub::RedisFanout;
 use mediagw_search::cache::{Cache, RedisCache};
+use mediagw_search::embed::distilled::Distilled;
 use mediagw_search::embed::{Embedder, OnnxConfig, OnnxEmbedder};
 use mediagw_search::index::edge::EdgeIndex;
+use mediagw_search::index::qdrant::{QdrantConfig, QdrantIndex};
 use mediagw_search::index::SearchIndex;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
@@ -45,7 +47,12 @@ pub struct App {
 #[derive(Clone)]
 pub struct SearchParts {
     pub index: Arc<dyn SearchIndex>,
+    /// Documents (the indexer): the full model.
     pub embedder: Arc<dyn Embedder>,
+    /// Queries: the full model or its distilled token table (`search.query_encoder`).
+    pub query_embedder: Arc<dyn Embedder>,
+    /// The distilled query encoder, when that is the one in use (the API warms it).
+    pub distilled: Option<Arc<Distilled>>,
     pub cache: Option<Arc<dyn Cache>>,
 }
 
@@ -120,9 +127,18 @@ impl App {
                 let c = &self.config.search;
                 let index: Arc<dyn SearchIndex> = match c.index.as_str() {
                     "edge" => Arc::new(EdgeIndex::new(&c.index_dir)),
-                    other => anyhow::bail!(
-                        "search.index must be `edge` (`{other}` is not available in this build)"
+                    "qdrant" => Arc::new(
+                        QdrantIndex::connect(&QdrantConfig {
+                            url: c.qdrant_url.clone(),
+                            api_key: c
+                                .qdrant_api_key
+                                .as_ref()
+                                .map(|k| k.expose_secret().to_string()),
+                            collection_prefix: c.qdrant_collection_prefix.clone(),
+                        })
+                        .context("search.qdrant_url")?,
                     ),
+                    other => anyhow::bail!("search.index must be `edge` or `qdrant`, not `{other}`"),
                 };
                 let cfg = OnnxConfig {
                     model_dir: c.model_dir.clone(),
@@ -130,13 +146,26 @@ impl App {
                     batch: c.embed_batch,
                     max_tokens: c.embed_max_tokens,
                 };
-                let embedder: Arc<dyn Embedder> = Arc::new(
+                let model = Arc::new(
                     tokio::task::spawn_blocking(move || OnnxEmbedder::load(&cfg))
                         .await?
                         .context(
                             "loading the embedding model (search.model_dir; `scripts/up` fetches it)",
                         )?,
                 );
+                let mut distilled = None;
+                let query_embedder: Arc<dyn Embedder> = match c.query_encoder.as_str() {
+                    "model" => model.clone(),
+                    "distilled" => {
+                        let d = Arc::new(Distilled::new(&model)?);
+                        distilled = Some(d.clone());
+                        d
+                    }
+                    other => anyhow::bail!(
+                        "search.query_encoder must be `distilled` or `model`, not `{other}`"
+                    ),
+                };
+                let embedder: Arc<dyn Embedder> = model;
                 let url = self.config.redis.url.expose_secret();
                 let cache: Option<Arc<dyn Cache>> = if url.is_empty() {
                     None
@@ -150,6 +179,8 @@ impl App {
                 Ok(SearchParts {
                     index,
                     embedder,
+                    query_embedder,
+                    distilled,
                     cache,
                 })
             })

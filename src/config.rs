@@ -80,6 +80,10 @@ pub struct SearchConfig {
     pub index: String,
     /// Where the embedded index keeps its generations.
     pub index_dir: std::path::PathBuf,
+    /// Qdrant server (gRPC) when `index = "qdrant"`; one collection per generation.
+    pub qdrant_url: String,
+    pub qdrant_api_key: Option<SecretString>,
+    pub qdrant_collection_prefix: String,
     /// Directory with model.onnx, tokenizer.json and libonnxruntime.so (`scripts/lib.sh ensure_model`).
     pub model_dir: std::path::PathBuf,
     /// ONNX sessions (parallel model calls; one per core).
@@ -88,6 +92,11 @@ pub struct SearchConfig {
     pub embed_batch: usize,
     /// Tokens of each text the model reads (title, year, genres, then the overview).
     pub embed_max_tokens: usize,
+    /// How queries are embedded: `distilled` (the model's own per-token vectors, averaged;
+    /// microseconds) or `model` (a full model call, ≈ 5 ms of a core). ADR 0012.
+    pub query_encoder: String,
+    /// Fill the distilled table for the whole vocabulary at start (kept in `model_dir`).
+    pub query_encoder_warm: bool,
     /// Candidates per retrieval channel.
     pub depth: usize,
     pub result_ttl_s: u64,

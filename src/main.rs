@@ -221,6 +221,9 @@ enum BenchCmd {
         data: PathBuf,
         #[arg(long, default_value_t = 2000)]
         texts: usize,
+        /// Labeled queries, for the query encoders' latency and agreement.
+        #[arg(long, default_value = "tests/fixtures/search/queries.json")]
+        queries: PathBuf,
     },
     /// Index-only latency on a synthetic index of `--points` titles (scratch directory).
     Index {
@@ -270,6 +273,10 @@ enum BenchCmd {
         seconds: u64,
         #[arg(long)]
         cached: bool,
+        /// Open loop: send this many requests per second whatever the latency (queueing
+        /// included in the latencies); `--concurrency` then caps requests in flight.
+        #[arg(long)]
+        rate: Option<f64>,
     },
 }
 
@@ -331,8 +338,13 @@ async fn main() -> anyhow::Result<()> {
             action: EvalCmd::Search { api, queries },
         } => cmd::search::eval(api.trim_end_matches('/'), &queries).await,
         Command::Bench {
-            action: BenchCmd::Embed { data, texts },
-        } => cmd::search::bench_embed(&config, &data, texts).await,
+            action:
+                BenchCmd::Embed {
+                    data,
+                    texts,
+                    queries,
+                },
+        } => cmd::search::bench_embed(&config, &data, texts, &queries).await,
         Command::Bench {
             action:
                 BenchCmd::Search {
@@ -341,6 +353,7 @@ async fn main() -> anyhow::Result<()> {
                     concurrency,
                     seconds,
                     cached,
+                    rate,
                 },
         } => {
             cmd::search::bench(
@@ -349,6 +362,7 @@ async fn main() -> anyhow::Result<()> {
                 concurrency.max(1),
                 std::time::Duration::from_secs(seconds),
                 cached,
+                rate,
             )
             .await
         }

@@ -130,3 +130,28 @@ pub async fn maintain_index(
         }
     }
 }
+
+/// Fills the distilled query encoder's table in the background (from its file when present).
+pub async fn warm_query_encoder(
+    encoder: Arc<mediagw_search::embed::distilled::Distilled>,
+    file: std::path::PathBuf,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let result = tokio::select! {
+        r = encoder.warm(Some(file)) => r,
+        _ = shutdown.cancelled() => {
+            encoder.stop_warming();
+            return Ok(());
+        }
+    };
+    match result {
+        Ok(()) => tracing::info!(
+            tokens = encoder.known_tokens(),
+            seconds = started.elapsed().as_secs_f64(),
+            "distilled query encoder ready"
+        ),
+        Err(e) => tracing::warn!(error = %e, "warming the distilled query encoder failed"),
+    }
+    Ok(())
+}

@@ -122,6 +122,13 @@ pub async fn serve(
     if roles.contains("api") {
         let titles = app.titles();
         let parts = app.search_parts().await?;
+        if let (Some(d), true) = (&parts.distilled, app.config.search.query_encoder_warm) {
+            tasks.spawn(crate::search::warm_query_encoder(
+                d.clone(),
+                app.config.search.model_dir.join("distilled-tokens.f32"),
+                shutdown.clone(),
+            ));
+        }
         let events = crate::search::KafkaSearchEvents {
             bus: bus.clone().expect("bus for api") as Arc<dyn EventBus>,
             codec: app.codec.clone(),
@@ -129,7 +136,7 @@ pub async fn serve(
         let search = Arc::new(mediagw_query_api::search::SearchService::new(
             app.pool.clone(),
             parts.index,
-            parts.embedder,
+            parts.query_embedder,
             parts.cache,
             Some(Arc::new(events)),
             app.search_settings(),

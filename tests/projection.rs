@@ -41,6 +41,7 @@ fn metadata(title: String) -> TitleMetadata {
         release_date: NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
         genres: vec!["drama".into(), "crime".into()],
         runtime_minutes: Some(90),
+        cast: vec![],
     }
 }
 

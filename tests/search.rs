@@ -74,6 +74,10 @@ async fn catalog(s: &mut Stack) {
             "Neo and the rebels fight the machines as the simulated world and its agents close in on Zion.",
             json!([])),
     ] {
+        let mut body = body;
+        if body["raw_content"]["title"] == "The Matrix Reloaded" {
+            body["raw_content"]["cast"] = json!(["Keanu Reeves", "Laurence Fishburne", "Carrie-Anne Moss"]);
+        }
         let (status, body) = s.ingest(&body).await;
         assert!(status < 300, "{body}");
     }
@@ -144,6 +148,28 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         "{reasons}"
     );
     assert!(body["results"][0]["graph_score"].as_f64().unwrap() > 0.0);
+
+    // Shared cast is a graph edge too: the sequel and Keanu Reeves's Speed, with the names why.
+    let (_, body, _) = post(&s, json!({"query": "movies like The Matrix"})).await;
+    let got = titles(&body);
+    assert_eq!(got[0], "The Matrix Reloaded", "{got:?}");
+    let speed = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["content"]["title"] == "Speed")
+        .unwrap_or_else(|| panic!("Speed shares Keanu Reeves: {got:?}"));
+    let reasons = speed["match_reasons"].to_string();
+    assert!(
+        reasons.contains("shares cast with The Matrix (1999): Keanu Reeves"),
+        "{reasons}"
+    );
+    assert!(speed["graph_score"].as_f64().unwrap() >= 0.2, "{speed}");
+    let pos = |t: &str| got.iter().position(|x| x == t).unwrap_or(usize::MAX);
+    assert!(
+        pos("Speed") < pos("Inception"),
+        "shared cast outranks a genre neighbour: {got:?}"
+    );
 
     // Explicit filters: platform in a region, content type, year range.
     let (_, body, _) = post(
@@ -307,19 +333,39 @@ async fn personalisation_and_index_rebuild() {
     .await;
     let (_, personal, _) = post(&s, json!({"query": "movies from the 90s", "user_id": user})).await;
     let (_, anonymous, _) = post(&s, json!({"query": "movies from the 90s"})).await;
-    let first = &personal["results"][0];
-    assert!(
-        first["content"]["genres"]
+    // Taste is a boost, not a filter: comedies move up (never down) against the anonymous order,
+    // and the leading comedy says why.
+    let first_comedy = |body: &Value| {
+        body["results"]
             .as_array()
             .unwrap()
-            .contains(&json!("comedy")),
-        "{personal}"
-    );
+            .iter()
+            .position(|r| {
+                r["content"]["genres"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("comedy"))
+            })
+            .unwrap_or_else(|| panic!("no comedy in {body}"))
+    };
+    let (p, a) = (first_comedy(&personal), first_comedy(&anonymous));
     assert!(
-        first["match_reasons"]
-            .to_string()
-            .contains("matches your taste"),
-        "{first}"
+        p <= a,
+        "comedy at {p} for the user, {a} anonymously: {personal}"
+    );
+    assert!(p < 3, "a comedy in the user's top 3: {personal}");
+    let reasons = &personal["results"][p]["match_reasons"];
+    assert!(
+        reasons.as_array().unwrap().iter().any(|r| {
+            let r = r.as_str().unwrap();
+            r.starts_with("matches your taste:") && r.contains("comedy")
+        }),
+        "{reasons}"
+    );
+    assert_ne!(
+        titles(&personal),
+        titles(&anonymous),
+        "the user's taste changed nothing"
     );
     assert_eq!(personal["total_count"], anonymous["total_count"]);
 

@@ -66,9 +66,9 @@ mod tests {
                 release_date: chrono::NaiveDate::from_ymd_opt(1968, 4, 2).unwrap(),
                 genres: vec![],
                 runtime_minutes: None,
+                cast: vec![],
             },
             availability: vec![],
-            cast: vec![],
         }
     }
 

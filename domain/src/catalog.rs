@@ -99,6 +99,10 @@ pub struct TitleMetadata {
     pub release_date: NaiveDate,
     pub genres: Vec<String>,
     pub runtime_minutes: Option<u16>,
+    /// Leading cast, billing order: entity-resolution evidence and the search graph's "shared
+    /// cast" edges. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cast: Vec<String>,
 }
 
 /// Identifier type → value (`imdb` → `tt0133093`). Ordered so events and hashes are deterministic.
@@ -145,9 +149,6 @@ pub struct CanonicalTitle {
     pub external_ids: ExternalIds,
     pub metadata: TitleMetadata,
     pub availability: Vec<Offer>,
-    /// Leading cast names: a hint for entity resolution, not part of the title's events.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cast: Vec<String>,
 }
 
 /// Ingestion sources accepted on `POST /internal/ingest` (seed `IngestRequest.platform`).
@@ -391,9 +392,9 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
                 release_date,
                 genres,
                 runtime_minutes,
+                cast: names(obj.get("cast")),
             },
             availability,
-            cast: names(obj.get("cast")),
         })
     } else {
         Err(errs)

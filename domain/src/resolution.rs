@@ -39,7 +39,7 @@ impl Fingerprint {
             original_title: m.original_title.clone(),
             year: chrono::Datelike::year(&m.release_date),
             runtime_minutes: m.runtime_minutes,
-            cast: record.cast.clone(),
+            cast: m.cast.clone(),
             external_ids: record.external_ids.clone(),
         }
     }

@@ -194,6 +194,13 @@ impl Title {
                     }
                 }
                 check_region(&region, &record.availability)?;
+                let mut record = record;
+                // A provider that lists no cast (YouTube, say) does not erase the cast we know.
+                if record.metadata.cast.is_empty() {
+                    if let Some(current) = &self.metadata {
+                        record.metadata.cast = current.cast.clone();
+                    }
+                }
                 let mut events = Vec::new();
                 let mut external_ids = self.external_ids.clone();
                 // Ids accumulate: a provider that omits an id we already know does not erase it.
@@ -393,6 +400,7 @@ mod tests {
             release_date: NaiveDate::from_ymd_opt(1999, 3, 31).unwrap(),
             genres: vec!["action".into()],
             runtime_minutes: Some(136),
+            cast: vec![],
         }
     }
 
@@ -428,7 +436,6 @@ mod tests {
                 external_ids: ids(),
                 metadata: meta(title),
                 availability: offers,
-                cast: vec![],
             },
         }
     }
@@ -469,6 +476,35 @@ mod tests {
             .when(ingest("The Matrix", vec![offer("netflix", None)]))
             .unwrap();
         assert!(events.is_empty());
+    }
+
+    #[test]
+    fn a_record_without_cast_keeps_the_known_cast() {
+        // Given a title whose cast is known,
+        let mut with_cast = meta("The Matrix");
+        with_cast.cast = vec!["Keanu Reeves".into(), "Carrie-Anne Moss".into()];
+        let history = vec![TitleEvent::TitleIngested {
+            content_id: id(),
+            source: "tmdb".into(),
+            metadata: with_cast.clone(),
+            external_ids: ids(),
+        }];
+        // when a provider that lists no cast sends the same title, nothing changes;
+        let events = given(history.clone())
+            .when(ingest("The Matrix", vec![]))
+            .unwrap();
+        assert!(events.is_empty(), "{events:?}");
+        // and when one sends another cast, it replaces the old one.
+        let mut cmd = ingest("The Matrix", vec![]);
+        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
+            unreachable!()
+        };
+        record.metadata.cast = vec!["Laurence Fishburne".into()];
+        let events = given(history).when(cmd).unwrap();
+        assert!(
+            matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.cast == ["Laurence Fishburne"]),
+            "{events:?}"
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Datelike;
 use mediagw_domain::catalog::TitleMetadata;
-use mediagw_domain::search::text::{document_text, embedding_text, fnv1a64, title_trigrams};
+use mediagw_domain::search::text::{
+    cast_vector, document_text, embedding_text, fnv1a64, title_trigrams, MAX_CAST,
+};
 use mediagw_domain::search::Bm25;
 use mediagw_domain::title::TitleEvent;
 use mediagw_schemas::{topics, EventMeta, EventRecord};
@@ -53,6 +55,7 @@ struct DocRow {
     year: i32,
     content_type: String,
     genres: Vec<String>,
+    cast: Vec<String>,
 }
 
 impl SearchProjection {
@@ -103,6 +106,7 @@ CREATE TABLE IF NOT EXISTS {s}.documents (
     genres       text[] NOT NULL,
     retired      boolean NOT NULL DEFAULT false
 );
+ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS "cast" text[] NOT NULL DEFAULT '{{}}';
 CREATE TABLE IF NOT EXISTS {s}.offers (
     content_id        uuid NOT NULL,
     platform          text NOT NULL,
@@ -216,6 +220,7 @@ impl SearchProjection {
                         offers,
                         rating: 0.0,
                         popularity: 0.5,
+                        cast: d.cast.clone(),
                     },
                 )
             })
@@ -363,21 +368,23 @@ impl Projection for SearchProjection {
                 year: md.release_date.year(),
                 content_type: md.content_type.as_str().to_string(),
                 genres: md.genres.clone(),
+                cast: md.cast.iter().take(MAX_CAST).cloned().collect(),
             })
             .collect();
         if !rows.is_empty() {
-            let genres: Vec<String> = rows
-                .iter()
-                .map(|r| serde_json::to_string(&r.genres).expect("strings serialise"))
-                .collect();
+            let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialise");
+            let genres: Vec<String> = rows.iter().map(|r| json(&r.genres)).collect();
+            let cast: Vec<String> = rows.iter().map(|r| json(&r.cast)).collect();
             sqlx::query(&format!(
-                "INSERT INTO {s}.documents (content_id, sequence, title, year, content_type, genres)
-                 SELECT id, seq, title, year, ct, ARRAY(SELECT jsonb_array_elements_text(g::jsonb))
-                 FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[])
-                   AS t(id, seq, title, year, ct, g)
+                "INSERT INTO {s}.documents (content_id, sequence, title, year, content_type, genres, \"cast\")
+                 SELECT id, seq, title, year, ct, ARRAY(SELECT jsonb_array_elements_text(g::jsonb)),
+                        ARRAY(SELECT jsonb_array_elements_text(c::jsonb))
+                 FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])
+                   AS t(id, seq, title, year, ct, g, c)
                  ON CONFLICT (content_id) DO UPDATE SET sequence = EXCLUDED.sequence,
                    title = EXCLUDED.title, year = EXCLUDED.year,
-                   content_type = EXCLUDED.content_type, genres = EXCLUDED.genres"
+                   content_type = EXCLUDED.content_type, genres = EXCLUDED.genres,
+                   \"cast\" = EXCLUDED.\"cast\""
             ))
             .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
             .bind(fresh.iter().map(|(m, _)| m.sequence).collect::<Vec<_>>())
@@ -385,6 +392,7 @@ impl Projection for SearchProjection {
             .bind(rows.iter().map(|r| r.year).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.content_type.clone()).collect::<Vec<_>>())
             .bind(&genres)
+            .bind(&cast)
             .execute(&mut *tx)
             .await?;
         }
@@ -399,6 +407,7 @@ impl Projection for SearchProjection {
                 dense,
                 text: self.bm25.document(&document_text(md)),
                 title: title_trigrams(&md.title),
+                cast: cast_vector(&md.cast),
                 payload: payloads.remove(&m.content_id).expect("payload per row"),
             })
             .collect();
@@ -407,20 +416,21 @@ impl Projection for SearchProjection {
         let indexed: HashSet<Uuid> = docs.iter().map(|d| d.id).collect();
         let others: Vec<Uuid> = touched.difference(&indexed).copied().collect();
         let other_rows: Vec<DocRow> =
-            sqlx::query_as::<_, (Uuid, String, i32, String, Vec<String>)>(&format!(
-                "SELECT content_id, title, year, content_type, genres FROM {s}.documents
+            sqlx::query_as::<_, (Uuid, String, i32, String, Vec<String>, Vec<String>)>(&format!(
+                "SELECT content_id, title, year, content_type, genres, \"cast\" FROM {s}.documents
              WHERE content_id = ANY($1) AND NOT retired"
             ))
             .bind(&others)
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|(id, title, year, content_type, genres)| DocRow {
+            .map(|(id, title, year, content_type, genres, cast)| DocRow {
                 id,
                 title,
                 year,
                 content_type,
                 genres,
+                cast,
             })
             .collect();
         let updates: Vec<(Uuid, DocPayload)> =

@@ -20,12 +20,14 @@ use chrono::{Datelike, Utc};
 use mediagw_domain::catalog::{normalize_genre, normalize_region, ContentType};
 use mediagw_domain::providers::platform_slug;
 use mediagw_domain::search::rank::{boost, fuse, overlap, sort, Channel, Fused, RankedList};
-use mediagw_domain::search::text::{fnv1a64, title_similarity, title_trigrams};
+use mediagw_domain::search::text::{
+    cast_vector, fnv1a64, shared_cast, title_similarity, title_trigrams,
+};
 use mediagw_domain::search::{parse_intent, Bm25, ParsedIntent};
 use mediagw_search::cache::{Cache, CACHE_GENERATION_KEY};
 use mediagw_search::embed::Embedder;
 use mediagw_search::index::{
-    ChannelQuery, DocPayload, Filter, Hit, Probe, SearchIndex, TEXT, TITLE,
+    ChannelQuery, DocPayload, Filter, Hit, Probe, SearchIndex, CAST, TEXT, TITLE,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -61,6 +63,13 @@ pub struct ChannelWeights {
     pub keyword: f32,
     pub title: f32,
     pub graph: f32,
+    /// Shared-cast neighbours of referenced titles.
+    #[serde(default = "default_cast_weight")]
+    pub cast: f32,
+}
+
+fn default_cast_weight() -> f32 {
+    ChannelWeights::default().cast
 }
 
 impl Default for ChannelWeights {
@@ -70,6 +79,7 @@ impl Default for ChannelWeights {
             keyword: 1.0,
             title: 2.0,
             graph: 2.0,
+            cast: 1.0,
         }
     }
 }
@@ -77,7 +87,7 @@ impl Default for ChannelWeights {
 impl Default for SearchSettings {
     fn default() -> Self {
         Self {
-            depth: 100,
+            depth: 50,
             result_ttl: Duration::from_secs(30 * 60),
             suggestion_ttl: Duration::from_secs(60 * 60),
             trending_ttl: Duration::from_secs(30),
@@ -677,6 +687,17 @@ impl SearchService {
                 limit: depth,
             });
         }
+        // Shared cast: sequels, franchises and an actor's other work (rare names weigh most).
+        for (_, _, p) in &ref_docs {
+            if !p.cast.is_empty() {
+                channels.push(Channel::Cast);
+                probes.push(ChannelQuery {
+                    probe: Probe::Sparse(CAST, cast_vector(&p.cast)),
+                    filter: filter.clone(),
+                    limit: depth,
+                });
+            }
+        }
         let t = Instant::now();
         let results = if probes.is_empty() {
             Vec::new()
@@ -691,6 +712,7 @@ impl SearchService {
         let mut payloads: HashMap<Uuid, DocPayload> = HashMap::new();
         let mut lists: Vec<RankedList> = Vec::new();
         let mut graph: Vec<(Uuid, f32)> = Vec::new();
+        let mut cast: Vec<(Uuid, f32)> = Vec::new();
         for (channel, hits) in channels.iter().zip(results) {
             let hits: Vec<Hit> = match channel {
                 // Weak trigram overlaps are noise, not evidence.
@@ -712,6 +734,8 @@ impl SearchService {
             }
             if *channel == Channel::Graph {
                 graph.extend(ranked);
+            } else if *channel == Channel::Cast {
+                cast.extend(ranked);
             } else {
                 let mut ranked = ranked;
                 if *channel == Channel::Title {
@@ -726,30 +750,16 @@ impl SearchService {
                 lists.push((*channel, weight, ranked));
             }
         }
-        if !graph.is_empty() {
-            // One graph list: each title's best similarity to any reference, genre-restricted
-            // probes first (they come first per reference).
-            let mut best: HashMap<Uuid, f32> = HashMap::new();
-            let mut order: Vec<Uuid> = Vec::new();
-            for (id, s) in graph {
-                let e = best.entry(id).or_insert_with(|| {
-                    order.push(id);
-                    f32::MIN
-                });
-                *e = e.max(s);
+        // One list per kind of edge: each title's best score over the references, titles in the
+        // wanted genres first (a mood or genre was asked for).
+        for (channel, hits, weight) in [
+            (Channel::Graph, graph, self.settings.weights.graph),
+            (Channel::Cast, cast, self.settings.weights.cast),
+        ] {
+            if !hits.is_empty() {
+                let ranked = neighbours(hits, &intent.genres, &payloads);
+                lists.push((channel, weight, ranked));
             }
-            let mut ranked: Vec<(Uuid, f32)> =
-                order.into_iter().map(|id| (id, best[&id])).collect();
-            let wanted = &intent.genres;
-            ranked.sort_by(|a, b| {
-                let ga = overlap(wanted, &payloads[&a.0].genres);
-                let gb = overlap(wanted, &payloads[&b.0].genres);
-                (gb > 0.0)
-                    .cmp(&(ga > 0.0))
-                    .then(b.1.total_cmp(&a.1))
-                    .then(a.0.cmp(&b.0))
-            });
-            lists.push((Channel::Graph, self.settings.weights.graph, ranked));
         }
         let k = self.settings.rrf_k;
         let max_score: f32 = lists.iter().map(|(_, w, _)| w / (k + 1.0)).sum::<f32>()
@@ -795,10 +805,19 @@ impl SearchService {
                 let p = &payloads[&f.id];
                 let (overview, availability) = details.remove(&f.id).unwrap_or_default();
                 SearchResult {
-                    match_reasons: reasons(&f, p, &intent, &references, &taste_genres, &filter),
+                    match_reasons: reasons(
+                        &f,
+                        p,
+                        &intent,
+                        (&references, &ref_docs),
+                        &taste_genres,
+                        &filter,
+                    ),
                     relevance_score: (f.score / max_score).min(1.0),
                     vector_similarity: f.channel_score(Channel::Dense),
-                    graph_score: f.channel_score(Channel::Graph),
+                    graph_score: f
+                        .channel_score(Channel::Graph)
+                        .max(cast_share(p, &ref_docs)),
                     keyword_score: f.channel_score(Channel::Keyword),
                     title_score: f.channel_score(Channel::Title),
                     content: ContentSummary {
@@ -1053,11 +1072,50 @@ fn suggestion_score(norm_prefix: &str, title: &str) -> f32 {
     title_similarity(norm_prefix, &head)
 }
 
+/// Merges a graph channel's hits over several references: each title's best score, titles with
+/// a wanted genre first, then by score and id.
+fn neighbours(
+    hits: Vec<(Uuid, f32)>,
+    wanted: &[String],
+    payloads: &HashMap<Uuid, DocPayload>,
+) -> Vec<(Uuid, f32)> {
+    let mut best: HashMap<Uuid, f32> = HashMap::new();
+    let mut order: Vec<Uuid> = Vec::new();
+    for (id, s) in hits {
+        let e = best.entry(id).or_insert_with(|| {
+            order.push(id);
+            f32::MIN
+        });
+        *e = e.max(s);
+    }
+    let mut ranked: Vec<(Uuid, f32)> = order.into_iter().map(|id| (id, best[&id])).collect();
+    ranked.sort_by(|a, b| {
+        let ga = overlap(wanted, &payloads[&a.0].genres);
+        let gb = overlap(wanted, &payloads[&b.0].genres);
+        (gb > 0.0)
+            .cmp(&(ga > 0.0))
+            .then(b.1.total_cmp(&a.1))
+            .then(a.0.cmp(&b.0))
+    });
+    ranked
+}
+
+/// Share of a referenced title's leading cast that this title has too (best over references).
+fn cast_share(p: &DocPayload, refs: &[(Uuid, Vec<f32>, DocPayload)]) -> f32 {
+    refs.iter()
+        .filter(|(_, _, r)| !r.cast.is_empty())
+        .map(|(_, _, r)| {
+            let n = r.cast.len().min(mediagw_domain::search::text::MAX_CAST);
+            shared_cast(&r.cast, &p.cast).len() as f32 / n as f32
+        })
+        .fold(0.0, f32::max)
+}
+
 fn reasons(
     f: &Fused,
     p: &DocPayload,
     intent: &ParsedIntent,
-    refs: &[Reference],
+    (refs, ref_docs): (&[Reference], &[(Uuid, Vec<f32>, DocPayload)]),
     taste: &HashSet<&String>,
     filter: &Filter,
 ) -> Vec<String> {
@@ -1075,6 +1133,20 @@ fn reasons(
             names.join(" and "),
             h.score
         ));
+    }
+    if f.hits.contains_key(&Channel::Cast) {
+        for (_, _, r) in ref_docs {
+            let shared = shared_cast(&r.cast, &p.cast);
+            if !shared.is_empty() {
+                let shown: Vec<&str> = shared.into_iter().take(3).collect();
+                out.push(format!(
+                    "shares cast with {} ({}): {}",
+                    r.title,
+                    r.year,
+                    shown.join(", ")
+                ));
+            }
+        }
     }
     if f.hits.contains_key(&Channel::Keyword) {
         out.push("keywords match the description".to_string());

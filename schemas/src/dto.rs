@@ -42,6 +42,8 @@ pub struct MetadataDto {
     pub release_date: String,
     pub genres: Vec<String>,
     pub runtime_minutes: Option<i32>,
+    #[serde(default)]
+    pub cast: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -419,6 +421,7 @@ fn metadata_dto(m: &TitleMetadata) -> MetadataDto {
         release_date: m.release_date.format("%Y-%m-%d").to_string(),
         genres: m.genres.clone(),
         runtime_minutes: m.runtime_minutes.map(i32::from),
+        cast: m.cast.clone(),
     }
 }
 
@@ -436,6 +439,7 @@ fn metadata_domain(m: MetadataDto) -> Result<TitleMetadata, MappingError> {
             .runtime_minutes
             .map(|r| u16::try_from(r).map_err(|e| bad("metadata.runtime_minutes", e)))
             .transpose()?,
+        cast: m.cast,
     })
 }
 

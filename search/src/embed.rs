@@ -17,6 +17,8 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::{Result, SearchError};
 
+pub mod distilled;
+
 #[async_trait]
 pub trait Embedder: Send + Sync + 'static {
     /// Model id, part of every cached embedding's key.
@@ -40,11 +42,12 @@ pub struct OnnxConfig {
 pub struct OnnxEmbedder {
     inner: Arc<Inner>,
     batch: usize,
+    max_tokens: usize,
     /// Model and truncation: texts embedded under another setting differ.
     id: String,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     sessions: Vec<Mutex<Session>>,
     tokenizer: Tokenizer,
     has_type_ids: bool,
@@ -115,6 +118,7 @@ impl OnnxEmbedder {
                 has_type_ids,
             }),
             batch: cfg.batch.max(1),
+            max_tokens: cfg.max_tokens.clamp(8, 256),
             id: format!("all-MiniLM-L6-v2-int8/{}", cfg.max_tokens.clamp(8, 256)),
         })
     }
@@ -129,31 +133,65 @@ impl Inner {
         if b == 0 || s == 0 {
             return Ok(vec![vec![0.0; crate::index::DIM]; b]);
         }
-        let (mut ids, mut mask, mut tt) = (
-            Vec::with_capacity(b * s),
-            Vec::with_capacity(b * s),
-            Vec::with_capacity(b * s),
-        );
+        let mut batch = Batch::with_capacity(b, s);
         for e in &encs {
-            ids.extend(e.get_ids().iter().map(|&x| x as i64));
-            mask.extend(e.get_attention_mask().iter().map(|&x| x as i64));
-            tt.extend(e.get_type_ids().iter().map(|&x| x as i64));
+            batch.push(e.get_ids(), e.get_attention_mask(), e.get_type_ids());
         }
-        let mask_f: Vec<f32> = mask.iter().map(|&m| m as f32).collect();
+        let mut out = self.pooled(slot, batch)?;
+        out.iter_mut().for_each(|v| normalize(v));
+        Ok(out)
+    }
+
+    /// Mean-pooled (not normalised) outputs of an already tokenised, padded batch.
+    fn pooled(&self, slot: usize, batch: Batch) -> Result<Vec<Vec<f32>>> {
+        let (s, mask) = (batch.len, batch.mask.clone());
+        let hidden = self.hidden(slot, batch)?;
+        let h = crate::index::DIM;
+        Ok(hidden
+            .iter()
+            .enumerate()
+            .map(|(i, rows)| {
+                let mut v = vec![0f32; h];
+                let mut n = 0f32;
+                for j in 0..s {
+                    if mask[i * s + j] == 0 {
+                        continue;
+                    }
+                    n += 1.0;
+                    v.iter_mut()
+                        .zip(&rows[j * h..(j + 1) * h])
+                        .for_each(|(a, x)| *a += x);
+                }
+                let n = n.max(1e-9);
+                v.iter_mut().for_each(|x| *x /= n);
+                v
+            })
+            .collect())
+    }
+
+    /// The model's last hidden state per row: `len × DIM` floats, position by position.
+    fn hidden(&self, slot: usize, batch: Batch) -> Result<Vec<Vec<f32>>> {
+        let (b, s) = (batch.rows, batch.len);
         let mut inputs: Vec<(Cow<'static, str>, SessionInputValue<'static>)> = vec![
             (
                 "input_ids".into(),
-                Tensor::from_array(([b, s], ids)).map_err(merr)?.into(),
+                Tensor::from_array(([b, s], batch.ids))
+                    .map_err(merr)?
+                    .into(),
             ),
             (
                 "attention_mask".into(),
-                Tensor::from_array(([b, s], mask)).map_err(merr)?.into(),
+                Tensor::from_array(([b, s], batch.mask))
+                    .map_err(merr)?
+                    .into(),
             ),
         ];
         if self.has_type_ids {
             inputs.push((
                 "token_type_ids".into(),
-                Tensor::from_array(([b, s], tt)).map_err(merr)?.into(),
+                Tensor::from_array(([b, s], batch.type_ids))
+                    .map_err(merr)?
+                    .into(),
             ));
         }
         let mut sess = self.sessions[slot].lock().expect("session");
@@ -163,24 +201,17 @@ impl Inner {
             .ok_or_else(|| merr("model has no `last_hidden_state` output"))?;
         let (shape, data) = value.try_extract_tensor::<f32>().map_err(merr)?;
         let h = shape[2] as usize;
-        let mut res = vec![vec![0f32; h]; b];
-        for (i, v) in res.iter_mut().enumerate() {
-            let mut n = 0f32;
-            for j in 0..s {
-                let m = mask_f[i * s + j];
-                if m == 0.0 {
-                    continue;
-                }
-                n += m;
-                let row = &data[(i * s + j) * h..(i * s + j + 1) * h];
-                v.iter_mut().zip(row).for_each(|(a, x)| *a += x);
-            }
-            let n = n.max(1e-9);
-            v.iter_mut().for_each(|x| *x /= n);
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            v.iter_mut().for_each(|x| *x /= norm);
+        if h != crate::index::DIM {
+            return Err(merr(format!(
+                "model outputs {h} dimensions, not {}",
+                crate::index::DIM
+            )));
         }
-        Ok(res)
+        Ok(data
+            .chunks_exact(s * h)
+            .take(b)
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 
     /// A free session if there is one, else the first.
@@ -235,4 +266,39 @@ impl Embedder for OnnxEmbedder {
         }
         Ok(out)
     }
+}
+
+/// Model input rows of equal length (token ids, attention mask, token types).
+pub(crate) struct Batch {
+    rows: usize,
+    len: usize,
+    ids: Vec<i64>,
+    mask: Vec<i64>,
+    type_ids: Vec<i64>,
+}
+
+impl Batch {
+    pub(crate) fn with_capacity(rows: usize, len: usize) -> Self {
+        Self {
+            rows: 0,
+            len,
+            ids: Vec::with_capacity(rows * len),
+            mask: Vec::with_capacity(rows * len),
+            type_ids: Vec::with_capacity(rows * len),
+        }
+    }
+
+    pub(crate) fn push(&mut self, ids: &[u32], mask: &[u32], type_ids: &[u32]) {
+        debug_assert_eq!(ids.len(), self.len);
+        self.rows += 1;
+        self.ids.extend(ids.iter().map(|&x| i64::from(x)));
+        self.mask.extend(mask.iter().map(|&x| i64::from(x)));
+        self.type_ids.extend(type_ids.iter().map(|&x| i64::from(x)));
+    }
+}
+
+/// Scales to unit length (a zero vector stays zero).
+pub(crate) fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
 }

@@ -4,7 +4,8 @@
 //! - [`embed::Embedder`]: text → 384-d unit vector; [`embed::OnnxEmbedder`] runs all-MiniLM-L6-v2
 //!   through ONNX Runtime, fully offline.
 //! - [`index::SearchIndex`]: dense + sparse (BM25, title trigrams) vectors with payload filters;
-//!   [`index::edge::EdgeIndex`] embeds qdrant-edge in the process (default).
+//!   [`index::edge::EdgeIndex`] embeds qdrant-edge in the process (default);
+//!   [`index::qdrant::QdrantIndex`] talks to a Qdrant server (scale-out).
 //! - [`cache::Cache`]: query results with TTLs; [`cache::RedisCache`].
 
 pub mod cache;

@@ -151,6 +151,7 @@ pub async fn bench(
     concurrency: usize,
     duration: Duration,
     cached: bool,
+    rate: Option<f64>,
 ) -> anyhow::Result<()> {
     let set = load(queries)?;
     let texts: Arc<Vec<String>> = Arc::new(set.into_iter().map(|q| q.query).collect());
@@ -160,6 +161,9 @@ pub async fn bench(
     // Warm up: every query once (model, index pages, connections).
     for q in texts.iter() {
         search(&http, api, q, "hybrid", 10).await?;
+    }
+    if let Some(rate) = rate {
+        return bench_open_loop(&http, api, texts, rate, concurrency, duration, cached).await;
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -216,12 +220,83 @@ pub async fn bench(
     Ok(())
 }
 
+/// Open-loop load: requests leave on a fixed schedule (`rate` per second) whether or not earlier
+/// ones have returned, so a slow server shows up as latency (time from the scheduled send), not
+/// as a lower request rate. At most `max_in_flight` are outstanding; a send that would exceed it
+/// is counted as dropped.
+async fn bench_open_loop(
+    http: &reqwest::Client,
+    api: &str,
+    texts: Arc<Vec<String>>,
+    rate: f64,
+    max_in_flight: usize,
+    duration: Duration,
+    cached: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(rate > 0.0, "--rate must be positive");
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let (mut sent, mut dropped) = (0usize, 0usize);
+    while started.elapsed() < duration {
+        let due = started + interval.mul_f64(sent as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let q = texts[sent % texts.len()].clone();
+        sent += 1;
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            dropped += 1;
+            continue;
+        };
+        let (http, api) = (http.clone(), api.to_string());
+        tasks.spawn(async move {
+            let _permit = permit;
+            let mut req = http
+                .post(format!("{api}/v1/search"))
+                .json(&json!({"query": q, "page_size": 10}));
+            if !cached {
+                req = req.header("cache-control", "no-cache");
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => {
+                    let _ = r.bytes().await;
+                    Some(due.elapsed())
+                }
+                _ => None,
+            }
+        });
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0usize;
+    while let Some(r) = tasks.join_next().await {
+        match r? {
+            Some(d) => lat.push(d.as_secs_f64() * 1000.0),
+            None => errors += 1,
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "search over HTTP, open loop at {rate:.0}/s ({}, {:.0} s): {} answered ({:.0} QPS), {errors} errors, {dropped} not sent (more than {max_in_flight} in flight), latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        if cached { "cache allowed" } else { "uncached: query embedding + index every time" },
+        secs,
+        lat.len(),
+        lat.len() as f64 / secs,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.95),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}
+
 /// Indexing-side embedding throughput on the shared dataset's texts (`embedding_text` of each film),
 /// with the configured model, sessions, batch and token limit.
 pub async fn bench_embed(
     config: &crate::config::Config,
     data: &Path,
     texts: usize,
+    queries: &Path,
 ) -> anyhow::Result<()> {
     use mediagw_domain::catalog::{ContentType, TitleMetadata};
     use mediagw_search::embed::{Embedder, OnnxConfig, OnnxEmbedder};
@@ -255,6 +330,7 @@ pub async fn bench_embed(
                     })
                     .unwrap_or_default(),
                 runtime_minutes: None,
+                cast: vec![],
             };
             out.push(mediagw_domain::search::text::embedding_text(&md));
             if out.len() >= texts {
@@ -284,6 +360,75 @@ pub async fn bench_embed(
         c.embed_sessions,
         c.embed_batch,
         c.embed_max_tokens
+    );
+    bench_query_encoders(&embedder, queries).await
+}
+
+/// Query encoders on the labeled queries (as typed and as the intent parser passes them on):
+/// one query at a time, the full model against its distilled token table, and how closely the
+/// distilled vectors agree with the model's (cosine).
+async fn bench_query_encoders(
+    model: &mediagw_search::embed::OnnxEmbedder,
+    queries: &Path,
+) -> anyhow::Result<()> {
+    use chrono::Datelike;
+    use mediagw_search::embed::distilled::Distilled;
+    use mediagw_search::embed::Embedder;
+    let labeled: Vec<Labeled> = serde_json::from_str(
+        &std::fs::read_to_string(queries)
+            .with_context(|| format!("reading {}", queries.display()))?,
+    )?;
+    let year = chrono::Utc::now().year();
+    let mut texts: Vec<String> = Vec::new();
+    for q in &labeled {
+        texts.push(q.query.clone());
+        let i = mediagw_domain::search::parse_intent(&q.query, year);
+        let s = i.semantic_text();
+        if !s.is_empty() && s != q.query {
+            texts.push(s);
+        }
+    }
+    let distilled = Distilled::new(model)?;
+    let t = Instant::now();
+    distilled.warm(None).await?;
+    println!(
+        "distilled token table: {} tokens in {:.1} s",
+        distilled.known_tokens(),
+        t.elapsed().as_secs_f64()
+    );
+    let mut cosines = Vec::new();
+    let (mut t_model, mut t_distilled) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        for text in &texts {
+            let t = Instant::now();
+            let a = model.embed(vec![text.clone()]).await?.remove(0);
+            t_model.push(t.elapsed());
+            let t = Instant::now();
+            let b = distilled.embed(vec![text.clone()]).await?.remove(0);
+            t_distilled.push(t.elapsed());
+            cosines.push(a.iter().zip(&b).map(|(x, y)| x * y).sum::<f32>());
+        }
+    }
+    let ms = |v: &mut Vec<Duration>, p: f64| {
+        let mut x: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        x.sort_by(f64::total_cmp);
+        percentile(&x, p)
+    };
+    println!(
+        "{} query texts, one at a time: model p50 {:.3} ms, p95 {:.3} ms; distilled p50 {:.3} ms, p95 {:.3} ms",
+        texts.len(),
+        ms(&mut t_model, 0.50),
+        ms(&mut t_model, 0.95),
+        ms(&mut t_distilled, 0.50),
+        ms(&mut t_distilled, 0.95),
+    );
+    cosines.sort_by(f32::total_cmp);
+    println!(
+        "cosine(distilled, model): mean {:.3}, min {:.3}, p10 {:.3}, median {:.3}",
+        cosines.iter().sum::<f32>() / cosines.len() as f32,
+        cosines[0],
+        cosines[cosines.len() / 10],
+        cosines[cosines.len() / 2]
     );
     Ok(())
 }
@@ -349,11 +494,19 @@ fn synthetic_doc(rng: &mut Rng, n: u64) -> mediagw_search::index::IndexDoc {
         .filter(|_| rng.below(4) == 0)
         .map(|p| p.to_string())
         .collect();
+    // Cast: 5 of 200k actors, skewed (a few appear in many titles).
+    let cast_names: Vec<String> = (0..5)
+        .map(|_| {
+            let u = rng.unit();
+            format!("Actor {}", (u * u * 200_000.0) as u32)
+        })
+        .collect();
     IndexDoc {
         id: uuid::Uuid::from_u128(0x5EED_0000_0000_0000_0000_0000_0000_0000 | n as u128),
         dense,
         text,
         title,
+        cast: mediagw_domain::search::text::cast_vector(&cast_names),
         payload: DocPayload {
             title: format!("Synthetic title {n}"),
             year: 1920 + rng.below(106) as i64,
@@ -363,6 +516,7 @@ fn synthetic_doc(rng: &mut Rng, n: u64) -> mediagw_search::index::IndexDoc {
             platforms,
             rating: 1.0 + 9.0 * rng.unit() as f64,
             popularity: rng.unit() as f64 * 100.0,
+            cast: cast_names,
         },
     }
 }

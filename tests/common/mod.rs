@@ -142,6 +142,9 @@ impl Stack {
                 }),
             ),
             ("MEDIAGW__SEARCH__EMBED_SESSIONS", "1".into()),
+            // Queries' tokens are distilled on first sight (the lazy path) rather than the whole
+            // vocabulary at every start.
+            ("MEDIAGW__SEARCH__QUERY_ENCODER_WARM", "false".into()),
             ("MEDIAGW__REDIS__KEY_PREFIX", format!("{name}:")),
             (
                 "MEDIAGW__AUTH__ISSUER",

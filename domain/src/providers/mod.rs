@@ -126,9 +126,9 @@ impl Draft {
                 release_date,
                 genres: self.genres,
                 runtime_minutes: self.runtime_minutes,
+                cast: self.cast,
             },
             availability: self.offers.into_values().collect(),
-            cast: self.cast,
         })
     }
 }

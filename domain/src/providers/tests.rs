@@ -59,7 +59,7 @@ fn tmdb_movie_and_tv() {
     assert_eq!(m.external_ids["imdb"], "tt0133093");
     assert_eq!(m.external_ids["wikidata"], "Q83495");
     assert_eq!(m.metadata.runtime_minutes, Some(136));
-    assert_eq!(m.cast, vec!["Keanu Reeves", "Laurence Fishburne"]);
+    assert_eq!(m.metadata.cast, vec!["Keanu Reeves", "Laurence Fishburne"]);
     let platforms: Vec<_> = m
         .availability
         .iter()
@@ -135,7 +135,7 @@ fn streaming_availability_prices_and_expiry() {
         .find(|o| o.platform == "paramount_plus")
         .unwrap();
     assert_eq!(sub.expires_at.unwrap().timestamp(), 1_924_991_999);
-    assert_eq!(t.cast.len(), 2);
+    assert_eq!(t.metadata.cast.len(), 2);
 }
 
 #[test]

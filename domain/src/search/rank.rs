@@ -19,8 +19,10 @@ pub enum Channel {
     Keyword,
     /// Typo-tolerant title trigrams.
     Title,
-    /// Neighbours of the titles the query refers to.
+    /// Neighbours of the titles the query refers to (embedding and genre edges).
     Graph,
+    /// Titles sharing leading cast with the titles the query refers to (graph edges too).
+    Cast,
 }
 
 /// One channel's hit: its rank (0-based) and its own score.

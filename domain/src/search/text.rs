@@ -151,6 +151,39 @@ pub fn title_trigrams(title: &str) -> SparseVector {
     v
 }
 
+/// Names a title's leading cast, for the graph's "shared cast" edges: one binary term per
+/// folded name (case, accents and punctuation ignored), so with the index's IDF a rarely seen
+/// actor shared by two titles counts for more than a prolific one. At most `MAX_CAST` names.
+pub fn cast_vector(cast: &[String]) -> SparseVector {
+    let pairs = cast
+        .iter()
+        .take(MAX_CAST)
+        .map(|n| fold(n))
+        .filter(|n| !n.is_empty())
+        .map(|n| (term_id(&format!("cast:{n}")), 1.0))
+        .collect();
+    let mut v = SparseVector::from_pairs(pairs);
+    v.values.iter_mut().for_each(|x| *x = 1.0);
+    v
+}
+
+/// Cast names a title contributes to the graph (leading billing).
+pub const MAX_CAST: usize = 15;
+
+/// Names two casts share (folded comparison), in `a`'s billing order.
+pub fn shared_cast<'a>(a: &'a [String], b: &[String]) -> Vec<&'a str> {
+    let theirs: std::collections::HashSet<String> =
+        b.iter().take(MAX_CAST).map(|n| fold(n)).collect();
+    a.iter()
+        .take(MAX_CAST)
+        .filter(|n| {
+            let f = fold(n);
+            !f.is_empty() && theirs.contains(&f)
+        })
+        .map(String::as_str)
+        .collect()
+}
+
 /// What the keyword channel indexes: the title twice (it is the strongest evidence), genres and
 /// the overview.
 pub fn document_text(m: &TitleMetadata) -> String {
@@ -253,5 +286,28 @@ mod tests {
         let v = SparseVector::from_pairs(vec![(3, 1.0), (1, 0.5), (3, 2.0)]);
         assert_eq!(v.indices, vec![1, 3]);
         assert_eq!(v.values, vec![0.5, 3.0]);
+    }
+
+    #[test]
+    fn cast_terms_ignore_case_accents_and_order() {
+        // Given the same two actors written two ways,
+        let a = cast_vector(&["Keanu Reeves".into(), "Carrie-Anne Moss".into()]);
+        let b = cast_vector(&["carrie anne moss".into(), "KEANU REEVES".into()]);
+        // then their terms are the same, one per name, and a third actor adds one.
+        assert_eq!(a, b);
+        assert_eq!(a.indices.len(), 2);
+        let c = cast_vector(&["Keanu Reeves".into(), "Laurence Fishburne".into()]);
+        assert_eq!(
+            a.indices.iter().filter(|i| c.indices.contains(i)).count(),
+            1
+        );
+        assert_eq!(
+            shared_cast(
+                &["Laurence Fishburne".into(), "Keanu Reeves".into()],
+                &["keanu reeves".into()]
+            ),
+            vec!["Keanu Reeves"]
+        );
+        assert!(cast_vector(&[]).indices.is_empty());
     }
 }

@@ -24,7 +24,8 @@ use qdrant_edge::{
 use uuid::Uuid;
 
 use super::{
-    ChannelQuery, DocPayload, Filter, Hit, IndexDoc, Probe, SearchIndex, DENSE, DIM, TEXT, TITLE,
+    ChannelQuery, DocPayload, Filter, Hit, IndexDoc, Probe, SearchIndex, CAST, DENSE, DIM, TEXT,
+    TITLE,
 };
 use crate::{Result, SearchError};
 
@@ -37,6 +38,8 @@ struct Shard {
     write: Mutex<()>,
     /// Points written since the last index build (all of them after opening).
     dirty: std::sync::atomic::AtomicUsize,
+    /// Generations built before the cast vector existed have none (rebuild to add it).
+    has_cast: bool,
 }
 
 pub struct EdgeIndex {
@@ -60,7 +63,8 @@ fn config() -> EdgeConfig {
                 .build(),
         )
         .sparse_vector(TEXT, idf.clone())
-        .sparse_vector(TITLE, idf)
+        .sparse_vector(TITLE, idf.clone())
+        .sparse_vector(CAST, idf)
         .on_disk_payload(false)
         .hnsw_config(HnswIndexConfig {
             m: 16,
@@ -79,9 +83,22 @@ fn path(p: &str) -> JsonPath {
     p.parse().expect("static json path")
 }
 
-fn open(dir: &Path) -> Result<EdgeShard> {
+/// Opens a generation (`true` when it has every vector of [`config`]). A generation written before
+/// the cast vector existed opens with its stored configuration and serves without cast edges.
+fn open(dir: &Path) -> Result<(EdgeShard, bool)> {
     std::fs::create_dir_all(dir).map_err(ierr)?;
-    let shard = EdgeShard::load(dir, Some(config())).map_err(ierr)?;
+    let (shard, current) = match EdgeShard::load(dir, Some(config())) {
+        Ok(s) => (s, true),
+        Err(e) => {
+            let s = EdgeShard::load(dir, None).map_err(|_| ierr(e))?;
+            tracing::warn!(
+                dir = %dir.display(),
+                "search index generation predates the cast vector: shared-cast edges are off \
+                 until `mediagw replay search-index` rebuilds it"
+            );
+            (s, false)
+        }
+    };
     // Payload indexes are not persisted by edge: (re)create them on every open; cheap and idempotent.
     for (field, ty) in [
         ("genres", PayloadSchemaType::Keyword),
@@ -100,7 +117,7 @@ fn open(dir: &Path) -> Result<EdgeShard> {
             ))
             .map_err(ierr)?;
     }
-    Ok(shard)
+    Ok((shard, current))
 }
 
 fn payload_json(p: &DocPayload) -> Payload {
@@ -199,12 +216,13 @@ impl EdgeIndex {
         if let Some(s) = shards.get(&generation) {
             return Ok(s.clone());
         }
-        let shard = open(&self.dir(generation))?;
+        let (shard, has_cast) = open(&self.dir(generation))?;
         let points = shard.info().points_count;
         let s = Arc::new(Shard {
             shard,
             write: Mutex::new(()),
             dirty: std::sync::atomic::AtomicUsize::new(points),
+            has_cast,
         });
         shards.insert(generation, s.clone());
         Ok(s)
@@ -254,11 +272,15 @@ impl SearchIndex for EdgeIndex {
         self.blocking(generation, move |s| {
             let mut points = Vec::with_capacity(docs.len());
             for d in docs {
-                let vectors = Vectors::new_named([
+                let mut named = vec![
                     (DENSE, Vector::new_dense(d.dense)),
                     (TEXT, sparse(&d.text)?),
                     (TITLE, sparse(&d.title)?),
-                ]);
+                ];
+                if s.has_cast {
+                    named.push((CAST, sparse(&d.cast)?));
+                }
+                let vectors = Vectors::new_named(named);
                 let payload = serde_json::to_value(&d.payload).map_err(ierr)?;
                 points.push(PointStruct::new(PointId::Uuid(d.id), vectors, payload).into());
             }
@@ -322,7 +344,7 @@ impl SearchIndex for EdgeIndex {
                 let (vector, using) = match q.probe {
                     Probe::Dense(v) => (VectorInternal::from(v), DENSE),
                     Probe::Sparse(name, v) => {
-                        if v.is_empty() {
+                        if v.is_empty() || (name == CAST && !s.has_cast) {
                             out.push(Vec::new());
                             continue;
                         }

@@ -1,11 +1,12 @@
-//! The hybrid index port: one point per title with a dense embedding, two sparse vectors (BM25
-//! terms of the text, trigrams of the title) and a filterable payload.
+//! The hybrid index port: one point per title with a dense embedding, three sparse vectors (BM25
+//! terms of the text, trigrams of the title, names of the cast) and a filterable payload.
 //!
 //! Points live in numbered *generations* (a directory or a collection each) so a rebuild
 //! (`mediagw replay search-index`) fills a fresh generation while the live one keeps serving, then
 //! the projector's schema swap makes the new one current.
 
 pub mod edge;
+pub mod qdrant;
 
 use async_trait::async_trait;
 use mediagw_domain::search::SparseVector;
@@ -17,6 +18,8 @@ use crate::Result;
 pub const DENSE: &str = "dense";
 pub const TEXT: &str = "text";
 pub const TITLE: &str = "title";
+/// Names of the leading cast: the graph's "shared cast" edges.
+pub const CAST: &str = "cast";
 pub const DIM: usize = 384;
 
 /// What a result shows without a database round trip, and what filters match on.
@@ -32,6 +35,9 @@ pub struct DocPayload {
     pub offers: Vec<String>,
     pub rating: f64,
     pub popularity: f64,
+    /// Leading cast (billing order), for graph probes and match reasons.
+    #[serde(default)]
+    pub cast: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +46,7 @@ pub struct IndexDoc {
     pub dense: Vec<f32>,
     pub text: SparseVector,
     pub title: SparseVector,
+    pub cast: SparseVector,
     pub payload: DocPayload,
 }
 
@@ -59,7 +66,7 @@ pub struct Filter {
 #[derive(Debug, Clone)]
 pub enum Probe {
     Dense(Vec<f32>),
-    /// A sparse vector against [`TEXT`] or [`TITLE`].
+    /// A sparse vector against [`TEXT`], [`TITLE`] or [`CAST`].
     Sparse(&'static str, SparseVector),
 }
 
