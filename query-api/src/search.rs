@@ -561,7 +561,7 @@ impl SearchService {
 
         // Referenced titles: the best title-trigram match of each (typos tolerated).
         let mut references = Vec::new();
-        let mut ref_docs: Vec<(Uuid, Vec<f32>, DocPayload)> = Vec::new();
+        let mut ref_docs: Vec<RefDoc> = Vec::new();
         if !intent.references.is_empty() {
             let probes = intent
                 .references
@@ -1072,6 +1072,9 @@ fn suggestion_score(norm_prefix: &str, title: &str) -> f32 {
     title_similarity(norm_prefix, &head)
 }
 
+/// A title the query refers to: its id, stored embedding and payload.
+type RefDoc = (Uuid, Vec<f32>, DocPayload);
+
 /// Merges a graph channel's hits over several references: each title's best score, titles with
 /// a wanted genre first, then by score and id.
 fn neighbours(
@@ -1101,7 +1104,7 @@ fn neighbours(
 }
 
 /// Share of a referenced title's leading cast that this title has too (best over references).
-fn cast_share(p: &DocPayload, refs: &[(Uuid, Vec<f32>, DocPayload)]) -> f32 {
+fn cast_share(p: &DocPayload, refs: &[RefDoc]) -> f32 {
     refs.iter()
         .filter(|(_, _, r)| !r.cast.is_empty())
         .map(|(_, _, r)| {
@@ -1115,7 +1118,7 @@ fn reasons(
     f: &Fused,
     p: &DocPayload,
     intent: &ParsedIntent,
-    (refs, ref_docs): (&[Reference], &[(Uuid, Vec<f32>, DocPayload)]),
+    (refs, ref_docs): (&[Reference], &[RefDoc]),
     taste: &HashSet<&String>,
     filter: &Filter,
 ) -> Vec<String> {
