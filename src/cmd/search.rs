@@ -177,18 +177,10 @@ pub async fn bench(
                 let q = &texts[i % texts.len()];
                 i += concurrency;
                 let t = Instant::now();
-                let mut req = http
-                    .post(format!("{api}/v1/search"))
-                    .json(&json!({"query": q, "page_size": 10}));
-                if !cached {
-                    req = req.header("cache-control", "no-cache");
-                }
-                match req.send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        lat.push(t.elapsed());
-                    }
-                    _ => errors += 1,
+                if timed_search(&http, &api, q, cached).await {
+                    lat.push(t.elapsed());
+                } else {
+                    errors += 1;
                 }
             }
             (lat, errors)
@@ -218,6 +210,20 @@ pub async fn bench(
         pct(0.99)
     );
     Ok(())
+}
+
+/// One benchmark search (bypassing the cache unless `cached`), read to the end; true on success.
+async fn timed_search(http: &reqwest::Client, api: &str, q: &str, cached: bool) -> bool {
+    let mut req = http
+        .post(format!("{api}/v1/search"))
+        .json(&json!({"query": q, "page_size": 10}));
+    if !cached {
+        req = req.header("cache-control", "no-cache");
+    }
+    match req.send().await {
+        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+        _ => false,
+    }
 }
 
 /// Open-loop load: requests leave on a fixed schedule (`rate` per second) whether or not earlier
@@ -251,19 +257,9 @@ async fn bench_open_loop(
         let (http, api) = (http.clone(), api.to_string());
         tasks.spawn(async move {
             let _permit = permit;
-            let mut req = http
-                .post(format!("{api}/v1/search"))
-                .json(&json!({"query": q, "page_size": 10}));
-            if !cached {
-                req = req.header("cache-control", "no-cache");
-            }
-            match req.send().await {
-                Ok(r) if r.status().is_success() => {
-                    let _ = r.bytes().await;
-                    Some(due.elapsed())
-                }
-                _ => None,
-            }
+            timed_search(&http, &api, &q, cached)
+                .await
+                .then(|| due.elapsed())
         });
     }
     let mut lat = Vec::new();
