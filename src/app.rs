@@ -331,12 +331,16 @@ impl App {
                 "unknown projector `{other}` (known: catalog, search, search-activity, sync)"
             ),
         };
+        let mut kafka = self.config.kafka_consumer();
+        if let Some(ms) = self.config.projector.fetch_wait_ms.get(name) {
+            kafka.set("fetch.wait.max.ms", ms.to_string());
+        }
         Ok(ProjectorRunner::new(
             self.pool.clone(),
             projection,
             self.codec.clone(),
             bus,
-            &self.config.kafka_consumer(),
+            &kafka,
             ProjectorConfig {
                 group_prefix: self.config.kafka.group_prefix.clone(),
                 batch_size: self.config.projector.batch_size,

@@ -112,6 +112,10 @@ pub struct SearchConfig {
     /// RRF votes per retrieval channel and the RRF constant.
     pub weights: mediagw_query_api::search::ChannelWeights,
     pub rrf_k: f32,
+    /// Answered searches are published as one record per window of this length (ADR 0013) …
+    pub events_flush_ms: u64,
+    /// … or as soon as this many are waiting.
+    pub events_max_batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +175,12 @@ pub struct RelaySettings {
 pub struct ProjectorSettings {
     pub batch_size: usize,
     pub batch_wait_ms: u64,
+    /// Per projector, overrides `kafka.consumer."fetch.wait.max.ms"`: how long the broker holds an
+    /// empty fetch. tansu re-reads every partition of a fetch once per wait whether or not data
+    /// arrived, so idle polling costs CPU in proportion to 1 / wait; read models that need no
+    /// sub-second freshness poll less often.
+    #[serde(default)]
+    pub fetch_wait_ms: std::collections::BTreeMap<String, u64>,
     pub assignment: String,
     pub instance_index: i32,
     pub instance_count: i32,

@@ -4,58 +4,112 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use mediagw_query_api::search::{SearchEvent, SearchEvents};
 use mediagw_schemas::bus::{EventBus, OutRecord};
-use mediagw_schemas::dto::SearchPerformedV1;
+use mediagw_schemas::dto::{SearchDto, SearchesPerformedV1};
 use mediagw_schemas::{EventCodec, EventRecord};
 use mediagw_search::index::SearchIndex;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Publishes `SearchPerformed` records, keyed by the query (best effort: a search is answered
-/// even if the broker is down; the miss is logged and counted).
+/// Publishes answered searches to `search.queries` in batches: one `SearchesPerformed` record per
+/// flush window instead of one record per search, so the broker's per-record cost stays off the
+/// search path (ADR 0013). Best effort: a search is answered even if the broker is down, and a
+/// crash loses at most the window in memory (the misses are logged and counted).
 pub struct KafkaSearchEvents {
-    pub bus: Arc<dyn EventBus>,
-    pub codec: Arc<EventCodec>,
+    queue: tokio::sync::mpsc::Sender<SearchDto>,
 }
 
-#[async_trait]
+impl KafkaSearchEvents {
+    /// Starts the publishing task; it flushes every `every`, whenever `max_batch` searches are
+    /// waiting, and once more at shutdown.
+    pub fn spawn(
+        bus: Arc<dyn EventBus>,
+        codec: Arc<EventCodec>,
+        every: Duration,
+        max_batch: usize,
+        shutdown: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let max_batch = max_batch.max(1);
+        // Room for a few windows: beyond that the broker is not keeping up and searches are dropped.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<SearchDto>(max_batch * 8);
+        let task = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(max_batch);
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tick.tick() => publish(&bus, &codec, std::mem::take(&mut batch)).await,
+                    n = rx.recv_many(&mut batch, max_batch) => {
+                        if n == 0 {
+                            break;
+                        }
+                        if batch.len() >= max_batch {
+                            publish(&bus, &codec, std::mem::take(&mut batch)).await;
+                        }
+                    }
+                }
+            }
+            rx.close();
+            while let Ok(s) = rx.try_recv() {
+                batch.push(s);
+            }
+            publish(&bus, &codec, batch).await;
+        });
+        (Self { queue: tx }, task)
+    }
+}
+
 impl SearchEvents for KafkaSearchEvents {
-    async fn searched(&self, e: SearchEvent) {
-        let key = Uuid::new_v5(&Uuid::NAMESPACE_OID, e.query.as_bytes()).to_string();
-        let record = EventRecord::SearchPerformed(SearchPerformedV1 {
+    fn searched(&self, e: SearchEvent) {
+        let search = SearchDto {
             event_id: Uuid::now_v7().to_string(),
-            content_id: key.clone(),
-            sequence: 1,
             occurred_at_ms: chrono::Utc::now().timestamp_millis(),
             source: e.source.to_string(),
             query: e.query,
             user_id: e.user_id.map(|u| u.to_string()),
             genres: e.genres,
             result_ids: e.result_ids.iter().map(Uuid::to_string).collect(),
-        });
-        let result = async {
-            let payload = self
-                .codec
-                .encode(&record)
-                .await
-                .map_err(|e| e.to_string())?;
-            self.bus
-                .publish(vec![OutRecord {
-                    topic: self.codec.topic(record.topic()),
-                    key,
-                    payload,
-                    headers: vec![("event_type".into(), "SearchPerformed".into())],
-                }])
-                .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
-        if let Err(err) = result {
+        };
+        if self.queue.try_send(search).is_err() {
             metrics::counter!("search_events_dropped_total").increment(1);
-            tracing::warn!(error = %err, "could not publish a search event");
+        }
+    }
+}
+
+async fn publish(bus: &Arc<dyn EventBus>, codec: &EventCodec, searches: Vec<SearchDto>) {
+    if searches.is_empty() {
+        return;
+    }
+    let n = searches.len() as u64;
+    let id = Uuid::now_v7().to_string();
+    let record = EventRecord::SearchesPerformed(SearchesPerformedV1 {
+        event_id: id.clone(),
+        content_id: id.clone(),
+        sequence: 1,
+        occurred_at_ms: chrono::Utc::now().timestamp_millis(),
+        source: "api".into(),
+        searches,
+    });
+    let result = async {
+        let payload = codec.encode(&record).await.map_err(|e| e.to_string())?;
+        bus.publish(vec![OutRecord {
+            topic: codec.topic(record.topic()),
+            key: id,
+            payload,
+            headers: vec![("event_type".into(), "SearchesPerformed".into())],
+        }])
+        .await
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    match result {
+        Ok(()) => metrics::counter!("search_events_published_total").increment(n),
+        Err(err) => {
+            metrics::counter!("search_events_dropped_total").increment(n);
+            tracing::warn!(error = %err, searches = n, "could not publish a batch of search events");
         }
     }
 }

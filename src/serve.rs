@@ -129,10 +129,17 @@ pub async fn serve(
                 shutdown.clone(),
             ));
         }
-        let events = crate::search::KafkaSearchEvents {
-            bus: bus.clone().expect("bus for api") as Arc<dyn EventBus>,
-            codec: app.codec.clone(),
-        };
+        let (events, publisher) = crate::search::KafkaSearchEvents::spawn(
+            bus.clone().expect("bus for api") as Arc<dyn EventBus>,
+            app.codec.clone(),
+            std::time::Duration::from_millis(app.config.search.events_flush_ms.max(1)),
+            app.config.search.events_max_batch,
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            publisher.await?;
+            Ok(())
+        });
         let search = Arc::new(mediagw_query_api::search::SearchService::new(
             app.pool.clone(),
             parts.index,

@@ -176,3 +176,121 @@ async fn set_based_batches_equal_one_by_one_apply() {
         dump(&s.pool, "cat_set").await
     );
 }
+
+/// Searches with repeats: the same query in the same minute, users with overlapping genres.
+fn searches() -> Vec<mediagw_schemas::dto::SearchDto> {
+    let users = [Uuid::from_u128(7), Uuid::from_u128(8)];
+    let queries = [
+        "space westerns",
+        "funny movies",
+        "heist films",
+        "space westerns",
+    ];
+    let genres = [
+        vec!["western", "science fiction"],
+        vec!["comedy"],
+        vec!["crime", "comedy", "crime"],
+    ];
+    (0..200u32)
+        .map(|i| mediagw_schemas::dto::SearchDto {
+            event_id: Uuid::from_u128(1000 + u128::from(i)).to_string(),
+            occurred_at_ms: 1_764_400_000_000 + i64::from(i) * 7_000,
+            source: "rest".into(),
+            query: queries[i as usize % queries.len()].into(),
+            user_id: (i % 3 != 0).then(|| users[i as usize % 2].to_string()),
+            genres: genres[i as usize % genres.len()]
+                .iter()
+                .map(|g| g.to_string())
+                .collect(),
+            result_ids: vec![],
+        })
+        .collect()
+}
+
+async fn dump_activity(pool: &sqlx::PgPool, schema: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, order) in [
+        ("query_counts", "minute, query"),
+        ("user_genres", "user_id, genre"),
+    ] {
+        let q = format!(
+            "SELECT row_to_json(x)::text FROM (SELECT * FROM {schema}.{table} ORDER BY {order}) x"
+        );
+        out.extend(
+            sqlx::query_scalar::<_, String>(&q)
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+/// The search-activity projection folds batches of searches (`SearchesPerformed`, ADR 0013) into
+/// the same counts and affinities as one `SearchPerformed` record per search, and refuses a batch
+/// holding an invalid search as a whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_batches_fold_like_single_searches() {
+    use mediagw_projectors::trending::SearchActivityProjection;
+    use mediagw_projectors::ApplyError;
+    use mediagw_schemas::dto::{SearchPerformedV1, SearchesPerformedV1};
+
+    let s = common::Stack::new("searchbatches").await;
+    let all = searches();
+
+    let one = SearchActivityProjection::new("act_one");
+    one.migrate(&s.pool).await.unwrap();
+    for x in &all {
+        let mut tx = s.pool.begin().await.unwrap();
+        let record = EventRecord::SearchPerformed(SearchPerformedV1 {
+            event_id: x.event_id.clone(),
+            content_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, x.query.as_bytes()).to_string(),
+            sequence: 1,
+            occurred_at_ms: x.occurred_at_ms,
+            source: x.source.clone(),
+            query: x.query.clone(),
+            user_id: x.user_id.clone(),
+            genres: x.genres.clone(),
+            result_ids: x.result_ids.clone(),
+        });
+        one.apply(&mut tx, record).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    let set = SearchActivityProjection::new("act_set");
+    set.migrate(&s.pool).await.unwrap();
+    let batch = |searches: &[mediagw_schemas::dto::SearchDto]| {
+        EventRecord::SearchesPerformed(SearchesPerformedV1 {
+            event_id: Uuid::new_v4().to_string(),
+            content_id: Uuid::new_v4().to_string(),
+            sequence: 1,
+            occurred_at_ms: 0,
+            source: "api".into(),
+            searches: searches.to_vec(),
+        })
+    };
+    // Consumer batches of several records, each record a window of searches.
+    for records in all.chunks(45) {
+        let mut tx = s.pool.begin().await.unwrap();
+        let windows = records.chunks(13).map(batch).collect();
+        set.apply_many(&mut tx, windows).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let folded = dump_activity(&s.pool, "act_set").await;
+    assert_eq!(dump_activity(&s.pool, "act_one").await, folded);
+    assert!(
+        folded.iter().any(|r| r.contains("\"searches\":")),
+        "{folded:?}"
+    );
+
+    let mut bad = all[..3].to_vec();
+    bad[1].query = "  ".into();
+    let mut tx = s.pool.begin().await.unwrap();
+    let err = set
+        .apply_many(&mut tx, vec![batch(&bad)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApplyError::Poison(_)), "{err:?}");
+    drop(tx);
+    assert_eq!(dump_activity(&s.pool, "act_set").await, folded);
+}

@@ -301,6 +301,37 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     );
     assert_eq!(trending["window_minutes"], 5);
 
+    // Answered searches travel in batches (ADR 0013): a burst of 20 lands in a record or two, each
+    // one a `SearchesPerformed` window, and every search of it is counted.
+    futures::future::join_all((0..20).map(|_| post(&s, json!({"query": "burst of searches"}))))
+        .await;
+    s.eventually(60, "the burst counted", || async {
+        (s.count("SELECT COALESCE(sum(searches), 0) FROM search_activity.query_counts WHERE query = 'burst of searches'")
+            .await
+            == 20)
+            .then_some(())
+    })
+    .await;
+    let searches = s
+        .count("SELECT COALESCE(sum(searches), 0) FROM search_activity.query_counts")
+        .await;
+    let records = common::read_topic(&s.topic("search.queries")).await;
+    assert!(
+        !records.is_empty() && (records.len() as i64) < searches,
+        "{} records for {searches} searches",
+        records.len()
+    );
+    for r in &records {
+        use rdkafka::message::{Headers, Message};
+        let kind = r
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == "event_type"))
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        assert_eq!(kind.as_deref(), Some("SearchesPerformed"));
+        assert_eq!(r.payload().map(|p| p[0]), Some(0), "Confluent magic byte");
+    }
+
     // Where the time goes, per stage, for operators.
     let metrics = s.metrics().await;
     for stage in ["embed", "index", "details"] {

@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +26,7 @@ use mediagw_domain::search::{parse_intent, Bm25, ParsedIntent};
 use mediagw_search::cache::{Cache, CACHE_GENERATION_KEY};
 use mediagw_search::embed::Embedder;
 use mediagw_search::index::{
-    ChannelQuery, DocPayload, Filter, Hit, Probe, SearchIndex, CAST, TEXT, TITLE,
+    ChannelQuery, DocPayload, Filter, Hit, PayloadFields, Probe, SearchIndex, CAST, TEXT, TITLE,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -110,10 +109,10 @@ pub struct SearchEvent {
     pub source: &'static str,
 }
 
-/// Port: where answered searches are published (the binary plugs in Kafka).
-#[async_trait]
+/// Port: where answered searches are published (the binary plugs in Kafka). Must not block the
+/// search: adapters queue and publish in the background.
 pub trait SearchEvents: Send + Sync + 'static {
-    async fn searched(&self, event: SearchEvent);
+    fn searched(&self, event: SearchEvent);
 }
 
 pub struct SearchService {
@@ -485,7 +484,7 @@ impl SearchService {
 
     /// First pages only: paging through results is not another search.
     fn publish(&self, plan: &Plan, resp: &SearchResponse, source: &'static str) {
-        let Some(events) = self.events.clone() else {
+        let Some(events) = self.events.as_ref() else {
             return;
         };
         if plan.page != 1 || plan.mode != SearchMode::Hybrid {
@@ -506,7 +505,7 @@ impl SearchService {
             result_ids: resp.results.iter().take(10).map(|r| r.content.id).collect(),
             source,
         };
-        tokio::spawn(async move { events.searched(event).await });
+        events.searched(event);
     }
 
     async fn run(&self, plan: &Plan) -> Result<SearchResponse, ApiError> {
@@ -570,6 +569,7 @@ impl SearchService {
                     probe: Probe::Sparse(TITLE, title_trigrams(r)),
                     filter: Filter::default(),
                     limit: 10,
+                    fields: PayloadFields::Brief,
                 })
                 .collect();
             let found = self
@@ -644,6 +644,7 @@ impl SearchService {
                 probe: Probe::Dense(v),
                 filter: filter.clone(),
                 limit: depth,
+                fields: PayloadFields::Brief,
             });
         }
         if plan.mode != SearchMode::Dense && !text.is_empty() {
@@ -652,6 +653,7 @@ impl SearchService {
                 probe: Probe::Sparse(TEXT, self.bm25.query(&text)),
                 filter: filter.clone(),
                 limit: depth,
+                fields: PayloadFields::Brief,
             });
         }
         if plan.mode == SearchMode::Hybrid && ref_docs.is_empty() && !intent.title_query.is_empty()
@@ -661,6 +663,7 @@ impl SearchService {
                 probe: Probe::Sparse(TITLE, title_trigrams(&intent.title_query)),
                 filter: filter.clone(),
                 limit: 50,
+                fields: PayloadFields::Brief,
             });
         }
         // Graph: neighbours of each referenced title, preferring the wanted genres when a mood
@@ -678,6 +681,7 @@ impl SearchService {
                     probe: Probe::Dense(v.clone()),
                     filter: f,
                     limit: depth,
+                    fields: PayloadFields::Brief,
                 });
             }
             channels.push(Channel::Graph);
@@ -685,6 +689,7 @@ impl SearchService {
                 probe: Probe::Dense(v.clone()),
                 filter: filter.clone(),
                 limit: depth,
+                fields: PayloadFields::Brief,
             });
         }
         // Shared cast: sequels, franchises and an actor's other work (rare names weigh most).
@@ -695,6 +700,7 @@ impl SearchService {
                     probe: Probe::Sparse(CAST, cast_vector(&p.cast)),
                     filter: filter.clone(),
                     limit: depth,
+                    fields: PayloadFields::Brief,
                 });
             }
         }
@@ -709,7 +715,7 @@ impl SearchService {
         };
         stage("index", t);
 
-        let mut payloads: HashMap<Uuid, DocPayload> = HashMap::new();
+        let mut payloads: HashMap<Uuid, Arc<DocPayload>> = HashMap::new();
         let mut lists: Vec<RankedList> = Vec::new();
         let mut graph: Vec<(Uuid, f32)> = Vec::new();
         let mut cast: Vec<(Uuid, f32)> = Vec::new();
@@ -796,7 +802,15 @@ impl SearchService {
             .collect();
         let ids: Vec<Uuid> = page.iter().map(|f| f.id).collect();
         let t = Instant::now();
-        let mut details = self.details(&ids, &region).await?;
+        // Candidates came with brief payloads: the page gets its titles' whole payloads (cast,
+        // offers) and, from the catalog, overviews and offers in the region.
+        let (mut details, full) = tokio::try_join!(self.details(&ids, &region), async {
+            self.index
+                .payloads(generation, ids.clone())
+                .await
+                .map_err(backend)
+        })?;
+        payloads.extend(full.into_iter().map(|(id, p)| (id, Arc::new(p))));
         stage("details", t);
         let taste_genres: HashSet<&String> = taste.iter().take(3).map(|(g, _)| g).collect();
         let results = page
@@ -953,6 +967,7 @@ impl SearchService {
                     probe: Probe::Sparse(TITLE, title_trigrams(&prefix)),
                     filter: Filter::default(),
                     limit: 200,
+                    fields: PayloadFields::Brief,
                 }],
             )
             .await
@@ -978,9 +993,9 @@ impl SearchService {
             .take(limit)
             .map(|(s, h)| Suggestion {
                 id: h.id,
-                title: h.payload.title,
+                title: h.payload.title.clone(),
                 release_year: h.payload.year,
-                content_type: h.payload.content_type,
+                content_type: h.payload.content_type.clone(),
                 score: s,
             })
             .collect();
@@ -1080,7 +1095,7 @@ type RefDoc = (Uuid, Vec<f32>, DocPayload);
 fn neighbours(
     hits: Vec<(Uuid, f32)>,
     wanted: &[String],
-    payloads: &HashMap<Uuid, DocPayload>,
+    payloads: &HashMap<Uuid, Arc<DocPayload>>,
 ) -> Vec<(Uuid, f32)> {
     let mut best: HashMap<Uuid, f32> = HashMap::new();
     let mut order: Vec<Uuid> = Vec::new();

@@ -77,6 +77,7 @@ impl EventCodec {
             EventRecord::AvailabilityLeft(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::TitlesMerged(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::SearchPerformed(r) => self.encoder.encode_struct(r, &strategy).await,
+            EventRecord::SearchesPerformed(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::SyncOperationRecorded(r) => self.encoder.encode_struct(r, &strategy).await,
             EventRecord::AuthAudit(r) => self.encoder.encode_struct(r, &strategy).await,
         };
@@ -115,6 +116,9 @@ impl EventCodec {
             }
             "mediagw.search.SearchPerformed" => {
                 EventRecord::SearchPerformed(from_value(v).map_err(err)?)
+            }
+            "mediagw.search.SearchesPerformed" => {
+                EventRecord::SearchesPerformed(from_value(v).map_err(err)?)
             }
             "mediagw.sync.SyncOperationRecorded" => {
                 EventRecord::SyncOperationRecorded(from_value(v).map_err(err)?)

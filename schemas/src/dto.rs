@@ -100,6 +100,22 @@ envelope_record!(SearchPerformedV1 {
     result_ids: Vec<String>
 });
 
+/// One search inside a [`SearchesPerformedV1`] batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchDto {
+    pub event_id: String,
+    pub occurred_at_ms: i64,
+    pub source: String,
+    pub query: String,
+    pub user_id: Option<String>,
+    pub genres: Vec<String>,
+    pub result_ids: Vec<String>,
+}
+
+envelope_record!(SearchesPerformedV1 {
+    searches: Vec<SearchDto>
+});
+
 envelope_record!(AuthAuditV1 {
     kind: String,
     user_id: Option<String>,
@@ -145,6 +161,8 @@ pub enum EventRecord {
     TitlesMerged(TitlesMergedV1),
     /// Not a title event: searches answered, for trending and affinity (topic `search.queries`).
     SearchPerformed(SearchPerformedV1),
+    /// Searches one API instance answered in one flush window (what the API publishes; ADR 0013).
+    SearchesPerformed(SearchesPerformedV1),
     /// Not a title event: a device's sync operation (topic `sync.operations`).
     SyncOperationRecorded(SyncOperationRecordedV1),
     /// Not a title event: the auth server's audit trail (topic `auth.audit`).
@@ -176,6 +194,7 @@ impl EventRecord {
             EventRecord::AvailabilityLeft(_) => "mediagw.catalog.AvailabilityLeft",
             EventRecord::TitlesMerged(_) => "mediagw.catalog.TitlesMerged",
             EventRecord::SearchPerformed(_) => "mediagw.search.SearchPerformed",
+            EventRecord::SearchesPerformed(_) => "mediagw.search.SearchesPerformed",
             EventRecord::SyncOperationRecorded(_) => "mediagw.sync.SyncOperationRecorded",
             EventRecord::AuthAudit(_) => "mediagw.auth.AuthAudit",
         }
@@ -204,6 +223,9 @@ impl EventRecord {
             EventRecord::SearchPerformed(r) => {
                 (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
             }
+            EventRecord::SearchesPerformed(r) => {
+                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
+            }
             EventRecord::SyncOperationRecorded(r) => {
                 (&r.event_id, &r.user_id, r.sequence, r.occurred_at_ms)
             }
@@ -229,7 +251,9 @@ impl EventRecord {
         match self {
             EventRecord::TitleIngested(_) => topics::CONTENT_INGESTED,
             EventRecord::TitleUpdated(_) | EventRecord::TitlesMerged(_) => topics::CONTENT_UPDATED,
-            EventRecord::SearchPerformed(_) => topics::SEARCH_QUERIES,
+            EventRecord::SearchPerformed(_) | EventRecord::SearchesPerformed(_) => {
+                topics::SEARCH_QUERIES
+            }
             EventRecord::SyncOperationRecorded(_) => topics::SYNC_OPERATIONS,
             EventRecord::AuthAudit(_) => topics::AUTH_AUDIT,
             _ => topics::AVAILABILITY_CHANGED,
@@ -406,6 +430,7 @@ impl EventRecord {
                 )
             }
             EventRecord::SearchPerformed(_)
+            | EventRecord::SearchesPerformed(_)
             | EventRecord::SyncOperationRecorded(_)
             | EventRecord::AuthAudit(_) => return Err(bad("event", "not a title event")),
         })
@@ -716,5 +741,55 @@ mod sync_tests {
             payload: None,
         };
         assert_eq!(dto.into_domain().unwrap_err().field, "content_id");
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    /// The batch DTO and `SearchesPerformed.avsc` agree: a batch encodes under the schema and
+    /// decodes back unchanged (the codec relies on exactly this).
+    #[test]
+    fn a_search_batch_round_trips_through_its_avro_schema() {
+        let text = crate::SCHEMAS
+            .iter()
+            .find(|s| s.full_name == "mediagw.search.SearchesPerformed")
+            .expect("schema listed")
+            .text;
+        let schema = apache_avro::Schema::parse_str(text).unwrap();
+        let search = |q: &str, user: Option<&str>| SearchDto {
+            event_id: Uuid::now_v7().to_string(),
+            occurred_at_ms: 1_764_400_000_000,
+            source: "rest".into(),
+            query: q.into(),
+            user_id: user.map(str::to_string),
+            genres: vec!["comedy".into()],
+            result_ids: vec![Uuid::from_u128(1).to_string()],
+        };
+        let batch = SearchesPerformedV1 {
+            event_id: Uuid::from_u128(5).to_string(),
+            content_id: Uuid::from_u128(5).to_string(),
+            sequence: 1,
+            occurred_at_ms: 1_764_400_000_500,
+            source: "api".into(),
+            searches: vec![
+                search("funny movies", Some(&Uuid::from_u128(9).to_string())),
+                search("space westerns", None),
+            ],
+        };
+        let value = apache_avro::to_value(&batch)
+            .unwrap()
+            .resolve(&schema)
+            .unwrap();
+        let bytes = apache_avro::to_avro_datum(&schema, value).unwrap();
+        let back = apache_avro::from_avro_datum(&schema, &mut bytes.as_slice(), None).unwrap();
+        assert_eq!(
+            apache_avro::from_value::<SearchesPerformedV1>(&back).unwrap(),
+            batch
+        );
+        let record = EventRecord::SearchesPerformed(batch);
+        assert_eq!(record.topic(), topics::SEARCH_QUERIES);
+        assert_eq!(record.full_name(), "mediagw.search.SearchesPerformed");
     }
 }

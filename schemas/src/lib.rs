@@ -68,6 +68,11 @@ pub const SCHEMAS: &[SchemaFile] = &[
         text: include_str!("../avro/SearchPerformed.avsc"),
     },
     SchemaFile {
+        full_name: "mediagw.search.SearchesPerformed",
+        topic: topics::SEARCH_QUERIES,
+        text: include_str!("../avro/SearchesPerformed.avsc"),
+    },
+    SchemaFile {
         full_name: "mediagw.sync.SyncOperationRecorded",
         topic: topics::SYNC_OPERATIONS,
         text: include_str!("../avro/SyncOperationRecorded.avsc"),

@@ -517,10 +517,13 @@ fn synthetic_doc(rng: &mut Rng, n: u64) -> mediagw_search::index::IndexDoc {
     }
 }
 
-/// The production query shape: dense + keyword + title channels, 100 deep, half of them with a
-/// decade filter.
+/// Candidates per channel, as `search.depth` in production.
+const DEPTH: usize = 50;
+
+/// The production query shape: dense + keyword + title channels, [`DEPTH`] deep with brief
+/// payloads (as a search asks for candidates), half of them with a decade filter.
 fn synthetic_query(rng: &mut Rng) -> Vec<mediagw_search::index::ChannelQuery> {
-    use mediagw_search::index::{ChannelQuery, Filter, Probe, TEXT, TITLE};
+    use mediagw_search::index::{ChannelQuery, Filter, PayloadFields, Probe, TEXT, TITLE};
     let probe_doc = synthetic_doc(rng, u64::MAX >> 8);
     let filter = if rng.below(2) == 0 {
         let from = 1920 + rng.below(96) as i64;
@@ -538,17 +541,20 @@ fn synthetic_query(rng: &mut Rng) -> Vec<mediagw_search::index::ChannelQuery> {
         ChannelQuery {
             probe: Probe::Dense(probe_doc.dense),
             filter: filter.clone(),
-            limit: 100,
+            limit: DEPTH,
+            fields: PayloadFields::Brief,
         },
         ChannelQuery {
             probe: Probe::Sparse(TEXT, text),
             filter: filter.clone(),
-            limit: 100,
+            limit: DEPTH,
+            fields: PayloadFields::Brief,
         },
         ChannelQuery {
             probe: Probe::Sparse(TITLE, probe_doc.title),
             filter,
-            limit: 100,
+            limit: DEPTH,
+            fields: PayloadFields::Brief,
         },
     ]
 }
@@ -628,7 +634,7 @@ pub async fn bench_index(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let report = |when: &str, (n, p50, p95, p99): (usize, f64, f64, f64)| {
         println!(
-            "{when} (concurrency {concurrency}): {n} queries in {seconds} s ({:.0} QPS), p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms (3 channels × 100 deep, half with a decade filter)",
+            "{when} (concurrency {concurrency}): {n} queries in {seconds} s ({:.0} QPS), p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms (3 channels × {DEPTH} deep, brief payloads, half with a decade filter)",
             n as f64 / seconds as f64
         )
     };

@@ -17,23 +17,29 @@ use qdrant_edge::{
     EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations,
     Filter as QFilter, HasIdCondition, HnswIndexConfig, JsonPath, Match, Modifier, NamedQuery,
     Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId, PointInsertOperations,
-    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, ScoringQuery, SearchParams,
-    SetPayloadOp, UpdateOperation, Vector, VectorInternal, VectorStructInternal, Vectors,
-    WithPayloadInterface, WithVector,
+    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, ScoringQuery, ScrollRequest,
+    SearchParams, SetPayloadOp, UpdateOperation, Vector, VectorInternal, VectorStructInternal,
+    Vectors, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
 use super::{
-    ChannelQuery, DocPayload, Filter, Hit, IndexDoc, Probe, SearchIndex, CAST, DENSE, DIM, TEXT,
-    TITLE,
+    ChannelQuery, DocPayload, Filter, Hit, IndexDoc, PayloadFields, Probe, SearchIndex,
+    BRIEF_FIELDS, CAST, DENSE, DIM, TEXT, TITLE,
 };
 use crate::{Result, SearchError};
 
 /// Search-time HNSW beam: recall@10 ≥ 0.99 on realistic vectors (BRIEF §5).
 const HNSW_EF: usize = 128;
 
+/// Brief payloads ([`BRIEF_FIELDS`]) of every point, in memory beside the shard: a search ranks
+/// hundreds of candidates, and decoding their stored payloads (lz4 + JSON, per hit) was a quarter
+/// of its CPU (docs/perf.md). About 200 bytes a title. Kept in step under the write lock.
+type Briefs = std::sync::RwLock<HashMap<Uuid, Arc<DocPayload>>>;
+
 struct Shard {
     shard: EdgeShard,
+    briefs: Briefs,
     /// Serialises update / flush / optimize (flush panics if it races them).
     write: Mutex<()>,
     /// Points written since the last index build (all of them after opening).
@@ -127,8 +133,9 @@ fn payload_json(p: &DocPayload) -> Payload {
     }
 }
 
-fn payload_of(p: Option<&Payload>) -> DocPayload {
-    p.and_then(|p| serde_json::from_value(serde_json::Value::Object(p.0.clone())).ok())
+/// Takes the payload (no copy: hundreds of hits per search come through here).
+fn payload_of(p: Option<Payload>) -> DocPayload {
+    p.and_then(|p| serde_json::from_value(serde_json::Value::Object(p.0)).ok())
         .unwrap_or_default()
 }
 
@@ -136,6 +143,35 @@ fn uuid_of(id: &PointId) -> Option<Uuid> {
     match id {
         PointId::Uuid(u) => Some(*u),
         PointId::NumId(_) => None,
+    }
+}
+
+/// Every point's brief payload, read once when a generation is opened.
+fn load_briefs(shard: &EdgeShard) -> Result<HashMap<Uuid, Arc<DocPayload>>> {
+    let mut out = HashMap::new();
+    let mut offset = None;
+    loop {
+        let (records, next) = shard
+            .scroll(ScrollRequest {
+                offset,
+                limit: Some(10_000),
+                filter: None,
+                with_payload: Some(WithPayloadInterface::Fields(
+                    BRIEF_FIELDS.iter().map(|f| path(f)).collect(),
+                )),
+                with_vector: WithVector::Bool(false),
+                order_by: None,
+            })
+            .map_err(ierr)?;
+        for r in records {
+            if let Some(id) = uuid_of(&r.id) {
+                out.insert(id, Arc::new(payload_of(r.payload)));
+            }
+        }
+        match next {
+            Some(n) => offset = Some(n),
+            None => return Ok(out),
+        }
     }
 }
 
@@ -218,8 +254,10 @@ impl EdgeIndex {
         }
         let (shard, has_cast) = open(&self.dir(generation))?;
         let points = shard.info().points_count;
+        let briefs = load_briefs(&shard)?;
         let s = Arc::new(Shard {
             shard,
+            briefs: std::sync::RwLock::new(briefs),
             write: Mutex::new(()),
             dirty: std::sync::atomic::AtomicUsize::new(points),
             has_cast,
@@ -271,7 +309,9 @@ impl SearchIndex for EdgeIndex {
         }
         self.blocking(generation, move |s| {
             let mut points = Vec::with_capacity(docs.len());
+            let mut briefs = Vec::with_capacity(docs.len());
             for d in docs {
+                briefs.push((d.id, Arc::new(d.payload.brief())));
                 let mut named = vec![
                     (DENSE, Vector::new_dense(d.dense)),
                     (TEXT, sparse(&d.text)?),
@@ -291,6 +331,7 @@ impl SearchIndex for EdgeIndex {
                     PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
                 ))
                 .map_err(ierr)?;
+            s.briefs.write().expect("briefs").extend(briefs);
             s.dirty.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
             Ok(())
         })
@@ -306,10 +347,15 @@ impl SearchIndex for EdgeIndex {
             s.shard
                 .update(UpdateOperation::PointOperation(
                     PointOperations::DeletePoints {
-                        ids: ids.into_iter().map(PointId::Uuid).collect(),
+                        ids: ids.iter().copied().map(PointId::Uuid).collect(),
                     },
                 ))
-                .map_err(ierr)
+                .map_err(ierr)?;
+            let mut briefs = s.briefs.write().expect("briefs");
+            for id in &ids {
+                briefs.remove(id);
+            }
+            Ok(())
         })
         .await
     }
@@ -331,6 +377,10 @@ impl SearchIndex for EdgeIndex {
                         }),
                     ))
                     .map_err(ierr)?;
+                let mut briefs = s.briefs.write().expect("briefs");
+                if let Some(b) = briefs.get_mut(&id) {
+                    *b = Arc::new(p.brief());
+                }
             }
             Ok(())
         })
@@ -367,20 +417,36 @@ impl SearchIndex for EdgeIndex {
                         ..Default::default()
                     }),
                     with_vector: WithVector::Bool(false),
-                    with_payload: WithPayloadInterface::Bool(true),
+                    // Brief payloads come from memory, not from the stored ones.
+                    with_payload: WithPayloadInterface::Bool(q.fields == PayloadFields::All),
                 };
                 let hits = s.shard.query(req).map_err(ierr)?;
-                out.push(
-                    hits.into_iter()
+                let hits: Vec<Hit> = match q.fields {
+                    PayloadFields::All => hits
+                        .into_iter()
                         .filter_map(|p| {
                             Some(Hit {
                                 id: uuid_of(&p.id)?,
                                 score: p.score,
-                                payload: payload_of(p.payload.as_ref()),
+                                payload: Arc::new(payload_of(p.payload)),
                             })
                         })
                         .collect(),
-                );
+                    PayloadFields::Brief => {
+                        let briefs = s.briefs.read().expect("briefs");
+                        hits.into_iter()
+                            .filter_map(|p| {
+                                let id = uuid_of(&p.id)?;
+                                Some(Hit {
+                                    id,
+                                    score: p.score,
+                                    payload: briefs.get(&id).cloned().unwrap_or_default(),
+                                })
+                            })
+                            .collect()
+                    }
+                };
+                out.push(hits);
             }
             Ok(out)
         })
@@ -413,8 +479,30 @@ impl SearchIndex for EdgeIndex {
                         VectorInternal::Dense(v) => v,
                         _ => return None,
                     };
-                    Some((id, dense, payload_of(r.payload.as_ref())))
+                    Some((id, dense, payload_of(r.payload.take())))
                 })
+                .collect())
+        })
+        .await
+    }
+
+    async fn payloads(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, DocPayload)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.blocking(generation, move |s| {
+            let pids: Vec<PointId> = ids.into_iter().map(PointId::Uuid).collect();
+            let recs = s
+                .shard
+                .retrieve(
+                    &pids,
+                    Some(WithPayloadInterface::Bool(true)),
+                    Some(WithVector::Bool(false)),
+                )
+                .map_err(ierr)?;
+            Ok(recs
+                .into_iter()
+                .filter_map(|r| Some((uuid_of(&r.id)?, payload_of(r.payload))))
                 .collect())
         })
         .await

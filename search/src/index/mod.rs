@@ -8,6 +8,8 @@
 pub mod edge;
 pub mod qdrant;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use mediagw_domain::search::SparseVector;
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,7 @@ pub const DIM: usize = 384;
 
 /// What a result shows without a database round trip, and what filters match on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DocPayload {
     pub title: String,
     pub year: i64,
@@ -70,18 +73,47 @@ pub enum Probe {
     Sparse(&'static str, SparseVector),
 }
 
+/// Which payload fields hits carry. A search ranks hundreds of candidates but shows a page:
+/// decoding every candidate's whole payload (cast, offers…) was a large share of its CPU.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PayloadFields {
+    #[default]
+    All,
+    /// [`BRIEF_FIELDS`] only; the other fields are left at their defaults.
+    Brief,
+}
+
+/// What ranking and suggestions read from candidates.
+pub const BRIEF_FIELDS: &[&str] = &["title", "year", "content_type", "genres", "popularity"];
+
+impl DocPayload {
+    /// Only the [`BRIEF_FIELDS`].
+    pub fn brief(&self) -> DocPayload {
+        DocPayload {
+            title: self.title.clone(),
+            year: self.year,
+            content_type: self.content_type.clone(),
+            genres: self.genres.clone(),
+            popularity: self.popularity,
+            ..DocPayload::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ChannelQuery {
     pub probe: Probe,
     pub filter: Filter,
     pub limit: usize,
+    pub fields: PayloadFields,
 }
 
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub id: Uuid,
     pub score: f32,
-    pub payload: DocPayload,
+    /// Shared: the embedded index hands out its in-memory brief payloads without copying them.
+    pub payload: Arc<DocPayload>,
 }
 
 #[async_trait]
@@ -99,6 +131,9 @@ pub trait SearchIndex: Send + Sync + 'static {
         generation: i64,
         ids: Vec<Uuid>,
     ) -> Result<Vec<(Uuid, Vec<f32>, DocPayload)>>;
+    /// Whole payloads of some points (a result page), in no particular order; unknown ids are
+    /// left out.
+    async fn payloads(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, DocPayload)>>;
     async fn count(&self, generation: i64) -> Result<usize>;
     /// Makes writes durable (called before the projector commits its offsets).
     async fn flush(&self, generation: i64) -> Result<()>;

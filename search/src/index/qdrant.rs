@@ -12,19 +12,20 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::{
-    self, point_id::PointIdOptions, vector_output, Condition, CountPointsBuilder,
-    CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder, FieldType,
-    GetPointsBuilder, HnswConfigDiffBuilder, Modifier, PointId, PointStruct, PointsIdsList,
-    QueryBatchPointsBuilder, QueryPoints, QueryPointsBuilder, SearchParamsBuilder,
-    SetPayloadPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
-    UpsertPointsBuilder, VectorInput, VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
+    self, point_id::PointIdOptions, vector_output, with_payload_selector::SelectorOptions,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, FieldType, GetPointsBuilder, HnswConfigDiffBuilder, Modifier,
+    PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryBatchPointsBuilder,
+    QueryPoints, QueryPointsBuilder, SearchParamsBuilder, SetPayloadPointsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, VectorInput,
+    VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
 };
 use qdrant_client::{Payload, Qdrant};
 use uuid::Uuid;
 
 use super::{
-    ChannelQuery, DocPayload, Filter, Hit, IndexDoc, Probe, SearchIndex, CAST, DENSE, DIM, TEXT,
-    TITLE,
+    ChannelQuery, DocPayload, Filter, Hit, IndexDoc, PayloadFields, Probe, SearchIndex,
+    BRIEF_FIELDS, CAST, DENSE, DIM, TEXT, TITLE,
 };
 use crate::{Result, SearchError};
 
@@ -139,7 +140,12 @@ pub(crate) fn query_points(collection: &str, q: &ChannelQuery) -> Option<QueryPo
         .query(qdrant::Query::new_nearest(input))
         .using(using)
         .limit(q.limit as u64)
-        .with_payload(true)
+        .with_payload(match q.fields {
+            PayloadFields::All => SelectorOptions::from(true),
+            PayloadFields::Brief => SelectorOptions::from(PayloadIncludeSelector {
+                fields: BRIEF_FIELDS.iter().map(|f| f.to_string()).collect(),
+            }),
+        })
         .params(SearchParamsBuilder::default().hnsw_ef(HNSW_EF));
     if let Some(f) = filter(&q.filter) {
         b = b.filter(f);
@@ -329,7 +335,7 @@ impl SearchIndex for QdrantIndex {
                                 Some(Hit {
                                     id: uuid_of(p.id)?,
                                     score: p.score,
-                                    payload: doc_payload(p.payload),
+                                    payload: std::sync::Arc::new(doc_payload(p.payload)),
                                 })
                             })
                             .collect()
@@ -370,6 +376,27 @@ impl SearchIndex for QdrantIndex {
                 };
                 Some((id, dense, doc_payload(r.payload)))
             })
+            .collect())
+    }
+
+    async fn payloads(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, DocPayload)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let name = self.ensure(generation).await?;
+        let got = self
+            .client
+            .get_points(
+                GetPointsBuilder::new(&name, ids.into_iter().map(point_id).collect::<Vec<_>>())
+                    .with_payload(true)
+                    .with_vectors(false),
+            )
+            .await
+            .map_err(ierr)?;
+        Ok(got
+            .result
+            .into_iter()
+            .filter_map(|r| Some((uuid_of(r.id)?, doc_payload(r.payload))))
             .collect())
     }
 
@@ -463,6 +490,7 @@ mod tests {
             probe: Probe::Dense(vec![0.5; DIM]),
             filter: Filter::default(),
             limit: 100,
+            fields: PayloadFields::All,
         };
         let q = query_points("mediagw_g1", &dense).expect("dense query");
         assert_eq!(q.collection_name, "mediagw_g1");
@@ -486,6 +514,7 @@ mod tests {
                 ..Filter::default()
             },
             limit: 50,
+            fields: PayloadFields::Brief,
         };
         let q = query_points("mediagw_g1", &sparse).expect("sparse query");
         assert_eq!(q.using.as_deref(), Some(CAST));
@@ -495,6 +524,7 @@ mod tests {
             probe: Probe::Sparse(TEXT, SparseVector::default()),
             filter: Filter::default(),
             limit: 10,
+            fields: PayloadFields::All,
         };
         assert!(query_points("mediagw_g1", &empty).is_none());
     }
