@@ -9,6 +9,11 @@ mod search;
 mod serve;
 mod telemetry;
 
+/// A search allocates and frees thousands of small objects (hits, payload strings, JSON) across
+/// threads; glibc's allocator took ~20 % of the API's CPU under load (docs/perf.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use anyhow::Context;

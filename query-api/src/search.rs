@@ -20,7 +20,7 @@ use mediagw_domain::catalog::{normalize_genre, normalize_region, ContentType};
 use mediagw_domain::providers::platform_slug;
 use mediagw_domain::search::rank::{boost, fuse, overlap, sort, Channel, Fused, RankedList};
 use mediagw_domain::search::text::{
-    cast_vector, fnv1a64, shared_cast, title_similarity, title_trigrams,
+    cast_vector, fnv1a64, shared_cast, title_similarity, title_trigrams, trigram_dice,
 };
 use mediagw_domain::search::{parse_intent, Bm25, ParsedIntent};
 use mediagw_search::cache::{Cache, CACHE_GENERATION_KEY};
@@ -579,9 +579,10 @@ impl SearchService {
                 .map_err(backend)?;
             let mut ids = Vec::new();
             for (r, hits) in intent.references.iter().zip(found) {
+                let rq = title_trigrams(r);
                 let best = hits
                     .into_iter()
-                    .map(|h| (title_similarity(r, &h.payload.title), h))
+                    .map(|h| (trigram_dice(&rq, &title_trigrams(&h.payload.title)), h))
                     .filter(|(s, _)| *s >= 0.5)
                     .max_by(|a, b| a.0.total_cmp(&b.0));
                 match best {
@@ -613,6 +614,8 @@ impl SearchService {
 
         let mut channels: Vec<Channel> = Vec::new();
         let mut probes: Vec<ChannelQuery> = Vec::new();
+        // Computed once: the title channel's probe and each of its hits' similarity use it.
+        let title_query = title_trigrams(&intent.title_query);
         let dense_text = match plan.mode {
             SearchMode::Keyword => String::new(),
             SearchMode::Dense => plan.query.clone(),
@@ -660,7 +663,7 @@ impl SearchService {
         {
             channels.push(Channel::Title);
             probes.push(ChannelQuery {
-                probe: Probe::Sparse(TITLE, title_trigrams(&intent.title_query)),
+                probe: Probe::Sparse(TITLE, title_query.clone()),
                 filter: filter.clone(),
                 limit: 50,
                 fields: PayloadFields::Brief,
@@ -725,7 +728,7 @@ impl SearchService {
                 Channel::Title => hits
                     .into_iter()
                     .filter_map(|mut h| {
-                        let sim = title_similarity(&intent.title_query, &h.payload.title);
+                        let sim = trigram_dice(&title_query, &title_trigrams(&h.payload.title));
                         (sim >= 0.45).then(|| {
                             h.score = sim;
                             h

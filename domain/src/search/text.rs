@@ -78,8 +78,12 @@ pub fn fnv1a64(bytes: impl IntoIterator<Item = u8>) -> u64 {
 
 /// FNV-1a: a stable 32-bit id per term (the sparse dimension).
 pub fn term_id(term: &str) -> u32 {
+    term_id_bytes(term.as_bytes())
+}
+
+fn term_id_bytes(term: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
-    for b in term.as_bytes() {
+    for b in term {
         h ^= u32::from(*b);
         h = h.wrapping_mul(0x0100_0193);
     }
@@ -143,7 +147,15 @@ pub fn title_trigrams(title: &str) -> SparseVector {
     let pairs = padded
         .windows(3)
         .filter(|w| !(w[1] == ' ' && w[2] == ' '))
-        .map(|w| (term_id(&w.iter().collect::<String>()), 1.0))
+        .map(|w| {
+            // The trigram's UTF-8 bytes, hashed without building a String (this runs per hit).
+            let mut buf = [0u8; 12];
+            let mut n = 0;
+            for c in w {
+                n += c.encode_utf8(&mut buf[n..]).len();
+            }
+            (term_id_bytes(&buf[..n]), 1.0)
+        })
         .collect();
     let mut v = SparseVector::from_pairs(pairs);
     // Binary weights: a repeated trigram is no stronger evidence.
@@ -221,8 +233,11 @@ pub fn embedding_text(m: &TitleMetadata) -> String {
 /// Similarity of two titles by trigram overlap (Dice coefficient), used to rank suggestions and
 /// pick the referenced title.
 pub fn title_similarity(a: &str, b: &str) -> f32 {
-    let x = title_trigrams(a);
-    let y = title_trigrams(b);
+    trigram_dice(&title_trigrams(a), &title_trigrams(b))
+}
+
+/// [`title_similarity`] from trigrams already computed (a query's, against many titles).
+pub fn trigram_dice(x: &SparseVector, y: &SparseVector) -> f32 {
     if x.is_empty() || y.is_empty() {
         return 0.0;
     }

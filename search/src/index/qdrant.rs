@@ -30,7 +30,7 @@ use super::{
 use crate::{Result, SearchError};
 
 /// Search-time HNSW beam, as in the embedded adapter.
-const HNSW_EF: u64 = 128;
+const HNSW_EF: u64 = super::edge::HNSW_EF as u64;
 /// Points per upsert request.
 const UPSERT_CHUNK: usize = 256;
 
