@@ -240,6 +240,9 @@ enum BenchCmd {
         concurrency: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Query an index `dir` already holds (a previous run's, built) instead of building one.
+        #[arg(long)]
+        reuse: bool,
     },
     /// Device → device sync latency over WebSocket with many connections (running API).
     Sync {
@@ -404,8 +407,9 @@ async fn main() -> anyhow::Result<()> {
                     dir,
                     concurrency,
                     seconds,
+                    reuse,
                 },
-        } => cmd::search::bench_index(&dir, points, concurrency.max(1), seconds).await,
+        } => cmd::search::bench_index(&dir, points, concurrency.max(1), seconds, reuse).await,
         Command::Bench {
             action: BenchCmd::Auth { api, requests },
         } => {

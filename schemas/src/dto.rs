@@ -782,8 +782,16 @@ mod search_tests {
             .unwrap()
             .resolve(&schema)
             .unwrap();
-        let bytes = apache_avro::to_avro_datum(&schema, value).unwrap();
-        let back = apache_avro::from_avro_datum(&schema, &mut bytes.as_slice(), None).unwrap();
+        let bytes = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+            .build()
+            .unwrap()
+            .write_value_to_vec(value)
+            .unwrap();
+        let back = apache_avro::reader::datum::GenericDatumReader::builder(&schema)
+            .build()
+            .unwrap()
+            .read_value(&mut bytes.as_slice())
+            .unwrap();
         assert_eq!(
             apache_avro::from_value::<SearchesPerformedV1>(&back).unwrap(),
             batch

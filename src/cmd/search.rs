@@ -598,9 +598,30 @@ pub async fn bench_index(
     points: usize,
     concurrency: usize,
     seconds: u64,
+    reuse: bool,
 ) -> anyhow::Result<()> {
     use mediagw_search::index::edge::EdgeIndex;
     use mediagw_search::index::SearchIndex;
+    let report = |when: &str, (n, p50, p95, p99): (usize, f64, f64, f64)| {
+        println!(
+            "{when} (concurrency {concurrency}): {n} queries in {seconds} s ({:.0} QPS), p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms (3 channels × {DEPTH} deep, brief payloads, half with a decade filter)",
+            n as f64 / seconds as f64
+        )
+    };
+    if reuse {
+        let index: Arc<dyn SearchIndex> = Arc::new(EdgeIndex::new(dir));
+        let opened = Instant::now();
+        let n = index.count(1).await?;
+        anyhow::ensure!(n > 0, "no index to reuse in {}", dir.display());
+        println!(
+            "reusing {n} points in {} (opened in {:.1} s)",
+            dir.display(),
+            opened.elapsed().as_secs_f64()
+        );
+        let after = index_load(index, concurrency, Duration::from_secs(seconds)).await?;
+        report("built index", after);
+        return Ok(());
+    }
     let _ = std::fs::remove_dir_all(dir);
     let index: Arc<dyn SearchIndex> = Arc::new(EdgeIndex::new(dir));
     let mut rng = Rng(0x5EED);
@@ -632,12 +653,6 @@ pub async fn bench_index(
         })
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let report = |when: &str, (n, p50, p95, p99): (usize, f64, f64, f64)| {
-        println!(
-            "{when} (concurrency {concurrency}): {n} queries in {seconds} s ({:.0} QPS), p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms (3 channels × {DEPTH} deep, brief payloads, half with a decade filter)",
-            n as f64 / seconds as f64
-        )
-    };
     let during = index_load(index.clone(), concurrency, Duration::from_secs(seconds)).await?;
     report("while the ANN index builds", during);
     let took = build.await??;

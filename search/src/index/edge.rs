@@ -255,7 +255,16 @@ impl EdgeIndex {
         }
         let (shard, has_cast) = open(&self.dir(generation))?;
         let points = shard.info().points_count;
+        let started = std::time::Instant::now();
         let briefs = load_briefs(&shard)?;
+        if points > 0 {
+            tracing::info!(
+                generation,
+                points,
+                seconds = started.elapsed().as_secs_f64(),
+                "search index generation opened (brief payloads in memory)"
+            );
+        }
         let s = Arc::new(Shard {
             shard,
             briefs: std::sync::RwLock::new(briefs),
@@ -558,8 +567,95 @@ impl SearchIndex for EdgeIndex {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use mediagw_domain::search::SparseVector;
+
     fn _send_sync() {
         fn ss<T: Send + Sync>() {}
         ss::<qdrant_edge::EdgeShard>();
+    }
+
+    fn payload(title: &str) -> DocPayload {
+        DocPayload {
+            title: title.into(),
+            year: 1999,
+            content_type: "movie".into(),
+            genres: vec!["drama".into()],
+            platforms: vec!["max".into()],
+            offers: vec!["max:US".into()],
+            rating: 7.0,
+            popularity: 0.5,
+            cast: vec!["Keanu Reeves".into()],
+        }
+    }
+
+    fn doc(n: u128, title: &str) -> IndexDoc {
+        let mut dense = vec![0.0; DIM];
+        dense[n as usize] = 1.0;
+        IndexDoc {
+            id: Uuid::from_u128(n),
+            dense,
+            text: SparseVector::from_pairs(vec![(7, 1.0)]),
+            title: SparseVector::default(),
+            cast: SparseVector::default(),
+            payload: payload(title),
+        }
+    }
+
+    async fn titles(index: &EdgeIndex, fields: PayloadFields) -> Vec<(String, usize)> {
+        let q = ChannelQuery {
+            probe: Probe::Sparse(TEXT, SparseVector::from_pairs(vec![(7, 1.0)])),
+            filter: Filter::default(),
+            limit: 10,
+            fields,
+        };
+        let mut out: Vec<(String, usize)> = index.query(1, vec![q]).await.unwrap()[0]
+            .iter()
+            .map(|h| (h.payload.title.clone(), h.payload.cast.len()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Brief hits come from the in-memory map (ADR 0014): it follows upserts, payload changes and
+    /// deletes, and is rebuilt from disk when the generation is opened again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn brief_payloads_follow_writes_and_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("mediagw-edge-{}", Uuid::new_v4()));
+        let index = EdgeIndex::new(&dir);
+        index
+            .upsert(1, vec![doc(1, "Alpha"), doc(2, "Beta"), doc(3, "Gamma")])
+            .await
+            .unwrap();
+        // Brief: title and genres, no cast; All: the stored payload.
+        let brief = |t: &[&str]| t.iter().map(|t| (t.to_string(), 0)).collect::<Vec<_>>();
+        assert_eq!(
+            titles(&index, PayloadFields::Brief).await,
+            brief(&["Alpha", "Beta", "Gamma"])
+        );
+        assert_eq!(
+            titles(&index, PayloadFields::All).await[0],
+            ("Alpha".to_string(), 1)
+        );
+        index
+            .set_payload(1, vec![(Uuid::from_u128(1), payload("Alpha Prime"))])
+            .await
+            .unwrap();
+        index.delete(1, vec![Uuid::from_u128(2)]).await.unwrap();
+        index.upsert(1, vec![doc(3, "Gamma II")]).await.unwrap();
+        let expected = brief(&["Alpha Prime", "Gamma II"]);
+        assert_eq!(titles(&index, PayloadFields::Brief).await, expected);
+
+        index.release(1).await.unwrap();
+        let reopened = EdgeIndex::new(&dir);
+        assert_eq!(titles(&reopened, PayloadFields::Brief).await, expected);
+        // A page's whole payloads, unknown ids left out.
+        let page = reopened
+            .payloads(1, vec![Uuid::from_u128(1), Uuid::from_u128(2)])
+            .await
+            .unwrap();
+        assert_eq!(page, vec![(Uuid::from_u128(1), payload("Alpha Prime"))]);
+        reopened.release(1).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
