@@ -110,15 +110,10 @@ fn history() -> Vec<EventRecord> {
     out
 }
 
-async fn dump(pool: &sqlx::PgPool, schema: &str) -> Vec<String> {
+/// Rows of `tables` (name, ORDER BY) in `schema`, as JSON text, for comparing two schemas.
+async fn dump(pool: &sqlx::PgPool, schema: &str, tables: &[(&str, &str)]) -> Vec<String> {
     let mut out = Vec::new();
-    for (table, order) in [
-        ("content", "id"),
-        ("external_ids", "id_type, id_value"),
-        ("platform_availability", "id"),
-        ("availability_versions", "content_id"),
-        ("availability_changes", "content_id, sequence"),
-    ] {
+    for (table, order) in tables {
         let q = format!(
             "SELECT row_to_json(x)::text FROM (SELECT * FROM {schema}.{table} ORDER BY {order}) x"
         );
@@ -131,6 +126,14 @@ async fn dump(pool: &sqlx::PgPool, schema: &str) -> Vec<String> {
     }
     out
 }
+
+const CATALOG_TABLES: &[(&str, &str)] = &[
+    ("content", "id"),
+    ("external_ids", "id_type, id_value"),
+    ("platform_availability", "id"),
+    ("availability_versions", "content_id"),
+    ("availability_changes", "content_id, sequence"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_based_batches_equal_one_by_one_apply() {
@@ -172,8 +175,8 @@ async fn set_based_batches_equal_one_by_one_apply() {
         }
     }
     assert_eq!(
-        dump(&s.pool, "cat_one").await,
-        dump(&s.pool, "cat_set").await
+        dump(&s.pool, "cat_one", CATALOG_TABLES).await,
+        dump(&s.pool, "cat_set", CATALOG_TABLES).await
     );
 }
 
@@ -207,24 +210,10 @@ fn searches() -> Vec<mediagw_schemas::dto::SearchDto> {
         .collect()
 }
 
-async fn dump_activity(pool: &sqlx::PgPool, schema: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for (table, order) in [
-        ("query_counts", "minute, query"),
-        ("user_genres", "user_id, genre"),
-    ] {
-        let q = format!(
-            "SELECT row_to_json(x)::text FROM (SELECT * FROM {schema}.{table} ORDER BY {order}) x"
-        );
-        out.extend(
-            sqlx::query_scalar::<_, String>(&q)
-                .fetch_all(pool)
-                .await
-                .unwrap(),
-        );
-    }
-    out
-}
+const ACTIVITY_TABLES: &[(&str, &str)] = &[
+    ("query_counts", "minute, query"),
+    ("user_genres", "user_id, genre"),
+];
 
 /// The search-activity projection folds batches of searches (`SearchesPerformed`, ADR 0013) into
 /// the same counts and affinities as one `SearchPerformed` record per search, and refuses a batch
@@ -276,8 +265,8 @@ async fn search_batches_fold_like_single_searches() {
         set.apply_many(&mut tx, windows).await.unwrap();
         tx.commit().await.unwrap();
     }
-    let folded = dump_activity(&s.pool, "act_set").await;
-    assert_eq!(dump_activity(&s.pool, "act_one").await, folded);
+    let folded = dump(&s.pool, "act_set", ACTIVITY_TABLES).await;
+    assert_eq!(dump(&s.pool, "act_one", ACTIVITY_TABLES).await, folded);
     assert!(
         folded.iter().any(|r| r.contains("\"searches\":")),
         "{folded:?}"
@@ -292,5 +281,5 @@ async fn search_batches_fold_like_single_searches() {
         .unwrap_err();
     assert!(matches!(err, ApplyError::Poison(_)), "{err:?}");
     drop(tx);
-    assert_eq!(dump_activity(&s.pool, "act_set").await, folded);
+    assert_eq!(dump(&s.pool, "act_set", ACTIVITY_TABLES).await, folded);
 }

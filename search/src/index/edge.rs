@@ -17,9 +17,9 @@ use qdrant_edge::{
     EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations,
     Filter as QFilter, HasIdCondition, HnswIndexConfig, JsonPath, Match, Modifier, NamedQuery,
     Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId, PointInsertOperations,
-    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, ScoringQuery, ScrollRequest,
-    SearchParams, SetPayloadOp, UpdateOperation, Vector, VectorInternal, VectorStructInternal,
-    Vectors, WithPayloadInterface, WithVector,
+    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record, ScoringQuery,
+    ScrollRequest, SearchParams, SetPayloadOp, UpdateOperation, Vector, VectorInternal,
+    VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
@@ -145,6 +145,14 @@ fn uuid_of(id: &PointId) -> Option<Uuid> {
         PointId::Uuid(u) => Some(*u),
         PointId::NumId(_) => None,
     }
+}
+
+/// Points by id with their whole payloads (and the vectors asked for); unknown ids are left out.
+fn retrieve(s: &Shard, ids: Vec<Uuid>, vectors: WithVector) -> Result<Vec<Record>> {
+    let pids: Vec<PointId> = ids.into_iter().map(PointId::Uuid).collect();
+    s.shard
+        .retrieve(&pids, Some(WithPayloadInterface::Bool(true)), Some(vectors))
+        .map_err(ierr)
 }
 
 /// Every point's brief payload, read once when a generation is opened.
@@ -472,15 +480,7 @@ impl SearchIndex for EdgeIndex {
             return Ok(Vec::new());
         }
         self.blocking(generation, move |s| {
-            let pids: Vec<PointId> = ids.into_iter().map(PointId::Uuid).collect();
-            let recs = s
-                .shard
-                .retrieve(
-                    &pids,
-                    Some(WithPayloadInterface::Bool(true)),
-                    Some(WithVector::Selector(vec![DENSE.to_string()])),
-                )
-                .map_err(ierr)?;
+            let recs = retrieve(s, ids, WithVector::Selector(vec![DENSE.to_string()]))?;
             Ok(recs
                 .into_iter()
                 .filter_map(|mut r| {
@@ -501,15 +501,7 @@ impl SearchIndex for EdgeIndex {
             return Ok(Vec::new());
         }
         self.blocking(generation, move |s| {
-            let pids: Vec<PointId> = ids.into_iter().map(PointId::Uuid).collect();
-            let recs = s
-                .shard
-                .retrieve(
-                    &pids,
-                    Some(WithPayloadInterface::Bool(true)),
-                    Some(WithVector::Bool(false)),
-                )
-                .map_err(ierr)?;
+            let recs = retrieve(s, ids, WithVector::Bool(false))?;
             Ok(recs
                 .into_iter()
                 .filter_map(|r| Some((uuid_of(&r.id)?, payload_of(r.payload))))
