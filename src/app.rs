@@ -15,23 +15,23 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::role::ProjectorName;
+use mediagw_auth::oauth::AuthSettings;
+use mediagw_auth::{KeySettings, KeyStore, TokenService};
 use mediagw_commands::sync::SyncService;
 use mediagw_projectors::search::SearchProjection;
+use mediagw_projectors::search_activity::SearchActivityProjection;
 use mediagw_projectors::sync::SyncProjection;
-use mediagw_projectors::trending::SearchActivityProjection;
-use mediagw_query_api::auth::keys::{KeySettings, KeyStore};
-use mediagw_query_api::auth::oauth::AuthSettings;
-use mediagw_query_api::auth::TokenService;
 use mediagw_query_api::gateway::limits::{GateStore, RedisGate};
 use mediagw_query_api::search::SearchSettings;
 use mediagw_query_api::sync::hub::{Fanout, HubSettings, LocalFanout, SyncHub};
 use mediagw_query_api::sync::pubsub::RedisFanout;
-use mediagw_search::cache::{Cache, RedisCache};
-use mediagw_search::embed::distilled::Distilled;
-use mediagw_search::embed::{Embedder, OnnxConfig, OnnxEmbedder};
-use mediagw_search::index::edge::EdgeIndex;
-use mediagw_search::index::qdrant::{QdrantConfig, QdrantIndex};
-use mediagw_search::index::SearchIndex;
+use mediagw_search_adapters::cache::{Cache, RedisCache};
+use mediagw_search_adapters::embed::distilled::Distilled;
+use mediagw_search_adapters::embed::{Embedder, OnnxConfig, OnnxEmbedder};
+use mediagw_search_adapters::index::edge::EdgeIndex;
+use mediagw_search_adapters::index::qdrant::{QdrantConfig, QdrantIndex};
+use mediagw_search_adapters::index::SearchIndex;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
@@ -93,7 +93,7 @@ impl App {
     }
 
     async fn migrate_once(&self) -> anyhow::Result<()> {
-        mediagw_commands::store::migrate(&self.pool)
+        mediagw_commands::migrate(&self.pool)
             .await
             .context("event store migration")?;
         CatalogProjection::live()
@@ -114,7 +114,7 @@ impl App {
             .migrate(&self.pool)
             .await
             .context("sync migration")?;
-        mediagw_query_api::auth::store::migrate(&self.pool)
+        mediagw_auth::migrate(&self.pool)
             .await
             .context("auth migration")?;
         Ok(())
@@ -266,10 +266,10 @@ impl App {
     /// The sync hub: command service plus the configured fan-out (Redis pub/sub or local).
     pub async fn sync_hub(&self, shutdown: CancellationToken) -> anyhow::Result<Arc<SyncHub>> {
         let c = &self.config.sync;
-        let service = Arc::new(SyncService::new(
+        let service = Arc::new(crate::ports::SyncPort(Arc::new(SyncService::new(
             self.pool.clone(),
             Duration::from_millis(c.max_clock_drift_ms),
-        ));
+        ))));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let fanout: Arc<dyn Fanout> = match c.fanout.as_str() {
             "local" => Arc::new(LocalFanout(tx)),
@@ -311,12 +311,12 @@ impl App {
 
     pub async fn projector(
         &self,
-        name: &str,
+        name: ProjectorName,
         bus: Arc<dyn EventBus>,
     ) -> anyhow::Result<ProjectorRunner> {
         let projection: Arc<dyn Projection> = match name {
-            "catalog" => Arc::new(CatalogProjection::live()),
-            "search" => {
+            ProjectorName::Catalog => Arc::new(CatalogProjection::live()),
+            ProjectorName::Search => {
                 let p = self.search_parts().await?;
                 Arc::new(SearchProjection::new(
                     mediagw_projectors::search::LIVE_SCHEMA,
@@ -325,14 +325,11 @@ impl App {
                     p.cache,
                 ))
             }
-            "search-activity" => Arc::new(SearchActivityProjection::live()),
-            "sync" => Arc::new(SyncProjection::live()),
-            other => anyhow::bail!(
-                "unknown projector `{other}` (known: catalog, search, search-activity, sync)"
-            ),
+            ProjectorName::SearchActivity => Arc::new(SearchActivityProjection::live()),
+            ProjectorName::Sync => Arc::new(SyncProjection::live()),
         };
         let mut kafka = self.config.kafka_consumer();
-        if let Some(ms) = self.config.projector.fetch_wait_ms.get(name) {
+        if let Some(ms) = self.config.projector.fetch_wait_ms.get(name.as_str()) {
             kafka.set("fetch.wait.max.ms", ms.to_string());
         }
         Ok(ProjectorRunner::new(

@@ -12,8 +12,8 @@ use crate::config::Config;
 
 /// Every topic the product uses, deployed names.
 pub fn all_topics(config: &Config) -> Vec<String> {
-    mediagw_schemas::topics::ALL_TOPICS
-        .iter()
+    <mediagw_schemas::EventRecord as mediagw_schemas::EventSet>::topics()
+        .into_iter()
         .flat_map(|t| [t.to_string(), mediagw_schemas::topics::dlq(t)])
         .map(|t| format!("{}{}", config.kafka.topic_prefix, t))
         .collect()

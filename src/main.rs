@@ -2,9 +2,14 @@
 //! only; the behaviour lives in the workspace crates.
 
 mod app;
+mod bench;
 mod cmd;
 mod config;
+mod eval;
 mod kafka;
+mod ports;
+mod role;
+mod sample;
 mod search;
 mod serve;
 mod telemetry;
@@ -44,8 +49,9 @@ enum Command {
     Migrate,
     /// Rebuild a read model from Kafka into fresh tables and swap it in atomically.
     Replay {
-        /// Projection to rebuild (catalog).
-        projection: String,
+        /// Projection to rebuild.
+        #[arg(value_enum)]
+        projection: cmd::replay::ProjectionName,
         /// `earliest` or an RFC 3339 timestamp.
         #[arg(long, default_value = "earliest")]
         from: String,
@@ -63,7 +69,7 @@ enum Command {
     /// Quality evaluations (no services needed).
     Eval {
         #[command(subcommand)]
-        action: EvalCmd,
+        action: eval::EvalCmd,
     },
     /// Provider connectors.
     Connectors {
@@ -78,7 +84,7 @@ enum Command {
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
-        action: BenchCmd,
+        action: bench::BenchCmd,
     },
 }
 
@@ -115,26 +121,6 @@ enum IngestCmd {
         /// identifiers conflict and are planned again.
         #[arg(long, default_value_t = 1)]
         concurrency: usize,
-    },
-}
-
-#[derive(Subcommand)]
-enum EvalCmd {
-    /// Precision and recall of entity resolution on a labeled set built from the shared dataset.
-    Resolution {
-        #[arg(long, default_value = "../shared/data/wikipedia-movies")]
-        data: PathBuf,
-        /// How many true-duplicate records to generate.
-        #[arg(long, default_value_t = 5000)]
-        positives: usize,
-    },
-    /// MRR@10 and recall@10 of dense-only, keyword-only and hybrid search on a labeled query set,
-    /// against a running API whose index holds the shared dataset.
-    Search {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        api: String,
-        #[arg(long, default_value = "tests/fixtures/search/queries.json")]
-        queries: PathBuf,
     },
 }
 
@@ -207,87 +193,6 @@ enum AuthCmd {
     },
 }
 
-#[derive(Subcommand)]
-enum BenchCmd {
-    /// End-to-end ingest throughput and event → read-model lag (scratch database and topics).
-    Ingest {
-        #[arg(long, default_value_t = 20_000)]
-        titles: usize,
-        /// Titles (single) or 500-title chunks (bulk) in flight at once.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// `bulk` (the `ingest file` path) or `single` (one command per title, like HTTP ingest).
-        #[arg(long, default_value = "bulk")]
-        mode: String,
-    },
-    /// Embedding throughput for indexing, on the shared dataset's texts.
-    Embed {
-        #[arg(long, default_value = "../shared/data/wikipedia-movies")]
-        data: PathBuf,
-        #[arg(long, default_value_t = 2000)]
-        texts: usize,
-        /// Labeled queries, for the query encoders' latency and agreement.
-        #[arg(long, default_value = "tests/fixtures/search/queries.json")]
-        queries: PathBuf,
-    },
-    /// Index-only latency on a synthetic index of `--points` titles (scratch directory).
-    Index {
-        #[arg(long, default_value_t = 1_000_000)]
-        points: usize,
-        #[arg(long, default_value = "target/bench-index")]
-        dir: PathBuf,
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        /// Query an index `dir` already holds (a previous run's, built) instead of building one.
-        #[arg(long)]
-        reuse: bool,
-    },
-    /// Device → device sync latency over WebSocket with many connections (running API).
-    Sync {
-        /// API base URLs; devices alternate between them (several instances).
-        #[arg(long, default_value = "http://127.0.0.1:8080", value_delimiter = ',')]
-        api: Vec<String>,
-        #[arg(long, default_value_t = 2000)]
-        connections: usize,
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        /// Operations per second, all users together.
-        #[arg(long, default_value_t = 200)]
-        rate: u64,
-        /// Server PIDs whose memory is read before and after connecting.
-        #[arg(long, value_delimiter = ',')]
-        server_pid: Vec<u32>,
-    },
-    /// JWT validation cost, gateway overhead per request and rate limits under a 10× burst
-    /// (running API with the seed's free and anonymous tiers; `scripts/bench-auth`).
-    Auth {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        api: String,
-        /// Sequential requests per path for the overhead measurement.
-        #[arg(long, default_value_t = 2000)]
-        requests: usize,
-    },
-    /// Search latency and QPS over HTTP against a running API (uncached unless `--cached`).
-    Search {
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        api: String,
-        #[arg(long, default_value = "tests/fixtures/search/queries.json")]
-        queries: PathBuf,
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 30)]
-        seconds: u64,
-        #[arg(long)]
-        cached: bool,
-        /// Open loop: send this many requests per second whatever the latency (queueing
-        /// included in the latencies); `--concurrency` then caps requests in flight.
-        #[arg(long)]
-        rate: Option<f64>,
-    },
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     mediagw_schemas::install_tls_provider();
@@ -297,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics();
     match cli.command {
         Command::Serve { role } => {
-            let roles = serve::parse_roles(&role)?;
+            let roles = role::parse_roles(&role)?;
             let app = app::App::connect(config).await?;
             serve::serve(app, roles, metrics).await
         }
@@ -311,7 +216,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay { projection, from } => {
             let from = cmd::replay::parse_from(&from)?;
             let app = app::App::connect(config).await?;
-            cmd::replay::run(&app, &projection, from).await
+            cmd::replay::run(&app, projection, from).await
         }
         Command::Schemas { action } => match action {
             SchemasCmd::Check { dir } => {
@@ -339,84 +244,8 @@ async fn main() -> anyhow::Result<()> {
             report.print();
             Ok(())
         }
-        Command::Eval {
-            action: EvalCmd::Resolution { data, positives },
-        } => cmd::eval::resolution(&data, positives),
-        Command::Eval {
-            action: EvalCmd::Search { api, queries },
-        } => cmd::search::eval(api.trim_end_matches('/'), &queries).await,
-        Command::Bench {
-            action:
-                BenchCmd::Embed {
-                    data,
-                    texts,
-                    queries,
-                },
-        } => cmd::search::bench_embed(&config, &data, texts, &queries).await,
-        Command::Bench {
-            action:
-                BenchCmd::Search {
-                    api,
-                    queries,
-                    concurrency,
-                    seconds,
-                    cached,
-                    rate,
-                },
-        } => {
-            cmd::search::bench(
-                api.trim_end_matches('/'),
-                &queries,
-                concurrency.max(1),
-                std::time::Duration::from_secs(seconds),
-                cached,
-                rate,
-            )
-            .await
-        }
-        Command::Bench {
-            action:
-                BenchCmd::Sync {
-                    api,
-                    connections,
-                    seconds,
-                    rate,
-                    server_pid,
-                },
-        } => {
-            let app = app::App::connect(config).await?;
-            app.migrate().await?;
-            let tokens = app.tokens().await?;
-            cmd::sync::run(cmd::sync::SyncBench {
-                tokens,
-                apis: api
-                    .iter()
-                    .map(|a| a.trim_end_matches('/').to_string())
-                    .collect(),
-                connections,
-                seconds,
-                rate,
-                server_pids: server_pid,
-            })
-            .await
-        }
-        Command::Bench {
-            action:
-                BenchCmd::Index {
-                    points,
-                    dir,
-                    concurrency,
-                    seconds,
-                    reuse,
-                },
-        } => cmd::search::bench_index(&dir, points, concurrency.max(1), seconds, reuse).await,
-        Command::Bench {
-            action: BenchCmd::Auth { api, requests },
-        } => {
-            let app = app::App::connect(config).await?;
-            app.migrate().await?;
-            cmd::auth::bench(&app, api.trim_end_matches('/'), requests).await
-        }
+        Command::Eval { action } => eval::run(action).await,
+        Command::Bench { action } => bench::run(action, config, &metrics).await,
         Command::Auth { action } => {
             let app = app::App::connect(config).await?;
             app.migrate().await?;
@@ -464,20 +293,6 @@ async fn main() -> anyhow::Result<()> {
             let app = app::App::connect(config).await?;
             app.migrate().await?;
             cmd::connectors::run(&app, action_args(action)).await
-        }
-        Command::Bench {
-            action:
-                BenchCmd::Ingest {
-                    titles,
-                    concurrency,
-                    mode,
-                },
-        } => {
-            anyhow::ensure!(
-                mode == "bulk" || mode == "single",
-                "--mode must be `bulk` or `single`"
-            );
-            cmd::bench::ingest(&config, titles, concurrency, mode == "bulk", &metrics).await
         }
     }
 }

@@ -8,7 +8,7 @@ use mediagw_query_api::search::{SearchEvent, SearchEvents};
 use mediagw_schemas::bus::{EventBus, OutRecord};
 use mediagw_schemas::dto::{SearchDto, SearchesPerformedV1};
 use mediagw_schemas::{EventCodec, EventRecord};
-use mediagw_search::index::SearchIndex;
+use mediagw_search_adapters::index::SearchIndex;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -187,7 +187,7 @@ pub async fn maintain_index(
 
 /// Fills the distilled query encoder's table in the background (from its file when present).
 pub async fn warm_query_encoder(
-    encoder: Arc<mediagw_search::embed::distilled::Distilled>,
+    encoder: Arc<mediagw_search_adapters::embed::distilled::Distilled>,
     file: std::path::PathBuf,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {

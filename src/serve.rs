@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 use axum::Router;
-use mediagw_query_api::auth::oauth::AuthServer;
+use mediagw_auth::oauth::AuthServer;
 use mediagw_query_api::gateway::{Gate, HttpSettings};
 use mediagw_query_api::{Readiness, ReadinessProbe};
 use mediagw_schemas::bus::EventBus;
@@ -19,41 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::kafka::{ensure_topics, BrokerProbe};
-
-pub const ROLES: &[&str] = &[
-    "api",
-    "registry",
-    "relay",
-    "projector:catalog",
-    "projector:search",
-    "projector:search-activity",
-    "projector:sync",
-    "connectors",
-];
-
-/// Parses `all` or a comma-separated role list.
-pub fn parse_roles(spec: &str) -> anyhow::Result<BTreeSet<String>> {
-    if spec == "all" {
-        return Ok(ROLES.iter().map(|r| r.to_string()).collect());
-    }
-    let roles: BTreeSet<String> = spec.split(',').map(|r| r.trim().to_string()).collect();
-    for r in &roles {
-        anyhow::ensure!(
-            ROLES.contains(&r.as_str()),
-            "unknown role `{r}` (known: all, {})",
-            ROLES.join(", ")
-        );
-    }
-    Ok(roles)
-}
+use crate::role::{ProjectorName, Role};
 
 pub async fn serve(
     app: App,
-    roles: BTreeSet<String>,
+    roles: BTreeSet<Role>,
     metrics: PrometheusHandle,
 ) -> anyhow::Result<()> {
     app.migrate().await?;
-    if roles.iter().any(|r| r != "registry") {
+    if roles.iter().any(|r| *r != Role::Registry) {
         ensure_topics(&app.config)
             .await
             .context("ensuring Kafka topics")?;
@@ -61,7 +35,7 @@ pub async fn serve(
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
 
-    if roles.contains("registry") {
+    if roles.contains(&Role::Registry) {
         let store = RegistryStore::new(app.pool.clone()).await?;
         let router = mediagw_query_api::gateway::layer(mediagw_schemas::registry::router(store));
         tasks.spawn(http(
@@ -71,15 +45,15 @@ pub async fn serve(
             "schema registry",
         ));
     }
-    let bus: Option<Arc<mediagw_schemas::bus::KafkaBus>> = if roles.contains("relay")
-        || roles.contains("api")
-        || roles.iter().any(|r| r.starts_with("projector:"))
+    let bus: Option<Arc<mediagw_schemas::bus::KafkaBus>> = if roles
+        .iter()
+        .any(|r| matches!(r, Role::Relay | Role::Api | Role::Projector(_)))
     {
         Some(app.bus()?)
     } else {
         None
     };
-    if roles.contains("relay") {
+    if roles.contains(&Role::Relay) {
         let relay = app.relay(bus.clone().expect("bus for relay") as Arc<dyn EventBus>);
         let token = shutdown.clone();
         tasks.spawn(async move {
@@ -87,17 +61,20 @@ pub async fn serve(
             Ok(())
         });
     }
-    for role in roles.iter().filter_map(|r| r.strip_prefix("projector:")) {
+    for name in roles.iter().filter_map(|r| match r {
+        Role::Projector(name) => Some(*name),
+        _ => None,
+    }) {
         let runner = app
             .projector(
-                role,
+                name,
                 bus.clone().expect("bus for projector") as Arc<dyn EventBus>,
             )
             .await?;
         let token = shutdown.clone();
         tasks.spawn(async move { runner.run(token).await.map_err(anyhow::Error::from) });
     }
-    if roles.contains("projector:search") {
+    if roles.contains(&Role::Projector(ProjectorName::Search)) {
         let parts = app.search_parts().await?;
         let c = &app.config.search;
         tasks.spawn(crate::search::maintain_index(
@@ -108,7 +85,7 @@ pub async fn serve(
             shutdown.clone(),
         ));
     }
-    if roles.contains("connectors") {
+    if roles.contains(&Role::Connectors) {
         let (titles, cfg, token) = (
             app.titles(),
             app.config.connectors.clone(),
@@ -119,7 +96,7 @@ pub async fn serve(
             Ok(())
         });
     }
-    if roles.contains("api") {
+    if roles.contains(&Role::Api) {
         let titles = app.titles();
         let parts = app.search_parts().await?;
         if let (Some(d), true) = (&parts.distilled, app.config.search.query_encoder_warm) {
@@ -170,17 +147,21 @@ pub async fn serve(
                 Ok(())
             }
         });
-        let gate_store = app.gate_store().await?;
-        let tiers = app.config.gateway.rate_limits;
+        let gate = Arc::new(Gate {
+            tokens: tokens.clone(),
+            store: app.gate_store().await?,
+            tiers: app.config.gateway.rate_limits,
+            trust_forwarded_for: app.config.gateway.trust_forwarded_for,
+        });
+        // The auth server asks the gate for its sign-in budget and deny list.
         let auth = Arc::new(AuthServer {
             pool: app.pool.clone(),
-            tokens: tokens.clone(),
-            gate: gate_store.clone(),
-            tiers,
+            tokens,
+            gate: gate.clone(),
             settings: app.auth_settings(),
         });
         use axum::middleware::from_fn;
-        use mediagw_query_api::auth::{admin_policy, catalog_policy};
+        use mediagw_auth::{admin_policy, catalog_policy};
         let catalog = Router::new()
             .merge(mediagw_query_api::content::router(app.pool.clone()))
             .merge(mediagw_query_api::availability::router(app.pool.clone()))
@@ -196,15 +177,9 @@ pub async fn serve(
                 app.sync_hub(shutdown.clone()).await?,
                 app.pool.clone(),
             ))
-            .merge(mediagw_query_api::auth::oauth::router(auth))
+            .merge(mediagw_auth::oauth::router(auth))
             .merge(mediagw_query_api::openapi::router())
             .merge(mediagw_query_api::health::router(readiness));
-        let gate = Arc::new(Gate {
-            tokens,
-            store: gate_store,
-            tiers,
-            trust_forwarded_for: app.config.gateway.trust_forwarded_for,
-        });
         let settings = HttpSettings {
             max_body_bytes: app.config.http.max_body_bytes,
             cors_origins: app.config.gateway.cors_origins.clone(),

@@ -220,7 +220,7 @@ const ACTIVITY_TABLES: &[(&str, &str)] = &[
 /// holding an invalid search as a whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_batches_fold_like_single_searches() {
-    use mediagw_projectors::trending::SearchActivityProjection;
+    use mediagw_projectors::search_activity::SearchActivityProjection;
     use mediagw_projectors::ApplyError;
     use mediagw_schemas::dto::{SearchPerformedV1, SearchesPerformedV1};
 

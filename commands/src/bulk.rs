@@ -2,9 +2,8 @@
 //! validation, identity resolution and aggregate decisions as [`TitleService::ingest`], but many
 //! titles per round trip and one event-store transaction per chunk.
 //!
-//! The events are written to postgres-es's `events` table in exactly the shape cqrs-es writes them
-//! (payload = the event's JSON, version `1.0`, metadata `{}`), so the outbox trigger, the relay and
-//! later cqrs-es loads see no difference. If anything in the chunk conflicts (a concurrent writer
+//! The events go through the event store's one append (`mediagw_eventstore::append`), in the shape
+//! cqrs-es writes, so the outbox trigger, the relay and later cqrs-es loads see no difference. If anything in the chunk conflicts (a concurrent writer
 //! took a sequence number or an identifier), the chunk's transaction is rolled back and every record
 //! in it goes through the one-by-one path instead, which retries conflicts.
 
@@ -13,11 +12,12 @@ use std::collections::HashMap;
 use mediagw_domain::catalog::CanonicalTitle;
 use mediagw_domain::resolution::{Fingerprint, Match, Verdict};
 use mediagw_domain::title::{Title, TitleCommand, TitleEvent};
+use mediagw_eventstore::Appended;
 use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::CommandError;
-use crate::resolution;
+use crate::resolution::index as resolution;
 use crate::titles::{
     identity_keys, majority, IngestAction, IngestRequest, IngestResponse, TitleService,
 };
@@ -163,27 +163,20 @@ impl TitleService {
         }
         // 2. Load every touched title once.
         let ids: Vec<String> = planned.iter().map(|p| p.content_id.to_string()).collect();
-        let rows = sqlx::query(
-            "SELECT aggregate_id, sequence, payload::text FROM events
-             WHERE aggregate_type = $1 AND aggregate_id = ANY($2) ORDER BY aggregate_id, sequence",
-        )
-        .bind(Title::TYPE)
-        .bind(&ids)
-        .fetch_all(self.pool())
-        .await?;
+        let stored = {
+            let mut conn = self.pool().acquire().await?;
+            mediagw_eventstore::read::<TitleEvent>(&mut conn, Title::TYPE, &ids, 0).await?
+        };
         let mut titles: HashMap<Uuid, (Title, i64)> = HashMap::new();
-        for r in rows {
-            let id = Uuid::parse_str(r.get::<String, _>(0).as_str())
-                .map_err(|e| CommandError::Store(e.to_string()))?;
-            let event: TitleEvent = serde_json::from_str(r.get::<String, _>(2).as_str())
-                .map_err(|e| CommandError::Store(e.to_string()))?;
+        for r in stored {
+            let id =
+                Uuid::parse_str(&r.aggregate_id).map_err(|e| CommandError::Store(e.to_string()))?;
             let entry = titles.entry(id).or_default();
-            entry.0.apply(event);
-            entry.1 = r.get(1);
+            entry.0.apply(r.event);
+            entry.1 = r.sequence;
         }
         // 3. Decide, in request order, on the in-memory aggregates.
-        let (mut agg, mut seq, mut kind, mut payload) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut appended: Vec<(String, i64, TitleEvent)> = Vec::new();
         let mut done = Vec::with_capacity(planned.len());
         for p in planned.iter() {
             let (title, last) = titles.entry(p.content_id).or_default();
@@ -198,12 +191,7 @@ impl TitleService {
             let n = events.len();
             for e in events {
                 *last += 1;
-                agg.push(p.content_id.to_string());
-                seq.push(*last);
-                kind.push(e.event_type().to_string());
-                payload.push(
-                    serde_json::to_string(&e).map_err(|e| CommandError::Store(e.to_string()))?,
-                );
+                appended.push((p.content_id.to_string(), *last, e.clone()));
                 title.apply(e);
             }
             let (action, confidence) = match (&p.merged, existed) {
@@ -249,17 +237,15 @@ impl TitleService {
         if claimed != ctypes.len() as u64 {
             return Err(CommandError::Contention); // an identifier now belongs to another title
         }
-        sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-             SELECT $1, a, s, t, '1.0', p::json, '{}'::json FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[]) AS e(a, s, t, p)",
-        )
-        .bind(Title::TYPE)
-        .bind(&agg)
-        .bind(&seq)
-        .bind(&kind)
-        .bind(&payload)
-        .execute(&mut *tx)
-        .await?;
+        let rows: Vec<Appended<'_, TitleEvent>> = appended
+            .iter()
+            .map(|(id, sequence, event)| Appended {
+                aggregate_id: id.clone(),
+                sequence: *sequence,
+                event,
+            })
+            .collect();
+        mediagw_eventstore::append(&mut tx, Title::TYPE, &rows).await?;
         let plan: Vec<(Uuid, &Fingerprint, bool)> = planned
             .iter()
             .map(|p| (p.content_id, &p.fingerprint, p.merged.is_none()))
@@ -274,7 +260,7 @@ impl TitleService {
             }
         }
         tx.commit().await?;
-        metrics::counter!("commands_events_committed_total").increment(agg.len() as u64);
+        metrics::counter!("commands_events_committed_total").increment(appended.len() as u64);
         Ok(done)
     }
 }

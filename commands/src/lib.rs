@@ -1,9 +1,8 @@
 //! Write side: commands are validated by cqrs-es aggregates persisted with postgres-es, and every
 //! committed event is relayed to Kafka through a transactional outbox.
 //!
-//! - [`store`]: event store + outbox DDL (the outbox row is written by a trigger in the same
-//!   transaction as the event, so a crash can never separate them).
-//! - [`aggregate`]: the cqrs-es binding of the pure `mediagw_domain::title` aggregate.
+//! - The event store, its outbox trigger and the cqrs-es binding are `mediagw_eventstore`'s; the
+//!   write side's own tables (identities, resolution, connector runs) are `migrations/` here.
 //! - [`titles`]: the title command service (identity resolution, retries on conflicts).
 //! - [`http`]: `POST /internal/ingest`.
 //! - [`connectors`]: provider API clients (budgets, retries, pagination) and their schedules.
@@ -11,16 +10,26 @@
 //! - [`relay`]: outbox → Kafka, crash-safe and ordered.
 //! - [`sync`]: cross-device sync operations through the per-user `UserSync` aggregate.
 
-pub mod aggregate;
 pub mod bulk;
 pub mod connectors;
 pub mod error;
 pub mod http;
 pub mod relay;
 pub mod resolution;
-pub mod store;
 pub mod sync;
 pub mod titles;
 
 pub use error::CommandError;
 pub use titles::{IngestAction, IngestRequest, IngestResponse, TitleService};
+
+/// Creates or upgrades the event store and the write side's tables (versioned migrations; safe to
+/// run from several processes at once).
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), CommandError> {
+    mediagw_eventstore::migrate(pool).await?;
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(pool)
+        .await
+        .map_err(|e| CommandError::Store(e.to_string()))
+}

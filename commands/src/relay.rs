@@ -11,11 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use mediagw_domain::auth::AuditEvent;
-use mediagw_domain::sync::{SyncEvent, UserSync};
-use mediagw_domain::title::{Title, TitleEvent};
 use mediagw_schemas::bus::{EventBus, OutRecord};
-use mediagw_schemas::{EventCodec, EventMeta, EventRecord};
+use mediagw_schemas::{EventCodec, EventMeta, EventRecord, EventSet};
 use sqlx::postgres::{PgListener, PgPool};
 use sqlx::{Connection, Row};
 use tokio_util::sync::CancellationToken;
@@ -30,10 +27,12 @@ pub struct RelayConfig {
     pub poll_interval: Duration,
 }
 
-pub struct Relay {
+/// Relays the stored events of an event set (the product's [`EventRecord`] by default): which
+/// aggregate's events become which records is the set's declaration, not code here.
+pub struct Relay<R = EventRecord> {
     pool: PgPool,
     bus: Arc<dyn EventBus>,
-    codec: Arc<EventCodec>,
+    codec: Arc<EventCodec<R>>,
     config: RelayConfig,
 }
 
@@ -45,11 +44,11 @@ pub enum RelayError {
     Publish(String),
 }
 
-impl Relay {
+impl<R: EventSet> Relay<R> {
     pub fn new(
         pool: PgPool,
         bus: Arc<dyn EventBus>,
-        codec: Arc<EventCodec>,
+        codec: Arc<EventCodec<R>>,
         config: RelayConfig,
     ) -> Self {
         Self {
@@ -124,7 +123,8 @@ impl Relay {
     /// Publishes the oldest outbox rows; returns how many were published.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         let rows = sqlx::query(
-            "SELECT id, aggregate_id, sequence, event_type, payload::text, committed_at, aggregate_type
+            "SELECT id, aggregate_id, sequence, event_type, payload::text, committed_at, aggregate_type,
+                    event_version
              FROM event_outbox ORDER BY id LIMIT $1",
         )
         .bind(self.config.batch_size)
@@ -143,11 +143,11 @@ impl Relay {
             let payload: String = row.get(4);
             let committed_at: DateTime<Utc> = row.get(5);
             let aggregate_type: String = row.get(6);
-            let record = match to_record(
+            let record = match to_record::<R>(
                 &aggregate_type,
                 &aggregate_id,
                 sequence,
-                &payload,
+                (row.get(3), row.get(7), &payload),
                 committed_at,
             ) {
                 Ok(r) => r,
@@ -167,7 +167,7 @@ impl Relay {
                 payload: bytes,
                 headers: vec![
                     ("event_type".into(), record.full_name().into()),
-                    ("event_id".into(), record.event_id().to_string()),
+                    ("event_id".into(), record.envelope().event_id().to_string()),
                     ("sequence".into(), sequence.to_string()),
                 ],
             });
@@ -217,7 +217,9 @@ impl Relay {
         .await?;
         Ok(())
     }
+}
 
+impl Relay {
     /// Rows still waiting in the outbox.
     pub async fn backlog(pool: &PgPool) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("SELECT count(*) FROM event_outbox")
@@ -226,32 +228,17 @@ impl Relay {
     }
 }
 
-/// Maps a stored event to its wire record by the aggregate that wrote it.
-fn to_record(
+/// Maps a stored event (type, version, JSON payload) to its wire record by the aggregate that
+/// wrote it, upcasting old versions on the way.
+fn to_record<R: EventSet>(
     aggregate_type: &str,
     aggregate_id: &str,
     sequence: i64,
-    payload: &str,
+    (event_type, event_version, payload): (&str, &str, &str),
     committed_at: DateTime<Utc>,
-) -> Result<EventRecord, String> {
+) -> Result<R, String> {
     let id = Uuid::parse_str(aggregate_id).map_err(|e| format!("aggregate id: {e}"))?;
     let meta = EventMeta::new(id, sequence, committed_at);
-    match aggregate_type {
-        Title::TYPE => {
-            let event: TitleEvent =
-                serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
-            Ok(EventRecord::from_domain(&meta, &event))
-        }
-        UserSync::TYPE => {
-            let event: SyncEvent =
-                serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
-            Ok(EventRecord::from_sync(&meta, &event))
-        }
-        AuditEvent::TYPE => {
-            let event: AuditEvent =
-                serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
-            Ok(EventRecord::from_audit(&meta, &event))
-        }
-        other => Err(format!("unknown aggregate type `{other}`")),
-    }
+    let payload = serde_json::from_str(payload).map_err(|e| format!("payload: {e}"))?;
+    R::from_stored(aggregate_type, event_type, event_version, payload, &meta)
 }

@@ -4,21 +4,18 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{AggregateError, EventStore};
 use mediagw_domain::catalog::{normalize_region, CanonicalTitle, IngestSource};
 use mediagw_domain::providers;
 use mediagw_domain::resolution::{Fingerprint, Match, Verdict};
-use mediagw_domain::title::{TitleCommand, TitleError};
+use mediagw_domain::title::{Title, TitleCommand, TitleError};
 use mediagw_domain::ValidationErrors;
-use postgres_es::PostgresEventRepository;
+use mediagw_eventstore::{Repository, RetryPolicy};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::aggregate::{StoredTitleEvent, TitleAggregate};
 use crate::error::CommandError;
-use crate::resolution;
+use crate::resolution::index as resolution;
 
 /// Seed §2 `IngestRequest`.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,26 +43,32 @@ pub struct IngestResponse {
     pub events: usize,
 }
 
-const MAX_CONFLICT_RETRIES: u32 = 20;
+/// Ingest bursts of one title (several providers at once) back off a little longer than sync.
+const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 20,
+    step: Duration::from_millis(2),
+    jitter_ms: 5,
+};
 
 pub struct TitleService {
-    store: PersistedEventStore<PostgresEventRepository, TitleAggregate>,
+    repo: Repository<Title>,
     pool: PgPool,
 }
 
 impl TitleService {
     pub fn new(pool: PgPool) -> Self {
-        let store =
-            PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()));
-        Self { store, pool }
+        Self {
+            repo: Repository::new(pool.clone(), RETRY),
+            pool,
+        }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    pub(crate) fn store(&self) -> &PersistedEventStore<PostgresEventRepository, TitleAggregate> {
-        &self.store
+    pub(crate) fn repo(&self) -> &Repository<Title> {
+        &self.repo
     }
 
     /// Validates a request without touching storage: every problem is reported with its field.
@@ -217,44 +220,15 @@ impl TitleService {
         content_id: Uuid,
         cmd: TitleCommand,
     ) -> Result<(bool, usize), CommandError> {
-        let id = content_id.to_string();
-        for attempt in 0..MAX_CONFLICT_RETRIES {
-            let ctx = self.store.load_aggregate(&id).await.map_err(store_err)?;
-            let existed = ctx.aggregate.0.exists();
-            let events: Vec<StoredTitleEvent> = ctx
-                .aggregate
-                .0
-                .handle(cmd.clone())?
-                .into_iter()
-                .map(StoredTitleEvent)
-                .collect();
-            let n = events.len();
-            if n == 0 {
-                return Ok((existed, 0));
-            }
-            match self.store.commit(events, ctx, HashMap::new()).await {
-                Ok(_) => {
-                    metrics::counter!("commands_events_committed_total").increment(n as u64);
-                    return Ok((existed, n));
-                }
-                Err(AggregateError::AggregateConflict) => {
-                    metrics::counter!("commands_conflicts_retried_total").increment(1);
-                    let jitter = (content_id.as_u128() as u64 ^ attempt as u64) % 5;
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter))
-                        .await;
-                }
-                Err(e) => return Err(store_err(e)),
-            }
-        }
-        Err(CommandError::Contention)
-    }
-}
-
-fn store_err(e: AggregateError<mediagw_domain::title::TitleError>) -> CommandError {
-    match e {
-        AggregateError::UserError(e) => CommandError::Rejected(e),
-        AggregateError::AggregateConflict => CommandError::Contention,
-        other => CommandError::Store(other.to_string()),
+        let committed = self
+            .repo
+            .execute(&content_id.to_string(), || cmd.clone())
+            .await?;
+        metrics::counter!("commands_conflicts_retried_total")
+            .increment(u64::from(committed.conflicts));
+        let n = committed.events.len();
+        metrics::counter!("commands_events_committed_total").increment(n as u64);
+        Ok((committed.existed, n))
     }
 }
 

@@ -322,6 +322,16 @@ pub enum AuditEvent {
     },
 }
 
+impl crate::event::Event for AuditEvent {
+    fn event_type(&self) -> &'static str {
+        self.kind()
+    }
+
+    fn event_version(&self) -> &'static str {
+        "1.0"
+    }
+}
+
 impl AuditEvent {
     /// `aggregate_type` of audit rows in the event store (each event is its own stream).
     pub const TYPE: &'static str = "auth_audit";

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod event;
 pub mod providers;
 pub mod resolution;
 pub mod search;

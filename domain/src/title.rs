@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::catalog::{CanonicalTitle, ExternalIds, Offer, OfferKey, TitleMetadata};
+use crate::event::Upcaster;
 
 /// Commands the title aggregate accepts.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,11 +59,11 @@ pub enum TitleEvent {
         source: String,
         offer: Offer,
     },
-    /// Price, links or dates of an existing offer changed; `change` says what mattered most.
+    /// Price, links or dates of an existing offer changed; `change` says what mattered most
+    /// (since version 2.0; 1.0 payloads are upcast with `updated`).
     AvailabilityUpdated {
         source: String,
         offer: Offer,
-        #[serde(default)]
         change: OfferChange,
     },
     AvailabilityLeft {
@@ -75,6 +76,55 @@ pub enum TitleEvent {
         confidence: f32,
         reasons: Vec<String>,
     },
+}
+
+impl crate::event::Event for TitleEvent {
+    fn event_type(&self) -> &'static str {
+        TitleEvent::event_type(self)
+    }
+
+    fn event_version(&self) -> &'static str {
+        match self {
+            TitleEvent::AvailabilityUpdated { .. } => "2.0",
+            _ => "1.0",
+        }
+    }
+
+    fn upcasters() -> &'static [Upcaster] {
+        &[Upcaster {
+            event_type: "AvailabilityUpdated",
+            from_version: "1.0",
+            to_version: "2.0",
+            upcast: availability_updated_v2,
+        }]
+    }
+}
+
+/// 1.0 → 2.0: `change` became required; updates recorded before it existed were plain updates.
+fn availability_updated_v2(mut payload: serde_json::Value) -> serde_json::Value {
+    if let Some(body) = payload
+        .get_mut("AvailabilityUpdated")
+        .and_then(|b| b.as_object_mut())
+    {
+        body.entry("change")
+            .or_insert_with(|| OfferChange::Updated.as_str().into());
+    }
+    payload
+}
+
+impl crate::event::Aggregate for Title {
+    const TYPE: &'static str = Title::TYPE;
+    type Command = TitleCommand;
+    type Event = TitleEvent;
+    type Error = TitleError;
+
+    fn handle(&self, command: TitleCommand) -> Result<Vec<TitleEvent>, TitleError> {
+        Title::handle(self, command)
+    }
+
+    fn apply(&mut self, event: TitleEvent) {
+        Title::apply(self, event)
+    }
 }
 
 impl TitleEvent {
@@ -369,6 +419,38 @@ fn check_region(region: &str, offers: &[Offer]) -> Result<(), TitleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_v1_availability_update_reads_as_a_plain_update() {
+        // Given an AvailabilityUpdated stored before `change` existed (version 1.0),
+        let offer = serde_json::json!({
+            "platform": "netflix", "region": "US", "availability_type": "subscription",
+            "price_amount": null, "price_currency": null, "deep_link": "nflx://1",
+            "web_url": "https://netflix.com/title/1", "available_from": "2026-01-01T00:00:00Z",
+            "expires_at": null
+        });
+        let v1 = serde_json::json!({"AvailabilityUpdated": {"source": "generic", "offer": offer}});
+        // today's type alone refuses it,
+        assert!(serde_json::from_value::<TitleEvent>(v1.clone()).is_err());
+        // and through the upcaster it is an update with change `updated`, at version 2.0.
+        let event: TitleEvent =
+            crate::event::decode("AvailabilityUpdated", "1.0", v1.clone()).unwrap();
+        assert!(matches!(
+            event,
+            TitleEvent::AvailabilityUpdated {
+                change: OfferChange::Updated,
+                ..
+            }
+        ));
+        assert_eq!(crate::event::Event::event_version(&event), "2.0");
+        let (version, _) = crate::event::upcast(
+            <TitleEvent as crate::event::Event>::upcasters(),
+            "AvailabilityUpdated",
+            "1.0",
+            v1,
+        );
+        assert_eq!(version, "2.0");
+    }
     use crate::catalog::{AvailabilityType, ContentType};
     use chrono::{NaiveDate, TimeZone, Utc};
     use rust_decimal::Decimal;

@@ -101,7 +101,7 @@ pub async fn run_ddl(pool: &PgPool, schema: &str, ddl: String) -> Result<(), sql
         format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str(),
     )
     .await?;
-    mediagw_schemas::ddl::apply_once(pool, 7304, schema, &ddl).await
+    crate::ddl::apply_once(pool, 7304, schema, &ddl).await
 }
 
 #[derive(Debug, Clone)]

@@ -4,13 +4,16 @@
 //!   transaction (redelivery is a no-op), dead-lettering, graceful drain.
 //! - [`catalog`]: the catalog projection (seed content schema).
 //! - [`replay`]: blue/green rebuild of a projection from the log.
+//! - [`search_activity`]: search activity (answered searches) folded into trending query counts
+//!   and each user's genre affinity.
 //! - [`sync`]: each user's canonical CRDT state (watchlist, positions, devices) and op log.
 
 pub mod catalog;
+mod ddl;
 pub mod framework;
 pub mod replay;
 pub mod search;
+pub mod search_activity;
 pub mod sync;
-pub mod trending;
 
 pub use framework::{ApplyError, Assignment, Projection, ProjectorConfig, ProjectorRunner};

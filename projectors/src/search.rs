@@ -20,9 +20,9 @@ use mediagw_domain::search::text::{
 use mediagw_domain::search::Bm25;
 use mediagw_domain::title::TitleEvent;
 use mediagw_schemas::{topics, EventMeta, EventRecord};
-use mediagw_search::cache::{Cache, CACHE_GENERATION_KEY};
-use mediagw_search::embed::Embedder;
-use mediagw_search::index::{DocPayload, IndexDoc, SearchIndex};
+use mediagw_search_adapters::cache::{Cache, CACHE_GENERATION_KEY};
+use mediagw_search_adapters::embed::Embedder;
+use mediagw_search_adapters::index::{DocPayload, IndexDoc, SearchIndex};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 

@@ -6,10 +6,10 @@ use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use mediagw_auth::oauth::{accounts, clients};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::oauth;
 use crate::content::{
     BatchRequest, BatchResponse, ContentImages, GetContentResponse, PlatformAvailability,
 };
@@ -39,14 +39,14 @@ use crate::sync::{
         content_get, content_batch, content_availability, content_by_external,
         availability_changes, availability_stream, leaving_soon,
         sync_ws, sync_state, sync_devices, sync_merge,
-        oauth::register, oauth::me, oauth::create_client,
+        accounts::register, accounts::me, clients::create_client,
         authorize, token, device_authorization, revoke, device_page, jwks, metadata,
         ingest, resolution_pending, resolution_decide,
         health_live, health_ready, metrics, openapi_json,
     ),
     components(schemas(
-        oauth::RegisterRequest, oauth::RegisterResponse, oauth::Me, oauth::ClientRequest,
-        oauth::ClientResponse, TokenResponse, OAuthErrorBody, ErrorBody, ErrorDetail, FieldError,
+        accounts::RegisterRequest, accounts::RegisterResponse, accounts::Me, clients::ClientRequest,
+        clients::ClientResponse, TokenResponse, OAuthErrorBody, ErrorBody, ErrorDetail, FieldError,
         DeviceAuthorizationResponse, SearchRequest, SearchResponse, SearchFilters, SearchMode,
         SearchResult, ContentSummary, Offer, QueryParsed, Reference, GetContentResponse,
         PlatformAvailability, ContentImages, BatchRequest, BatchResponse, SyncStateResponse,

@@ -2,8 +2,8 @@
 //! `schema_registry_converter`, against the embedded or an external registry.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
-use apache_avro::from_value;
 use schema_registry_converter::async_impl::easy_avro::{EasyAvroDecoder, EasyAvroEncoder};
 use schema_registry_converter::async_impl::schema_registry::SrSettings;
 use schema_registry_converter::error::SRCError;
@@ -11,8 +11,8 @@ use schema_registry_converter::schema_registry_common::{
     SchemaType, SubjectNameStrategy, SuppliedSchema,
 };
 
-use crate::dto::*;
-use crate::SCHEMAS;
+use crate::dto::MappingError;
+use crate::events::{EventRecord, EventSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -33,22 +33,31 @@ impl CodecError {
     }
 }
 
-pub struct EventCodec {
+/// Encodes and decodes the records of one event set (the product's [`EventRecord`] by default).
+pub struct EventCodec<R = EventRecord> {
     encoder: EasyAvroEncoder,
     decoder: EasyAvroDecoder,
     topic_prefix: String,
     texts: HashMap<&'static str, &'static str>,
+    events: PhantomData<fn() -> R>,
 }
 
 impl EventCodec {
     pub fn new(registry_url: &str, topic_prefix: &str) -> Self {
+        Self::for_events(registry_url, topic_prefix)
+    }
+}
+
+impl<R: EventSet> EventCodec<R> {
+    pub fn for_events(registry_url: &str, topic_prefix: &str) -> Self {
         let url = registry_url.trim_end_matches('/').to_string();
         crate::install_tls_provider();
         Self {
             encoder: EasyAvroEncoder::new(SrSettings::new(url.clone())),
             decoder: EasyAvroDecoder::new(SrSettings::new(url)),
             topic_prefix: topic_prefix.to_string(),
-            texts: SCHEMAS.iter().map(|s| (s.full_name, s.text)).collect(),
+            texts: R::SCHEMAS.iter().map(|s| (s.full_name, s.text)).collect(),
+            events: PhantomData,
         }
     }
 
@@ -58,34 +67,25 @@ impl EventCodec {
     }
 
     /// Encodes a record for its topic, registering its schema under `<topic>-<record name>` on first use.
-    pub async fn encode(&self, record: &EventRecord) -> Result<Vec<u8>, CodecError> {
+    pub async fn encode(&self, record: &R) -> Result<Vec<u8>, CodecError> {
         let name = record.full_name();
-        let schema = SuppliedSchema::new(
-            Some(name.to_string()),
-            SchemaType::Avro,
-            self.texts[name].to_string(),
-        );
+        let text = self.texts.get(name).ok_or_else(|| {
+            CodecError::Decode(format!("`{name}` has no schema in its event set"))
+        })?;
+        let schema =
+            SuppliedSchema::new(Some(name.to_string()), SchemaType::Avro, text.to_string());
         let strategy = SubjectNameStrategy::TopicRecordNameStrategyWithSchema(
             self.topic(record.topic()),
             schema,
         );
-        let res = match record {
-            EventRecord::TitleIngested(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::TitleUpdated(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::AvailabilityArrived(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::AvailabilityUpdated(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::AvailabilityLeft(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::TitlesMerged(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::SearchPerformed(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::SearchesPerformed(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::SyncOperationRecorded(r) => self.encoder.encode_struct(r, &strategy).await,
-            EventRecord::AuthAudit(r) => self.encoder.encode_struct(r, &strategy).await,
-        };
-        res.map_err(|e| CodecError::Registry(e.to_string()))
+        self.encoder
+            .encode_struct(record, &strategy)
+            .await
+            .map_err(|e| CodecError::Registry(e.to_string()))
     }
 
     /// Decodes a Confluent-framed record into our DTO, by the record name its schema carries.
-    pub async fn decode(&self, bytes: &[u8]) -> Result<EventRecord, CodecError> {
+    pub async fn decode(&self, bytes: &[u8]) -> Result<R, CodecError> {
         if bytes.len() < 5 || bytes[0] != 0 {
             return Err(CodecError::Decode(
                 "missing Confluent magic byte and schema id".into(),
@@ -93,39 +93,11 @@ impl EventCodec {
         }
         let decoded = self.decoder.decode(Some(bytes)).await.map_err(classify)?;
         let name = decoded.name.map(|n| n.fullname(None)).unwrap_or_default();
-        let v = &decoded.value;
-        let err = |e: apache_avro::Error| CodecError::Decode(format!("{name}: {e}"));
-        Ok(match name.as_str() {
-            "mediagw.catalog.TitleIngested" => {
-                EventRecord::TitleIngested(from_value(v).map_err(err)?)
-            }
-            "mediagw.catalog.TitleUpdated" => {
-                EventRecord::TitleUpdated(from_value(v).map_err(err)?)
-            }
-            "mediagw.catalog.AvailabilityArrived" => {
-                EventRecord::AvailabilityArrived(from_value(v).map_err(err)?)
-            }
-            "mediagw.catalog.AvailabilityUpdated" => {
-                EventRecord::AvailabilityUpdated(from_value(v).map_err(err)?)
-            }
-            "mediagw.catalog.AvailabilityLeft" => {
-                EventRecord::AvailabilityLeft(from_value(v).map_err(err)?)
-            }
-            "mediagw.catalog.TitlesMerged" => {
-                EventRecord::TitlesMerged(from_value(v).map_err(err)?)
-            }
-            "mediagw.search.SearchPerformed" => {
-                EventRecord::SearchPerformed(from_value(v).map_err(err)?)
-            }
-            "mediagw.search.SearchesPerformed" => {
-                EventRecord::SearchesPerformed(from_value(v).map_err(err)?)
-            }
-            "mediagw.sync.SyncOperationRecorded" => {
-                EventRecord::SyncOperationRecorded(from_value(v).map_err(err)?)
-            }
-            "mediagw.auth.AuthAudit" => EventRecord::AuthAudit(from_value(v).map_err(err)?),
-            other => return Err(CodecError::Decode(format!("unknown record type `{other}`"))),
-        })
+        match R::from_avro(&name, &decoded.value) {
+            Some(Ok(record)) => Ok(record),
+            Some(Err(e)) => Err(CodecError::Decode(format!("{name}: {e}"))),
+            None => Err(CodecError::Decode(format!("unknown record type `{name}`"))),
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::topics;
+use crate::events::{Envelope, ToRecord};
+use crate::EventRecord;
 
 /// Where an event sits in the log of its aggregate; travels inside every record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +72,21 @@ macro_rules! envelope_record {
             pub occurred_at_ms: i64,
             pub source: String,
             $(pub $field: $ty,)*
+        }
+
+        impl Envelope for $name {
+            fn event_id(&self) -> &str {
+                &self.event_id
+            }
+            fn key(&self) -> &str {
+                &self.content_id
+            }
+            fn sequence(&self) -> i64 {
+                self.sequence
+            }
+            fn occurred_at_ms(&self) -> i64 {
+                self.occurred_at_ms
+            }
         }
     };
 }
@@ -150,23 +166,20 @@ pub struct SyncOperationRecordedV1 {
     pub payload: Option<String>,
 }
 
-/// A record as it travels on Kafka.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EventRecord {
-    TitleIngested(TitleIngestedV1),
-    TitleUpdated(TitleUpdatedV1),
-    AvailabilityArrived(AvailabilityArrivedV1),
-    AvailabilityUpdated(AvailabilityUpdatedV1),
-    AvailabilityLeft(AvailabilityLeftV1),
-    TitlesMerged(TitlesMergedV1),
-    /// Not a title event: searches answered, for trending and affinity (topic `search.queries`).
-    SearchPerformed(SearchPerformedV1),
-    /// Searches one API instance answered in one flush window (what the API publishes; ADR 0013).
-    SearchesPerformed(SearchesPerformedV1),
-    /// Not a title event: a device's sync operation (topic `sync.operations`).
-    SyncOperationRecorded(SyncOperationRecordedV1),
-    /// Not a title event: the auth server's audit trail (topic `auth.audit`).
-    AuthAudit(AuthAuditV1),
+/// Keyed by user: a user's operations stay ordered in one partition.
+impl Envelope for SyncOperationRecordedV1 {
+    fn event_id(&self) -> &str {
+        &self.event_id
+    }
+    fn key(&self) -> &str {
+        &self.user_id
+    }
+    fn sequence(&self) -> i64 {
+        self.sequence
+    }
+    fn occurred_at_ms(&self) -> i64 {
+        self.occurred_at_ms
+    }
 }
 
 /// A record whose fields do not map back to a valid domain event.
@@ -185,81 +198,6 @@ fn bad(field: &'static str, message: impl ToString) -> MappingError {
 }
 
 impl EventRecord {
-    pub fn full_name(&self) -> &'static str {
-        match self {
-            EventRecord::TitleIngested(_) => "mediagw.catalog.TitleIngested",
-            EventRecord::TitleUpdated(_) => "mediagw.catalog.TitleUpdated",
-            EventRecord::AvailabilityArrived(_) => "mediagw.catalog.AvailabilityArrived",
-            EventRecord::AvailabilityUpdated(_) => "mediagw.catalog.AvailabilityUpdated",
-            EventRecord::AvailabilityLeft(_) => "mediagw.catalog.AvailabilityLeft",
-            EventRecord::TitlesMerged(_) => "mediagw.catalog.TitlesMerged",
-            EventRecord::SearchPerformed(_) => "mediagw.search.SearchPerformed",
-            EventRecord::SearchesPerformed(_) => "mediagw.search.SearchesPerformed",
-            EventRecord::SyncOperationRecorded(_) => "mediagw.sync.SyncOperationRecorded",
-            EventRecord::AuthAudit(_) => "mediagw.auth.AuthAudit",
-        }
-    }
-
-    fn envelope(&self) -> (&str, &str, i64, i64) {
-        match self {
-            EventRecord::TitleIngested(r) => {
-                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::TitleUpdated(r) => {
-                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::AvailabilityArrived(r) => {
-                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::AvailabilityUpdated(r) => {
-                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::AvailabilityLeft(r) => {
-                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::TitlesMerged(r) => {
-                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::SearchPerformed(r) => {
-                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::SearchesPerformed(r) => {
-                (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::SyncOperationRecorded(r) => {
-                (&r.event_id, &r.user_id, r.sequence, r.occurred_at_ms)
-            }
-            EventRecord::AuthAudit(r) => (&r.event_id, &r.content_id, r.sequence, r.occurred_at_ms),
-        }
-    }
-
-    pub fn event_id(&self) -> &str {
-        self.envelope().0
-    }
-
-    pub fn content_id(&self) -> &str {
-        self.envelope().1
-    }
-
-    /// Commit time of the event in the event store (epoch ms).
-    pub fn occurred_at_ms(&self) -> i64 {
-        self.envelope().3
-    }
-
-    /// Topic (unprefixed) this record is published on.
-    pub fn topic(&self) -> &'static str {
-        match self {
-            EventRecord::TitleIngested(_) => topics::CONTENT_INGESTED,
-            EventRecord::TitleUpdated(_) | EventRecord::TitlesMerged(_) => topics::CONTENT_UPDATED,
-            EventRecord::SearchPerformed(_) | EventRecord::SearchesPerformed(_) => {
-                topics::SEARCH_QUERIES
-            }
-            EventRecord::SyncOperationRecorded(_) => topics::SYNC_OPERATIONS,
-            EventRecord::AuthAudit(_) => topics::AUTH_AUDIT,
-            _ => topics::AVAILABILITY_CHANGED,
-        }
-    }
-
     /// An audit event as stored (`aggregate_id` = its own id, sequence 1).
     pub fn from_audit(meta: &EventMeta, event: &mediagw_domain::auth::AuditEvent) -> Self {
         EventRecord::AuthAudit(AuthAuditV1 {
@@ -509,6 +447,24 @@ fn offer_domain(o: OfferDto) -> Result<Offer, MappingError> {
             .transpose()?,
         video_quality: o.video_quality,
     })
+}
+
+impl ToRecord<EventRecord> for TitleEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_domain(meta, self)
+    }
+}
+
+impl ToRecord<EventRecord> for mediagw_domain::auth::AuditEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_audit(meta, self)
+    }
+}
+
+impl ToRecord<EventRecord> for mediagw_domain::sync::SyncEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_sync(meta, self)
+    }
 }
 
 mod sync_mapping {
@@ -797,7 +753,7 @@ mod search_tests {
             batch
         );
         let record = EventRecord::SearchesPerformed(batch);
-        assert_eq!(record.topic(), topics::SEARCH_QUERIES);
+        assert_eq!(record.topic(), crate::topics::SEARCH_QUERIES);
         assert_eq!(record.full_name(), "mediagw.search.SearchesPerformed");
     }
 }

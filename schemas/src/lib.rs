@@ -6,8 +6,8 @@
 
 pub mod bus;
 pub mod codec;
-pub mod ddl;
 pub mod dto;
+pub mod events;
 pub mod registry;
 pub mod topics;
 
@@ -18,7 +18,17 @@ pub use codec::{CodecError, EventCodec};
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
-pub use dto::{EventMeta, EventRecord};
+pub use dto::EventMeta;
+pub use events::{EventRecord, EventSet, ToRecord};
+
+/// What [`declare_events!`] expands to refers to, so a declaring crate needs no extra dependencies.
+#[doc(hidden)]
+pub mod __private {
+    pub use apache_avro;
+    pub use mediagw_domain::event::decode;
+    pub use serde;
+    pub use serde_json;
+}
 
 /// One `.avsc` file shipped in the binary.
 #[derive(Debug, Clone, Copy)]
@@ -27,62 +37,13 @@ pub struct SchemaFile {
     pub full_name: &'static str,
     /// Topic (without deployment prefix) that carries records of this schema.
     pub topic: &'static str,
+    /// Path of the `.avsc` relative to the declaring crate (`avro/TitleIngested.avsc`).
+    pub file: &'static str,
     pub text: &'static str,
 }
 
-/// Every event schema, in one place so registration, checks and the codec never disagree.
-pub const SCHEMAS: &[SchemaFile] = &[
-    SchemaFile {
-        full_name: "mediagw.catalog.TitleIngested",
-        topic: topics::CONTENT_INGESTED,
-        text: include_str!("../avro/TitleIngested.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.catalog.TitleUpdated",
-        topic: topics::CONTENT_UPDATED,
-        text: include_str!("../avro/TitleUpdated.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.catalog.AvailabilityArrived",
-        topic: topics::AVAILABILITY_CHANGED,
-        text: include_str!("../avro/AvailabilityArrived.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.catalog.AvailabilityUpdated",
-        topic: topics::AVAILABILITY_CHANGED,
-        text: include_str!("../avro/AvailabilityUpdated.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.catalog.AvailabilityLeft",
-        topic: topics::AVAILABILITY_CHANGED,
-        text: include_str!("../avro/AvailabilityLeft.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.catalog.TitlesMerged",
-        topic: topics::CONTENT_UPDATED,
-        text: include_str!("../avro/TitlesMerged.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.search.SearchPerformed",
-        topic: topics::SEARCH_QUERIES,
-        text: include_str!("../avro/SearchPerformed.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.search.SearchesPerformed",
-        topic: topics::SEARCH_QUERIES,
-        text: include_str!("../avro/SearchesPerformed.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.sync.SyncOperationRecorded",
-        topic: topics::SYNC_OPERATIONS,
-        text: include_str!("../avro/SyncOperationRecorded.avsc"),
-    },
-    SchemaFile {
-        full_name: "mediagw.auth.AuthAudit",
-        topic: topics::AUTH_AUDIT,
-        text: include_str!("../avro/AuthAudit.avsc"),
-    },
-];
+/// Every event schema, generated from the one declaration in [`events`].
+pub const SCHEMAS: &[SchemaFile] = <EventRecord as EventSet>::SCHEMAS;
 
 /// Subject under the TopicRecordNameStrategy: several event types share a topic.
 pub fn subject(topic: &str, full_name: &str) -> String {

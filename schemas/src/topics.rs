@@ -1,5 +1,6 @@
 //! Topic names (seed contract). Deployments may prepend a prefix (`kafka.topic_prefix`), e.g. to
-//! isolate test runs on a shared broker; every topic has a `<topic>.dlq` twin.
+//! isolate test runs on a shared broker; every topic has a `<topic>.dlq` twin. The list of topics in
+//! use comes from the event declaration (`EventRecord::topics()`).
 
 pub const CONTENT_INGESTED: &str = "content.ingested";
 pub const CONTENT_UPDATED: &str = "content.updated";
@@ -13,16 +14,6 @@ pub const SYNC_OPERATIONS: &str = "sync.operations";
 
 /// The OAuth server's audit trail (`AuthAudit`).
 pub const AUTH_AUDIT: &str = "auth.audit";
-
-/// Every topic the product uses.
-pub const ALL_TOPICS: &[&str] = &[
-    CONTENT_INGESTED,
-    CONTENT_UPDATED,
-    AVAILABILITY_CHANGED,
-    SEARCH_QUERIES,
-    SYNC_OPERATIONS,
-    AUTH_AUDIT,
-];
 
 /// Topics that carry title events.
 pub const CATALOG_TOPICS: &[&str] = &[CONTENT_INGESTED, CONTENT_UPDATED, AVAILABILITY_CHANGED];

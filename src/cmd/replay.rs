@@ -1,13 +1,15 @@
 //! `mediagw replay <projection> [--from earliest|<RFC 3339>]`.
 
+use std::fmt;
 use std::io::IsTerminal;
 
 use anyhow::Context;
+use clap::ValueEnum;
 use mediagw_projectors::catalog::{CatalogProjection, LIVE_SCHEMA};
 use mediagw_projectors::replay::{replay, ReplayFrom};
 use mediagw_projectors::search::SearchProjection;
+use mediagw_projectors::search_activity::SearchActivityProjection;
 use mediagw_projectors::sync::SyncProjection;
-use mediagw_projectors::trending::SearchActivityProjection;
 use mediagw_projectors::Projection;
 
 use crate::app::App;
@@ -22,16 +24,34 @@ pub fn parse_from(s: &str) -> anyhow::Result<ReplayFrom> {
     Ok(ReplayFrom::Timestamp(t.timestamp_millis()))
 }
 
-/// Projections a replay can rebuild: `catalog`, `search-index` (into a fresh index generation,
-/// swapped in with its schema) and `search-activity`.
-pub async fn run(app: &App, projection: &str, from: ReplayFrom) -> anyhow::Result<()> {
+/// The projections a replay rebuilds (`mediagw replay --help` lists them from here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProjectionName {
+    /// The catalog: titles and where to watch them.
+    Catalog,
+    /// The search index, into a fresh index generation swapped in with its schema.
+    SearchIndex,
+    /// Search activity: trending query counts and users' genre affinity.
+    SearchActivity,
+    /// Each user's canonical sync state.
+    Sync,
+}
+
+impl fmt::Display for ProjectionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.to_possible_value().expect("no variant is skipped");
+        f.write_str(value.get_name())
+    }
+}
+
+pub async fn run(app: &App, projection: ProjectionName, from: ReplayFrom) -> anyhow::Result<()> {
     app.migrate().await?;
     let (rebuild, live): (Box<dyn Projection>, &str) = match projection {
-        "catalog" => (
+        ProjectionName::Catalog => (
             Box::new(CatalogProjection::new("catalog_rebuild")),
             LIVE_SCHEMA,
         ),
-        "search-index" => {
+        ProjectionName::SearchIndex => {
             let p = app.search_parts().await?;
             (
                 Box::new(SearchProjection::new(
@@ -43,16 +63,13 @@ pub async fn run(app: &App, projection: &str, from: ReplayFrom) -> anyhow::Resul
                 mediagw_projectors::search::LIVE_SCHEMA,
             )
         }
-        "search-activity" => (
+        ProjectionName::SearchActivity => (
             Box::new(SearchActivityProjection::new("search_activity_rebuild")),
-            mediagw_projectors::trending::LIVE_SCHEMA,
+            mediagw_projectors::search_activity::LIVE_SCHEMA,
         ),
-        "sync" => (
+        ProjectionName::Sync => (
             Box::new(SyncProjection::new("sync_rebuild")),
             mediagw_projectors::sync::LIVE_SCHEMA,
-        ),
-        other => anyhow::bail!(
-            "unknown projection `{other}` (known: catalog, search-index, search-activity, sync)"
         ),
     };
     eprintln!("replaying {projection} from {from:?} into a fresh schema…");

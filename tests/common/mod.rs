@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
+use mediagw_auth::{Grant, KeySettings, KeyStore, TokenService};
 use mediagw_domain::auth::{Role, Scopes, Tier};
-use mediagw_query_api::auth::keys::{KeySettings, KeyStore};
-use mediagw_query_api::auth::tokens::Grant;
-use mediagw_query_api::auth::TokenService;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -157,9 +155,7 @@ impl Stack {
         .chain(unlimited())
         .collect();
         // Tokens are signed with the key the server will load from this database.
-        mediagw_query_api::auth::store::migrate(&pool)
-            .await
-            .unwrap();
+        mediagw_auth::migrate(&pool).await.unwrap();
         let keys = KeyStore::open(
             pool.clone(),
             KeySettings {

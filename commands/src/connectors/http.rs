@@ -1,16 +1,17 @@
-//! The HTTP side every connector shares: a per-provider token bucket (the provider's published
-//! request budget), an optional daily quota, and retries with exponential backoff and jitter on 429,
-//! 5xx and transport errors (a 429's `Retry-After` is honoured).
+//! The HTTP side every connector shares: a per-provider request budget (`governor`, the provider's
+//! published rate), an optional daily quota, and retries (`backon`) with exponential backoff and
+//! jitter on 429, 5xx and transport errors (a 429's `Retry-After` is honoured).
 
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use chrono::{Datelike, Utc};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -36,41 +37,27 @@ pub enum ConnectorError {
     QuotaExhausted(&'static str),
 }
 
-/// Tokens refill continuously at `rate` per second up to `burst`; `acquire` waits for one.
-pub struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, Instant)>,
+/// A provider's published request budget: `rate` per second, bursts up to `burst` (GCRA).
+pub type RequestBudget = DefaultDirectRateLimiter;
+
+pub fn request_budget(rate_per_second: f64, burst: u32) -> RequestBudget {
+    let period = Duration::from_secs_f64(1.0 / rate_per_second.max(0.001));
+    let quota = Quota::with_period(period)
+        .expect("a positive period")
+        .allow_burst(NonZeroU32::new(burst.max(1)).expect("at least one"));
+    RateLimiter::direct(quota)
 }
 
-impl TokenBucket {
-    pub fn new(rate_per_second: f64, burst: u32) -> Self {
-        let burst = f64::from(burst.max(1));
-        Self {
-            rate: rate_per_second.max(0.001),
-            burst,
-            state: Mutex::new((burst, Instant::now())),
-        }
-    }
-
-    pub async fn acquire(&self) {
-        loop {
-            let wait = {
-                let mut s = self.state.lock().await;
-                let now = Instant::now();
-                let tokens =
-                    (s.0 + now.duration_since(s.1).as_secs_f64() * self.rate).min(self.burst);
-                if tokens >= 1.0 {
-                    *s = (tokens - 1.0, now);
-                    return;
-                }
-                *s = (tokens, now);
-                Duration::from_secs_f64((1.0 - tokens) / self.rate)
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
+/// Why an attempt failed, and whether another one may help.
+struct Failed {
+    error: ConnectorError,
+    retryable: bool,
+    /// The provider's own `Retry-After`, which wins over our backoff.
+    retry_after: Option<Duration>,
 }
+
+/// No single wait is longer than this, whatever a provider's `Retry-After` says.
+const MAX_WAIT: Duration = Duration::from_secs(300);
 
 /// Budget and retry policy of one provider.
 #[derive(Debug, Clone)]
@@ -88,7 +75,7 @@ pub struct ProviderHttp {
     base_url: String,
     client: reqwest::Client,
     headers: HeaderMap,
-    bucket: TokenBucket,
+    budget: RequestBudget,
     policy: Policy,
     /// (day number, requests made that day)
     used_today: AtomicU64,
@@ -110,7 +97,7 @@ impl ProviderHttp {
             base_url: base_url.trim_end_matches('/').to_string(),
             client,
             headers,
-            bucket: TokenBucket::new(policy.requests_per_second, policy.burst),
+            budget: request_budget(policy.requests_per_second, policy.burst),
             policy,
             used_today: AtomicU64::new(0),
             day: AtomicU64::new(0),
@@ -133,83 +120,103 @@ impl ProviderHttp {
         Ok(())
     }
 
-    /// `GET base_url + path` with `query`, as JSON. Query values may hold secrets (API keys), so
-    /// errors and logs name only the path.
+    /// `GET base_url + path` with `query`, as JSON, retrying 429, 5xx and transport errors with
+    /// exponential backoff and jitter. Query values may hold secrets (API keys), so errors and
+    /// logs name only the path.
     pub async fn get_json(
         &self,
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Value, ConnectorError> {
         let url = format!("{}{path}", self.base_url);
-        let mut attempt = 0;
-        loop {
-            self.spend_quota()?;
-            self.bucket.acquire().await;
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("connector_requests_total", "provider" => self.provider).increment(1);
-            let sent = self
-                .client
-                .get(&url)
-                .headers(self.headers.clone())
-                .query(query)
-                .send()
-                .await;
-            let retry_after = match sent {
-                Ok(resp) if resp.status().is_success() => {
-                    return resp
-                        .json::<Value>()
-                        .await
-                        .map_err(|e| ConnectorError::Shape {
-                            provider: self.provider,
-                            path: path.to_string(),
-                            message: e.without_url().to_string(),
-                        });
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    let retryable =
-                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    if !retryable || attempt >= self.policy.max_retries {
-                        return Err(ConnectorError::Status {
-                            provider: self.provider,
-                            status: status.as_u16(),
-                            path: path.to_string(),
-                        });
-                    }
-                    resp.headers()
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.policy.base_backoff)
+            .with_factor(2.0)
+            .with_max_delay(MAX_WAIT)
+            .with_max_times(self.policy.max_retries as usize)
+            .with_jitter();
+        let attempt = || self.attempt(&url, path, query);
+        attempt
+            .retry(backoff)
+            .when(|f: &Failed| f.retryable)
+            .adjust(|f: &Failed, next: Option<Duration>| {
+                next.map(|d| f.retry_after.unwrap_or(d).min(MAX_WAIT))
+            })
+            .notify(|f: &Failed, wait: Duration| {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("connector_retries_total", "provider" => self.provider)
+                    .increment(1);
+                tracing::warn!(
+                    provider = self.provider,
+                    path,
+                    error = %f.error,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying"
+                );
+            })
+            .await
+            .map_err(|f| f.error)
+    }
+
+    async fn attempt(
+        &self,
+        url: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, Failed> {
+        self.spend_quota().map_err(|error| Failed {
+            error,
+            retryable: false,
+            retry_after: None,
+        })?;
+        self.budget.until_ready().await;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("connector_requests_total", "provider" => self.provider).increment(1);
+        let sent = self
+            .client
+            .get(url)
+            .headers(self.headers.clone())
+            .query(query)
+            .send()
+            .await;
+        match sent {
+            Ok(resp) if resp.status().is_success() => {
+                resp.json::<Value>().await.map_err(|e| Failed {
+                    error: ConnectorError::Shape {
+                        provider: self.provider,
+                        path: path.to_string(),
+                        message: e.without_url().to_string(),
+                    },
+                    retryable: false,
+                    retry_after: None,
+                })
+            }
+            Ok(resp) => {
+                let status = resp.status();
+                Err(Failed {
+                    error: ConnectorError::Status {
+                        provider: self.provider,
+                        status: status.as_u16(),
+                        path: path.to_string(),
+                    },
+                    retryable: status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
+                    retry_after: resp
+                        .headers()
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(|s| Duration::from_secs(s.min(300)))
-                }
-                Err(e) => {
-                    if attempt >= self.policy.max_retries {
-                        return Err(ConnectorError::Transport {
-                            provider: self.provider,
-                            path: path.to_string(),
-                            message: e.without_url().to_string(),
-                        });
-                    }
-                    None
-                }
-            };
-            attempt += 1;
-            self.retries.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("connector_retries_total", "provider" => self.provider).increment(1);
-            let backoff = self.policy.base_backoff * 2u32.saturating_pow(attempt - 1);
-            let jitter =
-                Duration::from_millis(u64::from(Utc::now().timestamp_subsec_millis()) % 50);
-            let wait = retry_after
-                .unwrap_or(backoff + jitter)
-                .min(Duration::from_secs(300));
-            tracing::warn!(
-                provider = self.provider,
-                path,
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                "retrying"
-            );
-            tokio::time::sleep(wait).await;
+                        .map(Duration::from_secs),
+                })
+            }
+            Err(e) => Err(Failed {
+                error: ConnectorError::Transport {
+                    provider: self.provider,
+                    path: path.to_string(),
+                    message: e.without_url().to_string(),
+                },
+                retryable: true,
+                retry_after: None,
+            }),
         }
     }
 }
@@ -218,12 +225,12 @@ impl ProviderHttp {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn bucket_spaces_requests_at_the_budget() {
-        let b = TokenBucket::new(10.0, 2);
-        let start = Instant::now();
+    #[tokio::test]
+    async fn budget_spaces_requests_at_the_rate() {
+        let b = request_budget(10.0, 2);
+        let start = std::time::Instant::now();
         for _ in 0..12 {
-            b.acquire().await;
+            b.until_ready().await;
         }
         // 2 from the burst, then 10 at 10/s.
         let took = start.elapsed().as_secs_f64();

@@ -17,18 +17,6 @@ use super::{run_job, Connector, ConnectorsConfig, Job, RunReport};
 use crate::error::CommandError;
 use crate::titles::TitleService;
 
-pub(crate) const DDL: &str = r#"
-CREATE TABLE IF NOT EXISTS connector_runs (
-    id          bigserial PRIMARY KEY,
-    provider    text NOT NULL,
-    job         text NOT NULL,
-    started_at  timestamptz NOT NULL,
-    finished_at timestamptz NOT NULL,
-    report      jsonb NOT NULL
-);
-CREATE INDEX IF NOT EXISTS connector_runs_last ON connector_runs (provider, job, finished_at DESC);
-"#;
-
 async fn last_run(pool: &PgPool, provider: &str, job: &str) -> Option<DateTime<Utc>> {
     sqlx::query_scalar(
         "SELECT max(finished_at) FROM connector_runs WHERE provider = $1 AND job = $2",

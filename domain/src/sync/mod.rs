@@ -6,6 +6,7 @@
 
 pub mod crdt;
 pub mod hlc;
+pub mod log;
 pub mod ops;
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 pub use crdt::{GCounter, LwwRegister, OrSet};
 pub use hlc::{ClockDrift, Hlc};
+pub use log::{Catchup, Outcome, Recorded, Since};
 pub use ops::{CrdtOperation, DeviceProfile, OperationType, Position, SyncState};
 
 use crate::error::ValidationErrors;
@@ -66,6 +68,31 @@ pub enum SyncEvent {
         operation: CrdtOperation,
         cursor: Hlc,
     },
+}
+
+impl crate::event::Event for SyncEvent {
+    fn event_type(&self) -> &'static str {
+        SyncEvent::event_type(self)
+    }
+
+    fn event_version(&self) -> &'static str {
+        "1.0"
+    }
+}
+
+impl crate::event::Aggregate for UserSync {
+    const TYPE: &'static str = UserSync::TYPE;
+    type Command = SyncCommand;
+    type Event = SyncEvent;
+    type Error = SyncError;
+
+    fn handle(&self, command: SyncCommand) -> Result<Vec<SyncEvent>, SyncError> {
+        UserSync::handle(self, command)
+    }
+
+    fn apply(&mut self, event: SyncEvent) {
+        UserSync::apply(self, event)
+    }
 }
 
 impl SyncEvent {

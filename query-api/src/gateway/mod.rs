@@ -13,22 +13,19 @@ use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use chrono::{DateTime, Utc};
+use mediagw_auth::{AuthError, Caller, ClientIp, Gatekeeper, SignInAttempt, TokenService};
 use mediagw_domain::auth::Tier;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use uuid::Uuid;
 
-use crate::auth::{Caller, TokenService};
 use crate::error::ApiError;
 use limits::{Admission, GateStore, RatePolicy, RateTiers};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The client address a request is rate-limited by (from the socket, or from `X-Forwarded-For`
-/// behind a trusted proxy).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
 
 pub struct Gate {
     pub tokens: Arc<TokenService>,
@@ -36,6 +33,32 @@ pub struct Gate {
     pub tiers: RateTiers,
     /// Behind a load balancer: take the client address from the last `X-Forwarded-For` hop.
     pub trust_forwarded_for: bool,
+}
+
+/// The auth server's view of the gate: its sign-in budget (tier `sign_in`, per IP) and the deny
+/// list, both in the gate's store.
+#[async_trait::async_trait]
+impl Gatekeeper for Gate {
+    async fn sign_in_attempt(&self, ip: &str) -> Result<SignInAttempt, AuthError> {
+        match self
+            .store
+            .admit(&format!("ip:{ip}:signin"), self.tiers.sign_in, None)
+            .await
+        {
+            Ok(Admission::Limited { retry_after_s, .. }) => {
+                Ok(SignInAttempt::Limited { retry_after_s })
+            }
+            Ok(_) => Ok(SignInAttempt::Allowed),
+            Err(e) => Err(AuthError::Gate(e.to_string())),
+        }
+    }
+
+    async fn deny(&self, jti: Uuid, until: DateTime<Utc>) -> Result<(), AuthError> {
+        self.store
+            .revoke(jti, until)
+            .await
+            .map_err(|e| AuthError::Gate(e.to_string()))
+    }
 }
 
 pub struct HttpSettings {

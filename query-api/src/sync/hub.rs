@@ -9,11 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use mediagw_commands::sync::{Recorded, SyncService};
+use mediagw_domain::sync::Recorded;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use super::port::SyncCommands;
 
 /// A message between instances: operations newly recorded in one user's log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,7 +84,7 @@ struct Conn {
 
 /// Local sockets by user, and the services their tasks use.
 pub struct SyncHub {
-    pub service: Arc<SyncService>,
+    pub service: Arc<dyn SyncCommands>,
     fanout: Arc<dyn Fanout>,
     conns: RwLock<HashMap<Uuid, HashMap<u64, Conn>>>,
     /// Highest log position fanned out per user with sockets here: a heartbeat from a socket
@@ -105,7 +107,7 @@ pub struct HubSettings {
 impl SyncHub {
     /// Builds the hub and starts dispatching what `inbound` brings to local sockets.
     pub fn start(
-        service: Arc<SyncService>,
+        service: Arc<dyn SyncCommands>,
         fanout: Arc<dyn Fanout>,
         mut inbound: mpsc::UnboundedReceiver<Inbound>,
         settings: HubSettings,

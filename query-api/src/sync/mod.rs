@@ -1,11 +1,12 @@
 //! Cross-device sync over WebSocket and REST (seed §5): `GET /v1/sync/ws`,
 //! `GET /v1/sync/state/{user_id}`, `POST /v1/sync/merge`, `GET /v1/sync/devices/{user_id}`.
 //!
-//! Writes go through the `UserSync` aggregate ([`mediagw_commands::sync::SyncService`]); the
+//! Writes go through the [`port::SyncCommands`] port (the `UserSync` aggregate, wired by the binary); the
 //! state and device reads come from the `sync` projection; deltas reach other devices through
 //! the [`hub::Fanout`] port. Every handler takes a [`Caller`] and serves only the caller's data.
 
 pub mod hub;
+pub mod port;
 pub mod protocol;
 pub mod pubsub;
 mod socket;
@@ -19,16 +20,16 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use mediagw_commands::CommandError;
+use mediagw_auth::Caller;
 use mediagw_domain::auth::Scope;
 use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType, SyncState};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::auth::Caller;
 use crate::error::ApiError;
 use hub::SyncHub;
+use port::SyncWriteError;
 use protocol::AckStatus;
 
 /// Largest WebSocket message accepted (a page of queued operations fits easily).
@@ -305,8 +306,8 @@ async fn merge(
         .apply(caller.user_id, req.device_id, req.operations)
         .await
         .map_err(|e| match e {
-            CommandError::Validation(v) => ApiError::Invalid(v),
-            CommandError::Contention => {
+            SyncWriteError::Invalid(v) => ApiError::Invalid(v),
+            SyncWriteError::Contention => {
                 ApiError::Conflict("too many concurrent writes; retry".into())
             }
             other => ApiError::Backend(other.to_string()),

@@ -10,16 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
-use mediagw_commands::sync::{Recorded, Since};
-use mediagw_commands::CommandError;
-use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType};
+use mediagw_auth::Caller;
+use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType, Recorded, Since};
 use tokio::time::Instant;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use super::hub::{Push, SyncHub};
+use super::port::SyncWriteError;
 use super::protocol::{AckStatus, ClientMessage, DeviceEvent, ServerMessage};
-use crate::auth::Caller;
 
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -421,7 +420,7 @@ impl Session {
                 }
                 Ok(())
             }
-            Err(CommandError::Validation(errors)) => {
+            Err(SyncWriteError::Invalid(errors)) => {
                 send(
                     &mut self.ws,
                     &ServerMessage::Error {

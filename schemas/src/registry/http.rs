@@ -93,8 +93,8 @@ impl From<RegistryError> for ApiError {
             }
             RegistryError::InvalidLevel(_) => (StatusCode::UNPROCESSABLE_ENTITY, 42203),
             RegistryError::Incompatible { .. } => (StatusCode::CONFLICT, 409),
-            RegistryError::Db(err) => {
-                tracing::error!(error = %err, "schema registry store failed");
+            RegistryError::Db(_) | RegistryError::Migrate(_) => {
+                tracing::error!(error = %e, "schema registry store failed");
                 return ApiError(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     50001,

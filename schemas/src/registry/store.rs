@@ -6,28 +6,6 @@ use sqlx::{PgPool, Row};
 
 use super::compat::{self, Compatibility};
 
-const DDL: &str = r#"
-CREATE SCHEMA IF NOT EXISTS schema_registry;
-CREATE TABLE IF NOT EXISTS schema_registry.schemas (
-    id          serial PRIMARY KEY,
-    schema_type text NOT NULL DEFAULT 'AVRO',
-    schema_text text NOT NULL,
-    canonical   text NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS schema_registry.subject_versions (
-    subject    text    NOT NULL,
-    version    integer NOT NULL,
-    schema_id  integer NOT NULL REFERENCES schema_registry.schemas(id),
-    deleted    boolean NOT NULL DEFAULT false,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (subject, version)
-);
-CREATE TABLE IF NOT EXISTS schema_registry.config (
-    subject       text PRIMARY KEY,
-    compatibility text NOT NULL
-);
-"#;
-
 /// Empty subject = the global default.
 const GLOBAL: &str = "";
 
@@ -49,6 +27,8 @@ pub enum RegistryError {
     UnsupportedType(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -66,13 +46,10 @@ pub struct RegistryStore {
 
 impl RegistryStore {
     pub async fn new(pool: PgPool) -> Result<Self, RegistryError> {
-        // Serialise DDL across processes starting together.
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7301)")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::raw_sql(DDL).execute(&mut *tx).await?;
-        tx.commit().await?;
+        // Versioned migrations (2000s; other crates' versions share the table and are ignored).
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
         Ok(Self { pool })
     }
 

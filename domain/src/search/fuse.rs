@@ -1,0 +1,355 @@
+//! Fuse stage: each channel's hits become a ranked list, and weighted Reciprocal Rank Fusion
+//! (seed §3: score = Σ 1/(k + rank) over the channels that found a title) merges the lists.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::boost::overlap;
+use super::index::{DocPayload, Hit};
+use super::page::sort;
+use super::text::{title_trigrams, trigram_dice, SparseVector};
+
+/// RRF constant: 60 is the value from Cormack et al. and the Qdrant server default.
+pub const RRF_K: f32 = 60.0;
+
+/// Retrieval channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Embedding nearest neighbours of the query.
+    Dense,
+    /// BM25 over title, genres and overview.
+    Keyword,
+    /// Typo-tolerant title trigrams.
+    Title,
+    /// Neighbours of the titles the query refers to (embedding and genre edges).
+    Graph,
+    /// Titles sharing leading cast with the titles the query refers to (graph edges too).
+    Cast,
+}
+
+/// One channel's hit: its rank (0-based) and its own score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ChannelHit {
+    pub rank: usize,
+    pub score: f32,
+}
+
+/// A title after fusion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fused {
+    pub id: Uuid,
+    /// Fused score (RRF, then boosts).
+    pub score: f32,
+    pub hits: HashMap<Channel, ChannelHit>,
+}
+
+impl Fused {
+    pub fn channel_score(&self, c: Channel) -> f32 {
+        self.hits.get(&c).map_or(0.0, |h| h.score)
+    }
+}
+
+/// One channel's ranked hits (best first) and the weight of its votes.
+pub type RankedList = (Channel, f32, Vec<(Uuid, f32)>);
+
+/// Fuses ranked lists (best first) with weights: score = Σ wᵢ / (k + rankᵢ + 1).
+pub fn fuse(lists: &[RankedList], k: f32) -> Vec<Fused> {
+    let mut by_id: HashMap<Uuid, Fused> = HashMap::new();
+    for (channel, weight, hits) in lists {
+        for (rank, (id, score)) in hits.iter().enumerate() {
+            let f = by_id.entry(*id).or_insert_with(|| Fused {
+                id: *id,
+                score: 0.0,
+                hits: HashMap::new(),
+            });
+            // A channel listing a title twice counts its best rank only.
+            if f.hits.contains_key(channel) {
+                continue;
+            }
+            f.score += weight / (k + rank as f32 + 1.0);
+            f.hits.insert(
+                *channel,
+                ChannelHit {
+                    rank,
+                    score: *score,
+                },
+            );
+        }
+    }
+    let mut out: Vec<Fused> = by_id.into_values().collect();
+    sort(&mut out);
+    out
+}
+
+/// RRF votes per channel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChannelWeights {
+    pub dense: f32,
+    pub keyword: f32,
+    pub title: f32,
+    pub graph: f32,
+    /// Shared-cast neighbours of referenced titles.
+    #[serde(default = "default_cast_weight")]
+    pub cast: f32,
+}
+
+fn default_cast_weight() -> f32 {
+    ChannelWeights::default().cast
+}
+
+impl Default for ChannelWeights {
+    fn default() -> Self {
+        Self {
+            dense: 0.4,
+            keyword: 1.0,
+            title: 2.0,
+            graph: 2.0,
+            cast: 1.0,
+        }
+    }
+}
+
+/// Title-channel hits whose title is less like the query than this are noise, not evidence.
+pub const TITLE_MIN_SIMILARITY: f32 = 0.45;
+
+/// What fusion votes with, and every candidate's (brief) payload for the later stages.
+#[derive(Debug, Clone, Default)]
+pub struct Candidates {
+    pub lists: Vec<RankedList>,
+    pub payloads: HashMap<Uuid, Arc<DocPayload>>,
+}
+
+/// Turns each probe's hits (`channels[i]` ran probe `i`) into ranked lists. Title hits are
+/// rescored by their similarity to `title_query`; the graph and cast probes of every referenced
+/// title merge into one list per kind of edge, titles in the `wanted` genres first.
+pub fn candidates(
+    channels: &[Channel],
+    results: Vec<Vec<Hit>>,
+    title_query: &SparseVector,
+    weights: &ChannelWeights,
+    wanted: &[String],
+) -> Candidates {
+    let mut payloads: HashMap<Uuid, Arc<DocPayload>> = HashMap::new();
+    let mut lists: Vec<RankedList> = Vec::new();
+    let mut graph: Vec<(Uuid, f32)> = Vec::new();
+    let mut cast: Vec<(Uuid, f32)> = Vec::new();
+    for (channel, hits) in channels.iter().zip(results) {
+        let hits: Vec<Hit> = match channel {
+            Channel::Title => hits
+                .into_iter()
+                .filter_map(|mut h| {
+                    let sim = trigram_dice(title_query, &title_trigrams(&h.payload.title));
+                    (sim >= TITLE_MIN_SIMILARITY).then(|| {
+                        h.score = sim;
+                        h
+                    })
+                })
+                .collect(),
+            _ => hits,
+        };
+        let ranked: Vec<(Uuid, f32)> = hits.iter().map(|h| (h.id, h.score)).collect();
+        for h in hits {
+            payloads.entry(h.id).or_insert(h.payload);
+        }
+        if *channel == Channel::Graph {
+            graph.extend(ranked);
+        } else if *channel == Channel::Cast {
+            cast.extend(ranked);
+        } else {
+            let mut ranked = ranked;
+            if *channel == Channel::Title {
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            }
+            let weight = match channel {
+                Channel::Title => weights.title,
+                Channel::Keyword => weights.keyword,
+                _ => weights.dense,
+            };
+            lists.push((*channel, weight, ranked));
+        }
+    }
+    for (channel, hits, weight) in [
+        (Channel::Graph, graph, weights.graph),
+        (Channel::Cast, cast, weights.cast),
+    ] {
+        if !hits.is_empty() {
+            let ranked = neighbours(hits, wanted, &payloads);
+            lists.push((channel, weight, ranked));
+        }
+    }
+    Candidates { lists, payloads }
+}
+
+/// Merges one kind of edge over several references: each title's best score, titles with a
+/// wanted genre first, then by score and id.
+fn neighbours(
+    hits: Vec<(Uuid, f32)>,
+    wanted: &[String],
+    payloads: &HashMap<Uuid, Arc<DocPayload>>,
+) -> Vec<(Uuid, f32)> {
+    let mut best: HashMap<Uuid, f32> = HashMap::new();
+    let mut order: Vec<Uuid> = Vec::new();
+    for (id, s) in hits {
+        let e = best.entry(id).or_insert_with(|| {
+            order.push(id);
+            f32::MIN
+        });
+        *e = e.max(s);
+    }
+    let mut ranked: Vec<(Uuid, f32)> = order.into_iter().map(|id| (id, best[&id])).collect();
+    ranked.sort_by(|a, b| {
+        let ga = overlap(wanted, &payloads[&a.0].genres);
+        let gb = overlap(wanted, &payloads[&b.0].genres);
+        (gb > 0.0)
+            .cmp(&(ga > 0.0))
+            .then(b.1.total_cmp(&a.1))
+            .then(a.0.cmp(&b.0))
+    });
+    ranked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn agreement_across_channels_wins() {
+        // Given title 2 is second in both lists and titles 1 and 3 top one list each,
+        let lists = vec![
+            (Channel::Dense, 1.0, vec![(id(1), 0.9), (id(2), 0.8)]),
+            (Channel::Keyword, 1.0, vec![(id(3), 7.0), (id(2), 5.0)]),
+        ];
+        // when fused,
+        let f = fuse(&lists, RRF_K);
+        // then the title both channels found ranks first, with each channel's evidence kept.
+        assert_eq!(f[0].id, id(2));
+        assert!((f[0].score - 2.0 / 62.0).abs() < 1e-6);
+        assert_eq!(f[0].hits[&Channel::Keyword].rank, 1);
+        assert_eq!(f[0].channel_score(Channel::Dense), 0.8);
+        assert_eq!(f[0].channel_score(Channel::Graph), 0.0);
+        // and the tie between 1 and 3 is broken by id.
+        assert_eq!((f[1].id, f[2].id), (id(1), id(3)));
+    }
+
+    #[test]
+    fn weights_and_duplicates() {
+        let lists = vec![
+            (Channel::Dense, 1.0, vec![(id(1), 0.9)]),
+            (Channel::Title, 3.0, vec![(id(2), 1.0), (id(2), 0.5)]),
+        ];
+        let f = fuse(&lists, RRF_K);
+        assert_eq!(f[0].id, id(2));
+        assert!((f[0].score - 3.0 / 61.0).abs() < 1e-6);
+    }
+
+    fn hit(n: u128, score: f32, title: &str, genres: &[&str]) -> Hit {
+        Hit {
+            id: id(n),
+            score,
+            payload: Arc::new(DocPayload {
+                title: title.into(),
+                genres: genres.iter().map(|g| g.to_string()).collect(),
+                ..DocPayload::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn title_hits_are_rescored_by_similarity() {
+        // Given title-channel hits scored by the index, one barely like the query,
+        let tq = title_trigrams("the matrix");
+        let results = vec![vec![
+            hit(3, 9.0, "Matrimonial Causes", &[]),
+            hit(2, 1.0, "The Matrix", &[]),
+            hit(1, 5.0, "The Matrix Reloaded", &[]),
+        ]];
+        // when turned into lists,
+        let c = candidates(
+            &[Channel::Title],
+            results,
+            &tq,
+            &ChannelWeights::default(),
+            &[],
+        );
+        // then the noise is dropped and the rest ranked by similarity with the title weight.
+        let sim = |t: &str| trigram_dice(&tq, &title_trigrams(t));
+        assert!(sim("Matrimonial Causes") < TITLE_MIN_SIMILARITY);
+        assert_eq!(
+            c.lists,
+            vec![(
+                Channel::Title,
+                2.0,
+                vec![
+                    (id(2), sim("The Matrix")),
+                    (id(1), sim("The Matrix Reloaded"))
+                ]
+            )]
+        );
+        assert_eq!(c.payloads.len(), 2);
+    }
+
+    #[test]
+    fn graph_edges_merge_over_references_wanted_genres_first() {
+        // Given two graph probes (one per referenced title) and a cast probe,
+        let results = vec![
+            vec![hit(1, 0.9, "A", &["drama"]), hit(2, 0.8, "B", &["drama"])],
+            vec![hit(2, 0.95, "B", &["drama"]), hit(3, 0.7, "C", &["comedy"])],
+            vec![hit(4, 0.5, "D", &[]), hit(1, 0.4, "A", &["drama"])],
+            vec![hit(5, 7.0, "E", &[])],
+        ];
+        let weights = ChannelWeights::default();
+        // when turned into lists for a query wanting comedy,
+        let c = candidates(
+            &[
+                Channel::Graph,
+                Channel::Graph,
+                Channel::Cast,
+                Channel::Keyword,
+            ],
+            results,
+            &SparseVector::default(),
+            &weights,
+            &["comedy".to_string()],
+        );
+        // then the keyword list keeps its order, and each title's best graph score counts,
+        // the comedy first.
+        assert_eq!(
+            c.lists,
+            vec![
+                (Channel::Keyword, 1.0, vec![(id(5), 7.0)]),
+                (
+                    Channel::Graph,
+                    2.0,
+                    vec![(id(3), 0.7), (id(2), 0.95), (id(1), 0.9)]
+                ),
+                (Channel::Cast, 1.0, vec![(id(4), 0.5), (id(1), 0.4)]),
+            ]
+        );
+        assert_eq!(c.payloads.len(), 5);
+    }
+
+    #[test]
+    fn the_first_payload_of_a_title_is_kept() {
+        let results = vec![
+            vec![hit(1, 0.9, "first", &[])],
+            vec![hit(1, 3.0, "second", &[])],
+        ];
+        let c = candidates(
+            &[Channel::Dense, Channel::Keyword],
+            results,
+            &SparseVector::default(),
+            &ChannelWeights::default(),
+            &[],
+        );
+        assert_eq!(c.payloads[&id(1)].title, "first");
+        assert_eq!(c.lists[0].1, 0.4);
+    }
+}

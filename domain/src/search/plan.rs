@@ -1,0 +1,208 @@
+//! Plan stage: a validated request and its query's intent become the hard filter every channel
+//! applies and how deep each channel looks.
+
+use serde::Serialize;
+
+use super::index::Filter;
+use super::intent::{parse_intent, ParsedIntent};
+
+/// Which channels run: hybrid (the product) or one raw channel, for evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Hybrid,
+    Dense,
+    Keyword,
+}
+
+/// What a request itself constrains, validated and in catalog spelling (genres, content types,
+/// platform slugs). The query's own words may add constraints of the same kinds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Constraints {
+    pub genres: Vec<String>,
+    pub content_types: Vec<String>,
+    /// `[from, to]`, inclusive.
+    pub year_range: Option<(i32, i32)>,
+    pub rating_range: Option<(f32, f32)>,
+    pub platforms: Vec<String>,
+}
+
+/// Hybrid search reads the query's intent; a raw channel searches the query as typed, so its
+/// evaluation measures the channel alone.
+pub fn intent(mode: Mode, query: &str, current_year: i32) -> ParsedIntent {
+    match mode {
+        Mode::Hybrid => parse_intent(query, current_year),
+        Mode::Dense | Mode::Keyword => ParsedIntent {
+            original: query.to_string(),
+            text: query.to_string(),
+            title_query: query.to_string(),
+            ..ParsedIntent::default()
+        },
+    }
+}
+
+/// A region named in the query ("in the UK") wins over the request's.
+pub fn region(intent: &ParsedIntent, requested: &str) -> String {
+    intent
+        .region
+        .clone()
+        .unwrap_or_else(|| requested.to_string())
+}
+
+/// The request's content types and platforms replace the query's; year ranges from both must
+/// hold, so they intersect. Offers are wanted in `region`. Nothing is excluded yet (the
+/// references stage excludes the titles the query names).
+pub fn filter(request: &Constraints, intent: &ParsedIntent, region: &str) -> Filter {
+    let mut filter = Filter {
+        genres_any: request.genres.clone(),
+        content_types: if request.content_types.is_empty() {
+            intent
+                .content_types
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect()
+        } else {
+            request.content_types.clone()
+        },
+        year_range: intersect(request.year_range, intent.year_range)
+            .map(|(a, b)| (i64::from(a), i64::from(b))),
+        rating_range: request
+            .rating_range
+            .map(|(a, b)| (f64::from(a), f64::from(b))),
+        offers_any: {
+            let platforms = if request.platforms.is_empty() {
+                &intent.platforms
+            } else {
+                &request.platforms
+            };
+            platforms.iter().map(|p| format!("{p}:{region}")).collect()
+        },
+        exclude: Vec::new(),
+    };
+    if let Some((a, b)) = filter.year_range {
+        if a > b {
+            // The request's range and the query's ("90s") do not overlap: nothing matches.
+            filter.year_range = Some((a, a - 1));
+        }
+    }
+    filter
+}
+
+/// Both ranges at once; the result is empty (`from > to`) when they do not overlap.
+pub fn intersect(a: Option<(i32, i32)>, b: Option<(i32, i32)>) -> Option<(i32, i32)> {
+    match (a, b) {
+        (Some((a0, a1)), Some((b0, b1))) => Some((a0.max(b0), a1.min(b1))),
+        (x, None) | (None, x) => x,
+    }
+}
+
+/// Candidates each channel returns: at least `min`, enough to fill the requested page, and at
+/// most the 1000 results a search pages through.
+pub fn depth(min: usize, page: u32, page_size: u32) -> usize {
+    min.max((page * page_size) as usize).min(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::ContentType;
+
+    fn constraints() -> Constraints {
+        Constraints {
+            genres: vec!["comedy".into()],
+            ..Constraints::default()
+        }
+    }
+
+    #[test]
+    fn raw_channels_search_the_query_as_typed() {
+        let i = intent(Mode::Keyword, "funny 90s movies on netflix", 2026);
+        assert_eq!(i.text, "funny 90s movies on netflix");
+        assert_eq!(i.title_query, "funny 90s movies on netflix");
+        assert_eq!(i.year_range, None);
+        assert!(i.genres.is_empty() && i.platforms.is_empty());
+        let hybrid = intent(Mode::Hybrid, "funny 90s movies on netflix", 2026);
+        assert_eq!(hybrid.year_range, Some((1990, 1999)));
+        assert_eq!(hybrid.platforms, vec!["netflix"]);
+    }
+
+    #[test]
+    fn the_query_fills_in_what_the_request_leaves_open() {
+        // Given a request constraining genres only and a query naming type, decade and platform,
+        let i = ParsedIntent {
+            content_types: vec![ContentType::Series],
+            year_range: Some((1990, 1999)),
+            platforms: vec!["netflix".into(), "hulu".into()],
+            region: Some("GB".into()),
+            ..ParsedIntent::default()
+        };
+        let region = region(&i, "US");
+        // when planned,
+        let f = filter(&constraints(), &i, &region);
+        // then the query's constraints apply, offers in the query's region.
+        assert_eq!(
+            f,
+            Filter {
+                genres_any: vec!["comedy".into()],
+                content_types: vec!["series".into()],
+                year_range: Some((1990, 1999)),
+                rating_range: None,
+                offers_any: vec!["netflix:GB".into(), "hulu:GB".into()],
+                exclude: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn the_request_wins_and_years_intersect() {
+        let request = Constraints {
+            content_types: vec!["movie".into()],
+            year_range: Some((1995, 2010)),
+            rating_range: Some((7.0, 9.5)),
+            platforms: vec!["disney_plus".into()],
+            ..constraints()
+        };
+        let i = ParsedIntent {
+            content_types: vec![ContentType::Series],
+            year_range: Some((1990, 1999)),
+            platforms: vec!["netflix".into()],
+            ..ParsedIntent::default()
+        };
+        let f = filter(&request, &i, &region(&i, "US"));
+        assert_eq!(f.content_types, vec!["movie"]);
+        assert_eq!(f.year_range, Some((1995, 1999)));
+        assert_eq!(f.rating_range, Some((7.0, 9.5)));
+        assert_eq!(f.offers_any, vec!["disney_plus:US"]);
+    }
+
+    #[test]
+    fn disjoint_years_match_nothing() {
+        let request = Constraints {
+            year_range: Some((2005, 2010)),
+            ..Constraints::default()
+        };
+        let i = ParsedIntent {
+            year_range: Some((1990, 1999)),
+            ..ParsedIntent::default()
+        };
+        assert_eq!(filter(&request, &i, "US").year_range, Some((2005, 2004)));
+    }
+
+    #[test]
+    fn ranges_intersect() {
+        assert_eq!(
+            intersect(Some((1990, 2000)), Some((1995, 2010))),
+            Some((1995, 2000))
+        );
+        assert_eq!(intersect(None, Some((1, 2))), Some((1, 2)));
+        assert_eq!(intersect(Some((1, 2)), None), Some((1, 2)));
+        assert_eq!(intersect(None, None), None);
+    }
+
+    #[test]
+    fn depth_covers_the_page() {
+        assert_eq!(depth(50, 1, 20), 50);
+        assert_eq!(depth(50, 4, 20), 80);
+        assert_eq!(depth(50, 10, 100), 1000);
+        assert_eq!(depth(2000, 1, 20), 1000);
+    }
+}

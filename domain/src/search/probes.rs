@@ -1,0 +1,307 @@
+//! Probes stage: which channels a search runs and what each asks the index, under the plan's
+//! filter. Embedding the description is the caller's (the model is a port).
+
+use super::fuse::Channel;
+use super::index::Filter;
+use super::intent::ParsedIntent;
+use super::plan::Mode;
+use super::references::Referenced;
+use super::text::{cast_vector, Bm25, SparseVector};
+
+/// Hits the title channel returns: a title query names few titles.
+pub const TITLE_LIMIT: usize = 50;
+
+/// What one channel asks the index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// Nearest neighbours of this text's embedding.
+    Embed(String),
+    /// BM25 terms against the indexed text.
+    Terms(SparseVector),
+    /// Title trigrams.
+    Title(SparseVector),
+    /// Nearest neighbours of the stored embedding of `referenced[i]`.
+    Neighbours(usize),
+    /// Titles sharing leading cast.
+    Cast(SparseVector),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelProbe {
+    pub channel: Channel,
+    pub probe: Probe,
+    pub filter: Filter,
+    pub limit: usize,
+}
+
+/// What the probes are planned from: the earlier stages' output.
+#[derive(Debug, Clone, Copy)]
+pub struct Search<'a> {
+    pub mode: Mode,
+    /// The query as validated.
+    pub query: &'a str,
+    pub intent: &'a ParsedIntent,
+    /// What the text channels search ([`super::references::searched_text`]).
+    pub text: &'a str,
+    /// Trigrams of the intent's title query (the fuse stage rescores title hits with them too).
+    pub title_query: &'a SparseVector,
+    pub referenced: &'a [Referenced],
+    pub filter: &'a Filter,
+    /// Hits each channel returns (the title channel: [`TITLE_LIMIT`]).
+    pub depth: usize,
+}
+
+/// The channels in fusion order: dense, keyword, title, then per referenced title its graph
+/// neighbours and, last, its shared cast.
+pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
+    let probe = |channel, probe, filter: &Filter, limit| ChannelProbe {
+        channel,
+        probe,
+        filter: filter.clone(),
+        limit,
+    };
+    let mut out = Vec::new();
+    let dense_text = dense_text(s);
+    if !dense_text.is_empty() {
+        out.push(probe(
+            Channel::Dense,
+            Probe::Embed(dense_text),
+            s.filter,
+            s.depth,
+        ));
+    }
+    if s.mode != Mode::Dense && !s.text.is_empty() {
+        out.push(probe(
+            Channel::Keyword,
+            Probe::Terms(bm25.query(s.text)),
+            s.filter,
+            s.depth,
+        ));
+    }
+    // A named title is found by the references stage; the title channel would find it again.
+    if s.mode == Mode::Hybrid && s.referenced.is_empty() && !s.intent.title_query.is_empty() {
+        out.push(probe(
+            Channel::Title,
+            Probe::Title(s.title_query.clone()),
+            s.filter,
+            TITLE_LIMIT,
+        ));
+    }
+    // Graph: neighbours of each referenced title, preferring the wanted genres when a mood
+    // or genre was asked for ("like The Matrix but funnier").
+    for i in 0..s.referenced.len() {
+        if !s.intent.genres.is_empty() {
+            let mut f = s.filter.clone();
+            f.genres_any = if f.genres_any.is_empty() {
+                s.intent.genres.clone()
+            } else {
+                f.genres_any.clone()
+            };
+            out.push(probe(Channel::Graph, Probe::Neighbours(i), &f, s.depth));
+        }
+        out.push(probe(
+            Channel::Graph,
+            Probe::Neighbours(i),
+            s.filter,
+            s.depth,
+        ));
+    }
+    // Shared cast: sequels, franchises and an actor's other work (rare names weigh most).
+    for r in s.referenced {
+        if !r.payload.cast.is_empty() {
+            out.push(probe(
+                Channel::Cast,
+                Probe::Cast(cast_vector(&r.payload.cast)),
+                s.filter,
+                s.depth,
+            ));
+        }
+    }
+    out
+}
+
+/// What the dense channel embeds. Hybrid: the description with its mood and genre words; the
+/// whole query when nothing is left of it and no title was named (so "Inception" still runs a
+/// dense probe).
+fn dense_text(s: &Search<'_>) -> String {
+    match s.mode {
+        Mode::Keyword => String::new(),
+        Mode::Dense => s.query.to_string(),
+        Mode::Hybrid => {
+            let semantic = {
+                let mut i = s.intent.clone();
+                i.text = s.text.to_string();
+                i.semantic_text()
+            };
+            if semantic.is_empty() && s.referenced.is_empty() {
+                s.query.to_string()
+            } else {
+                semantic
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::search::index::DocPayload;
+    use crate::search::text::title_trigrams;
+
+    fn referenced(n: u128, cast: &[&str]) -> Referenced {
+        Referenced {
+            id: Uuid::from_u128(n),
+            vector: vec![n as f32],
+            payload: DocPayload {
+                cast: cast.iter().map(|c| c.to_string()).collect(),
+                ..DocPayload::default()
+            },
+        }
+    }
+
+    fn plan<'a>(
+        mode: Mode,
+        intent: &'a ParsedIntent,
+        title_query: &'a SparseVector,
+        referenced: &'a [Referenced],
+        filter: &'a Filter,
+    ) -> Vec<ChannelProbe> {
+        probes(
+            &Search {
+                mode,
+                query: &intent.original,
+                intent,
+                text: &intent.text,
+                title_query,
+                referenced,
+                filter,
+                depth: 80,
+            },
+            &Bm25::default(),
+        )
+    }
+
+    fn shape(p: &[ChannelProbe]) -> Vec<(Channel, usize)> {
+        p.iter().map(|p| (p.channel, p.limit)).collect()
+    }
+
+    #[test]
+    fn hybrid_without_references_runs_dense_keyword_and_title() {
+        let intent = ParsedIntent {
+            original: "funny heist".into(),
+            text: "heist".into(),
+            moods: vec!["funny".into()],
+            genres: vec!["comedy".into()],
+            title_query: "funny heist".into(),
+            ..ParsedIntent::default()
+        };
+        let tq = title_trigrams(&intent.title_query);
+        let f = Filter::default();
+        let p = plan(Mode::Hybrid, &intent, &tq, &[], &f);
+        assert_eq!(
+            shape(&p),
+            vec![
+                (Channel::Dense, 80),
+                (Channel::Keyword, 80),
+                (Channel::Title, TITLE_LIMIT)
+            ]
+        );
+        assert_eq!(p[0].probe, Probe::Embed("heist funny comedy".into()));
+        assert_eq!(p[1].probe, Probe::Terms(Bm25::default().query("heist")));
+        assert_eq!(p[2].probe, Probe::Title(tq.clone()));
+    }
+
+    #[test]
+    fn a_bare_title_is_embedded_whole() {
+        let intent = ParsedIntent {
+            original: "Inception".into(),
+            title_query: "inception".into(),
+            ..ParsedIntent::default()
+        };
+        let tq = title_trigrams(&intent.title_query);
+        let f = Filter::default();
+        let p = plan(Mode::Hybrid, &intent, &tq, &[], &f);
+        assert_eq!(shape(&p), vec![(Channel::Dense, 80), (Channel::Title, 50)]);
+        assert_eq!(p[0].probe, Probe::Embed("Inception".into()));
+    }
+
+    #[test]
+    fn references_bring_graph_and_cast_probes_instead_of_titles() {
+        // Given "like A and B but funnier": two referenced titles, only A with a cast,
+        let intent = ParsedIntent {
+            original: "like a and b but funnier".into(),
+            references: vec!["a".into(), "b".into()],
+            genres: vec!["comedy".into()],
+            moods: vec!["funny".into()],
+            title_query: "like a and b but funnier".into(),
+            ..ParsedIntent::default()
+        };
+        let refs = [referenced(1, &["Keanu Reeves"]), referenced(2, &[])];
+        let tq = title_trigrams(&intent.title_query);
+        let f = Filter {
+            exclude: vec![Uuid::from_u128(1), Uuid::from_u128(2)],
+            ..Filter::default()
+        };
+        // when planned,
+        let p = plan(Mode::Hybrid, &intent, &tq, &refs, &f);
+        // then each reference gets a genre-preferring and a plain graph probe, A a cast probe,
+        // and no title probe runs.
+        assert_eq!(
+            shape(&p),
+            vec![
+                (Channel::Dense, 80),
+                (Channel::Graph, 80),
+                (Channel::Graph, 80),
+                (Channel::Graph, 80),
+                (Channel::Graph, 80),
+                (Channel::Cast, 80)
+            ]
+        );
+        assert_eq!(p[0].probe, Probe::Embed("funny comedy".into()));
+        assert_eq!(p[1].probe, Probe::Neighbours(0));
+        assert_eq!(p[1].filter.genres_any, vec!["comedy"]);
+        assert_eq!(p[1].filter.exclude, f.exclude);
+        assert_eq!(p[2].probe, Probe::Neighbours(0));
+        assert_eq!(p[2].filter, f);
+        assert_eq!(p[3].probe, Probe::Neighbours(1));
+        assert_eq!(p[4].filter, f);
+        assert_eq!(
+            p[5].probe,
+            Probe::Cast(cast_vector(&["Keanu Reeves".to_string()]))
+        );
+    }
+
+    #[test]
+    fn the_request_genres_stay_on_graph_probes() {
+        let intent = ParsedIntent {
+            genres: vec!["comedy".into()],
+            ..ParsedIntent::default()
+        };
+        let refs = [referenced(1, &[])];
+        let f = Filter {
+            genres_any: vec!["drama".into()],
+            ..Filter::default()
+        };
+        let p = plan(Mode::Hybrid, &intent, &SparseVector::default(), &refs, &f);
+        assert_eq!(p[1].filter.genres_any, vec!["drama"]);
+    }
+
+    #[test]
+    fn raw_modes_run_one_channel() {
+        let intent = ParsedIntent {
+            original: "bus can't slow down".into(),
+            text: "bus can't slow down".into(),
+            title_query: "bus can't slow down".into(),
+            ..ParsedIntent::default()
+        };
+        let tq = title_trigrams(&intent.title_query);
+        let f = Filter::default();
+        let dense = plan(Mode::Dense, &intent, &tq, &[], &f);
+        assert_eq!(shape(&dense), vec![(Channel::Dense, 80)]);
+        assert_eq!(dense[0].probe, Probe::Embed("bus can't slow down".into()));
+        let keyword = plan(Mode::Keyword, &intent, &tq, &[], &f);
+        assert_eq!(shape(&keyword), vec![(Channel::Keyword, 80)]);
+    }
+}

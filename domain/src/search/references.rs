@@ -1,0 +1,98 @@
+//! References stage: the titles a query names ("like The Matrix"), found among title-trigram
+//! candidates with typos tolerated. A name no title matches is searched for as words instead.
+
+use uuid::Uuid;
+
+use super::index::{DocPayload, Hit};
+use super::text::{title_trigrams, trigram_dice};
+
+/// Title-trigram candidates looked at per name.
+pub const CANDIDATES: usize = 10;
+
+/// How alike a candidate's title and the name must be for the candidate to be the title meant.
+pub const MIN_SIMILARITY: f32 = 0.5;
+
+/// A title the query refers to, as the index stores it: the graph probes its embedding and cast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Referenced {
+    pub id: Uuid,
+    pub vector: Vec<f32>,
+    pub payload: DocPayload,
+}
+
+/// The candidate whose title is most like `name` (the last of equally good ones), if alike
+/// enough.
+pub fn best_match(name: &str, candidates: Vec<Hit>) -> Option<Hit> {
+    let wanted = title_trigrams(name);
+    candidates
+        .into_iter()
+        .map(|h| (trigram_dice(&wanted, &title_trigrams(&h.payload.title)), h))
+        .filter(|(s, _)| *s >= MIN_SIMILARITY)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, h)| h)
+}
+
+/// The description the text channels search: the intent's, then each name no title matched.
+pub fn searched_text<'a>(text: &str, unmatched: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = text.to_string();
+    for name in unmatched {
+        text = format!("{text} {name}").trim().to_string();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn hit(n: u128, title: &str) -> Hit {
+        Hit {
+            id: Uuid::from_u128(n),
+            score: 0.0,
+            payload: Arc::new(DocPayload {
+                title: title.into(),
+                ..DocPayload::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_closest_title_is_the_one_meant() {
+        let candidates = vec![
+            hit(1, "The Matrix Reloaded"),
+            hit(2, "The Matrix"),
+            hit(3, "Matrimony"),
+        ];
+        assert_eq!(
+            best_match("the matrx", candidates).map(|h| h.id),
+            Some(Uuid::from_u128(2))
+        );
+    }
+
+    #[test]
+    fn equally_close_titles_pick_the_last() {
+        let candidates = vec![hit(1, "Heat"), hit(2, "Heat")];
+        assert_eq!(
+            best_match("heat", candidates).map(|h| h.id),
+            Some(Uuid::from_u128(2))
+        );
+    }
+
+    #[test]
+    fn nothing_alike_enough_is_no_match() {
+        assert!(best_match("the matrix", vec![hit(1, "Paddington")]).is_none());
+        assert!(best_match("the matrix", vec![]).is_none());
+    }
+
+    #[test]
+    fn unmatched_names_are_searched_as_words() {
+        assert_eq!(
+            searched_text("but funnier", ["zorblax"]),
+            "but funnier zorblax"
+        );
+        assert_eq!(searched_text("", ["zorblax", "quux"]), "zorblax quux");
+        assert_eq!(searched_text("heist", []), "heist");
+    }
+}

@@ -1,0 +1,146 @@
+//! Load → decide → commit, and on an optimistic-concurrency conflict (another writer committed to
+//! the same aggregate in between) reload and decide again.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{AggregateError, EventStore};
+use mediagw_domain::event::Aggregate;
+use postgres_es::PostgresEventRepository;
+use sqlx::PgPool;
+
+use crate::binding::{Bound, Stored, Upcasters};
+
+/// How often and how patiently a conflicting command is retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    /// Back-off grows by this much per attempt…
+    pub step: Duration,
+    /// …plus a deterministic spread below this, so two writers of one aggregate drift apart.
+    pub jitter_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 20,
+            step: Duration::from_millis(2),
+            jitter_ms: 5,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError<E: std::error::Error> {
+    /// The aggregate refused the command.
+    #[error(transparent)]
+    Rejected(E),
+    /// Every attempt lost the race to another writer.
+    #[error("the aggregate changed concurrently too many times; retry")]
+    Contention,
+    #[error("event store: {0}")]
+    Store(String),
+}
+
+/// What a command committed.
+#[derive(Debug)]
+pub struct Committed<E> {
+    /// The aggregate had events before this command.
+    pub existed: bool,
+    /// The new events with their sequence numbers (empty: the command changed nothing).
+    pub events: Vec<(i64, E)>,
+    /// Conflicts lost (and retried) on the way.
+    pub conflicts: u32,
+}
+
+/// The event store of one aggregate type.
+pub struct Repository<A: Aggregate> {
+    store: PersistedEventStore<PostgresEventRepository, Bound<A>>,
+    retry: RetryPolicy,
+}
+
+impl<A: Aggregate> Repository<A>
+where
+    A::Command: Send,
+{
+    /// Every load replays the aggregate's whole stream.
+    pub fn new(pool: PgPool, retry: RetryPolicy) -> Self {
+        let store = PersistedEventStore::new_event_store(PostgresEventRepository::new(pool))
+            .with_upcasters(vec![Box::new(Upcasters::<A::Event>::default())]);
+        Self { store, retry }
+    }
+
+    /// Loads start from a snapshot taken every `every` events.
+    pub fn with_snapshots(pool: PgPool, every: usize, retry: RetryPolicy) -> Self {
+        let store =
+            PersistedEventStore::new_snapshot_store(PostgresEventRepository::new(pool), every)
+                .with_upcasters(vec![Box::new(Upcasters::<A::Event>::default())]);
+        Self { store, retry }
+    }
+
+    /// The aggregate as of its last committed event.
+    pub async fn load(&self, id: &str) -> Result<A, ExecuteError<A::Error>> {
+        let ctx = self.store.load_aggregate(id).await.map_err(store_err)?;
+        Ok(ctx.aggregate.0)
+    }
+
+    /// Runs `command()` against the current aggregate and commits what it decides; on a conflict
+    /// reloads and decides again (so `command` is called once per attempt).
+    pub async fn execute(
+        &self,
+        id: &str,
+        command: impl Fn() -> A::Command,
+    ) -> Result<Committed<A::Event>, ExecuteError<A::Error>> {
+        let spread = id
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31) ^ u64::from(b));
+        for attempt in 0..self.retry.attempts {
+            let ctx = self.store.load_aggregate(id).await.map_err(store_err)?;
+            let existed = ctx.current_sequence > 0;
+            let events: Vec<Stored<A::Event>> = ctx
+                .aggregate
+                .0
+                .handle(command())
+                .map_err(ExecuteError::Rejected)?
+                .into_iter()
+                .map(Stored)
+                .collect();
+            if events.is_empty() {
+                return Ok(Committed {
+                    existed,
+                    events: vec![],
+                    conflicts: attempt,
+                });
+            }
+            match self.store.commit(events, ctx, HashMap::new()).await {
+                Ok(envelopes) => {
+                    return Ok(Committed {
+                        existed,
+                        events: envelopes
+                            .into_iter()
+                            .map(|e| (e.sequence as i64, e.payload.0))
+                            .collect(),
+                        conflicts: attempt,
+                    })
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    let jitter = (spread ^ u64::from(attempt)) % self.retry.jitter_ms.max(1);
+                    tokio::time::sleep(self.retry.step * attempt + Duration::from_millis(jitter))
+                        .await;
+                }
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        Err(ExecuteError::Contention)
+    }
+}
+
+fn store_err<E: std::error::Error>(e: AggregateError<E>) -> ExecuteError<E> {
+    match e {
+        AggregateError::UserError(e) => ExecuteError::Rejected(e),
+        AggregateError::AggregateConflict => ExecuteError::Contention,
+        other => ExecuteError::Store(other.to_string()),
+    }
+}
