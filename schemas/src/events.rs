@@ -334,7 +334,7 @@ mod tests {
             cast: vec!["Keanu Reeves".into()],
         };
         let ids = [("imdb".to_string(), "tt0133093".to_string())].into();
-        let titles = vec![
+        let titles = [
             TitleEvent::TitleIngested {
                 content_id: Uuid::from_u128(42),
                 source: "tmdb".into(),
