@@ -51,11 +51,28 @@ async fn outbox_drained(s: &Stack) {
     .await;
 }
 
-fn ingested_payload(id: &str, name: &str) -> String {
-    json!({"TitleIngested": {"content_id": id, "source": "generic", "external_ids": {},
+/// A `TitleIngested` as the aggregate would decide it, built from its stored JSON.
+fn ingested(id: &str, name: &str) -> mediagw_domain::title::TitleEvent {
+    serde_json::from_value(json!({"TitleIngested": {"content_id": id, "source": "generic", "external_ids": {},
         "metadata": {"content_type": "movie", "title": name, "original_title": null, "overview": null,
-                     "release_date": "2000-01-01", "genres": [], "runtime_minutes": null}}})
-    .to_string()
+                     "release_date": "2000-01-01", "genres": [], "runtime_minutes": null}}}))
+    .unwrap()
+}
+
+/// Appends a title's first event through the event store's one append, in the caller's session.
+async fn append_first(conn: &mut sqlx::PgConnection, id: &str, name: &str) {
+    let event = ingested(id, name);
+    mediagw_eventstore::append(
+        conn,
+        mediagw_domain::title::Title::TYPE,
+        &[mediagw_eventstore::Appended {
+            aggregate_id: id.to_string(),
+            sequence: 1,
+            event: &event,
+        }],
+    )
+    .await
+    .unwrap();
 }
 
 /// The sequence-gap trap: a transaction that took its outbox position first but commits last must
@@ -65,8 +82,6 @@ async fn late_committing_transaction_is_not_skipped() {
     let mut s = Stack::new("gap").await;
     s.start("registry,relay");
     s.wait_http(&format!("{}/subjects", s.registry)).await;
-    let insert = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-                  VALUES ('title', $1, 1, 'TitleIngested', '1.0', $2::json, '{}')";
     let (a, b) = (
         uuid::Uuid::now_v7().to_string(),
         uuid::Uuid::now_v7().to_string(),
@@ -78,12 +93,7 @@ async fn late_committing_transaction_is_not_skipped() {
     .await;
 
     let mut slow = s.pool.begin().await.unwrap();
-    sqlx::query(insert)
-        .bind(&a)
-        .bind(ingested_payload(&a, "Slow"))
-        .execute(&mut *slow)
-        .await
-        .unwrap();
+    append_first(&mut slow, &a, "Slow").await;
     let first_id: i64 =
         sqlx::query_scalar("SELECT currval(pg_get_serial_sequence('event_outbox', 'id'))")
             .fetch_one(&mut *slow)
@@ -92,12 +102,7 @@ async fn late_committing_transaction_is_not_skipped() {
     // The relay may publish (and delete) the fast row at once: read its id from the sequence on
     // the same session instead of from the table.
     let mut fast = s.pool.acquire().await.unwrap();
-    sqlx::query(insert)
-        .bind(&b)
-        .bind(ingested_payload(&b, "Fast"))
-        .execute(&mut *fast)
-        .await
-        .unwrap();
+    append_first(&mut fast, &b, "Fast").await;
     let second_id: i64 =
         sqlx::query_scalar("SELECT currval(pg_get_serial_sequence('event_outbox', 'id'))")
             .fetch_one(&mut *fast)

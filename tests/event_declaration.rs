@@ -117,6 +117,18 @@ async fn a_test_only_event_round_trips_the_store_relay_registry_and_codec() {
         note: "hello".into(),
     };
     let mut conn = s.pool.acquire().await.unwrap();
+    // (Before it, an event of a stream this set does not declare: the relay parks it, never blocks.)
+    mediagw_eventstore::append(
+        &mut conn,
+        "undeclared_stream",
+        &[Appended {
+            aggregate_id: Uuid::now_v7().to_string(),
+            sequence: 1,
+            event: &event,
+        }],
+    )
+    .await
+    .unwrap();
     mediagw_eventstore::append(
         &mut conn,
         PING_STREAM,
@@ -143,7 +155,16 @@ async fn a_test_only_event_round_trips_the_store_relay_registry_and_codec() {
     );
     assert_eq!(relay.publish_batch().await.unwrap(), 1);
     assert_eq!(s.count("SELECT count(*) FROM event_outbox").await, 0);
-    assert_eq!(s.count("SELECT count(*) FROM event_outbox_failed").await, 0);
+    assert_eq!(
+        s.count(
+            "SELECT count(*) FROM event_outbox_failed
+             WHERE aggregate_type = 'undeclared_stream' AND event_version = '1.0'
+               AND error LIKE '%unknown aggregate type%'"
+        )
+        .await,
+        1,
+        "the undeclared event is parked with its reason"
+    );
 
     // …its schema registered under the topic-record subject…
     let (status, subjects) = {

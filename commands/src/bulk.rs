@@ -3,7 +3,8 @@
 //! titles per round trip and one event-store transaction per chunk.
 //!
 //! The events go through the event store's one append (`mediagw_eventstore::append`), in the shape
-//! cqrs-es writes, so the outbox trigger, the relay and later cqrs-es loads see no difference. If anything in the chunk conflicts (a concurrent writer
+//! cqrs-es writes, so the outbox trigger, the relay and later cqrs-es loads see no difference. If
+//! anything in the chunk conflicts (a concurrent writer
 //! took a sequence number or an identifier), the chunk's transaction is rolled back and every record
 //! in it goes through the one-by-one path instead, which retries conflicts.
 

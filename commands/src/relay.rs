@@ -209,7 +209,11 @@ impl<R: EventSet> Relay<R> {
         metrics::counter!("relay_events_parked_total").increment(1);
         sqlx::query(
             "WITH moved AS (DELETE FROM event_outbox WHERE id = $1 RETURNING *)
-             INSERT INTO event_outbox_failed SELECT moved.*, $2 FROM moved",
+             INSERT INTO event_outbox_failed (id, aggregate_type, aggregate_id, sequence, event_type,
+                                              event_version, payload, committed_at, error)
+             SELECT id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
+                    committed_at, $2
+             FROM moved",
         )
         .bind(id)
         .bind(reason)

@@ -23,6 +23,7 @@ const RETRY: RetryPolicy = RetryPolicy {
     attempts: 30,
     step: Duration::from_millis(1),
     jitter_ms: 3,
+    conflicts_metric: "sync_conflicts_retried_total",
 };
 
 pub struct SyncService {
@@ -141,9 +142,10 @@ impl SyncService {
             .execute(&user_id.to_string(), command)
             .await
             .map_err(CommandError::from_sync)?;
-        metrics::counter!("sync_conflicts_retried_total").increment(u64::from(committed.conflicts));
-        metrics::counter!("sync_operations_recorded_total")
-            .increment(committed.events.len() as u64);
+        if !committed.events.is_empty() {
+            metrics::counter!("sync_operations_recorded_total")
+                .increment(committed.events.len() as u64);
+        }
         Ok(committed
             .events
             .into_iter()

@@ -48,6 +48,7 @@ const RETRY: RetryPolicy = RetryPolicy {
     attempts: 20,
     step: Duration::from_millis(2),
     jitter_ms: 5,
+    conflicts_metric: "commands_conflicts_retried_total",
 };
 
 pub struct TitleService {
@@ -224,10 +225,10 @@ impl TitleService {
             .repo
             .execute(&content_id.to_string(), || cmd.clone())
             .await?;
-        metrics::counter!("commands_conflicts_retried_total")
-            .increment(u64::from(committed.conflicts));
         let n = committed.events.len();
-        metrics::counter!("commands_events_committed_total").increment(n as u64);
+        if n > 0 {
+            metrics::counter!("commands_events_committed_total").increment(n as u64);
+        }
         Ok((committed.existed, n))
     }
 }

@@ -2,6 +2,7 @@
 //! the same aggregate in between) reload and decide again.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use cqrs_es::persist::PersistedEventStore;
@@ -18,18 +19,10 @@ pub struct RetryPolicy {
     pub attempts: u32,
     /// Back-off grows by this much per attempt…
     pub step: Duration,
-    /// …plus a deterministic spread below this, so two writers of one aggregate drift apart.
+    /// …plus a random spread below this, so two writers of one aggregate drift apart.
     pub jitter_ms: u64,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 20,
-            step: Duration::from_millis(2),
-            jitter_ms: 5,
-        }
-    }
+    /// Counter incremented for every conflict lost (and retried, or given up on).
+    pub conflicts_metric: &'static str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +44,6 @@ pub struct Committed<E> {
     pub existed: bool,
     /// The new events with their sequence numbers (empty: the command changed nothing).
     pub events: Vec<(i64, E)>,
-    /// Conflicts lost (and retried) on the way.
-    pub conflicts: u32,
 }
 
 /// The event store of one aggregate type.
@@ -111,7 +102,6 @@ where
                 return Ok(Committed {
                     existed,
                     events: vec![],
-                    conflicts: attempt,
                 });
             }
             match self.store.commit(events, ctx, HashMap::new()).await {
@@ -122,10 +112,10 @@ where
                             .into_iter()
                             .map(|e| (e.sequence as i64, e.payload.0))
                             .collect(),
-                        conflicts: attempt,
                     })
                 }
                 Err(AggregateError::AggregateConflict) => {
+                    metrics::counter!(self.retry.conflicts_metric).increment(1);
                     let jitter = (spread ^ u64::from(attempt)) % self.retry.jitter_ms.max(1);
                     tokio::time::sleep(self.retry.step * attempt + Duration::from_millis(jitter))
                         .await;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::fuse::{Fused, RankedList};
 use super::index::DocPayload;
+use super::text::overlap;
 
 /// Weight of the share of the wanted genres a title has.
 pub const GENRE_BOOST: f32 = 0.5;
@@ -19,15 +20,6 @@ pub const TASTE_BOOST: f32 = 0.3;
 /// wanted set (genres the query or the user prefer) the title has.
 pub fn boost(score: f32, weight: f32, share: f32) -> f32 {
     score * (1.0 + weight * share.clamp(0.0, 1.0))
-}
-
-/// Share of `wanted` found in `have` (0 when nothing is wanted).
-pub fn overlap(wanted: &[String], have: &[String]) -> f32 {
-    if wanted.is_empty() {
-        return 0.0;
-    }
-    let n = wanted.iter().filter(|w| have.contains(w)).count();
-    n as f32 / wanted.len() as f32
 }
 
 /// Boosts every fused title: first by the `wanted` genres, then by the user's `taste` (genre,

@@ -7,10 +7,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::boost::overlap;
 use super::index::{DocPayload, Hit};
-use super::page::sort;
-use super::text::{title_trigrams, trigram_dice, SparseVector};
+use super::text::{overlap, title_trigrams, trigram_dice, SparseVector};
+
+/// Best first; equal scores by id, so paging is stable.
+pub fn sort(items: &mut [Fused]) {
+    items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+}
 
 /// RRF constant: 60 is the value from Cormack et al. and the Qdrant server default.
 pub const RRF_K: f32 = 60.0;

@@ -1,11 +1,7 @@
 //! Page stage: the boosted titles in their final order and the requested page of them.
 
+pub use super::fuse::sort;
 use super::fuse::Fused;
-
-/// Best first; equal scores by id, so paging is stable.
-pub fn sort(items: &mut [Fused]) {
-    items.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-}
 
 /// Sorts and cuts out page `page` (from 1) of `page_size`: the total count and the page.
 pub fn page(mut fused: Vec<Fused>, page: u32, page_size: u32) -> (usize, Vec<Fused>) {

@@ -256,6 +256,15 @@ pub fn trigram_dice(x: &SparseVector, y: &SparseVector) -> f32 {
     2.0 * common as f32 / (x.indices.len() + y.indices.len()) as f32
 }
 
+/// Share of `wanted` found in `have` (0 when nothing is wanted).
+pub fn overlap(wanted: &[String], have: &[String]) -> f32 {
+    if wanted.is_empty() {
+        return 0.0;
+    }
+    let n = wanted.iter().filter(|w| have.contains(w)).count();
+    n as f32 / wanted.len() as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

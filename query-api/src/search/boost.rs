@@ -1,9 +1,9 @@
 //! Boost stage, the personal part: the user's taste, from the search-activity projection. The
 //! boosts themselves are `mediagw_domain::search::boost`.
 
-use super::http::SearchMode;
+use super::contract::SearchMode;
 use super::plan::Plan;
-use super::{SearchService, ACTIVITY_SCHEMA};
+use super::service::{SearchService, ACTIVITY_SCHEMA};
 use crate::error::ApiError;
 
 impl SearchService {

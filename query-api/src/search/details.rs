@@ -12,8 +12,9 @@ use mediagw_domain::search::page::relevance;
 use mediagw_domain::search::{Channel, Fused};
 use uuid::Uuid;
 
-use super::http::{ContentSummary, Offer, SearchResult};
-use super::{backend, stage, SearchService};
+use super::contract::{ContentSummary, Offer, SearchResult};
+use super::errors::{backend, stage};
+use super::service::SearchService;
 use crate::error::ApiError;
 
 impl SearchService {

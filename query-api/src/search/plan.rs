@@ -7,8 +7,8 @@ use mediagw_domain::search::plan::Constraints;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::bad;
-use super::http::{SearchMode, SearchRequest};
+use super::contract::{SearchMode, SearchRequest};
+use super::errors::bad;
 use crate::error::ApiError;
 
 const MAX_QUERY_CHARS: usize = 500;

@@ -8,7 +8,8 @@ use mediagw_domain::search::references::Referenced;
 use mediagw_domain::search::Channel;
 use mediagw_search_adapters::index::{ChannelQuery, Hit, PayloadFields, Probe, CAST, TEXT, TITLE};
 
-use super::{backend, stage, SearchService};
+use super::errors::{backend, stage};
+use super::service::SearchService;
 use crate::error::ApiError;
 
 impl SearchService {

@@ -6,8 +6,9 @@ use mediagw_domain::search::text::title_trigrams;
 use mediagw_domain::search::ParsedIntent;
 use mediagw_search_adapters::index::{ChannelQuery, PayloadFields, Probe, TITLE};
 
-use super::http::Reference;
-use super::{backend, SearchService};
+use super::contract::Reference;
+use super::errors::backend;
+use super::service::SearchService;
 use crate::error::ApiError;
 
 impl SearchService {

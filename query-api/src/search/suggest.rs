@@ -6,8 +6,9 @@ use mediagw_domain::search::suggest::{rank, CANDIDATES};
 use mediagw_domain::search::text::title_trigrams;
 use mediagw_search_adapters::index::{ChannelQuery, PayloadFields, Probe, TITLE};
 
-use super::http::Suggestion;
-use super::{backend, bad, SearchService};
+use super::contract::Suggestion;
+use super::errors::{backend, bad};
+use super::service::SearchService;
 use crate::error::ApiError;
 
 impl SearchService {

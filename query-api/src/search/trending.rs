@@ -3,8 +3,9 @@
 
 use chrono::Utc;
 
-use super::http::{Trending, TrendingQuery};
-use super::{bad, SearchService, ACTIVITY_SCHEMA};
+use super::contract::{Trending, TrendingQuery};
+use super::errors::bad;
+use super::service::{SearchService, ACTIVITY_SCHEMA};
 use crate::error::ApiError;
 
 impl SearchService {

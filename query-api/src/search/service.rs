@@ -1,0 +1,318 @@
+//! The search service: settings, caching by index generation, and `run`, which calls the stages in
+//! order (each stage's I/O half is an `impl SearchService` block in its own file).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, Utc};
+use mediagw_domain::search::fuse::Candidates;
+use mediagw_domain::search::fuse::ChannelWeights;
+use mediagw_domain::search::text::{fnv1a64, title_trigrams};
+use mediagw_domain::search::{self as rules, Bm25};
+use mediagw_search_adapters::cache::{Cache, CACHE_GENERATION_KEY};
+use mediagw_search_adapters::embed::Embedder;
+use mediagw_search_adapters::index::SearchIndex;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::contract::*;
+use super::plan::{validate, Plan};
+use crate::error::ApiError;
+
+/// Schema of the search projection (index generation) and of the activity projection.
+pub(super) const SEARCH_SCHEMA: &str = "search";
+pub(super) const ACTIVITY_SCHEMA: &str = "search_activity";
+
+#[derive(Debug, Clone)]
+pub struct SearchSettings {
+    /// Candidates each channel returns before fusion.
+    pub depth: usize,
+    pub result_ttl: Duration,
+    pub suggestion_ttl: Duration,
+    pub trending_ttl: Duration,
+    pub trending_window_minutes: i64,
+    /// A query shows in trending only once this many searches made it (privacy floor).
+    pub trending_min_searches: i64,
+    pub default_region: String,
+    /// RRF votes per channel (dense, keyword, title, graph, cast) and the RRF constant.
+    pub weights: ChannelWeights,
+    pub rrf_k: f32,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self {
+            depth: 50,
+            result_ttl: Duration::from_secs(30 * 60),
+            suggestion_ttl: Duration::from_secs(60 * 60),
+            trending_ttl: Duration::from_secs(30),
+            trending_window_minutes: 5,
+            trending_min_searches: 3,
+            default_region: "US".into(),
+            weights: ChannelWeights::default(),
+            rrf_k: 20.0,
+        }
+    }
+}
+
+/// A search answered, for the log (`search.queries`): trending and personalisation.
+#[derive(Debug, Clone)]
+pub struct SearchEvent {
+    pub query: String,
+    pub user_id: Option<Uuid>,
+    pub genres: Vec<String>,
+    pub result_ids: Vec<Uuid>,
+    pub source: &'static str,
+}
+
+/// Port: where answered searches are published (the binary plugs in Kafka). Must not block the
+/// search: adapters queue and publish in the background.
+pub trait SearchEvents: Send + Sync + 'static {
+    fn searched(&self, event: SearchEvent);
+}
+
+pub struct SearchService {
+    pub pool: PgPool,
+    pub index: Arc<dyn SearchIndex>,
+    pub embedder: Arc<dyn Embedder>,
+    pub cache: Option<Arc<dyn Cache>>,
+    pub events: Option<Arc<dyn SearchEvents>>,
+    pub settings: SearchSettings,
+    bm25: Bm25,
+    pub(super) generation: Mutex<Option<(Instant, i64)>>,
+}
+
+impl SearchService {
+    pub fn new(
+        pool: PgPool,
+        index: Arc<dyn SearchIndex>,
+        embedder: Arc<dyn Embedder>,
+        cache: Option<Arc<dyn Cache>>,
+        events: Option<Arc<dyn SearchEvents>>,
+        settings: SearchSettings,
+    ) -> Self {
+        Self {
+            pool,
+            index,
+            embedder,
+            cache,
+            events,
+            settings,
+            bm25: Bm25::default(),
+            generation: Mutex::new(None),
+        }
+    }
+
+    /// The index generation the search projection feeds (re-read at most once a second). When
+    /// a replay swapped in a new one, the old generation is dropped.
+    pub(super) async fn generation(&self) -> Result<i64, ApiError> {
+        if let Some((at, g)) = *self.generation.lock().expect("generation") {
+            if at.elapsed() < Duration::from_secs(1) {
+                return Ok(g);
+            }
+        }
+        let g: i64 = sqlx::query_scalar(&format!(
+            "SELECT generation FROM {SEARCH_SCHEMA}.index_generation"
+        ))
+        .fetch_one(&self.pool)
+        .await?;
+        let previous = self
+            .generation
+            .lock()
+            .expect("generation")
+            .replace((Instant::now(), g));
+        if let Some((_, old)) = previous.filter(|(_, old)| *old != g) {
+            tracing::info!(old, new = g, "search index generation switched");
+            let index = self.index.clone();
+            tokio::spawn(async move {
+                if let Err(e) = index.drop_generation(old).await {
+                    tracing::warn!(error = %e, generation = old, "could not drop the old index generation");
+                }
+            });
+        }
+        Ok(g)
+    }
+
+    pub(super) async fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
+        let cache = self.cache.as_ref()?;
+        match cache.get(key).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache read failed; answering uncached");
+                None
+            }
+        }
+    }
+
+    pub(super) async fn cache_put(&self, key: &str, value: &[u8], ttl: Duration) {
+        if let Some(cache) = &self.cache {
+            if let Err(e) = cache.set(key, value, ttl).await {
+                tracing::warn!(error = %e, "cache write failed");
+            }
+        }
+    }
+
+    /// A cache key valid until the index changes.
+    pub(super) async fn cache_key(&self, kind: &str, body: &str) -> Option<String> {
+        let cache = self.cache.as_ref()?;
+        let counter = cache.counter(CACHE_GENERATION_KEY).await.ok()?;
+        let generation = self.generation().await.ok()?;
+        Some(format!(
+            "{kind}:{generation}.{counter}:{:016x}",
+            fnv1a64(body.bytes())
+        ))
+    }
+
+    pub async fn search(
+        &self,
+        req: SearchRequest,
+        use_cache: bool,
+        source: &'static str,
+    ) -> Result<(SearchResponse, bool), ApiError> {
+        let started = Instant::now();
+        let plan = validate(req, &self.settings.default_region)?;
+        let key = if use_cache {
+            self.cache_key(
+                "search",
+                &serde_json::to_string(&plan).expect("plan serialises"),
+            )
+            .await
+        } else {
+            None
+        };
+        if let Some(k) = &key {
+            if let Some(bytes) = self.cache_get(k).await {
+                if let Ok(mut resp) = serde_json::from_slice::<SearchResponse>(&bytes) {
+                    resp.search_time_ms = started.elapsed().as_millis() as u64;
+                    metrics::counter!("search_cache_total", "result" => "hit").increment(1);
+                    self.publish(&plan, &resp, source);
+                    return Ok((resp, true));
+                }
+            }
+            metrics::counter!("search_cache_total", "result" => "miss").increment(1);
+        }
+        let mut resp = self.run(&plan).await?;
+        resp.search_time_ms = started.elapsed().as_millis() as u64;
+        metrics::histogram!("search_duration_seconds", "mode" => format!("{:?}", plan.mode))
+            .record(started.elapsed().as_secs_f64());
+        if let Some(k) = &key {
+            let bytes = serde_json::to_vec(&resp).expect("response serialises");
+            self.cache_put(k, &bytes, self.settings.result_ttl).await;
+        }
+        self.publish(&plan, &resp, source);
+        Ok((resp, false))
+    }
+
+    /// First pages only: paging through results is not another search.
+    pub(super) fn publish(&self, plan: &Plan, resp: &SearchResponse, source: &'static str) {
+        let Some(events) = self.events.as_ref() else {
+            return;
+        };
+        if plan.page != 1 || plan.mode != SearchMode::Hybrid {
+            return;
+        }
+        let mut genres = resp.query_parsed.genres.clone();
+        for r in resp.results.iter().take(3) {
+            for g in &r.content.genres {
+                if !genres.contains(g) {
+                    genres.push(g.clone());
+                }
+            }
+        }
+        let event = SearchEvent {
+            query: plan.query.to_lowercase(),
+            user_id: plan.user_id,
+            genres,
+            result_ids: resp.results.iter().take(10).map(|r| r.content.id).collect(),
+            source,
+        };
+        events.searched(event);
+    }
+
+    /// The stages, in order (see the module documentation).
+    pub(super) async fn run(&self, plan: &Plan) -> Result<SearchResponse, ApiError> {
+        let generation = self.generation().await?;
+        let intent = rules::plan::intent(plan.mode.into(), &plan.query, Utc::now().year());
+        let region = rules::plan::region(&intent, &plan.region);
+        let mut filter = rules::plan::filter(&plan.constraints, &intent, &region);
+        let depth = rules::plan::depth(self.settings.depth, plan.page, plan.page_size);
+
+        let (references, referenced) = self.references(generation, &intent).await?;
+        filter.exclude = referenced.iter().map(|r| r.id).collect();
+        let text = rules::references::searched_text(
+            &intent.text,
+            references
+                .iter()
+                .filter(|r| r.id.is_none())
+                .map(|r| r.query.as_str()),
+        );
+
+        let title_query = title_trigrams(&intent.title_query);
+        let planned = rules::probes::probes(
+            &rules::probes::Search {
+                mode: plan.mode.into(),
+                query: &plan.query,
+                intent: &intent,
+                text: &text,
+                title_query: &title_query,
+                referenced: &referenced,
+                filter: &filter,
+                depth,
+            },
+            &self.bm25,
+        );
+        let (channels, results) = self.probe(generation, planned, &referenced).await?;
+
+        let Candidates { lists, payloads } = rules::fuse::candidates(
+            &channels,
+            results,
+            &title_query,
+            &self.settings.weights,
+            &intent.genres,
+        );
+        let k = self.settings.rrf_k;
+        let max_score = rules::boost::max_score(&lists, k);
+        let mut fused = rules::fuse(&lists, k);
+
+        let taste = self.taste(plan).await?;
+        rules::boost::apply(&mut fused, &payloads, &intent.genres, &taste);
+
+        let (total_count, page) = rules::page::page(fused, plan.page, plan.page_size);
+
+        let explain = rules::details::Explain::new(
+            &intent,
+            references
+                .iter()
+                .filter_map(|r| Some((r.title.as_deref()?, r.year?))),
+            &referenced,
+            &taste,
+            &filter,
+        );
+        let results = self
+            .details(generation, page, payloads, &region, &explain, max_score)
+            .await?;
+        Ok(SearchResponse {
+            results,
+            total_count,
+            page: plan.page,
+            page_size: plan.page_size,
+            query_parsed: QueryParsed {
+                original: plan.query.clone(),
+                text,
+                genres: intent.genres.clone(),
+                moods: intent.moods.clone(),
+                year_range: filter.year_range.map(|(a, b)| (a as i32, b as i32)),
+                content_types: filter.content_types.clone(),
+                platforms: filter
+                    .offers_any
+                    .iter()
+                    .filter_map(|o| o.split(':').next().map(str::to_string))
+                    .collect(),
+                references,
+                region,
+                mode: plan.mode,
+            },
+            search_time_ms: 0,
+        })
+    }
+}
