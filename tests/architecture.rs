@@ -1,6 +1,6 @@
 //! The crate rule (ADR 0016), checked from `cargo metadata`: the services' crates never depend on
 //! each other, directly or transitively (save the gateway's use of auth), and `domain` stays free
-//! of I/O.
+//! of I/O; and no source file imports another that imports it back (ADR 0016).
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -115,4 +115,135 @@ fn the_domain_has_no_io_dependency() {
     assert!(found.is_empty(), "domain reaches I/O crates: {found:?}");
     let workspace: Vec<&String> = reach.iter().filter(|c| c.starts_with("mediagw")).collect();
     assert!(workspace.is_empty(), "domain depends on {workspace:?}");
+}
+
+/// `crate::a::b` / `super::a` paths named in a source file (tests excluded), as module paths.
+fn module_refs(src: &str) -> Vec<(bool, Vec<String>)> {
+    let src = src.split("#[cfg(test)]").next().unwrap_or("");
+    let bytes = src.as_bytes();
+    let mut out = Vec::new();
+    for (kw, is_crate) in [("crate::", true), ("super::", false)] {
+        let mut from = 0;
+        while let Some(i) = src[from..].find(kw).map(|i| i + from) {
+            from = i + kw.len();
+            let prev = i.checked_sub(1).map(|p| bytes[p] as char);
+            if prev.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+                continue;
+            }
+            let parts: Vec<String> = src[from..]
+                .split("::")
+                .map(|seg| {
+                    seg.chars()
+                        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                        .collect::<String>()
+                })
+                .scan(true, |go, seg| {
+                    let keep = *go && !seg.is_empty();
+                    *go = keep;
+                    keep.then_some(seg)
+                })
+                .collect();
+            out.push((is_crate, parts));
+        }
+    }
+    out
+}
+
+/// The file that defines the longest prefix of `parts` under `src`.
+fn module_file(src: &std::path::Path, parts: &[String]) -> Option<std::path::PathBuf> {
+    (1..=parts.len()).rev().find_map(|n| {
+        let base = parts[..n].iter().fold(src.to_path_buf(), |p, s| p.join(s));
+        [base.with_extension("rs"), base.join("mod.rs")]
+            .into_iter()
+            .find(|f| f.is_file())
+    })
+}
+
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_source_file_imports_another_that_imports_it_back() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let crates = [
+        ".",
+        "domain",
+        "schemas",
+        "eventstore",
+        "search-adapters",
+        "api-error",
+        "auth",
+        "commands",
+        "projectors",
+        "query-api",
+    ];
+    let mut cycles = Vec::new();
+    for c in crates {
+        let src = root.join(c).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let graph: HashMap<std::path::PathBuf, BTreeSet<std::path::PathBuf>> = files
+            .iter()
+            .map(|f| {
+                let rel: Vec<String> = f
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .with_extension("")
+                    .iter()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .collect();
+                let mut module = rel.clone();
+                if module.last().is_some_and(|l| l == "mod") {
+                    module.pop();
+                }
+                let text = std::fs::read_to_string(f).unwrap();
+                let edges = module_refs(&text)
+                    .into_iter()
+                    .filter_map(|(is_crate, parts)| {
+                        let mut path: Vec<String> = if is_crate {
+                            vec![]
+                        } else {
+                            module[..module.len().saturating_sub(1)].to_vec()
+                        };
+                        path.extend(parts);
+                        module_file(&src, &path)
+                    })
+                    .filter(|t| t != f)
+                    .collect();
+                (f.clone(), edges)
+            })
+            .collect();
+        for (from, tos) in &graph {
+            for to in tos {
+                if closure_files(&graph, to).contains(from) {
+                    cycles.push(format!("{} ⇄ {}", from.display(), to.display()));
+                }
+            }
+        }
+    }
+    assert!(cycles.is_empty(), "files importing each other: {cycles:#?}");
+}
+
+fn closure_files(
+    graph: &HashMap<std::path::PathBuf, BTreeSet<std::path::PathBuf>>,
+    start: &std::path::Path,
+) -> BTreeSet<std::path::PathBuf> {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start.to_path_buf()];
+    while let Some(f) = stack.pop() {
+        for t in graph.get(&f).into_iter().flatten() {
+            if seen.insert(t.clone()) {
+                stack.push(t.clone());
+            }
+        }
+    }
+    seen
 }

@@ -84,9 +84,8 @@ where
         id: &str,
         command: impl Fn() -> A::Command,
     ) -> Result<Committed<A::Event>, ExecuteError<A::Error>> {
-        let spread = id
-            .bytes()
-            .fold(0u64, |h, b| h.wrapping_mul(31) ^ u64::from(b));
+        // Seeded per call, so two processes retrying the same aggregate sleep differently.
+        let spread = RandomState::new().hash_one(id);
         for attempt in 0..self.retry.attempts {
             let ctx = self.store.load_aggregate(id).await.map_err(store_err)?;
             let existed = ctx.current_sequence > 0;

@@ -11,8 +11,9 @@ use schema_registry_converter::schema_registry_common::{
     SchemaType, SubjectNameStrategy, SuppliedSchema,
 };
 
-use crate::dto::MappingError;
-use crate::events::{EventRecord, EventSet};
+use crate::mapping::MappingError;
+use crate::set::EventSet;
+use crate::EventRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {

@@ -8,7 +8,9 @@ pub mod bus;
 pub mod codec;
 pub mod dto;
 pub mod events;
+pub mod mapping;
 pub mod registry;
+pub mod set;
 pub mod topics;
 
 pub use codec::{CodecError, EventCodec};
@@ -18,8 +20,9 @@ pub use codec::{CodecError, EventCodec};
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
-pub use dto::EventMeta;
-pub use events::{EventRecord, EventSet, ToRecord};
+pub use events::EventRecord;
+pub use mapping::MappingError;
+pub use set::{Envelope, EventMeta, EventSet, ToRecord};
 
 /// What [`declare_events!`] expands to refers to, so a declaring crate needs no extra dependencies.
 #[doc(hidden)]

@@ -1,6 +1,6 @@
 //! The entity-resolution index: fingerprints and blocking keys that find candidates, and the
 //! decision and review-queue rows an ingest writes in its own transaction. Used by ingestion
-//! (`titles`, `bulk`); the review workflow that acts on the queue is in [`super::review`].
+//! (`titles`, `bulk`); the review workflow that acts on the queue is in `review`.
 
 use std::collections::HashMap;
 

@@ -1,0 +1,588 @@
+//! The mapping between domain events and their wire DTOs: stored event → record (what the relay
+//! publishes) and record → domain event (what projectors fold), validating what Avro cannot express.
+
+use chrono::{DateTime, NaiveDate};
+use mediagw_domain::catalog::{AvailabilityType, ContentType, Offer, OfferKey, TitleMetadata};
+use mediagw_domain::title::{OfferChange, TitleEvent};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::dto::*;
+use crate::set::{EventMeta, ToRecord};
+use crate::EventRecord;
+
+/// A record whose fields do not map back to a valid domain event.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid `{field}`: {message}")]
+pub struct MappingError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn bad(field: &'static str, message: impl ToString) -> MappingError {
+    MappingError {
+        field,
+        message: message.to_string(),
+    }
+}
+
+impl EventRecord {
+    /// An audit event as stored (`aggregate_id` = its own id, sequence 1).
+    pub fn from_audit(meta: &EventMeta, event: &mediagw_domain::auth::AuditEvent) -> Self {
+        EventRecord::AuthAudit(AuthAuditV1 {
+            event_id: meta.event_id.to_string(),
+            content_id: meta.content_id.to_string(),
+            sequence: meta.sequence,
+            occurred_at_ms: meta.occurred_at.timestamp_millis(),
+            source: "auth".into(),
+            kind: event.kind().into(),
+            user_id: event.user_id().map(|u| u.to_string()),
+            detail: serde_json::to_string(event).unwrap_or_default(),
+        })
+    }
+
+    pub fn from_domain(meta: &EventMeta, event: &TitleEvent) -> Self {
+        macro_rules! env {
+            ($t:ident, $source:expr, { $($f:ident : $v:expr),* }) => {
+                $t {
+                    event_id: meta.event_id.to_string(),
+                    content_id: meta.content_id.to_string(),
+                    sequence: meta.sequence,
+                    occurred_at_ms: meta.occurred_at.timestamp_millis(),
+                    source: $source.clone(),
+                    $($f: $v,)*
+                }
+            };
+        }
+        match event {
+            TitleEvent::TitleIngested {
+                source,
+                metadata,
+                external_ids,
+                ..
+            } => EventRecord::TitleIngested(
+                env!(TitleIngestedV1, source, { metadata: metadata_dto(metadata), external_ids: external_ids.clone() }),
+            ),
+            TitleEvent::TitleUpdated {
+                source,
+                metadata,
+                external_ids,
+            } => EventRecord::TitleUpdated(
+                env!(TitleUpdatedV1, source, { metadata: metadata_dto(metadata), external_ids: external_ids.clone() }),
+            ),
+            TitleEvent::AvailabilityArrived { source, offer } => EventRecord::AvailabilityArrived(
+                env!(AvailabilityArrivedV1, source, { offer: offer_dto(offer) }),
+            ),
+            TitleEvent::AvailabilityUpdated {
+                source,
+                offer,
+                change,
+            } => EventRecord::AvailabilityUpdated(env!(AvailabilityUpdatedV1, source, {
+                offer: offer_dto(offer),
+                change: Some(change.as_str().to_string())
+            })),
+            TitleEvent::AvailabilityLeft { source, key } => {
+                EventRecord::AvailabilityLeft(env!(AvailabilityLeftV1, source, {
+                    platform: key.platform.clone(),
+                    region: key.region.clone(),
+                    availability_type: key.availability_type.as_str().to_string()
+                }))
+            }
+            TitleEvent::TitlesMerged {
+                survivor_id,
+                confidence,
+                reasons,
+            } => EventRecord::TitlesMerged(env!(TitlesMergedV1, String::from("resolution"), {
+                survivor_id: survivor_id.to_string(),
+                confidence: *confidence,
+                reasons: reasons.clone()
+            })),
+        }
+    }
+
+    /// Back to the domain, validating what the schema cannot express (enums, dates, uuids).
+    pub fn into_domain(self) -> Result<(EventMeta, TitleEvent), MappingError> {
+        macro_rules! meta {
+            ($r:expr) => {{
+                let content_id =
+                    Uuid::parse_str(&$r.content_id).map_err(|e| bad("content_id", e))?;
+                let event_id = Uuid::parse_str(&$r.event_id).map_err(|e| bad("event_id", e))?;
+                let occurred_at = DateTime::from_timestamp_millis($r.occurred_at_ms)
+                    .ok_or_else(|| bad("occurred_at_ms", "out of range"))?;
+                if $r.sequence < 1 {
+                    return Err(bad("sequence", "must be at least 1"));
+                }
+                EventMeta {
+                    event_id,
+                    content_id,
+                    sequence: $r.sequence,
+                    occurred_at,
+                }
+            }};
+        }
+        Ok(match self {
+            EventRecord::TitleIngested(r) => {
+                let m = meta!(r);
+                let ev = TitleEvent::TitleIngested {
+                    content_id: m.content_id,
+                    source: r.source,
+                    metadata: metadata_domain(r.metadata)?,
+                    external_ids: r.external_ids,
+                };
+                (m, ev)
+            }
+            EventRecord::TitleUpdated(r) => {
+                let m = meta!(r);
+                (
+                    m,
+                    TitleEvent::TitleUpdated {
+                        source: r.source,
+                        metadata: metadata_domain(r.metadata)?,
+                        external_ids: r.external_ids,
+                    },
+                )
+            }
+            EventRecord::AvailabilityArrived(r) => {
+                let m = meta!(r);
+                (
+                    m,
+                    TitleEvent::AvailabilityArrived {
+                        source: r.source,
+                        offer: offer_domain(r.offer)?,
+                    },
+                )
+            }
+            EventRecord::AvailabilityUpdated(r) => {
+                let m = meta!(r);
+                let change = match r.change.as_deref() {
+                    None => OfferChange::Updated,
+                    Some(c) => OfferChange::parse(c).ok_or_else(|| bad("change", c))?,
+                };
+                (
+                    m,
+                    TitleEvent::AvailabilityUpdated {
+                        source: r.source,
+                        offer: offer_domain(r.offer)?,
+                        change,
+                    },
+                )
+            }
+            EventRecord::AvailabilityLeft(r) => {
+                let m = meta!(r);
+                let availability_type = AvailabilityType::parse(&r.availability_type)
+                    .ok_or_else(|| bad("availability_type", &r.availability_type))?;
+                (
+                    m,
+                    TitleEvent::AvailabilityLeft {
+                        source: r.source,
+                        key: OfferKey {
+                            platform: r.platform,
+                            region: r.region,
+                            availability_type,
+                        },
+                    },
+                )
+            }
+            EventRecord::TitlesMerged(r) => {
+                let m = meta!(r);
+                let survivor_id =
+                    Uuid::parse_str(&r.survivor_id).map_err(|e| bad("survivor_id", e))?;
+                (
+                    m,
+                    TitleEvent::TitlesMerged {
+                        survivor_id,
+                        confidence: r.confidence,
+                        reasons: r.reasons,
+                    },
+                )
+            }
+            EventRecord::SearchPerformed(_)
+            | EventRecord::SearchesPerformed(_)
+            | EventRecord::SyncOperationRecorded(_)
+            | EventRecord::AuthAudit(_) => return Err(bad("event", "not a title event")),
+        })
+    }
+}
+
+fn metadata_dto(m: &TitleMetadata) -> MetadataDto {
+    MetadataDto {
+        content_type: m.content_type.as_str().to_string(),
+        title: m.title.clone(),
+        original_title: m.original_title.clone(),
+        overview: m.overview.clone(),
+        release_date: m.release_date.format("%Y-%m-%d").to_string(),
+        genres: m.genres.clone(),
+        runtime_minutes: m.runtime_minutes.map(i32::from),
+        cast: m.cast.clone(),
+    }
+}
+
+fn metadata_domain(m: MetadataDto) -> Result<TitleMetadata, MappingError> {
+    Ok(TitleMetadata {
+        content_type: ContentType::parse(&m.content_type)
+            .ok_or_else(|| bad("metadata.content_type", &m.content_type))?,
+        title: m.title,
+        original_title: m.original_title,
+        overview: m.overview,
+        release_date: NaiveDate::parse_from_str(&m.release_date, "%Y-%m-%d")
+            .map_err(|e| bad("metadata.release_date", e))?,
+        genres: m.genres,
+        runtime_minutes: m
+            .runtime_minutes
+            .map(|r| u16::try_from(r).map_err(|e| bad("metadata.runtime_minutes", e)))
+            .transpose()?,
+        cast: m.cast,
+    })
+}
+
+fn offer_dto(o: &Offer) -> OfferDto {
+    OfferDto {
+        platform: o.platform.clone(),
+        region: o.region.clone(),
+        availability_type: o.availability_type.as_str().to_string(),
+        price_amount: o.price_amount.map(|d| d.to_string()),
+        price_currency: o.price_currency.clone(),
+        deep_link: o.deep_link.clone(),
+        web_url: o.web_url.clone(),
+        available_from_ms: o.available_from.timestamp_millis(),
+        expires_at_ms: o.expires_at.map(|t| t.timestamp_millis()),
+        video_quality: o.video_quality.clone(),
+    }
+}
+
+fn offer_domain(o: OfferDto) -> Result<Offer, MappingError> {
+    let ts = |field, ms: i64| {
+        DateTime::from_timestamp_millis(ms).ok_or_else(|| bad(field, "out of range"))
+    };
+    Ok(Offer {
+        availability_type: AvailabilityType::parse(&o.availability_type)
+            .ok_or_else(|| bad("offer.availability_type", &o.availability_type))?,
+        platform: o.platform,
+        region: o.region,
+        price_amount: o
+            .price_amount
+            .map(|p| {
+                p.parse::<Decimal>()
+                    .map_err(|e| bad("offer.price_amount", e))
+            })
+            .transpose()?,
+        price_currency: o.price_currency,
+        deep_link: o.deep_link,
+        web_url: o.web_url,
+        available_from: ts("offer.available_from_ms", o.available_from_ms)?,
+        expires_at: o
+            .expires_at_ms
+            .map(|ms| ts("offer.expires_at_ms", ms))
+            .transpose()?,
+        video_quality: o.video_quality,
+    })
+}
+
+impl ToRecord<EventRecord> for TitleEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_domain(meta, self)
+    }
+}
+
+impl ToRecord<EventRecord> for mediagw_domain::auth::AuditEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_audit(meta, self)
+    }
+}
+
+impl ToRecord<EventRecord> for mediagw_domain::sync::SyncEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_sync(meta, self)
+    }
+}
+
+mod sync_mapping {
+    //! `SyncOperationRecorded` ⇄ `mediagw_domain::sync::SyncEvent`.
+    use super::*;
+    use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType, SyncEvent};
+
+    fn hlc_dto(h: &Hlc) -> HlcDto {
+        HlcDto {
+            physical_ms: h.physical_ms as i64,
+            logical: h.logical as i32,
+            device_id: h.device_id.to_string(),
+        }
+    }
+
+    fn hlc_domain(field: &'static str, h: HlcDto) -> Result<Hlc, MappingError> {
+        Ok(Hlc {
+            physical_ms: u64::try_from(h.physical_ms).map_err(|e| bad(field, e))?,
+            logical: u32::try_from(h.logical).map_err(|e| bad(field, e))?,
+            device_id: Uuid::parse_str(&h.device_id).map_err(|e| bad(field, e))?,
+        })
+    }
+
+    fn uuid(field: &'static str, s: &str) -> Result<Uuid, MappingError> {
+        Uuid::parse_str(s).map_err(|e| bad(field, e))
+    }
+
+    fn non_negative(field: &'static str, v: Option<i64>) -> Result<u64, MappingError> {
+        let v = v.ok_or_else(|| bad(field, "required for this operation type"))?;
+        u64::try_from(v).map_err(|e| bad(field, e))
+    }
+
+    impl EventRecord {
+        pub fn from_sync(meta: &EventMeta, event: &SyncEvent) -> Self {
+            let SyncEvent::OperationRecorded {
+                user_id,
+                operation: op,
+                cursor,
+            } = event;
+            let (mut tags, mut position_ms, mut duration_ms, mut count) =
+                (vec![], None, None, None);
+            match &op.operation_type {
+                OperationType::WatchlistAdd { tag, .. } => tags.push(tag.to_string()),
+                OperationType::WatchlistRemove { tags: t, .. } => {
+                    tags = t.iter().map(Uuid::to_string).collect()
+                }
+                OperationType::PlaybackUpdate {
+                    position_ms: p,
+                    duration_ms: d,
+                    ..
+                } => {
+                    position_ms = Some(*p as i64);
+                    duration_ms = d.map(|d| d as i64);
+                }
+                OperationType::ViewCount { count: c, .. } => count = Some(*c as i64),
+                OperationType::DeviceOnline | OperationType::DeviceOffline => {}
+            }
+            EventRecord::SyncOperationRecorded(SyncOperationRecordedV1 {
+                event_id: meta.event_id.to_string(),
+                user_id: user_id.to_string(),
+                sequence: meta.sequence,
+                occurred_at_ms: meta.occurred_at.timestamp_millis(),
+                operation_id: op.operation_id.to_string(),
+                operation_type: op.operation_type.name().to_string(),
+                device_id: op.device_id.to_string(),
+                content_id: op.operation_type.content_id().map(|c| c.to_string()),
+                tags,
+                position_ms,
+                duration_ms,
+                count,
+                timestamp: hlc_dto(&op.timestamp),
+                cursor: hlc_dto(cursor),
+                payload: (!op.payload.is_null()).then(|| op.payload.to_string()),
+            })
+        }
+    }
+
+    impl SyncOperationRecordedV1 {
+        /// Back to the domain, validating what the schema cannot express.
+        pub fn into_domain(self) -> Result<(i64, SyncEvent), MappingError> {
+            if self.sequence < 1 {
+                return Err(bad("sequence", "must be at least 1"));
+            }
+            let content = || -> Result<Uuid, MappingError> {
+                uuid(
+                    "content_id",
+                    self.content_id
+                        .as_deref()
+                        .ok_or_else(|| bad("content_id", "required for this operation type"))?,
+                )
+            };
+            let tags = self
+                .tags
+                .iter()
+                .map(|t| uuid("tags", t))
+                .collect::<Result<Vec<_>, _>>()?;
+            let operation_type = match self.operation_type.as_str() {
+                "WatchlistAdd" => OperationType::WatchlistAdd {
+                    content_id: content()?,
+                    tag: *tags
+                        .first()
+                        .ok_or_else(|| bad("tags", "an add carries its tag"))?,
+                },
+                "WatchlistRemove" => OperationType::WatchlistRemove {
+                    content_id: content()?,
+                    tags,
+                },
+                "PlaybackUpdate" => OperationType::PlaybackUpdate {
+                    content_id: content()?,
+                    position_ms: non_negative("position_ms", self.position_ms)?,
+                    duration_ms: self
+                        .duration_ms
+                        .map(|d| u64::try_from(d).map_err(|e| bad("duration_ms", e)))
+                        .transpose()?,
+                },
+                "ViewCount" => OperationType::ViewCount {
+                    content_id: content()?,
+                    count: non_negative("count", self.count)?,
+                },
+                "DeviceOnline" => OperationType::DeviceOnline,
+                "DeviceOffline" => OperationType::DeviceOffline,
+                other => return Err(bad("operation_type", other)),
+            };
+            let payload = match &self.payload {
+                Some(p) => serde_json::from_str(p).map_err(|e| bad("payload", e))?,
+                None => serde_json::Value::Null,
+            };
+            let operation = CrdtOperation {
+                operation_id: uuid("operation_id", &self.operation_id)?,
+                operation_type,
+                timestamp: hlc_domain("timestamp", self.timestamp)?,
+                device_id: uuid("device_id", &self.device_id)?,
+                payload,
+            };
+            Ok((
+                self.sequence,
+                SyncEvent::OperationRecorded {
+                    user_id: uuid("user_id", &self.user_id)?,
+                    operation,
+                    cursor: hlc_domain("cursor", self.cursor)?,
+                },
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod sync_tests {
+    use super::*;
+    use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType, SyncEvent};
+
+    #[test]
+    fn sync_operations_round_trip_through_the_wire_dto() {
+        let dev = Uuid::from_u128(7);
+        let ts = Hlc {
+            physical_ms: 1_700_000_000_000,
+            logical: 3,
+            device_id: dev,
+        };
+        let types = [
+            OperationType::WatchlistAdd {
+                content_id: Uuid::from_u128(1),
+                tag: Uuid::from_u128(2),
+            },
+            OperationType::WatchlistRemove {
+                content_id: Uuid::from_u128(1),
+                tags: vec![Uuid::from_u128(2), Uuid::from_u128(3)],
+            },
+            OperationType::PlaybackUpdate {
+                content_id: Uuid::from_u128(1),
+                position_ms: 5,
+                duration_ms: Some(9),
+            },
+            OperationType::ViewCount {
+                content_id: Uuid::from_u128(1),
+                count: 4,
+            },
+            OperationType::DeviceOnline,
+            OperationType::DeviceOffline,
+        ];
+        for (i, t) in types.into_iter().enumerate() {
+            let event = SyncEvent::OperationRecorded {
+                user_id: Uuid::from_u128(9),
+                operation: CrdtOperation {
+                    operation_id: Uuid::from_u128(100 + i as u128),
+                    operation_type: t,
+                    timestamp: ts,
+                    device_id: dev,
+                    payload: serde_json::json!({"name": "TV"}),
+                },
+                cursor: Hlc {
+                    device_id: Uuid::nil(),
+                    ..ts
+                },
+            };
+            let meta = EventMeta::new(Uuid::from_u128(9), i as i64 + 1, chrono::Utc::now());
+            let EventRecord::SyncOperationRecorded(dto) = EventRecord::from_sync(&meta, &event)
+            else {
+                panic!("wrong record")
+            };
+            assert_eq!(dto.into_domain().unwrap(), (i as i64 + 1, event));
+        }
+    }
+
+    #[test]
+    fn a_sync_record_missing_its_content_is_refused_naming_the_field() {
+        let dto = SyncOperationRecordedV1 {
+            event_id: Uuid::nil().to_string(),
+            user_id: Uuid::nil().to_string(),
+            sequence: 1,
+            occurred_at_ms: 0,
+            operation_id: Uuid::from_u128(1).to_string(),
+            operation_type: "PlaybackUpdate".into(),
+            device_id: Uuid::from_u128(2).to_string(),
+            content_id: None,
+            tags: vec![],
+            position_ms: Some(1),
+            duration_ms: None,
+            count: None,
+            timestamp: HlcDto {
+                physical_ms: 1,
+                logical: 0,
+                device_id: Uuid::from_u128(2).to_string(),
+            },
+            cursor: HlcDto {
+                physical_ms: 1,
+                logical: 0,
+                device_id: Uuid::nil().to_string(),
+            },
+            payload: None,
+        };
+        assert_eq!(dto.into_domain().unwrap_err().field, "content_id");
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    /// The batch DTO and `SearchesPerformed.avsc` agree: a batch encodes under the schema and
+    /// decodes back unchanged (the codec relies on exactly this).
+    #[test]
+    fn a_search_batch_round_trips_through_its_avro_schema() {
+        let text = crate::SCHEMAS
+            .iter()
+            .find(|s| s.full_name == "mediagw.search.SearchesPerformed")
+            .expect("schema listed")
+            .text;
+        let schema = apache_avro::Schema::parse_str(text).unwrap();
+        let search = |q: &str, user: Option<&str>| SearchDto {
+            event_id: Uuid::now_v7().to_string(),
+            occurred_at_ms: 1_764_400_000_000,
+            source: "rest".into(),
+            query: q.into(),
+            user_id: user.map(str::to_string),
+            genres: vec!["comedy".into()],
+            result_ids: vec![Uuid::from_u128(1).to_string()],
+        };
+        let batch = SearchesPerformedV1 {
+            event_id: Uuid::from_u128(5).to_string(),
+            content_id: Uuid::from_u128(5).to_string(),
+            sequence: 1,
+            occurred_at_ms: 1_764_400_000_500,
+            source: "api".into(),
+            searches: vec![
+                search("funny movies", Some(&Uuid::from_u128(9).to_string())),
+                search("space westerns", None),
+            ],
+        };
+        let value = apache_avro::to_value(&batch)
+            .unwrap()
+            .resolve(&schema)
+            .unwrap();
+        let bytes = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+            .build()
+            .unwrap()
+            .write_value_to_vec(value)
+            .unwrap();
+        let back = apache_avro::reader::datum::GenericDatumReader::builder(&schema)
+            .build()
+            .unwrap()
+            .read_value(&mut bytes.as_slice())
+            .unwrap();
+        assert_eq!(
+            apache_avro::from_value::<SearchesPerformedV1>(&back).unwrap(),
+            batch
+        );
+        let record = EventRecord::SearchesPerformed(batch);
+        assert_eq!(record.topic(), crate::topics::SEARCH_QUERIES);
+        assert_eq!(record.full_name(), "mediagw.search.SearchesPerformed");
+    }
+}
