@@ -13,9 +13,9 @@
 //! | page: sort by (score, id), cut the page | — | `page` |
 //! | details: whole payloads, overviews, offers, match reasons | `details` | `details` |
 //!
-//! Routes and contracts are in `http`; suggestions and trending in `suggest` and
-//! `trending`. Answers are cached in Redis under the index's change counter, so a title change
-//! invalidates them.
+//! `service` runs the stages in order; routes are in `http`, their bodies in `contract`, stage
+//! errors in `errors`; suggestions and trending in `suggest` and `trending`. Answers are cached in
+//! Redis under the index's change counter, so a title change invalidates them.
 
 mod boost;
 mod contract;
