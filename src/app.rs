@@ -19,6 +19,7 @@ use crate::role::ProjectorName;
 use mediagw_auth::oauth::AuthSettings;
 use mediagw_auth::{KeySettings, KeyStore, TokenService};
 use mediagw_commands::sync::SyncService;
+use mediagw_projectors::profiles::ProfileProjection;
 use mediagw_projectors::search::SearchProjection;
 use mediagw_projectors::search_activity::SearchActivityProjection;
 use mediagw_projectors::sync::SyncProjection;
@@ -114,6 +115,13 @@ impl App {
             .migrate(&self.pool)
             .await
             .context("sync migration")?;
+        ProfileProjection::live()
+            .migrate(&self.pool)
+            .await
+            .context("user profile migration")?;
+        mediagw_projectors::recommender::migrate(&self.pool)
+            .await
+            .context("recommendation model migration")?;
         mediagw_auth::migrate(&self.pool)
             .await
             .context("auth migration")?;
@@ -259,6 +267,31 @@ impl App {
         }
     }
 
+    pub fn model_params(&self) -> mediagw_domain::recommend::model::ModelParams {
+        let c = &self.config.recommend;
+        mediagw_domain::recommend::model::ModelParams {
+            max_items: c.max_items,
+            lambda: c.lambda,
+            neighbours: c.neighbours,
+        }
+    }
+
+    pub fn recommend_settings(&self) -> mediagw_query_api::recommend::RecommendSettings {
+        let c = &self.config.recommend;
+        mediagw_query_api::recommend::RecommendSettings {
+            model_refresh: Duration::from_millis(c.model_refresh_ms.max(100)),
+            cache_ttl: Duration::from_secs(c.cache_ttl_s),
+            weights: Default::default(),
+            default_region: c.default_region.clone(),
+        }
+    }
+
+    pub fn interactions(&self) -> Arc<mediagw_commands::interactions::InteractionService> {
+        Arc::new(mediagw_commands::interactions::InteractionService::new(
+            self.pool.clone(),
+        ))
+    }
+
     pub fn titles(&self) -> Arc<TitleService> {
         Arc::new(TitleService::new(self.pool.clone()))
     }
@@ -327,6 +360,7 @@ impl App {
             }
             ProjectorName::SearchActivity => Arc::new(SearchActivityProjection::live()),
             ProjectorName::Sync => Arc::new(SyncProjection::live()),
+            ProjectorName::UserProfiles => Arc::new(ProfileProjection::live()),
         };
         let mut kafka = self.config.kafka_consumer();
         if let Some(ms) = self.config.projector.fetch_wait_ms.get(name.as_str()) {

@@ -24,9 +24,28 @@ pub struct Config {
     pub search: SearchConfig,
     pub redis: RedisConfig,
     pub sync: SyncConfig,
+    pub recommend: RecommendConfig,
     pub auth: AuthConfig,
     pub gateway: GatewayConfig,
     pub log: LogConfig,
+}
+
+/// Recommendations (seed §4): the model job and the serving side.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecommendConfig {
+    /// How often `projector:user-profiles` checks whether to retrain the model.
+    pub train_check_s: u64,
+    /// Retrain once this many interactions arrived since the last model.
+    pub retrain_after: i64,
+    /// EASE over this many most-interacted titles.
+    pub max_items: usize,
+    pub lambda: f64,
+    /// Item-item weights kept per title for serving.
+    pub neighbours: usize,
+    /// How often API instances look for a newer model.
+    pub model_refresh_ms: u64,
+    pub cache_ttl_s: u64,
+    pub default_region: String,
 }
 
 /// The OAuth 2.0 server and its tokens (seed §7).

@@ -8,6 +8,7 @@ mod config;
 mod eval;
 mod kafka;
 mod ports;
+mod recommend;
 mod role;
 mod sample;
 mod search;
@@ -81,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         action: AuthCmd,
     },
+    /// Background jobs, once: `recommendations` trains the collaborative model from the profiles.
+    Train {
+        #[arg(value_enum)]
+        what: TrainWhat,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -122,6 +128,23 @@ enum IngestCmd {
         #[arg(long, default_value_t = 1)]
         concurrency: usize,
     },
+    /// Import a rating dataset as users' feedback through the command path: titles resolved to
+    /// catalog titles (created when unknown), dataset user N as the UUIDv5 of "<format>:N",
+    /// original timestamps kept; idempotent.
+    Feedback {
+        #[arg(long)]
+        ratings: PathBuf,
+        #[arg(long)]
+        items: PathBuf,
+        #[arg(long, value_enum)]
+        format: cmd::feedback::Format,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TrainWhat {
+    /// The recommendation model (EASE + popularity prior) from every user's engaged titles.
+    Recommendations,
 }
 
 #[derive(Subcommand)]
@@ -244,7 +267,32 @@ async fn main() -> anyhow::Result<()> {
             report.print();
             Ok(())
         }
-        Command::Eval { action } => eval::run(action).await,
+        Command::Ingest {
+            action:
+                IngestCmd::Feedback {
+                    ratings,
+                    items,
+                    format,
+                },
+        } => {
+            let app = app::App::connect(config).await?;
+            let report = cmd::feedback::ingest(&app, &ratings, &items, format).await?;
+            report.print();
+            Ok(())
+        }
+        Command::Train {
+            what: TrainWhat::Recommendations,
+        } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            let r = mediagw_projectors::recommender::train(&app.pool, app.model_params()).await?;
+            println!(
+                "model {}: {} users, {} titles, {} interactions, trained in {:.1} s",
+                r.version, r.users, r.items, r.interactions, r.seconds
+            );
+            Ok(())
+        }
+        Command::Eval { action } => eval::run(action, config).await,
         Command::Bench { action } => bench::run(action, config, &metrics).await,
         Command::Auth { action } => {
             let app = app::App::connect(config).await?;

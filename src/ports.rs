@@ -6,7 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mediagw_commands::sync::SyncService;
 use mediagw_commands::CommandError;
+use mediagw_domain::interaction::{Feedback, Subscription};
 use mediagw_domain::sync::{Catchup, CrdtOperation, Outcome, Recorded, Since};
+use mediagw_query_api::recommend::port::{FeedbackCommands, FeedbackWriteError};
 use mediagw_query_api::sync::port::{SyncCommands, SyncWriteError};
 use uuid::Uuid;
 
@@ -51,5 +53,45 @@ impl SyncCommands for SyncPort {
 
     async fn since(&self, user_id: Uuid, since: Since) -> Result<Catchup, SyncWriteError> {
         self.0.since(user_id, since).await.map_err(sync_error)
+    }
+}
+
+/// The recommendation routes' feedback and services writes, served by the command side's
+/// `UserInteractions` service.
+pub struct FeedbackPort(pub Arc<mediagw_commands::interactions::InteractionService>);
+
+fn feedback_error(e: CommandError) -> FeedbackWriteError {
+    match e {
+        CommandError::Validation(v) => FeedbackWriteError::Invalid(v),
+        CommandError::Contention => FeedbackWriteError::Contention,
+        other => FeedbackWriteError::Unavailable(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl FeedbackCommands for FeedbackPort {
+    async fn feedback(
+        &self,
+        user_id: Uuid,
+        feedback: Vec<Feedback>,
+    ) -> Result<(usize, usize), FeedbackWriteError> {
+        let r = self
+            .0
+            .feedback(user_id, feedback)
+            .await
+            .map_err(feedback_error)?;
+        Ok((r.recorded, r.duplicates))
+    }
+
+    async fn set_services(
+        &self,
+        user_id: Uuid,
+        region: Option<String>,
+        services: Vec<Subscription>,
+    ) -> Result<bool, FeedbackWriteError> {
+        self.0
+            .set_services(user_id, region, services)
+            .await
+            .map_err(feedback_error)
     }
 }

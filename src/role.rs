@@ -12,6 +12,7 @@ pub enum ProjectorName {
     Search,
     SearchActivity,
     Sync,
+    UserProfiles,
 }
 
 impl ProjectorName {
@@ -21,6 +22,7 @@ impl ProjectorName {
             ProjectorName::Search => "search",
             ProjectorName::SearchActivity => "search-activity",
             ProjectorName::Sync => "sync",
+            ProjectorName::UserProfiles => "user-profiles",
         }
     }
 }
@@ -36,7 +38,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order `--role all` and the error listing them name them.
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Api,
         Role::Registry,
         Role::Relay,
@@ -44,6 +46,7 @@ impl Role {
         Role::Projector(ProjectorName::Search),
         Role::Projector(ProjectorName::SearchActivity),
         Role::Projector(ProjectorName::Sync),
+        Role::Projector(ProjectorName::UserProfiles),
         Role::Connectors,
     ];
 }
@@ -101,6 +104,7 @@ mod tests {
                 "projector:search",
                 "projector:search-activity",
                 "projector:sync",
+                "projector:user-profiles",
                 "connectors"
             ]
         );
@@ -111,7 +115,7 @@ mod tests {
 
     #[test]
     fn all_or_a_list() {
-        assert_eq!(parse_roles("all").unwrap().len(), 8);
+        assert_eq!(parse_roles("all").unwrap().len(), 9);
         assert_eq!(
             parse_roles("relay, projector:search-activity,relay").unwrap(),
             BTreeSet::from([Role::Relay, Role::Projector(ProjectorName::SearchActivity)])
@@ -125,7 +129,7 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "unknown role `bogus` (known: all, api, registry, relay, projector:catalog, \
-             projector:search, projector:search-activity, projector:sync, connectors)"
+             projector:search, projector:search-activity, projector:sync, projector:user-profiles, connectors)"
         );
         assert!(parse_roles("all,api").is_err());
         assert!(parse_roles("").is_err());

@@ -85,6 +85,15 @@ pub async fn serve(
             shutdown.clone(),
         ));
     }
+    if roles.contains(&Role::Projector(ProjectorName::UserProfiles)) {
+        tasks.spawn(crate::recommend::retrain_periodically(
+            app.pool.clone(),
+            app.model_params(),
+            std::time::Duration::from_secs(app.config.recommend.train_check_s.max(1)),
+            app.config.recommend.retrain_after,
+            shutdown.clone(),
+        ));
+    }
     if roles.contains(&Role::Connectors) {
         let (titles, cfg, token) = (
             app.titles(),
@@ -121,10 +130,24 @@ pub async fn serve(
             app.pool.clone(),
             parts.index,
             parts.query_embedder,
-            parts.cache,
+            parts.cache.clone(),
             Some(Arc::new(events)),
             app.search_settings(),
         ));
+        let recommendations = Arc::new(mediagw_query_api::recommend::RecommendationService::new(
+            app.pool.clone(),
+            Some(search.clone()),
+            parts.cache,
+            Arc::new(crate::ports::FeedbackPort(app.interactions())),
+            app.recommend_settings(),
+        ));
+        tasks.spawn({
+            let (r, token) = (recommendations.clone(), shutdown.clone());
+            async move {
+                r.keep_model_fresh(token).await;
+                Ok(())
+            }
+        });
         let readiness = Readiness {
             probes: vec![
                 Arc::new(PgProbe(app.pool.clone())),
@@ -177,6 +200,7 @@ pub async fn serve(
                 app.sync_hub(shutdown.clone()).await?,
                 app.pool.clone(),
             ))
+            .merge(mediagw_query_api::recommend::router(recommendations))
             .merge(mediagw_auth::oauth::router(auth))
             .merge(mediagw_query_api::openapi::router())
             .merge(mediagw_query_api::health::router(readiness));

@@ -8,12 +8,15 @@
 //! - [`connectors`]: provider API clients (budgets, retries, pagination) and their schedules.
 //! - [`resolution`]: entity resolution (fingerprint index, review queue, merges).
 //! - [`relay`]: outbox → Kafka, crash-safe and ordered.
+//! - [`interactions`]: users' feedback and services through the per-user `UserInteractions`
+//!   aggregate (`user.interaction`).
 //! - [`sync`]: cross-device sync operations through the per-user `UserSync` aggregate.
 
 pub mod bulk;
 pub mod connectors;
 pub mod error;
 pub mod http;
+pub mod interactions;
 pub mod relay;
 pub mod resolution;
 pub mod sync;

@@ -154,3 +154,58 @@ impl Envelope for SyncOperationRecordedV1 {
         self.occurred_at_ms
     }
 }
+
+/// `mediagw.user.FeedbackRecorded`: flat, keyed by user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRecordedV1 {
+    pub event_id: String,
+    pub user_id: String,
+    pub sequence: i64,
+    pub occurred_at_ms: i64,
+    pub feedback_id: String,
+    pub content_id: String,
+    pub event_type: String,
+    pub completion_rate: Option<f32>,
+    pub rating: Option<i32>,
+    pub rating_scale: Option<i32>,
+    pub timestamp_ms: i64,
+}
+
+/// A subscription inside [`ServicesSetV1`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionDto {
+    pub platform: String,
+    pub tier: Option<String>,
+}
+
+/// `mediagw.user.ServicesSet`, keyed by user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServicesSetV1 {
+    pub event_id: String,
+    pub user_id: String,
+    pub sequence: i64,
+    pub occurred_at_ms: i64,
+    pub region: Option<String>,
+    pub services: Vec<SubscriptionDto>,
+}
+
+/// Keyed by user: one user's interactions stay ordered in one partition.
+macro_rules! user_envelope {
+    ($($name:ident),*) => {$(
+        impl Envelope for $name {
+            fn event_id(&self) -> &str {
+                &self.event_id
+            }
+            fn key(&self) -> &str {
+                &self.user_id
+            }
+            fn sequence(&self) -> i64 {
+                self.sequence
+            }
+            fn occurred_at_ms(&self) -> i64 {
+                self.occurred_at_ms
+            }
+        }
+    )*};
+}
+user_envelope!(FeedbackRecordedV1, ServicesSetV1);

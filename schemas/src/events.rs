@@ -69,6 +69,20 @@ declare_events! {
             dto: SyncOperationRecordedV1,
             schema: "avro/SyncOperationRecorded.avsc",
         },
+        /// A user's feedback on a title (seed `FeedbackEvent`), keyed by user.
+        FeedbackRecorded {
+            namespace: "mediagw.user",
+            topic: USER_INTERACTION,
+            dto: FeedbackRecordedV1,
+            schema: "avro/FeedbackRecorded.avsc",
+        },
+        /// The services a user subscribes to, keyed by user.
+        ServicesSet {
+            namespace: "mediagw.user",
+            topic: USER_INTERACTION,
+            dto: ServicesSetV1,
+            schema: "avro/ServicesSet.avsc",
+        },
         /// The auth server's audit trail (ids only).
         AuthAudit {
             namespace: "mediagw.auth",
@@ -81,6 +95,7 @@ declare_events! {
         mediagw_domain::title::Title::TYPE => mediagw_domain::title::TitleEvent,
         mediagw_domain::sync::UserSync::TYPE => mediagw_domain::sync::SyncEvent,
         mediagw_domain::auth::AuditEvent::TYPE => mediagw_domain::auth::AuditEvent,
+        mediagw_domain::interaction::UserInteractions::TYPE => mediagw_domain::interaction::InteractionEvent,
     }
 }
 
@@ -210,6 +225,39 @@ mod tests {
             Event::event_type(&sync),
             sync.event_version(),
         ));
+        use mediagw_domain::interaction::{
+            Feedback, InteractionEvent, Signal, Subscription, UserInteractions,
+        };
+        let interactions = [
+            InteractionEvent::FeedbackRecorded {
+                user_id: Uuid::from_u128(9),
+                feedback: Feedback {
+                    event_id: Uuid::from_u128(10),
+                    content_id: Uuid::from_u128(11),
+                    signal: Signal::Rated {
+                        rating: 9,
+                        scale: 10,
+                    },
+                    at_ms: 1_364_690_142_000,
+                },
+            },
+            InteractionEvent::ServicesSet {
+                user_id: Uuid::from_u128(9),
+                region: Some("US".into()),
+                services: vec![Subscription {
+                    platform: "netflix".into(),
+                    tier: Some("standard".into()),
+                }],
+            },
+        ];
+        for e in &interactions {
+            out.push((
+                UserInteractions::TYPE,
+                serde_json::to_value(e).unwrap(),
+                Event::event_type(e),
+                e.event_version(),
+            ));
+        }
         out.push((
             AuditEvent::TYPE,
             serde_json::to_value(&audit).unwrap(),
@@ -381,6 +429,7 @@ mod tests {
                 AVAILABILITY_CHANGED,
                 SEARCH_QUERIES,
                 SYNC_OPERATIONS,
+                USER_INTERACTION,
                 AUTH_AUDIT
             ]
         );

@@ -199,6 +199,8 @@ impl EventRecord {
             EventRecord::SearchPerformed(_)
             | EventRecord::SearchesPerformed(_)
             | EventRecord::SyncOperationRecorded(_)
+            | EventRecord::FeedbackRecorded(_)
+            | EventRecord::ServicesSet(_)
             | EventRecord::AuthAudit(_) => return Err(bad("event", "not a title event")),
         })
     }
@@ -584,5 +586,136 @@ mod search_tests {
         let record = EventRecord::SearchesPerformed(batch);
         assert_eq!(record.topic(), crate::topics::SEARCH_QUERIES);
         assert_eq!(record.full_name(), "mediagw.search.SearchesPerformed");
+    }
+}
+
+impl ToRecord<EventRecord> for mediagw_domain::interaction::InteractionEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_interaction(meta, self)
+    }
+}
+
+mod interaction_mapping {
+    //! `FeedbackRecorded` / `ServicesSet` ⇄ `mediagw_domain::interaction::InteractionEvent`.
+
+    use mediagw_domain::interaction::{Feedback, InteractionEvent, Signal, Subscription};
+    use uuid::Uuid;
+
+    use super::{bad, MappingError};
+    use crate::dto::{FeedbackRecordedV1, ServicesSetV1, SubscriptionDto};
+    use crate::set::EventMeta;
+    use crate::EventRecord;
+
+    impl EventRecord {
+        /// The wire record of a stored interaction event (`meta.content_id` is the user id).
+        pub fn from_interaction(meta: &EventMeta, event: &InteractionEvent) -> Self {
+            let (event_id, sequence, occurred_at_ms) = (
+                meta.event_id.to_string(),
+                meta.sequence,
+                meta.occurred_at.timestamp_millis(),
+            );
+            match event {
+                InteractionEvent::FeedbackRecorded { user_id, feedback } => {
+                    let (completion_rate, rating, rating_scale) = match feedback.signal {
+                        Signal::Watched { completion } => (Some(completion), None, None),
+                        Signal::Rated { rating, scale } => {
+                            (None, Some(rating as i32), Some(scale as i32))
+                        }
+                        Signal::Dismissed | Signal::Added => (None, None, None),
+                    };
+                    EventRecord::FeedbackRecorded(FeedbackRecordedV1 {
+                        event_id,
+                        user_id: user_id.to_string(),
+                        sequence,
+                        occurred_at_ms,
+                        feedback_id: feedback.event_id.to_string(),
+                        content_id: feedback.content_id.to_string(),
+                        event_type: feedback.signal.name().to_string(),
+                        completion_rate,
+                        rating,
+                        rating_scale,
+                        timestamp_ms: feedback.at_ms,
+                    })
+                }
+                InteractionEvent::ServicesSet {
+                    user_id,
+                    region,
+                    services,
+                } => EventRecord::ServicesSet(ServicesSetV1 {
+                    event_id,
+                    user_id: user_id.to_string(),
+                    sequence,
+                    occurred_at_ms,
+                    region: region.clone(),
+                    services: services
+                        .iter()
+                        .map(|s| SubscriptionDto {
+                            platform: s.platform.clone(),
+                            tier: s.tier.clone(),
+                        })
+                        .collect(),
+                }),
+            }
+        }
+    }
+
+    fn uuid(field: &'static str, raw: &str) -> Result<Uuid, MappingError> {
+        Uuid::parse_str(raw).map_err(|e| bad(field, e))
+    }
+
+    impl FeedbackRecordedV1 {
+        /// The domain event and its position in the user's log.
+        pub fn into_domain(self) -> Result<(i64, InteractionEvent), MappingError> {
+            let small = |field, v: Option<i32>| {
+                v.ok_or_else(|| bad(field, "missing"))
+                    .and_then(|v| u8::try_from(v).map_err(|e| bad(field, e)))
+            };
+            let signal = match self.event_type.as_str() {
+                "Watched" => Signal::Watched {
+                    completion: self
+                        .completion_rate
+                        .ok_or_else(|| bad("completion_rate", "missing"))?,
+                },
+                "Rated" => Signal::Rated {
+                    rating: small("rating", self.rating)?,
+                    scale: small("rating_scale", self.rating_scale)?,
+                },
+                "Dismissed" => Signal::Dismissed,
+                "Added" => Signal::Added,
+                other => return Err(bad("event_type", other)),
+            };
+            Ok((
+                self.sequence,
+                InteractionEvent::FeedbackRecorded {
+                    user_id: uuid("user_id", &self.user_id)?,
+                    feedback: Feedback {
+                        event_id: uuid("feedback_id", &self.feedback_id)?,
+                        content_id: uuid("content_id", &self.content_id)?,
+                        signal,
+                        at_ms: self.timestamp_ms,
+                    },
+                },
+            ))
+        }
+    }
+
+    impl ServicesSetV1 {
+        pub fn into_domain(self) -> Result<(i64, InteractionEvent), MappingError> {
+            Ok((
+                self.sequence,
+                InteractionEvent::ServicesSet {
+                    user_id: uuid("user_id", &self.user_id)?,
+                    region: self.region,
+                    services: self
+                        .services
+                        .into_iter()
+                        .map(|s| Subscription {
+                            platform: s.platform,
+                            tier: s.tier,
+                        })
+                        .collect(),
+                },
+            ))
+        }
     }
 }

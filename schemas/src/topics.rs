@@ -12,6 +12,9 @@ pub const SEARCH_QUERIES: &str = "search.queries";
 /// Devices' CRDT operations (`SyncOperationRecorded`), keyed by user.
 pub const SYNC_OPERATIONS: &str = "sync.operations";
 
+/// Users' feedback and service subscriptions (`FeedbackRecorded`, `ServicesSet`), keyed by user.
+pub const USER_INTERACTION: &str = "user.interaction";
+
 /// The OAuth server's audit trail (`AuthAudit`).
 pub const AUTH_AUDIT: &str = "auth.audit";
 

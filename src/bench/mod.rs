@@ -5,6 +5,7 @@ mod auth;
 mod embed;
 mod index;
 mod ingest;
+mod recommend;
 mod search;
 mod sync;
 
@@ -79,6 +80,19 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
+    /// Recommendation latency and throughput for warm users (cache bypassed) and the feedback →
+    /// profile lag, against a running API whose profiles hold users (`scripts/bench-recommend`).
+    Recommendations {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value = "1,4,8", value_delimiter = ',')]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Feedback events whose lag to the profile is measured (one at a time).
+        #[arg(long, default_value_t = 200)]
+        lag_samples: usize,
+    },
     /// Search latency and QPS over HTTP against a running API (uncached unless `--cached`).
     Search {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -148,6 +162,22 @@ pub async fn run(
                 rate,
                 server_pids: server_pid,
             })
+            .await
+        }
+        BenchCmd::Recommendations {
+            api,
+            concurrency,
+            seconds,
+            lag_samples,
+        } => {
+            let app = App::connect(config).await?;
+            recommend::run(
+                &app,
+                api.trim_end_matches('/'),
+                &concurrency,
+                seconds,
+                lag_samples,
+            )
             .await
         }
         BenchCmd::Auth { api, requests } => {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod connectors;
+pub mod feedback;
 pub mod ingest;
 pub mod replay;
 pub mod schemas;

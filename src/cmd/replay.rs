@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use anyhow::Context;
 use clap::ValueEnum;
 use mediagw_projectors::catalog::{CatalogProjection, LIVE_SCHEMA};
+use mediagw_projectors::profiles::ProfileProjection;
 use mediagw_projectors::replay::{replay, ReplayFrom};
 use mediagw_projectors::search::SearchProjection;
 use mediagw_projectors::search_activity::SearchActivityProjection;
@@ -35,6 +36,8 @@ pub enum ProjectionName {
     SearchActivity,
     /// Each user's canonical sync state.
     Sync,
+    /// Each user's taste signals per title and activity pattern (recommendations read them).
+    UserProfiles,
 }
 
 impl fmt::Display for ProjectionName {
@@ -70,6 +73,10 @@ pub async fn run(app: &App, projection: ProjectionName, from: ReplayFrom) -> any
         ProjectionName::Sync => (
             Box::new(SyncProjection::new("sync_rebuild")),
             mediagw_projectors::sync::LIVE_SCHEMA,
+        ),
+        ProjectionName::UserProfiles => (
+            Box::new(ProfileProjection::new("profiles_rebuild")),
+            mediagw_projectors::profiles::LIVE_SCHEMA,
         ),
     };
     eprintln!("replaying {projection} from {from:?} into a fresh schema…");

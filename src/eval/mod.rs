@@ -1,6 +1,7 @@
 //! `mediagw eval …`: quality evaluations (docs/quality.md). They read datasets or query a running
 //! API, never serve; the numbers they print are the published ones.
 
+pub(crate) mod recommendations;
 mod resolution;
 pub(crate) mod search;
 
@@ -26,10 +27,44 @@ pub enum EvalCmd {
         #[arg(long, default_value = "tests/fixtures/search/queries.json")]
         queries: PathBuf,
     },
+    /// NDCG@10 and Recall@20 of the product's recommendations on a rating dataset's time split,
+    /// with popularity and item-kNN baselines and one ablation row per stage, against a running
+    /// stack (the train split goes in through the command path; needs an empty database).
+    Recommendations {
+        #[arg(long)]
+        ratings: PathBuf,
+        #[arg(long)]
+        items: PathBuf,
+        #[arg(long, value_enum)]
+        format: crate::cmd::feedback::Format,
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// End with one JSON line of every number.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub async fn run(action: EvalCmd) -> anyhow::Result<()> {
+pub async fn run(action: EvalCmd, config: crate::config::Config) -> anyhow::Result<()> {
     match action {
+        EvalCmd::Recommendations {
+            ratings,
+            items,
+            format,
+            api,
+            json,
+        } => {
+            let app = crate::app::App::connect(config).await?;
+            recommendations::run(
+                &app,
+                api.trim_end_matches('/'),
+                &ratings,
+                &items,
+                format,
+                json,
+            )
+            .await
+        }
         EvalCmd::Resolution { data, positives } => resolution::run(&data, positives),
         EvalCmd::Search { api, queries } => search::run(api.trim_end_matches('/'), &queries).await,
     }

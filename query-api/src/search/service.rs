@@ -105,7 +105,7 @@ impl SearchService {
 
     /// The index generation the search projection feeds (re-read at most once a second). When
     /// a replay swapped in a new one, the old generation is dropped.
-    pub(super) async fn generation(&self) -> Result<i64, ApiError> {
+    pub(crate) async fn generation(&self) -> Result<i64, ApiError> {
         if let Some((at, g)) = *self.generation.lock().expect("generation") {
             if at.elapsed() < Duration::from_secs(1) {
                 return Ok(g);
