@@ -170,6 +170,7 @@ pub async fn serve(
                 Ok(())
             }
         });
+        let grpc_tokens = tokens.clone();
         let gate = Arc::new(Gate {
             tokens: tokens.clone(),
             store: app.gate_store().await?,
@@ -200,7 +201,9 @@ pub async fn serve(
                 app.sync_hub(shutdown.clone()).await?,
                 app.pool.clone(),
             ))
-            .merge(mediagw_query_api::recommend::router(recommendations))
+            .merge(mediagw_query_api::recommend::router(
+                recommendations.clone(),
+            ))
             .merge(mediagw_auth::oauth::router(auth))
             .merge(mediagw_query_api::openapi::router())
             .merge(mediagw_query_api::health::router(readiness));
@@ -214,7 +217,14 @@ pub async fn serve(
             shutdown.clone(),
             "api",
         ));
-        let grpc = mediagw_query_api::grpc::routes(app.pool.clone()).await?;
+        let grpc = mediagw_query_api::grpc::routes(
+            app.pool.clone(),
+            Some(mediagw_query_api::recommend::grpc::RecommendationGrpc {
+                service: recommendations.clone(),
+                tokens: grpc_tokens,
+            }),
+        )
+        .await?;
         let (addr, token) = (app.config.grpc.addr, shutdown.clone());
         tasks.spawn(async move {
             tracing::info!(%addr, "gRPC listening");

@@ -365,6 +365,92 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     assert_eq!(status, 400);
     assert!(v.to_string().contains("stages"), "{v}");
 
+    // The same over gRPC, with the token in the metadata.
+    {
+        fn with_token<T>(msg: T, token: &str) -> tonic::Request<T> {
+            let mut r = tonic::Request::new(msg);
+            r.metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            r
+        }
+        use mediagw_query_api::recommend::grpc::pb;
+        use pb::recommendation_service_client::RecommendationServiceClient;
+        let mut client = RecommendationServiceClient::connect(s.grpc.clone())
+            .await
+            .unwrap();
+        let ask = pb::GetRecommendationsRequest {
+            user_id: ann.to_string(),
+            limit: 3,
+            ..Default::default()
+        };
+        let list = client
+            .get_recommendations(with_token(ask.clone(), &ann_token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(list.recommendations[0].title, "Ronin");
+        assert_eq!(list.model_version, Some(1));
+        let denied = client
+            .get_recommendations(tonic::Request::new(ask.clone()))
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::Unauthenticated);
+        let other = client
+            .get_recommendations(with_token(ask, &bob_token))
+            .await
+            .unwrap_err();
+        assert_eq!(other.code(), tonic::Code::PermissionDenied);
+        let affinity = client
+            .calculate_affinity(with_token(
+                pb::CalculateAffinityRequest {
+                    user_id: ann.to_string(),
+                    content_id: ronin.clone(),
+                },
+                &ann_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            affinity.affinity > 0.5 && affinity.explanation.contains("Heat"),
+            "{affinity:?}"
+        );
+        let updated = client
+            .update_user_profile(with_token(
+                pb::UpdateUserProfileRequest {
+                    user_id: ann.to_string(),
+                    viewing_event: Some(pb::ViewingEvent {
+                        content_id: scream.clone(),
+                        event_type: "Rated".into(),
+                        rating: Some(9),
+                        rating_scale: Some(10),
+                        ..Default::default()
+                    }),
+                },
+                &ann_token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(updated.recorded && !updated.duplicate);
+        let bad = client
+            .update_user_profile(with_token(
+                pb::UpdateUserProfileRequest {
+                    user_id: ann.to_string(),
+                    viewing_event: Some(pb::ViewingEvent {
+                        content_id: scream.clone(),
+                        event_type: "Loved".into(),
+                        ..Default::default()
+                    }),
+                },
+                &ann_token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert!(bad.message().contains("event_type"));
+    }
+
     // New feedback invalidates the cached answer: dismissing Ronin removes it.
     post(
         &s,

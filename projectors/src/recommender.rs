@@ -23,6 +23,16 @@ pub enum TrainError {
     Job(String),
 }
 
+/// A title's catalog facts: id, title, year, genres, runtime, cast.
+type FactRow = (
+    Uuid,
+    String,
+    i32,
+    Vec<String>,
+    Option<i32>,
+    Option<Vec<String>>,
+);
+
 /// What a training run did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainReport {
@@ -78,14 +88,7 @@ pub async fn train(pool: &PgPool, params: ModelParams) -> Result<TrainReport, Tr
     let mut ids: Vec<Uuid> = rows.iter().map(|r| r.item).collect();
     ids.sort_unstable();
     ids.dedup();
-    let facts: Vec<(
-        Uuid,
-        String,
-        i32,
-        Vec<String>,
-        Option<i32>,
-        Option<Vec<String>>,
-    )> = sqlx::query_as(
+    let facts: Vec<FactRow> = sqlx::query_as(
         "SELECT c.id, c.title, c.release_year, c.genres, c.runtime_minutes, d.\"cast\"
              FROM catalog.content c LEFT JOIN search.documents d ON d.content_id = c.id
              WHERE c.id = ANY($1)",

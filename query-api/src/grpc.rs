@@ -132,14 +132,23 @@ impl ContentService for ContentGrpc {
     }
 }
 
-/// The gRPC router: ContentService, grpc.health.v1 and server reflection (v1 and v1alpha).
+/// The gRPC router: ContentService, RecommendationService (when given), grpc.health.v1 and server
+/// reflection (v1 and v1alpha).
 pub async fn routes(
     pool: PgPool,
+    recommendations: Option<crate::recommend::grpc::RecommendationGrpc>,
 ) -> Result<tonic::service::Routes, tonic_reflection::server::Error> {
+    use crate::recommend::grpc::RecommendationServiceServer;
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_serving::<ContentServiceServer<ContentGrpc>>()
         .await;
+    if recommendations.is_some() {
+        reporter
+            .set_serving::<RecommendationServiceServer<crate::recommend::grpc::RecommendationGrpc>>(
+            )
+            .await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -148,10 +157,12 @@ pub async fn routes(
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    Ok(
-        tonic::service::Routes::new(ContentServiceServer::new(ContentGrpc { pool }))
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(reflection_alpha),
-    )
+    let mut routes = tonic::service::Routes::new(ContentServiceServer::new(ContentGrpc { pool }))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(reflection_alpha);
+    if let Some(r) = recommendations {
+        routes = routes.add_service(RecommendationServiceServer::new(r));
+    }
+    Ok(routes)
 }

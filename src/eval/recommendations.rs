@@ -208,6 +208,25 @@ pub async fn run(
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // Content candidates come from the search index: let it catch up with the catalog first, so
+    // every row ranks against the same index.
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let (catalog, indexed): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM catalog.content),
+                    (SELECT count(*) FROM search.documents WHERE NOT retired)",
+        )
+        .fetch_one(&app.pool)
+        .await?;
+        if indexed >= catalog {
+            break;
+        }
+        if Instant::now() >= deadline {
+            eprintln!("warning: the search index holds {indexed} of {catalog} titles after 30 minutes; going on");
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     let trained = mediagw_projectors::recommender::train(&app.pool, app.model_params()).await?;
     eprintln!(
         "model {} trained: {} users, {} titles, {} interactions in {:.1} s",

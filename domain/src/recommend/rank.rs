@@ -530,6 +530,43 @@ pub fn adapter(model: &Model, user: &[UserItem]) -> HashMap<String, f32> {
         .collect()
 }
 
+/// How much the user would like one title, −1 … +1: their own verdict when they rated, watched or
+/// dismissed it; else its score among every candidate the model ranks (the best is 1), `None`
+/// when the model cannot score it.
+pub fn affinity(
+    model: &Model,
+    user: &[UserItem],
+    id: Uuid,
+    weights: &Weights,
+) -> Option<(f32, Candidate)> {
+    if let Some(u) = user.iter().find(|u| u.content_id == id) {
+        let c = Candidate {
+            id,
+            score: u.preference,
+            kind: RecommendationType::Collaborative,
+            because_of: Some(id),
+            cast: None,
+            context: None,
+            genres: vec![],
+        };
+        return Some((u.preference, c));
+    }
+    let all = candidates(
+        model,
+        user,
+        &Context::default(),
+        Stages::ALL,
+        weights,
+        &[],
+        false,
+        model.len(),
+    );
+    let top = all.first().map(|c| c.score)?.max(f32::MIN_POSITIVE);
+    all.into_iter()
+        .find(|c| c.id == id)
+        .map(|c| ((c.score / top).clamp(0.0, 1.0), c))
+}
+
 /// Where a candidate can be watched, as the query service found it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Availability {

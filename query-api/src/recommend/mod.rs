@@ -7,6 +7,7 @@
 //! is pure code in `mediagw_domain::recommend::rank`; [`service`] does the I/O around it.
 
 pub mod contract;
+pub mod grpc;
 mod http;
 pub mod port;
 pub mod service;

@@ -30,6 +30,11 @@ use crate::search::SearchService;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Offers per title, each with its expiry.
+type OffersById = HashMap<Uuid, Vec<(Offer, Option<DateTime<Utc>>)>>;
+/// What a pick shows: title, type, year, genres, overview.
+type Facts = (String, String, i64, Vec<String>, Option<String>);
+
 #[derive(Debug, Clone)]
 pub struct RecommendSettings {
     /// How often instances look for a newer model.
@@ -317,12 +322,8 @@ impl RecommendationService {
     }
 
     /// Offers in `region` of some titles, grouped per title.
-    async fn offers(
-        &self,
-        ids: &[Uuid],
-        region: &str,
-    ) -> Result<HashMap<Uuid, Vec<(Offer, Option<DateTime<Utc>>)>>, ApiError> {
-        let mut out: HashMap<Uuid, Vec<(Offer, Option<DateTime<Utc>>)>> = HashMap::new();
+    async fn offers(&self, ids: &[Uuid], region: &str) -> Result<OffersById, ApiError> {
+        let mut out: OffersById = HashMap::new();
         if ids.is_empty() {
             return Ok(out);
         }
@@ -477,8 +478,7 @@ impl RecommendationService {
 
         let t = Instant::now();
         let pick_ids: Vec<Uuid> = picks.iter().map(|p| p.candidate.id).collect();
-        let mut facts: HashMap<Uuid, (String, String, i64, Vec<String>, Option<String>)> =
-            HashMap::new();
+        let mut facts: HashMap<Uuid, Facts> = HashMap::new();
         if !pick_ids.is_empty() {
             let rows = sqlx::query(
                 "SELECT id, title, content_type, release_year, genres, overview
