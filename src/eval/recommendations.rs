@@ -328,9 +328,39 @@ pub async fn run(
         .map(|(n, r, _)| (n.clone(), score(&s.users, r)))
         .collect();
 
-    // Product quality by history length (the cold-start curve).
+    // Product quality by history length (the cold-start curve). With no history at all, everyone
+    // gets the same cold-start list (`/v1/recommendations/cold-start`, nothing excluded).
+    let cold = http
+        .post(format!("{api}/v1/recommendations/cold-start"))
+        .bearer_auth(&token)
+        .json(&json!({"limit": 20}))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
+    let mut cold_list: Vec<u32> = Vec::new();
+    for r in cold["recommendations"].as_array().into_iter().flatten() {
+        match r["content"]["id"]
+            .as_str()
+            .and_then(|c| Uuid::parse_str(c).ok())
+            .and_then(|c| item_of.get(&c))
+        {
+            Some(items) => cold_list.extend(items),
+            None => cold_list.push(u32::MAX),
+        }
+    }
+    let cold_ranked: HashMap<u32, Vec<u32>> = evaluated
+        .iter()
+        .map(|u| (u.user, cold_list.clone()))
+        .collect();
     let product = &rows[0].1;
-    let mut by_history = Vec::new();
+    let cold_m = score(&s.users, &cold_ranked)[0].1;
+    let all_pop = score(&s.users, &pop)[0].1;
+    let mut by_history = vec![
+        json!({"train_ratings": "0 (cold start)", "users": cold_m.users,
+        "product": {"ndcg@10": cold_m.ndcg_10, "recall@20": cold_m.recall_20},
+        "popularity": {"ndcg@10": all_pop.ndcg_10, "recall@20": all_pop.recall_20}}),
+    ];
     for (label, lo, hi) in BUCKETS {
         let subset: Vec<UserSplit> = s
             .users
