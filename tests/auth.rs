@@ -1390,6 +1390,11 @@ async fn seed_rate_limits_and_gateway_layers() {
         "/health/ready",
         "/metrics",
         "/v1/openapi.json",
+        "/v1/recommendations",
+        "/v1/recommendations/cold-start",
+        "/v1/user/{user_id}/feedback",
+        "/v1/user/{user_id}/profile",
+        "/v1/user/{user_id}/services",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not described");
     }

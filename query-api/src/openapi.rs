@@ -13,6 +13,12 @@ use utoipa::{Modify, OpenApi};
 use crate::content::{
     BatchRequest, BatchResponse, ContentImages, GetContentResponse, PlatformAvailability,
 };
+use crate::recommend::{
+    ColdStartRequest, FeedbackBatch, FeedbackEvent, FeedbackResponse, FeedbackType, GenreAffinity,
+    ProfileResponse, ProfileTitle, Recommendation, RecommendationContext, RecommendationRequest,
+    RecommendationResponse, RecommendationType, ServiceSubscription, ServicesRequest,
+    ServicesResponse, TemporalPattern,
+};
 use crate::search::{
     ContentSummary, Offer, QueryParsed, Reference, SearchFilters, SearchMode, SearchRequest,
     SearchResponse, SearchResult,
@@ -39,6 +45,7 @@ use crate::sync::{
         content_get, content_batch, content_availability, content_by_external,
         availability_changes, availability_stream, leaving_soon,
         sync_ws, sync_state, sync_devices, sync_merge,
+        recommendations, cold_start, feedback, profile, services_get, services_put,
         accounts::register, accounts::me, clients::create_client,
         authorize, token, device_authorization, revoke, device_page, jwks, metadata,
         ingest, resolution_pending, resolution_decide,
@@ -51,13 +58,17 @@ use crate::sync::{
         SearchResult, ContentSummary, Offer, QueryParsed, Reference, GetContentResponse,
         PlatformAvailability, ContentImages, BatchRequest, BatchResponse, SyncStateResponse,
         WatchlistItem, PlaybackPosition, DeviceInfo, DevicesResponse, MergeRequest, MergeResult,
-        Ack, AckStatus,
+        Ack, AckStatus, RecommendationRequest, RecommendationContext, RecommendationResponse,
+        Recommendation, RecommendationType, ColdStartRequest, FeedbackEvent, FeedbackType,
+        FeedbackBatch, FeedbackResponse, ProfileResponse, ProfileTitle, GenreAffinity,
+        TemporalPattern, ServicesRequest, ServicesResponse, ServiceSubscription,
     )),
     modifiers(&Security),
     tags(
         (name = "search", description = "Hybrid natural-language search"),
         (name = "content", description = "Titles and where to watch them"),
         (name = "sync", description = "Cross-device sync (watchlist, positions, devices)"),
+        (name = "recommendations", description = "Feedback, taste profiles and explained recommendations (seed §4)"),
         (name = "auth", description = "OAuth 2.0 server and accounts"),
         (name = "admin", description = "Operators (role `admin`)"),
         (name = "ops", description = "Health and metrics"),
@@ -314,3 +325,36 @@ fn health_ready() {}
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text")))]
 #[allow(dead_code)]
 fn metrics() {}
+
+#[utoipa::path(post, path = "/v1/recommendations", tag = "recommendations", security(("bearer" = ["read:preferences"])), request_body = RecommendationRequest,
+    description = "Personalised, explained, diverse, availability-aware recommendations for the caller (role admin: any user). `stages` is for evaluation only.",
+    responses((status = 200, body = RecommendationResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn recommendations() {}
+
+#[utoipa::path(post, path = "/v1/recommendations/cold-start", tag = "recommendations", security(("bearer" = [])), request_body = ColdStartRequest,
+    description = "Recommendations from onboarding picks (liked titles, genres) and context, without history.",
+    responses((status = 200, body = RecommendationResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn cold_start() {}
+
+#[utoipa::path(post, path = "/v1/user/{user_id}/feedback", tag = "recommendations", security(("bearer" = ["write:preferences"])), params(("user_id" = String, Path)), request_body = FeedbackBatch,
+    description = "One FeedbackEvent, `{\"events\": [...]}` or a bare array (at most 1000). All or nothing; a repeated `event_id` is acknowledged as a duplicate.",
+    responses((status = 200, body = FeedbackResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn feedback() {}
+
+#[utoipa::path(get, path = "/v1/user/{user_id}/profile", tag = "recommendations", security(("bearer" = ["read:preferences"])), params(("user_id" = String, Path)),
+    responses((status = 200, body = ProfileResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn profile() {}
+
+#[utoipa::path(get, path = "/v1/user/{user_id}/services", tag = "recommendations", security(("bearer" = ["read:preferences"])), params(("user_id" = String, Path)),
+    responses((status = 200, body = ServicesResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn services_get() {}
+
+#[utoipa::path(put, path = "/v1/user/{user_id}/services", tag = "recommendations", security(("bearer" = ["write:preferences"])), params(("user_id" = String, Path)), request_body = ServicesRequest,
+    responses((status = 200, body = ServicesResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn services_put() {}

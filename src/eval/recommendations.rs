@@ -329,7 +329,7 @@ pub async fn run(
         .collect();
 
     // Product quality by history length (the cold-start curve). With no history at all, everyone
-    // gets the same cold-start list (`/v1/recommendations/cold-start`, nothing excluded).
+    // gets the same cold-start list (`/v1/recommendations/cold-start`, 20 titles; the user's train titles are dropped from it).
     let cold = http
         .post(format!("{api}/v1/recommendations/cold-start"))
         .bearer_auth(&token)
@@ -349,9 +349,20 @@ pub async fn run(
             None => cold_list.push(u32::MAX),
         }
     }
+    // Like every other row, titles of the user's train split are not counted (shown or not).
     let cold_ranked: HashMap<u32, Vec<u32>> = evaluated
         .iter()
-        .map(|u| (u.user, cold_list.clone()))
+        .map(|u| {
+            let seen: HashSet<u32> = u.train.iter().map(|r| r.item).collect();
+            (
+                u.user,
+                cold_list
+                    .iter()
+                    .copied()
+                    .filter(|i| !seen.contains(i))
+                    .collect(),
+            )
+        })
         .collect();
     let product = &rows[0].1;
     let cold_m = score(&s.users, &cold_ranked)[0].1;
