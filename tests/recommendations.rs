@@ -168,6 +168,26 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     .await;
     assert_eq!(status, 403);
 
+    // Before any model: the catalog's popular titles, never an empty page.
+    let (status, v) = post(
+        &s,
+        "/v1/recommendations",
+        &bob_token,
+        json!({"user_id": bob, "limit": 3}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["recommendations"].as_array().map(Vec::len),
+        Some(3),
+        "{v}"
+    );
+    assert_eq!(
+        v["recommendations"][0]["recommendation_type"], "Popular",
+        "{v}"
+    );
+    assert_eq!(v["model_version"], Value::Null);
+
     // Other people who liked Heat liked Ronin; Scream is popular on its own.
     for _ in 0..4 {
         let u = Uuid::new_v4();

@@ -187,7 +187,7 @@ pub struct External {
 }
 
 /// Genres a family audience should not be shown.
-const NOT_FOR_FAMILY: &[&str] = &["horror", "adult", "erotic", "erotica", "thriller", "crime"];
+pub const NOT_FOR_FAMILY: &[&str] = &["horror", "adult", "erotic", "erotica", "thriller", "crime"];
 
 /// Mood / time / device / company → genres it favours (×1.25) and disfavours (×0.8).
 fn context_priors(ctx: &Context) -> (Vec<String>, Vec<String>, Option<String>) {

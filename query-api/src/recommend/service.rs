@@ -321,6 +321,44 @@ impl RecommendationService {
             .collect())
     }
 
+    /// The catalog's most popular titles (its `popularity_score`), leaving out the user's own.
+    async fn catalog_popular(
+        &self,
+        items: &[UserItem],
+        ask: &Ask,
+        keep: usize,
+    ) -> Result<Vec<Candidate>, ApiError> {
+        let mine: Vec<Uuid> = items.iter().map(|i| i.content_id).collect();
+        let rows: Vec<(Uuid, f32, Vec<String>)> = sqlx::query_as(
+            "SELECT id, popularity_score, genres FROM catalog.content
+             WHERE NOT (id = ANY($1))
+             ORDER BY popularity_score DESC, vote_count DESC, id LIMIT $2",
+        )
+        .bind(&mine)
+        .bind(keep as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let family = ask.stages.context && ask.context.with_family();
+        Ok(rows
+            .into_iter()
+            .map(|(id, score, genres)| Candidate {
+                id,
+                score: score.max(f32::MIN_POSITIVE),
+                kind: rank::RecommendationType::Popular,
+                because_of: None,
+                cast: None,
+                context: None,
+                genres: genres.iter().map(|g| g.to_lowercase()).collect(),
+            })
+            .filter(|c| {
+                !(family
+                    && c.genres
+                        .iter()
+                        .any(|g| rank::NOT_FOR_FAMILY.contains(&g.as_str())))
+            })
+            .collect())
+    }
+
     /// Offers in `region` of some titles, grouped per title.
     async fn offers(&self, ids: &[Uuid], region: &str) -> Result<OffersById, ApiError> {
         let mut out: OffersById = HashMap::new();
@@ -438,6 +476,12 @@ impl RecommendationService {
         })
         .await
         .map_err(backend)?;
+        // No model yet (a new deployment) and nothing else to go on: the catalog's own popularity.
+        let cands = if cands.is_empty() {
+            self.catalog_popular(&items, &ask, keep).await?
+        } else {
+            cands
+        };
         stage("candidates", t);
 
         let t = Instant::now();
