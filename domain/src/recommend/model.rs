@@ -63,6 +63,15 @@ pub struct Model {
     pub interactions: usize,
     #[serde(skip)]
     index: HashMap<Uuid, u32>,
+    /// Derived at load: lower-cased genres per item, and each genre's share of all interactions
+    /// (the population the adapter compares a user with). Kept off the request path.
+    #[serde(skip)]
+    pub genres_lc: Vec<Vec<String>>,
+    #[serde(skip)]
+    pub genre_share: HashMap<String, f32>,
+    /// Derived at load: items by each of their first 8 cast names (the graph stage's edges).
+    #[serde(skip)]
+    pub cast_index: HashMap<String, Vec<u32>>,
 }
 
 impl Model {
@@ -102,6 +111,9 @@ impl Model {
             .collect();
         let neighbours = ease(&baskets, n, params.lambda, params.neighbours);
         let model = Model {
+            genres_lc: Vec::new(),
+            genre_share: HashMap::new(),
+            cast_index: HashMap::new(),
             params,
             times: items
                 .iter()
@@ -118,10 +130,10 @@ impl Model {
             neighbours,
             index,
         };
-        model
+        model.indexed()
     }
 
-    /// Rebuilds the lookup after deserialising.
+    /// Rebuilds the lookups after deserialising.
     pub fn indexed(mut self) -> Self {
         self.index = self
             .items
@@ -129,6 +141,33 @@ impl Model {
             .enumerate()
             .map(|(i, id)| (*id, i as u32))
             .collect();
+        self.genres_lc = self
+            .info
+            .iter()
+            .map(|i| i.genres.iter().map(|g| g.to_lowercase()).collect())
+            .collect();
+        let mut share: HashMap<String, f32> = HashMap::new();
+        let mut total = 0f32;
+        for (i, genres) in self.genres_lc.iter().enumerate() {
+            let w = self.times.get(i).map_or(0, Vec::len) as f32;
+            for g in genres {
+                *share.entry(g.clone()).or_default() += w;
+            }
+            total += w;
+        }
+        let total = total.max(1.0);
+        share.values_mut().for_each(|v| *v /= total);
+        self.genre_share = share;
+        let mut cast: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, info) in self.info.iter().enumerate() {
+            for name in info.cast.iter().take(8) {
+                let items = cast.entry(name.clone()).or_default();
+                if items.last() != Some(&(i as u32)) {
+                    items.push(i as u32);
+                }
+            }
+        }
+        self.cast_index = cast;
         self
     }
 

@@ -269,7 +269,8 @@ fn lower_genres(g: &[String]) -> Vec<String> {
 
 /// Phase 1: scores every title the model knows plus the external (content) candidates, leaves
 /// out what must not be shown (the user's dismissed titles; watched ones with `exclude_watched`;
-/// adult genres with family), and returns the best `keep`, best first.
+/// adult genres with family), and returns the best `keep`, best first. The query service runs
+/// the two halves apart ([`score_model`] while the index answers, then [`select`]).
 #[allow(clippy::too_many_arguments)]
 pub fn candidates(
     model: &Model,
@@ -281,6 +282,35 @@ pub fn candidates(
     exclude_watched: bool,
     keep: usize,
 ) -> Vec<Candidate> {
+    let scored = score_model(model, user, stages, weights);
+    select(
+        scored,
+        model,
+        user,
+        ctx,
+        stages,
+        weights,
+        external,
+        exclude_watched,
+        keep,
+    )
+}
+
+/// Per-title scores from the model's stages (collaborative, graph), before content, context and
+/// the adapter: the CPU-heavy half of [`candidates`].
+pub struct ModelScores {
+    score: Vec<f32>,
+    kind: Vec<RecommendationType>,
+    because: Vec<Option<Uuid>>,
+    cast_of: Vec<Option<String>>,
+}
+
+pub fn score_model(
+    model: &Model,
+    user: &[UserItem],
+    stages: Stages,
+    weights: &Weights,
+) -> ModelScores {
     let n = model.len();
     let mut score = vec![0f32; n];
     let mut kind = vec![RecommendationType::Popular; n];
@@ -340,6 +370,73 @@ pub fn candidates(
         }
     }
 
+    // Graph: titles sharing cast with the user's recent likes.
+    if stages.graph && n > 0 {
+        let mut liked: Vec<&UserItem> = user.iter().filter(|u| u.preference >= 0.5).collect();
+        liked.sort_by_key(|u| std::cmp::Reverse(u.last_at_ms));
+        let mut by_cast: HashMap<&str, Vec<(Uuid, &str)>> = HashMap::new();
+        for u in liked.iter().take(10) {
+            if let Some(j) = model.index_of(&u.content_id) {
+                for c in model.info[j as usize].cast.iter().take(5) {
+                    by_cast
+                        .entry(c.as_str())
+                        .or_default()
+                        .push((u.content_id, c.as_str()));
+                }
+            }
+        }
+        // Titles reached through each shared name (the model's cast index), counted once per name.
+        let mut shared: HashMap<u32, (usize, Uuid, &str)> = HashMap::new();
+        let mut names: Vec<(&&str, &Vec<(Uuid, &str)>)> = by_cast.iter().collect();
+        names.sort_by_key(|(name, _)| **name);
+        for (name, sources) in names {
+            for &i in model.cast_index.get(*name).into_iter().flatten() {
+                let e = shared.entry(i).or_insert((0, sources[0].0, sources[0].1));
+                e.0 += 1;
+            }
+        }
+        let mut shared: Vec<(u32, (usize, Uuid, &str))> = shared.into_iter().collect();
+        shared.sort_by_key(|(i, _)| *i);
+        for (i, (count, src, name)) in shared {
+            let i = i as usize;
+            score[i] += weights.graph * (count as f32).min(3.0) / 3.0;
+            if kind[i] == RecommendationType::Popular {
+                kind[i] = RecommendationType::Graph;
+                because[i] = Some(src);
+                cast_of[i] = Some(name.to_string());
+            }
+        }
+    }
+
+    ModelScores {
+        score,
+        kind,
+        because,
+        cast_of,
+    }
+}
+
+/// The cheap half of [`candidates`]: adds the content candidates, applies the adapter, the
+/// context priors and the exclusions, and keeps the best `keep`.
+#[allow(clippy::too_many_arguments)]
+pub fn select(
+    scored: ModelScores,
+    model: &Model,
+    user: &[UserItem],
+    ctx: &Context,
+    stages: Stages,
+    weights: &Weights,
+    external: &[External],
+    exclude_watched: bool,
+    keep: usize,
+) -> Vec<Candidate> {
+    let ModelScores {
+        mut score,
+        mut kind,
+        mut because,
+        mut cast_of,
+    } = scored;
+    let n = score.len().min(model.len());
     // Content-based: titles near the preference vector (from the index).
     let mut extra: Vec<Candidate> = Vec::new();
     if stages.content {
@@ -363,45 +460,6 @@ pub fn candidates(
                     context: None,
                     genres: lower_genres(&x.genres),
                 }),
-            }
-        }
-    }
-
-    // Graph: titles sharing cast with the user's recent likes.
-    if stages.graph && n > 0 {
-        let mut liked: Vec<&UserItem> = user.iter().filter(|u| u.preference >= 0.5).collect();
-        liked.sort_by_key(|u| std::cmp::Reverse(u.last_at_ms));
-        let mut by_cast: HashMap<&str, Vec<(Uuid, &str)>> = HashMap::new();
-        for u in liked.iter().take(10) {
-            if let Some(j) = model.index_of(&u.content_id) {
-                for c in model.info[j as usize].cast.iter().take(5) {
-                    by_cast
-                        .entry(c.as_str())
-                        .or_default()
-                        .push((u.content_id, c.as_str()));
-                }
-            }
-        }
-        if !by_cast.is_empty() {
-            for i in 0..n {
-                let mut shared = 0;
-                let mut first = None;
-                for c in model.info[i].cast.iter().take(8) {
-                    if let Some(src) = by_cast.get(c.as_str()) {
-                        shared += 1;
-                        first = first.or(src.first().copied());
-                    }
-                }
-                if shared > 0 {
-                    score[i] += weights.graph * (shared as f32).min(3.0) / 3.0;
-                    if kind[i] == RecommendationType::Popular {
-                        kind[i] = RecommendationType::Graph;
-                        if let Some((src, name)) = first {
-                            because[i] = Some(src);
-                            cast_of[i] = Some(name.to_string());
-                        }
-                    }
-                }
             }
         }
     }
@@ -473,7 +531,7 @@ pub fn candidates(
             because_of: because[i],
             cast: cast_of[i].take(),
             context: None,
-            genres: lower_genres(&model.info[i].genres),
+            genres: model.genres_lc[i].clone(),
         };
         if adjust(&mut c) {
             out.push(c);
@@ -506,25 +564,15 @@ pub fn adapter(model: &Model, user: &[UserItem]) -> HashMap<String, f32> {
     let mut mine: HashMap<String, f32> = HashMap::new();
     let mut total = 0f32;
     for (u, i) in known.iter().take(n) {
-        for g in &model.info[*i].genres {
-            *mine.entry(g.to_lowercase()).or_default() += u.preference;
+        for g in &model.genres_lc[*i] {
+            *mine.entry(g.clone()).or_default() += u.preference;
         }
         total += u.preference.abs();
     }
-    let mut base: HashMap<String, f32> = HashMap::new();
-    let mut base_total = 0f32;
-    for (i, info) in model.info.iter().enumerate() {
-        let w = model.times[i].len() as f32;
-        for g in &info.genres {
-            *base.entry(g.to_lowercase()).or_default() += w;
-        }
-        base_total += w;
-    }
     let total = total.max(1.0);
-    let base_total = base_total.max(1.0);
     mine.into_iter()
         .map(|(g, v)| {
-            let b = base.get(&g).copied().unwrap_or(0.0) / base_total;
+            let b = model.genre_share.get(&g).copied().unwrap_or(0.0);
             (g, (v / total - b).clamp(-1.0, 1.0))
         })
         .collect()
@@ -615,42 +663,72 @@ pub fn finish(
     } else {
         0.0
     };
-    let mut picks: Vec<Pick> = Vec::with_capacity(limit);
-    let mut left = cands;
-    while picks.len() < limit && !left.is_empty() {
-        let best = if lambda == 0.0 {
-            0
-        } else {
-            let mut best = (0, f32::NEG_INFINITY);
-            for (k, c) in left.iter().enumerate() {
-                let sim = picks
-                    .iter()
-                    .map(|p| jaccard(&c.genres, &p.candidate.genres))
-                    .fold(0f32, f32::max);
-                let v = (1.0 - lambda) * c.score / top - lambda * sim;
-                if v > best.1 {
-                    best = (k, v);
+    // Genres as bit sets (Jaccard by popcount), and each candidate's highest similarity to the
+    // picks so far, updated with the newest pick only: O(limit × candidates).
+    let mut bits: HashMap<&str, u32> = HashMap::new();
+    let masks: Vec<u64> = cands
+        .iter()
+        .map(|c| {
+            c.genres.iter().fold(0u64, |m, g| {
+                let next = bits.len() as u32;
+                let b = *bits.entry(g.as_str()).or_insert(next);
+                if b < 64 {
+                    m | 1 << b
+                } else {
+                    m
+                }
+            })
+        })
+        .collect();
+    let mut max_sim = vec![0f32; cands.len()];
+    let mut taken = vec![false; cands.len()];
+    let mut order: Vec<usize> = Vec::with_capacity(limit);
+    while order.len() < limit.min(cands.len()) {
+        let mut best = (usize::MAX, f32::NEG_INFINITY);
+        for (k, c) in cands.iter().enumerate() {
+            if taken[k] {
+                continue;
+            }
+            let v = (1.0 - lambda) * c.score / top - lambda * max_sim[k];
+            if v > best.1 {
+                best = (k, v);
+            }
+            if lambda == 0.0 {
+                break; // sorted: the first one left is the best
+            }
+        }
+        let b = best.0;
+        taken[b] = true;
+        order.push(b);
+        if lambda > 0.0 {
+            for k in 0..cands.len() {
+                if !taken[k] {
+                    max_sim[k] = max_sim[k].max(jaccard_bits(masks[k], masks[b]));
                 }
             }
-            best.0
-        };
-        let c = left.remove(best);
-        let confidence = (c.score / top).clamp(0.0, 1.0);
-        picks.push(Pick {
-            candidate: c,
-            confidence,
-        });
+        }
     }
+    let mut slots: Vec<Option<Candidate>> = cands.into_iter().map(Some).collect();
+    let picks: Vec<Pick> = order
+        .into_iter()
+        .map(|k| {
+            let c = slots[k].take().expect("picked once");
+            let confidence = (c.score / top).clamp(0.0, 1.0);
+            Pick {
+                candidate: c,
+                confidence,
+            }
+        })
+        .collect();
     picks
 }
 
-fn jaccard(a: &[String], b: &[String]) -> f32 {
-    if a.is_empty() || b.is_empty() {
+fn jaccard_bits(a: u64, b: u64) -> f32 {
+    let union = (a | b).count_ones();
+    if a == 0 || b == 0 || union == 0 {
         return 0.0;
     }
-    let inter = a.iter().filter(|g| b.contains(g)).count() as f32;
-    let union = (a.len() + b.len()) as f32 - inter;
-    inter / union
+    (a & b).count_ones() as f32 / union as f32
 }
 
 /// The human sentence and the `based_on` list for a pick.
@@ -842,6 +920,44 @@ mod tests {
             10,
         );
         assert_eq!(c[0].id, id(12));
+    }
+
+    #[test]
+    fn the_graph_stage_follows_shared_cast_of_recent_likes() {
+        let rows: Vec<TrainingRow> = (1..=3)
+            .map(|n| TrainingRow {
+                user: id(n),
+                item: id(20 + n),
+                at_ms: 1,
+            })
+            .collect();
+        let m = Model::train(&rows, ModelParams::default(), |i| ItemInfo {
+            title: format!("T{}", i.as_u128()),
+            cast: if i == id(22) {
+                vec!["Other".into()]
+            } else {
+                vec!["Keanu Reeves".into()]
+            },
+            ..ItemInfo::default()
+        });
+        let only_graph = Stages {
+            graph: true,
+            ..Stages::NONE
+        };
+        let c = candidates(
+            &m,
+            &[liked(21)],
+            &Context::default(),
+            only_graph,
+            &Weights::default(),
+            &[],
+            true,
+            10,
+        );
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].id, c[0].kind), (id(23), RecommendationType::Graph));
+        assert_eq!(c[0].cast.as_deref(), Some("Keanu Reeves"));
+        assert_eq!(c[0].because_of, Some(id(21)));
     }
 
     #[test]

@@ -163,7 +163,11 @@ impl Rpc for RecommendationGrpc {
         let user = parse_id("user_id", &req.get_ref().user_id)?;
         let content = parse_id("content_id", &req.get_ref().content_id)?;
         self.caller(&req, user, Scope::ReadPreferences).await?;
-        let profile = self.service.load_profile(user).await.map_err(status)?;
+        let profile = self
+            .service
+            .load_profile(user, true)
+            .await
+            .map_err(status)?;
         let Some((_, model)) = self.service.model() else {
             return Err(Status::unavailable(
                 "no recommendation model has been trained yet",

@@ -312,7 +312,7 @@ async fn services(
     let user_id = parse_user(&user_id)?;
     caller.require_scope(Scope::ReadPreferences)?;
     require_self_or_admin(&caller, user_id)?;
-    let p = service.load_profile(user_id).await?;
+    let p = service.load_profile(user_id, false).await?;
     Ok(Json(ServicesResponse {
         user_id,
         region: p.region,

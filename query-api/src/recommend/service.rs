@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use mediagw_domain::recommend::model::Model;
-use mediagw_domain::recommend::profile::{ItemSignals, Temporal};
+use mediagw_domain::recommend::profile::Temporal;
 use mediagw_domain::recommend::rank::{
     self, Availability, Candidate, Context, External, Stages, UserItem, Weights,
 };
@@ -69,7 +69,6 @@ pub struct RecommendationService {
 /// A profile as ranking and the profile route read it.
 pub struct LoadedProfile {
     pub items: Vec<UserItem>,
-    pub signals: HashMap<Uuid, ItemSignals>,
     pub region: Option<String>,
     pub services: Vec<ServiceSubscription>,
     pub temporal: Temporal,
@@ -175,17 +174,35 @@ impl RecommendationService {
         }
     }
 
-    pub async fn load_profile(&self, user_id: Uuid) -> Result<LoadedProfile, ApiError> {
+    /// The user's profile; titles of their items only when asked (the ranking path explains
+    /// with the model's titles and skips the catalog join).
+    pub async fn load_profile(
+        &self,
+        user_id: Uuid,
+        with_titles: bool,
+    ) -> Result<LoadedProfile, ApiError> {
         let user = sqlx::query(
             "SELECT interaction_seq + sync_seq, interactions, temporal, region, services, last_at
              FROM profiles.users WHERE user_id = $1",
         )
         .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(&self.pool);
+        let items_sql = if with_titles {
+            "SELECT ui.content_id, ui.preference, ui.engaged, ui.watched, ui.dismissed,
+                    (ui.signals->'rating'->>0)::smallint, (ui.signals->'rating'->>1)::smallint,
+                    (ui.signals->>'last_at')::bigint, c.title
+             FROM profiles.user_items ui LEFT JOIN catalog.content c ON c.id = ui.content_id
+             WHERE ui.user_id = $1"
+        } else {
+            "SELECT content_id, preference, engaged, watched, dismissed,
+                    (signals->'rating'->>0)::smallint, (signals->'rating'->>1)::smallint,
+                    (signals->>'last_at')::bigint, NULL::text
+             FROM profiles.user_items WHERE user_id = $1"
+        };
+        let items = sqlx::query(items_sql).bind(user_id).fetch_all(&self.pool);
+        let (user, rows) = tokio::try_join!(user, items)?;
         let mut out = LoadedProfile {
-            items: vec![],
-            signals: HashMap::new(),
+            items: Vec::with_capacity(rows.len()),
             region: None,
             services: vec![],
             temporal: Temporal::default(),
@@ -202,28 +219,21 @@ impl RecommendationService {
         out.region = user.get(3);
         out.services = serde_json::from_value(user.get(4)).map_err(backend)?;
         out.last_at = user.get(5);
-        let rows = sqlx::query(
-            "SELECT ui.content_id, ui.signals, ui.preference, ui.engaged, ui.watched, ui.dismissed, c.title
-             FROM profiles.user_items ui LEFT JOIN catalog.content c ON c.id = ui.content_id
-             WHERE ui.user_id = $1",
-        )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
         for r in rows {
-            let id: Uuid = r.get(0);
-            let signals: ItemSignals = serde_json::from_value(r.get(1)).map_err(backend)?;
+            let rating = match (r.get::<Option<i16>, _>(5), r.get::<Option<i16>, _>(6)) {
+                (Some(v), Some(scale)) => Some((v as u8, scale as u8)),
+                _ => None,
+            };
             out.items.push(UserItem {
-                content_id: id,
-                title: r.get(6),
-                preference: r.get(2),
-                engaged: r.get(3),
-                watched: r.get(4),
-                dismissed: r.get(5),
-                rating: signals.rating.map(|(r, s, _)| (r, s)),
-                last_at_ms: signals.last_at,
+                content_id: r.get(0),
+                title: r.get(8),
+                preference: r.get(1),
+                engaged: r.get(2),
+                watched: r.get(3),
+                dismissed: r.get(4),
+                rating,
+                last_at_ms: r.get::<Option<i64>, _>(7).unwrap_or(0),
             });
-            out.signals.insert(id, signals);
         }
         Ok(out)
     }
@@ -258,7 +268,9 @@ impl RecommendationService {
         }
         let generation = search.generation().await?;
         let ids: Vec<Uuid> = weights.iter().map(|(id, _)| *id).collect();
+        let t = Instant::now();
         let got = search.index.get(generation, ids).await.map_err(backend)?;
+        stage("content_vectors", t);
         let by_id: HashMap<Uuid, f32> = weights.iter().copied().collect();
         let mut v: Vec<f32> = Vec::new();
         for (id, dense, _) in got {
@@ -291,27 +303,33 @@ impl RecommendationService {
         let Some(search) = &self.search else {
             return Ok(vec![]);
         };
-        let exclude: Vec<Uuid> = items.iter().map(|i| i.content_id).collect();
+        // The user's own titles are dropped here rather than by an index filter: a must-not
+        // list of hundreds of ids made the ANN search several times slower.
+        let mine: HashSet<Uuid> = items.iter().map(|i| i.content_id).collect();
+        let t = Instant::now();
         let hits = search
             .index
             .query(
                 generation,
                 vec![ChannelQuery {
                     probe: Probe::Dense(v),
-                    filter: Filter {
-                        exclude,
-                        ..Filter::default()
-                    },
-                    limit,
+                    filter: Filter::default(),
+                    limit: limit + mine.len().min(limit),
                     fields: PayloadFields::Brief,
                 }],
             )
             .await
             .map_err(backend)?;
+        stage("content_search", t);
+        let hits: Vec<_> = hits
+            .into_iter()
+            .flatten()
+            .filter(|h| !mine.contains(&h.id))
+            .take(limit)
+            .collect();
         let top_liked = weights.iter().find(|(_, w)| *w > 0.0).map(|(id, _)| *id);
         Ok(hits
             .into_iter()
-            .flatten()
             .map(|h| External {
                 id: h.id,
                 similarity: h.score,
@@ -359,6 +377,35 @@ impl RecommendationService {
             .collect())
     }
 
+    /// Title, type, year, genres and overview of some titles.
+    async fn facts(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Facts>, ApiError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(
+            "SELECT id, title, content_type, release_year, genres, overview
+             FROM catalog.content WHERE id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    (
+                        r.get(1),
+                        r.get(2),
+                        r.get::<i32, _>(3) as i64,
+                        r.get(4),
+                        r.get(5),
+                    ),
+                )
+            })
+            .collect())
+    }
+
     /// Offers in `region` of some titles, grouped per title.
     async fn offers(&self, ids: &[Uuid], region: &str) -> Result<OffersById, ApiError> {
         let mut out: OffersById = HashMap::new();
@@ -398,8 +445,8 @@ impl RecommendationService {
         let started = Instant::now();
         let t = Instant::now();
         let profile = match ask.user_id {
-            Some(u) => self.load_profile(u).await?,
-            None => self.load_profile(Uuid::nil()).await?,
+            Some(u) => self.load_profile(u, false).await?,
+            None => self.load_profile(Uuid::nil(), false).await?,
         };
         stage("profile", t);
         let model = self.model();
@@ -441,41 +488,50 @@ impl RecommendationService {
             .or(profile.region.clone())
             .unwrap_or_else(|| self.settings.default_region.clone());
         let limit = ask.limit;
-        let keep = (limit * 5).max(50);
+        let keep = (limit * 3).max(40);
 
-        let t = Instant::now();
-        let external = if ask.stages.content {
-            match self.content_neighbours(&items, 50).await {
-                Ok(x) => x,
-                Err(e) => {
-                    // The index is an enrichment: recommendations still answer without it.
-                    tracing::warn!(error = %e, "content candidates unavailable");
-                    vec![]
-                }
-            }
-        } else {
-            vec![]
-        };
-        stage("content", t);
-
+        // The model's stages (CPU, on the blocking pool) run while the index finds the titles
+        // nearest the preference vector; content, adapter and context then join in `select`.
         let t = Instant::now();
         let empty = Arc::new(Model::default());
         let m = model.as_ref().map(|(_, m)| m.clone()).unwrap_or(empty);
-        let (m2, items2, ctx, stages, weights, exclude) = (
-            m.clone(),
-            items.clone(),
-            ask.context.clone(),
+        let (m2, items2, stages, weights) =
+            (m.clone(), items.clone(), ask.stages, self.settings.weights);
+        let scoring = tokio::task::spawn_blocking(move || {
+            let scores = rank::score_model(&m2, &items2, stages, &weights);
+            stage("model", t);
+            scores
+        });
+        let content = async {
+            let t = Instant::now();
+            let out = if ask.stages.content {
+                match self.content_neighbours(&items, 50).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // The index is an enrichment: recommendations still answer without it.
+                        tracing::warn!(error = %e, "content candidates unavailable");
+                        vec![]
+                    }
+                }
+            } else {
+                vec![]
+            };
+            stage("content", t);
+            out
+        };
+        let (scores, external) = tokio::join!(scoring, content);
+        let scores = scores.map_err(backend)?;
+        let cands: Vec<Candidate> = rank::select(
+            scores,
+            &m,
+            &items,
+            &ask.context,
             ask.stages,
-            self.settings.weights,
+            &self.settings.weights,
+            &external,
             ask.exclude_watched,
+            keep,
         );
-        let cands: Vec<Candidate> = tokio::task::spawn_blocking(move || {
-            rank::candidates(
-                &m2, &items2, &ctx, stages, &weights, &external, exclude, keep,
-            )
-        })
-        .await
-        .map_err(backend)?;
         // No model yet (a new deployment) and nothing else to go on: the catalog's own popularity.
         let cands = if cands.is_empty() {
             self.catalog_popular(&items, &ask, keep).await?
@@ -486,7 +542,8 @@ impl RecommendationService {
 
         let t = Instant::now();
         let ids: Vec<Uuid> = cands.iter().map(|c| c.id).collect();
-        let offers = self.offers(&ids, &region).await?;
+        // What every candidate shows is read in the same round trip as where to watch it.
+        let (offers, mut facts) = tokio::try_join!(self.offers(&ids, &region), self.facts(&ids))?;
         let mine: HashSet<&str> = profile
             .services
             .iter()
@@ -521,29 +578,6 @@ impl RecommendationService {
         stage("mmr", t);
 
         let t = Instant::now();
-        let pick_ids: Vec<Uuid> = picks.iter().map(|p| p.candidate.id).collect();
-        let mut facts: HashMap<Uuid, Facts> = HashMap::new();
-        if !pick_ids.is_empty() {
-            let rows = sqlx::query(
-                "SELECT id, title, content_type, release_year, genres, overview
-                 FROM catalog.content WHERE id = ANY($1)",
-            )
-            .bind(&pick_ids)
-            .fetch_all(&self.pool)
-            .await?;
-            for r in rows {
-                facts.insert(
-                    r.get(0),
-                    (
-                        r.get(1),
-                        r.get(2),
-                        r.get::<i32, _>(3) as i64,
-                        r.get(4),
-                        r.get(5),
-                    ),
-                );
-            }
-        }
         let by_id: HashMap<Uuid, &UserItem> = items.iter().map(|i| (i.content_id, i)).collect();
         let model_ref = m.clone();
         let title_of = |id: Uuid| -> Option<String> {
@@ -607,7 +641,7 @@ impl RecommendationService {
     /// `GET /v1/user/{id}/profile`: facts from the projection, genre affinities from the catalog,
     /// the preference vector from the index.
     pub async fn profile(&self, user_id: Uuid) -> Result<ProfileResponse, ApiError> {
-        let p = self.load_profile(user_id).await?;
+        let p = self.load_profile(user_id, true).await?;
         let ids: Vec<Uuid> = p.items.iter().map(|i| i.content_id).collect();
         let genres: Vec<(Uuid, Vec<String>)> =
             sqlx::query_as("SELECT id, genres FROM catalog.content WHERE id = ANY($1)")
