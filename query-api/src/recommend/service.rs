@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -64,7 +64,16 @@ pub struct RecommendationService {
     pub commands: Arc<dyn FeedbackCommands>,
     pub settings: RecommendSettings,
     model: RwLock<Option<(i64, Arc<Model>)>>,
+    /// Title embeddings by id: (index generation, fetched at, vector).
+    vectors: Mutex<HashMap<Uuid, VectorEntry>>,
 }
+
+type VectorEntry = (i64, Instant, Arc<Vec<f32>>);
+
+/// How long a cached title embedding is used (a re-embedded title is seen after this).
+const VECTOR_TTL: Duration = Duration::from_secs(600);
+/// Entries before the cache starts over (≈ 30 MB of 384-d vectors).
+const VECTOR_CACHE_MAX: usize = 20_000;
 
 /// A profile as ranking and the profile route read it.
 pub struct LoadedProfile {
@@ -123,6 +132,7 @@ impl RecommendationService {
             commands,
             settings,
             model: RwLock::new(None),
+            vectors: Mutex::new(HashMap::new()),
         }
     }
 
@@ -267,18 +277,48 @@ impl RecommendationService {
             return Ok(None);
         }
         let generation = search.generation().await?;
-        let ids: Vec<Uuid> = weights.iter().map(|(id, _)| *id).collect();
         let t = Instant::now();
-        let got = search.index.get(generation, ids).await.map_err(backend)?;
+        // Title embeddings change only when a title is re-embedded: a short-lived cache per index
+        // generation spares the index most lookups (popular titles recur across users).
+        let mut got: Vec<(Uuid, Arc<Vec<f32>>)> = Vec::with_capacity(weights.len());
+        let mut missing: Vec<Uuid> = Vec::new();
+        {
+            let cache = self.vectors.lock().expect("vector cache");
+            for (id, _) in weights {
+                match cache.get(id) {
+                    Some((g, at, v)) if *g == generation && at.elapsed() < VECTOR_TTL => {
+                        got.push((*id, v.clone()))
+                    }
+                    _ => missing.push(*id),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let fetched = search
+                .index
+                .get(generation, missing)
+                .await
+                .map_err(backend)?;
+            let mut cache = self.vectors.lock().expect("vector cache");
+            if cache.len() > VECTOR_CACHE_MAX {
+                cache.clear();
+            }
+            let now = Instant::now();
+            for (id, dense, _) in fetched {
+                let dense = Arc::new(dense);
+                cache.insert(id, (generation, now, dense.clone()));
+                got.push((id, dense));
+            }
+        }
         stage("content_vectors", t);
         let by_id: HashMap<Uuid, f32> = weights.iter().copied().collect();
         let mut v: Vec<f32> = Vec::new();
-        for (id, dense, _) in got {
+        for (id, dense) in got {
             let w = by_id.get(&id).copied().unwrap_or(0.0);
             if v.is_empty() {
                 v = vec![0.0; dense.len()];
             }
-            for (a, b) in v.iter_mut().zip(&dense) {
+            for (a, b) in v.iter_mut().zip(dense.iter()) {
                 *a += w * b;
             }
         }

@@ -79,8 +79,8 @@ fn config() -> EdgeConfig {
             ..Default::default()
         })
         .optimizers(EdgeOptimizersConfig {
-            // ≈ 13k 384-d points per segment before HNSW pays off; smaller ones are scanned.
-            indexing_threshold: Some(20_000),
+            // Segments above ≈ 3k 384-d points get an HNSW graph; smaller ones are scanned.
+            indexing_threshold: Some(5_000),
             ..Default::default()
         })
         .build()
