@@ -1,4 +1,4 @@
-//! Compiles `proto/content.proto` and `proto/recommendation.proto` with protox (pure Rust: no `protoc` needed on the machine) and
+//! Compiles `proto/content.proto`, `proto/recommendation.proto` and `proto/playback.proto` with protox (pure Rust: no `protoc` needed on the machine) and
 //! generates the tonic service; the encoded descriptors feed gRPC reflection.
 
 use prost::Message;
@@ -6,7 +6,11 @@ use prost::Message;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/content.proto");
     println!("cargo:rerun-if-changed=proto/recommendation.proto");
-    let fds = protox::compile(["content.proto", "recommendation.proto"], ["proto"])?;
+    println!("cargo:rerun-if-changed=proto/playback.proto");
+    let fds = protox::compile(
+        ["content.proto", "recommendation.proto", "playback.proto"],
+        ["proto"],
+    )?;
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("content_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()

@@ -19,6 +19,7 @@ use crate::role::ProjectorName;
 use mediagw_auth::oauth::AuthSettings;
 use mediagw_auth::{KeySettings, KeyStore, TokenService};
 use mediagw_commands::sync::SyncService;
+use mediagw_projectors::playback::PlaybackProjection;
 use mediagw_projectors::profiles::ProfileProjection;
 use mediagw_projectors::search::SearchProjection;
 use mediagw_projectors::search_activity::SearchActivityProjection;
@@ -119,6 +120,10 @@ impl App {
             .migrate(&self.pool)
             .await
             .context("user profile migration")?;
+        PlaybackProjection::live()
+            .migrate(&self.pool)
+            .await
+            .context("playback migration")?;
         mediagw_projectors::recommender::migrate(&self.pool)
             .await
             .context("recommendation model migration")?;
@@ -292,6 +297,24 @@ impl App {
         ))
     }
 
+    /// The playback routes' registrations and sessions, served by the command side.
+    pub fn playback_port(&self) -> crate::ports::PlaybackPort {
+        crate::ports::PlaybackPort {
+            devices: Arc::new(mediagw_commands::playback::DeviceService::new(
+                self.pool.clone(),
+            )),
+            sessions: Arc::new(mediagw_commands::playback::SessionService::new(
+                self.pool.clone(),
+            )),
+        }
+    }
+
+    pub fn playback_settings(&self) -> mediagw_query_api::playback::PlaybackSettings {
+        mediagw_query_api::playback::PlaybackSettings {
+            default_region: self.config.recommend.default_region.clone(),
+        }
+    }
+
     pub fn titles(&self) -> Arc<TitleService> {
         Arc::new(TitleService::new(self.pool.clone()))
     }
@@ -361,6 +384,7 @@ impl App {
             ProjectorName::SearchActivity => Arc::new(SearchActivityProjection::live()),
             ProjectorName::Sync => Arc::new(SyncProjection::live()),
             ProjectorName::UserProfiles => Arc::new(ProfileProjection::live()),
+            ProjectorName::Playback => Arc::new(PlaybackProjection::live()),
         };
         let mut kafka = self.config.kafka_consumer();
         if let Some(ms) = self.config.projector.fetch_wait_ms.get(name.as_str()) {

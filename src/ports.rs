@@ -8,6 +8,9 @@ use mediagw_commands::sync::SyncService;
 use mediagw_commands::CommandError;
 use mediagw_domain::interaction::{Feedback, Subscription};
 use mediagw_domain::sync::{Catchup, CrdtOperation, Outcome, Recorded, Since};
+use mediagw_domain::playback::device::Device;
+use mediagw_domain::playback::session::{Control, PlaybackSession, Started};
+use mediagw_query_api::playback::port::{PlaybackCommands, PlaybackWriteError};
 use mediagw_query_api::recommend::port::{FeedbackCommands, FeedbackWriteError};
 use mediagw_query_api::sync::port::{SyncCommands, SyncWriteError};
 use uuid::Uuid;
@@ -93,5 +96,92 @@ impl FeedbackCommands for FeedbackPort {
             .set_services(user_id, region, services)
             .await
             .map_err(feedback_error)
+    }
+}
+
+/// The playback routes' registrations and sessions, served by the command side's `UserDevices`
+/// and `PlaybackSession` services.
+pub struct PlaybackPort {
+    pub devices: Arc<mediagw_commands::playback::DeviceService>,
+    pub sessions: Arc<mediagw_commands::playback::SessionService>,
+}
+
+fn playback_error(e: CommandError) -> PlaybackWriteError {
+    match e {
+        CommandError::Validation(v) => PlaybackWriteError::Invalid(v),
+        CommandError::NotFound(what) => PlaybackWriteError::NotFound(what),
+        CommandError::Forbidden(m) => PlaybackWriteError::Forbidden(m),
+        CommandError::Conflict(m) => PlaybackWriteError::Conflict(m),
+        CommandError::Contention => PlaybackWriteError::Contention,
+        other => PlaybackWriteError::Unavailable(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl PlaybackCommands for PlaybackPort {
+    async fn register_device(
+        &self,
+        user_id: Uuid,
+        device: Device,
+    ) -> Result<(Device, bool), PlaybackWriteError> {
+        self.devices
+            .register(user_id, device)
+            .await
+            .map_err(playback_error)
+    }
+
+    async fn remove_device(
+        &self,
+        user_id: Uuid,
+        device_id: Uuid,
+    ) -> Result<(), PlaybackWriteError> {
+        self.devices
+            .remove(user_id, device_id)
+            .await
+            .map_err(playback_error)
+    }
+
+    async fn devices(&self, user_id: Uuid) -> Result<Vec<Device>, PlaybackWriteError> {
+        self.devices.devices(user_id).await.map_err(playback_error)
+    }
+
+    async fn start_session(&self, started: Started) -> Result<(), PlaybackWriteError> {
+        self.sessions.start(started).await.map_err(playback_error)
+    }
+
+    async fn session(
+        &self,
+        session_id: Uuid,
+    ) -> Result<Option<PlaybackSession>, PlaybackWriteError> {
+        self.sessions
+            .session(session_id)
+            .await
+            .map_err(playback_error)
+    }
+
+    async fn check_control(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        command: Control,
+        position_ms: Option<i64>,
+    ) -> Result<PlaybackSession, PlaybackWriteError> {
+        self.sessions
+            .check_control(session_id, user_id, command, position_ms)
+            .await
+            .map_err(playback_error)
+    }
+
+    async fn control(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        command: Control,
+        position_ms: Option<i64>,
+    ) -> Result<PlaybackSession, PlaybackWriteError> {
+        self.sessions
+            .control(session_id, user_id, command, position_ms)
+            .await
+            .map_err(playback_error)
     }
 }

@@ -13,6 +13,7 @@ pub enum ProjectorName {
     SearchActivity,
     Sync,
     UserProfiles,
+    Playback,
 }
 
 impl ProjectorName {
@@ -23,6 +24,7 @@ impl ProjectorName {
             ProjectorName::SearchActivity => "search-activity",
             ProjectorName::Sync => "sync",
             ProjectorName::UserProfiles => "user-profiles",
+            ProjectorName::Playback => "playback",
         }
     }
 }
@@ -38,7 +40,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order `--role all` and the error listing them name them.
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 10] = [
         Role::Api,
         Role::Registry,
         Role::Relay,
@@ -47,6 +49,7 @@ impl Role {
         Role::Projector(ProjectorName::SearchActivity),
         Role::Projector(ProjectorName::Sync),
         Role::Projector(ProjectorName::UserProfiles),
+        Role::Projector(ProjectorName::Playback),
         Role::Connectors,
     ];
 }
@@ -105,6 +108,7 @@ mod tests {
                 "projector:search-activity",
                 "projector:sync",
                 "projector:user-profiles",
+                "projector:playback",
                 "connectors"
             ]
         );
@@ -115,7 +119,7 @@ mod tests {
 
     #[test]
     fn all_or_a_list() {
-        assert_eq!(parse_roles("all").unwrap().len(), 9);
+        assert_eq!(parse_roles("all").unwrap().len(), 10);
         assert_eq!(
             parse_roles("relay, projector:search-activity,relay").unwrap(),
             BTreeSet::from([Role::Relay, Role::Projector(ProjectorName::SearchActivity)])
@@ -129,7 +133,8 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "unknown role `bogus` (known: all, api, registry, relay, projector:catalog, \
-             projector:search, projector:search-activity, projector:sync, projector:user-profiles, connectors)"
+             projector:search, projector:search-activity, projector:sync, projector:user-profiles, \
+             projector:playback, connectors)"
         );
         assert!(parse_roles("all,api").is_err());
         assert!(parse_roles("").is_err());

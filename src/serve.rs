@@ -191,16 +191,21 @@ pub async fn serve(
             .merge(mediagw_query_api::availability::router(app.pool.clone()))
             .merge(mediagw_query_api::search::router(search))
             .route_layer(from_fn(catalog_policy));
+        let hub = app.sync_hub(shutdown.clone()).await?;
+        let playback = Arc::new(mediagw_query_api::playback::PlaybackService::new(
+            app.pool.clone(),
+            Arc::new(app.playback_port()),
+            hub.clone(),
+            app.playback_settings(),
+        ));
         let router = Router::new()
             .merge(
                 mediagw_commands::http::router(titles, app.config.http.max_body_bytes)
                     .route_layer(from_fn(admin_policy)),
             )
             .merge(catalog)
-            .merge(mediagw_query_api::sync::router(
-                app.sync_hub(shutdown.clone()).await?,
-                app.pool.clone(),
-            ))
+            .merge(mediagw_query_api::sync::router(hub, app.pool.clone()))
+            .merge(mediagw_query_api::playback::router(playback.clone()))
             .merge(mediagw_query_api::recommend::router(
                 recommendations.clone(),
             ))
@@ -221,6 +226,10 @@ pub async fn serve(
             app.pool.clone(),
             Some(mediagw_query_api::recommend::grpc::RecommendationGrpc {
                 service: recommendations.clone(),
+                tokens: grpc_tokens.clone(),
+            }),
+            Some(mediagw_query_api::playback::grpc::PlaybackGrpc {
+                service: playback,
                 tokens: grpc_tokens,
             }),
         )

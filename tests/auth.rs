@@ -1395,6 +1395,13 @@ async fn seed_rate_limits_and_gateway_layers() {
         "/v1/user/{user_id}/feedback",
         "/v1/user/{user_id}/profile",
         "/v1/user/{user_id}/services",
+        "/v1/devices",
+        "/v1/devices/register",
+        "/v1/devices/{device_id}",
+        "/v1/playback/initiate",
+        "/v1/playback/control",
+        "/v1/playback/session/{session_id}",
+        "/v1/content/{content_id}/watch",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not described");
     }

@@ -181,7 +181,7 @@ impl Device {
             ServerMessage::DeviceEvent { device_id, event } => {
                 self.events.push((*device_id, event.clone()))
             }
-            ServerMessage::Error { .. } => {}
+            ServerMessage::Error { .. } | ServerMessage::PlaybackControl { .. } => {}
         }
     }
 

@@ -38,6 +38,14 @@ pub enum ApiError {
     Invalid(mediagw_domain::ValidationErrors),
     #[error("{0}")]
     Conflict(String),
+    /// 409 with its own code and facts beside the message (`not_available` with where and when
+    /// the title was last available, `device_offline`).
+    #[error("{code}: {message}")]
+    ConflictWith {
+        code: &'static str,
+        message: String,
+        details: serde_json::Map<String, serde_json::Value>,
+    },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     /// A backing service (search index, embedding model) failed.
@@ -115,6 +123,16 @@ impl IntoResponse for ApiError {
                 StatusCode::CONFLICT,
                 json!({"error": {"code": "conflict", "message": why}}),
             ),
+            ApiError::ConflictWith {
+                code,
+                message,
+                details,
+            } => {
+                let mut error = details.clone();
+                error.insert("code".into(), json!(code));
+                error.insert("message".into(), json!(message));
+                (StatusCode::CONFLICT, json!({ "error": error }))
+            }
             ApiError::Invalid(errors) => (
                 StatusCode::BAD_REQUEST,
                 json!({"error": {"code": "invalid_parameter", "message": errors.to_string(), "fields": errors.0}}),

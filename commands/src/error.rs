@@ -19,6 +19,8 @@ pub enum CommandError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl From<StoreError> for CommandError {

@@ -165,6 +165,7 @@ impl IntoResponse for CommandError {
                 None,
             ),
             CommandError::Conflict(why) => error(StatusCode::CONFLICT, "conflict", &why, None),
+            CommandError::Forbidden(why) => error(StatusCode::FORBIDDEN, "forbidden", &why, None),
             CommandError::Contention => {
                 let mut r = error(
                     StatusCode::SERVICE_UNAVAILABLE,

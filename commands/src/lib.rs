@@ -10,6 +10,8 @@
 //! - [`relay`]: outbox → Kafka, crash-safe and ordered.
 //! - [`interactions`]: users' feedback and services through the per-user `UserInteractions`
 //!   aggregate (`user.interaction`).
+//! - [`playback`]: the device registry (`UserDevices`, `playback.devices`) and playback sessions
+//!   (`PlaybackSession`, `playback.sessions`).
 //! - [`sync`]: cross-device sync operations through the per-user `UserSync` aggregate.
 
 pub mod bulk;
@@ -17,6 +19,7 @@ pub mod connectors;
 pub mod error;
 pub mod http;
 pub mod interactions;
+pub mod playback;
 pub mod relay;
 pub mod resolution;
 pub mod sync;

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod error;
 pub mod event;
 pub mod interaction;
+pub mod playback;
 pub mod providers;
 pub mod recommend;
 pub mod resolution;

@@ -3,6 +3,8 @@
 //! - [`framework`]: the reusable runner: batches, offsets stored in the read model's own
 //!   transaction (redelivery is a no-op), dead-lettering, graceful drain.
 //! - [`catalog`]: the catalog projection (seed content schema).
+//! - [`playback`]: the device registry and playback sessions (`playback.devices`,
+//!   `playback.sessions`).
 //! - [`profiles`]: each user's taste signals per title and activity pattern, from feedback and
 //!   sync operations (recommendations read it).
 //! - [`recommender`]: the recommendation model job (EASE + popularity over the profiles).
@@ -14,6 +16,7 @@
 pub mod catalog;
 mod ddl;
 pub mod framework;
+pub mod playback;
 pub mod profiles;
 pub mod recommender;
 pub mod replay;

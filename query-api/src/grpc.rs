@@ -132,12 +132,14 @@ impl ContentService for ContentGrpc {
     }
 }
 
-/// The gRPC router: ContentService, RecommendationService (when given), grpc.health.v1 and server
-/// reflection (v1 and v1alpha).
+/// The gRPC router: ContentService, RecommendationService and PlaybackService (when given),
+/// grpc.health.v1 and server reflection (v1 and v1alpha).
 pub async fn routes(
     pool: PgPool,
     recommendations: Option<crate::recommend::grpc::RecommendationGrpc>,
+    playback: Option<crate::playback::grpc::PlaybackGrpc>,
 ) -> Result<tonic::service::Routes, tonic_reflection::server::Error> {
+    use crate::playback::grpc::PlaybackServiceServer;
     use crate::recommend::grpc::RecommendationServiceServer;
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
@@ -147,6 +149,11 @@ pub async fn routes(
         reporter
             .set_serving::<RecommendationServiceServer<crate::recommend::grpc::RecommendationGrpc>>(
             )
+            .await;
+    }
+    if playback.is_some() {
+        reporter
+            .set_serving::<PlaybackServiceServer<crate::playback::grpc::PlaybackGrpc>>()
             .await;
     }
     let reflection = tonic_reflection::server::Builder::configure()
@@ -163,6 +170,9 @@ pub async fn routes(
         .add_service(reflection_alpha);
     if let Some(r) = recommendations {
         routes = routes.add_service(RecommendationServiceServer::new(r));
+    }
+    if let Some(p) = playback {
+        routes = routes.add_service(PlaybackServiceServer::new(p));
     }
     Ok(routes)
 }

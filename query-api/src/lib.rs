@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod grpc;
 pub mod health;
 pub mod openapi;
+pub mod playback;
 pub mod recommend;
 pub mod search;
 pub mod sync;

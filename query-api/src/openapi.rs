@@ -13,6 +13,11 @@ use utoipa::{Modify, OpenApi};
 use crate::content::{
     BatchRequest, BatchResponse, ContentImages, GetContentResponse, PlatformAvailability,
 };
+use crate::playback::{
+    Alternative, ControlRequest, DeviceBody, DeviceCapabilitiesBody, DeviceList, DeviceStatus,
+    InitiatePlaybackRequest, InitiatePlaybackResponse, RegisterDeviceRequest, SessionBody,
+    WatchResponse,
+};
 use crate::recommend::{
     ColdStartRequest, FeedbackBatch, FeedbackEvent, FeedbackResponse, FeedbackType, GenreAffinity,
     ProfileResponse, ProfileTitle, Recommendation, RecommendationContext, RecommendationRequest,
@@ -46,6 +51,8 @@ use crate::sync::{
         availability_changes, availability_stream, leaving_soon,
         sync_ws, sync_state, sync_devices, sync_merge,
         recommendations, cold_start, feedback, profile, services_get, services_put,
+        devices_list, devices_register, devices_delete, playback_initiate, playback_control,
+        playback_session, content_watch,
         accounts::register, accounts::me, clients::create_client,
         authorize, token, device_authorization, revoke, device_page, jwks, metadata,
         ingest, resolution_pending, resolution_decide,
@@ -62,6 +69,9 @@ use crate::sync::{
         Recommendation, RecommendationType, ColdStartRequest, FeedbackEvent, FeedbackType,
         FeedbackBatch, FeedbackResponse, ProfileResponse, ProfileTitle, GenreAffinity,
         TemporalPattern, ServicesRequest, ServicesResponse, ServiceSubscription,
+        RegisterDeviceRequest, DeviceCapabilitiesBody, DeviceBody, DeviceStatus, DeviceList,
+        InitiatePlaybackRequest, InitiatePlaybackResponse, Alternative, WatchResponse,
+        ControlRequest, SessionBody,
     )),
     modifiers(&Security),
     tags(
@@ -69,6 +79,7 @@ use crate::sync::{
         (name = "content", description = "Titles and where to watch them"),
         (name = "sync", description = "Cross-device sync (watchlist, positions, devices)"),
         (name = "recommendations", description = "Feedback, taste profiles and explained recommendations (seed §4)"),
+        (name = "playback", description = "Devices, best-platform routing, deep links, sessions and remote control (seed §6)"),
         (name = "auth", description = "OAuth 2.0 server and accounts"),
         (name = "admin", description = "Operators (role `admin`)"),
         (name = "ops", description = "Health and metrics"),
@@ -358,3 +369,44 @@ fn services_get() {}
     responses((status = 200, body = ServicesResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn services_put() {}
+
+#[utoipa::path(get, path = "/v1/devices", tag = "playback", security(("bearer" = ["read:devices"])),
+    description = "The caller's registered devices with status (Online / Offline / Watching from sync presence and live sessions).",
+    responses((status = 200, body = DeviceList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn devices_list() {}
+
+#[utoipa::path(post, path = "/v1/devices/register", tag = "playback", security(("bearer" = ["write:playback"])), request_body = RegisterDeviceRequest,
+    description = "Registers a device (201) or updates it (200). Its id: `device_id` in the body, else the access token's device-grant `device_id`, else a new one.",
+    responses((status = 201, body = DeviceBody), (status = 200, body = DeviceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[allow(dead_code)]
+fn devices_register() {}
+
+#[utoipa::path(delete, path = "/v1/devices/{device_id}", tag = "playback", security(("bearer" = ["write:playback"])), params(("device_id" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn devices_delete() {}
+
+#[utoipa::path(post, path = "/v1/playback/initiate", tag = "playback", security(("bearer" = ["write:playback"])), request_body = InitiatePlaybackRequest,
+    description = "Picks where to watch on this device now (own services, then free/ads, then the cheapest rental or purchase; the device's platforms and quality; `preferred_platform`), starts a session and answers the deep link. 409 `not_available` says where and when it was last available.",
+    responses((status = 200, body = InitiatePlaybackResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn playback_initiate() {}
+
+#[utoipa::path(post, path = "/v1/playback/control", tag = "playback", security(("bearer" = ["write:playback"])), request_body = ControlRequest,
+    description = "play, pause, seek or stop: sent to the playing device's sync socket as a `PlaybackControl` frame, then recorded. 409 `device_offline` when it has no socket open.",
+    responses((status = 200, body = SessionBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[allow(dead_code)]
+fn playback_control() {}
+
+#[utoipa::path(get, path = "/v1/playback/session/{session_id}", tag = "playback", security(("bearer" = ["read:devices"])), params(("session_id" = String, Path)),
+    responses((status = 200, body = SessionBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[allow(dead_code)]
+fn playback_session() {}
+
+#[utoipa::path(get, path = "/v1/content/{content_id}/watch", tag = "playback", security(("bearer" = ["read:content"])),
+    params(("content_id" = String, Path), ("device_id" = Option<String>, Query), ("preferred_platform" = Option<String>, Query), ("quality_preference" = Option<String>, Query)),
+    description = "Can I watch it now? The routing decision of `/v1/playback/initiate` without a session (no `device_id`: a browser).",
+    responses((status = 200, body = WatchResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[allow(dead_code)]
+fn content_watch() {}

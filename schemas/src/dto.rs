@@ -208,4 +208,82 @@ macro_rules! user_envelope {
         }
     )*};
 }
-user_envelope!(FeedbackRecordedV1, ServicesSetV1);
+user_envelope!(
+    FeedbackRecordedV1,
+    ServicesSetV1,
+    DeviceRegisteredV1,
+    DeviceRemovedV1,
+    PlaybackStartedV1,
+    PlaybackControlledV1,
+    PlaybackEndedV1
+);
+
+/// `mediagw.playback.DeviceRegistered`, keyed by user. The push token stays in the event store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRegisteredV1 {
+    pub event_id: String,
+    pub user_id: String,
+    pub sequence: i64,
+    pub occurred_at_ms: i64,
+    pub device_id: String,
+    pub device_name: String,
+    pub device_type: String,
+    pub supports_4k: bool,
+    pub supports_hdr: bool,
+    pub supports_dolby_atmos: bool,
+    pub supported_platforms: Vec<String>,
+    pub has_push_token: bool,
+    pub registered_at_ms: i64,
+}
+
+/// `mediagw.playback.DeviceRemoved`, keyed by user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRemovedV1 {
+    pub event_id: String,
+    pub user_id: String,
+    pub sequence: i64,
+    pub occurred_at_ms: i64,
+    pub device_id: String,
+}
+
+/// `mediagw.playback.PlaybackStarted`, keyed by user (`sequence` is the session's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaybackStartedV1 {
+    pub event_id: String,
+    pub user_id: String,
+    pub sequence: i64,
+    pub occurred_at_ms: i64,
+    pub session_id: String,
+    pub device_id: String,
+    pub content_id: String,
+    pub platform: String,
+    pub deep_link: String,
+    pub web_fallback: String,
+    pub resume_position_ms: Option<i64>,
+    pub started_at_ms: i64,
+}
+
+/// `mediagw.playback.PlaybackControlled`, keyed by user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaybackControlledV1 {
+    pub event_id: String,
+    pub user_id: String,
+    pub sequence: i64,
+    pub occurred_at_ms: i64,
+    pub session_id: String,
+    pub command: String,
+    pub position_ms: Option<i64>,
+    pub at_ms: i64,
+}
+
+/// `mediagw.playback.PlaybackEnded`, keyed by user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaybackEndedV1 {
+    pub event_id: String,
+    pub user_id: String,
+    pub sequence: i64,
+    pub occurred_at_ms: i64,
+    pub session_id: String,
+    pub position_ms: Option<i64>,
+    pub at_ms: i64,
+}

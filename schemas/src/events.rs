@@ -83,6 +83,38 @@ declare_events! {
             dto: ServicesSetV1,
             schema: "avro/ServicesSet.avsc",
         },
+        /// A device registered (or re-registered with new details), keyed by user.
+        DeviceRegistered {
+            namespace: "mediagw.playback",
+            topic: PLAYBACK_DEVICES,
+            dto: DeviceRegisteredV1,
+            schema: "avro/DeviceRegistered.avsc",
+        },
+        DeviceRemoved {
+            namespace: "mediagw.playback",
+            topic: PLAYBACK_DEVICES,
+            dto: DeviceRemovedV1,
+            schema: "avro/DeviceRemoved.avsc",
+        },
+        /// A playback session started on a device (the routing decision), keyed by user.
+        PlaybackStarted {
+            namespace: "mediagw.playback",
+            topic: PLAYBACK_SESSIONS,
+            dto: PlaybackStartedV1,
+            schema: "avro/PlaybackStarted.avsc",
+        },
+        PlaybackControlled {
+            namespace: "mediagw.playback",
+            topic: PLAYBACK_SESSIONS,
+            dto: PlaybackControlledV1,
+            schema: "avro/PlaybackControlled.avsc",
+        },
+        PlaybackEnded {
+            namespace: "mediagw.playback",
+            topic: PLAYBACK_SESSIONS,
+            dto: PlaybackEndedV1,
+            schema: "avro/PlaybackEnded.avsc",
+        },
         /// The auth server's audit trail (ids only).
         AuthAudit {
             namespace: "mediagw.auth",
@@ -96,6 +128,8 @@ declare_events! {
         mediagw_domain::sync::UserSync::TYPE => mediagw_domain::sync::SyncEvent,
         mediagw_domain::auth::AuditEvent::TYPE => mediagw_domain::auth::AuditEvent,
         mediagw_domain::interaction::UserInteractions::TYPE => mediagw_domain::interaction::InteractionEvent,
+        mediagw_domain::playback::device::UserDevices::TYPE => mediagw_domain::playback::device::DeviceEvent,
+        mediagw_domain::playback::session::PlaybackSession::TYPE => mediagw_domain::playback::session::SessionEvent,
     }
 }
 
@@ -253,6 +287,74 @@ mod tests {
         for e in &interactions {
             out.push((
                 UserInteractions::TYPE,
+                serde_json::to_value(e).unwrap(),
+                Event::event_type(e),
+                e.event_version(),
+            ));
+        }
+        use mediagw_domain::playback::device::{
+            Capabilities, Device, DeviceEvent, DeviceType, UserDevices,
+        };
+        use mediagw_domain::playback::session::{Control, PlaybackSession, SessionEvent, Started};
+        let devices = [
+            DeviceEvent::DeviceRegistered {
+                user_id: Uuid::from_u128(9),
+                device: Device {
+                    device_id: Uuid::from_u128(3),
+                    device_name: "Living room".into(),
+                    device_type: DeviceType::Tizen,
+                    capabilities: Capabilities {
+                        supports_4k: true,
+                        supports_hdr: true,
+                        supports_dolby_atmos: false,
+                        supported_platforms: vec!["netflix".into()],
+                    },
+                    push_token: Some("secret-push-token".into()),
+                    registered_at_ms: 1_764_400_000_000,
+                },
+            },
+            DeviceEvent::DeviceRemoved {
+                user_id: Uuid::from_u128(9),
+                device_id: Uuid::from_u128(3),
+            },
+        ];
+        for e in &devices {
+            out.push((
+                UserDevices::TYPE,
+                serde_json::to_value(e).unwrap(),
+                Event::event_type(e),
+                e.event_version(),
+            ));
+        }
+        let sessions = [
+            SessionEvent::PlaybackStarted(Started {
+                session_id: Uuid::from_u128(12),
+                user_id: Uuid::from_u128(9),
+                device_id: Uuid::from_u128(3),
+                content_id: Uuid::from_u128(42),
+                platform: "netflix".into(),
+                deep_link: "nflx://www.netflix.com/title/1".into(),
+                web_fallback: "https://www.netflix.com/title/1".into(),
+                resume_position_ms: Some(754_000),
+                at_ms: 1_764_400_000_000,
+            }),
+            SessionEvent::PlaybackControlled {
+                session_id: Uuid::from_u128(12),
+                user_id: Uuid::from_u128(9),
+                command: Control::Seek,
+                position_ms: Some(800_000),
+                at_ms: 1_764_400_001_000,
+            },
+            SessionEvent::PlaybackEnded {
+                session_id: Uuid::from_u128(12),
+                user_id: Uuid::from_u128(9),
+                position_ms: None,
+                at_ms: 1_764_400_002_000,
+            },
+        ];
+        for e in &sessions {
+            out.push((
+                PlaybackSession::TYPE,
                 serde_json::to_value(e).unwrap(),
                 Event::event_type(e),
                 e.event_version(),
@@ -430,6 +532,8 @@ mod tests {
                 SEARCH_QUERIES,
                 SYNC_OPERATIONS,
                 USER_INTERACTION,
+                PLAYBACK_DEVICES,
+                PLAYBACK_SESSIONS,
                 AUTH_AUDIT
             ]
         );

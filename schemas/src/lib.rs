@@ -21,7 +21,7 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 pub use events::EventRecord;
-pub use mapping::MappingError;
+pub use mapping::{DeviceFacts, MappingError};
 pub use set::{Envelope, EventMeta, EventSet, ToRecord};
 
 /// What [`declare_events!`] expands to refers to, so a declaring crate needs no extra dependencies.

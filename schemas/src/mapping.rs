@@ -201,6 +201,11 @@ impl EventRecord {
             | EventRecord::SyncOperationRecorded(_)
             | EventRecord::FeedbackRecorded(_)
             | EventRecord::ServicesSet(_)
+            | EventRecord::DeviceRegistered(_)
+            | EventRecord::DeviceRemoved(_)
+            | EventRecord::PlaybackStarted(_)
+            | EventRecord::PlaybackControlled(_)
+            | EventRecord::PlaybackEnded(_)
             | EventRecord::AuthAudit(_) => return Err(bad("event", "not a title event")),
         })
     }
@@ -719,3 +724,215 @@ mod interaction_mapping {
         }
     }
 }
+
+impl ToRecord<EventRecord> for mediagw_domain::playback::device::DeviceEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_device(meta, self)
+    }
+}
+
+impl ToRecord<EventRecord> for mediagw_domain::playback::session::SessionEvent {
+    fn to_record(&self, meta: &EventMeta) -> EventRecord {
+        EventRecord::from_session(meta, self)
+    }
+}
+
+mod playback_mapping {
+    //! `DeviceRegistered` / `DeviceRemoved` and `PlaybackStarted` / `PlaybackControlled` /
+    //! `PlaybackEnded` ⇄ the playback domain events. The wire drops the push token.
+
+    use mediagw_domain::playback::device::{Capabilities, DeviceEvent, DeviceType};
+    use mediagw_domain::playback::session::{Control, SessionEvent, Started};
+    use uuid::Uuid;
+
+    use super::{bad, MappingError};
+    use crate::dto::*;
+    use crate::set::EventMeta;
+    use crate::EventRecord;
+
+    fn head(meta: &EventMeta) -> (String, i64, i64) {
+        (
+            meta.event_id.to_string(),
+            meta.sequence,
+            meta.occurred_at.timestamp_millis(),
+        )
+    }
+
+    fn uuid(field: &'static str, raw: &str) -> Result<Uuid, MappingError> {
+        Uuid::parse_str(raw).map_err(|e| bad(field, e))
+    }
+
+    fn position(field: &'static str, p: Option<i64>) -> Result<Option<u64>, MappingError> {
+        p.map(|p| u64::try_from(p).map_err(|e| bad(field, e)))
+            .transpose()
+    }
+
+    impl EventRecord {
+        pub fn from_device(meta: &EventMeta, event: &DeviceEvent) -> Self {
+            let (event_id, sequence, occurred_at_ms) = head(meta);
+            match event {
+                DeviceEvent::DeviceRegistered { user_id, device } => {
+                    EventRecord::DeviceRegistered(DeviceRegisteredV1 {
+                        event_id,
+                        user_id: user_id.to_string(),
+                        sequence,
+                        occurred_at_ms,
+                        device_id: device.device_id.to_string(),
+                        device_name: device.device_name.clone(),
+                        device_type: device.device_type.as_str().to_string(),
+                        supports_4k: device.capabilities.supports_4k,
+                        supports_hdr: device.capabilities.supports_hdr,
+                        supports_dolby_atmos: device.capabilities.supports_dolby_atmos,
+                        supported_platforms: device.capabilities.supported_platforms.clone(),
+                        has_push_token: device.push_token.is_some(),
+                        registered_at_ms: device.registered_at_ms,
+                    })
+                }
+                DeviceEvent::DeviceRemoved { user_id, device_id } => {
+                    EventRecord::DeviceRemoved(DeviceRemovedV1 {
+                        event_id,
+                        user_id: user_id.to_string(),
+                        sequence,
+                        occurred_at_ms,
+                        device_id: device_id.to_string(),
+                    })
+                }
+            }
+        }
+
+        pub fn from_session(meta: &EventMeta, event: &SessionEvent) -> Self {
+            let (event_id, sequence, occurred_at_ms) = head(meta);
+            let pos = |p: &Option<u64>| p.map(|p| p as i64);
+            match event {
+                SessionEvent::PlaybackStarted(s) => EventRecord::PlaybackStarted(PlaybackStartedV1 {
+                    event_id,
+                    user_id: s.user_id.to_string(),
+                    sequence,
+                    occurred_at_ms,
+                    session_id: s.session_id.to_string(),
+                    device_id: s.device_id.to_string(),
+                    content_id: s.content_id.to_string(),
+                    platform: s.platform.clone(),
+                    deep_link: s.deep_link.clone(),
+                    web_fallback: s.web_fallback.clone(),
+                    resume_position_ms: pos(&s.resume_position_ms),
+                    started_at_ms: s.at_ms,
+                }),
+                SessionEvent::PlaybackControlled {
+                    session_id,
+                    user_id,
+                    command,
+                    position_ms,
+                    at_ms,
+                } => EventRecord::PlaybackControlled(PlaybackControlledV1 {
+                    event_id,
+                    user_id: user_id.to_string(),
+                    sequence,
+                    occurred_at_ms,
+                    session_id: session_id.to_string(),
+                    command: command.as_str().to_string(),
+                    position_ms: pos(position_ms),
+                    at_ms: *at_ms,
+                }),
+                SessionEvent::PlaybackEnded {
+                    session_id,
+                    user_id,
+                    position_ms,
+                    at_ms,
+                } => EventRecord::PlaybackEnded(PlaybackEndedV1 {
+                    event_id,
+                    user_id: user_id.to_string(),
+                    sequence,
+                    occurred_at_ms,
+                    session_id: session_id.to_string(),
+                    position_ms: pos(position_ms),
+                    at_ms: *at_ms,
+                }),
+            }
+        }
+    }
+
+    /// A device as the read model sees it (no push token on the wire).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct DeviceFacts {
+        pub user_id: Uuid,
+        pub device_id: Uuid,
+        pub device_name: String,
+        pub device_type: DeviceType,
+        pub capabilities: Capabilities,
+        pub has_push_token: bool,
+        pub registered_at_ms: i64,
+    }
+
+    impl DeviceRegisteredV1 {
+        pub fn into_domain(self) -> Result<DeviceFacts, MappingError> {
+            Ok(DeviceFacts {
+                user_id: uuid("user_id", &self.user_id)?,
+                device_id: uuid("device_id", &self.device_id)?,
+                device_type: DeviceType::parse(&self.device_type)
+                    .ok_or_else(|| bad("device_type", &self.device_type))?,
+                device_name: self.device_name,
+                capabilities: Capabilities {
+                    supports_4k: self.supports_4k,
+                    supports_hdr: self.supports_hdr,
+                    supports_dolby_atmos: self.supports_dolby_atmos,
+                    supported_platforms: self.supported_platforms,
+                },
+                has_push_token: self.has_push_token,
+                registered_at_ms: self.registered_at_ms,
+            })
+        }
+    }
+
+    impl DeviceRemovedV1 {
+        /// (user, device).
+        pub fn into_domain(self) -> Result<(Uuid, Uuid), MappingError> {
+            Ok((
+                uuid("user_id", &self.user_id)?,
+                uuid("device_id", &self.device_id)?,
+            ))
+        }
+    }
+
+    impl PlaybackStartedV1 {
+        pub fn into_domain(self) -> Result<SessionEvent, MappingError> {
+            Ok(SessionEvent::PlaybackStarted(Started {
+                session_id: uuid("session_id", &self.session_id)?,
+                user_id: uuid("user_id", &self.user_id)?,
+                device_id: uuid("device_id", &self.device_id)?,
+                content_id: uuid("content_id", &self.content_id)?,
+                platform: self.platform,
+                deep_link: self.deep_link,
+                web_fallback: self.web_fallback,
+                resume_position_ms: position("resume_position_ms", self.resume_position_ms)?,
+                at_ms: self.started_at_ms,
+            }))
+        }
+    }
+
+    impl PlaybackControlledV1 {
+        pub fn into_domain(self) -> Result<SessionEvent, MappingError> {
+            Ok(SessionEvent::PlaybackControlled {
+                session_id: uuid("session_id", &self.session_id)?,
+                user_id: uuid("user_id", &self.user_id)?,
+                command: Control::parse(&self.command)
+                    .ok_or_else(|| bad("command", &self.command))?,
+                position_ms: position("position_ms", self.position_ms)?,
+                at_ms: self.at_ms,
+            })
+        }
+    }
+
+    impl PlaybackEndedV1 {
+        pub fn into_domain(self) -> Result<SessionEvent, MappingError> {
+            Ok(SessionEvent::PlaybackEnded {
+                session_id: uuid("session_id", &self.session_id)?,
+                user_id: uuid("user_id", &self.user_id)?,
+                position_ms: position("position_ms", self.position_ms)?,
+                at_ms: self.at_ms,
+            })
+        }
+    }
+}
+
+pub use playback_mapping::DeviceFacts;

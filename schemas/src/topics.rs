@@ -15,6 +15,12 @@ pub const SYNC_OPERATIONS: &str = "sync.operations";
 /// Users' feedback and service subscriptions (`FeedbackRecorded`, `ServicesSet`), keyed by user.
 pub const USER_INTERACTION: &str = "user.interaction";
 
+/// Users' device registry (`DeviceRegistered`, `DeviceRemoved`), keyed by user.
+pub const PLAYBACK_DEVICES: &str = "playback.devices";
+
+/// Playback sessions (`PlaybackStarted`, `PlaybackControlled`, `PlaybackEnded`), keyed by user.
+pub const PLAYBACK_SESSIONS: &str = "playback.sessions";
+
 /// The OAuth server's audit trail (`AuthAudit`).
 pub const AUTH_AUDIT: &str = "auth.audit";
 

@@ -5,6 +5,7 @@ mod auth;
 mod embed;
 mod index;
 mod ingest;
+mod playback;
 mod recommend;
 mod search;
 mod sync;
@@ -93,6 +94,23 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 200)]
         lag_samples: usize,
     },
+    /// `POST /v1/playback/initiate` latency (routing decision + session write) and phone → TV
+    /// control-frame latency with many sockets open, against a running API whose catalog has
+    /// offers (`scripts/bench-playback`).
+    Playback {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value = "1,4", value_delimiter = ',')]
+        concurrency: Vec<usize>,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Sync sockets held open during the control measurement (two per user: TV and phone).
+        #[arg(long, default_value_t = 2000)]
+        sockets: usize,
+        /// Control commands measured (sequential, spread over the users).
+        #[arg(long, default_value_t = 1000)]
+        controls: usize,
+    },
     /// Search latency and QPS over HTTP against a running API (uncached unless `--cached`).
     Search {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -177,6 +195,24 @@ pub async fn run(
                 &concurrency,
                 seconds,
                 lag_samples,
+            )
+            .await
+        }
+        BenchCmd::Playback {
+            api,
+            concurrency,
+            seconds,
+            sockets,
+            controls,
+        } => {
+            let app = App::connect(config).await?;
+            playback::run(
+                &app,
+                api.trim_end_matches('/'),
+                &concurrency,
+                seconds,
+                sockets,
+                controls,
             )
             .await
         }

@@ -59,7 +59,7 @@ fn now_ms() -> u64 {
     chrono::Utc::now().timestamp_millis() as u64
 }
 
-async fn open(
+pub(crate) async fn open(
     api: &str,
     token: &str,
     user: Uuid,

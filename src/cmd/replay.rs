@@ -38,6 +38,8 @@ pub enum ProjectionName {
     Sync,
     /// Each user's taste signals per title and activity pattern (recommendations read them).
     UserProfiles,
+    /// The device registry and playback sessions.
+    Playback,
 }
 
 impl fmt::Display for ProjectionName {
@@ -77,6 +79,12 @@ pub async fn run(app: &App, projection: ProjectionName, from: ReplayFrom) -> any
         ProjectionName::UserProfiles => (
             Box::new(ProfileProjection::new("profiles_rebuild")),
             mediagw_projectors::profiles::LIVE_SCHEMA,
+        ),
+        ProjectionName::Playback => (
+            Box::new(mediagw_projectors::playback::PlaybackProjection::new(
+                "playback_rebuild",
+            )),
+            mediagw_projectors::playback::LIVE_SCHEMA,
         ),
     };
     eprintln!("replaying {projection} from {from:?} into a fresh schema…");

@@ -67,6 +67,17 @@ fn unlimited() -> Vec<(String, String)> {
 }
 
 fn mint(tokens: &TokenService, user: uuid::Uuid, scope: &str, admin: bool, tier: Tier) -> String {
+    mint_with_device(tokens, user, scope, admin, tier, None)
+}
+
+fn mint_with_device(
+    tokens: &TokenService,
+    user: uuid::Uuid,
+    scope: &str,
+    admin: bool,
+    tier: Tier,
+    device_id: Option<String>,
+) -> String {
     let mut roles = vec![Role::User];
     if admin {
         roles.push(Role::Admin);
@@ -82,7 +93,7 @@ fn mint(tokens: &TokenService, user: uuid::Uuid, scope: &str, admin: bool, tier:
             },
             roles,
             tier,
-            device_id: None,
+            device_id,
         })
         .unwrap()
         .token
@@ -206,6 +217,18 @@ impl Stack {
     /// An access token of `user` with `scope` (all scopes when empty), signed like the server's.
     pub fn token(&self, user: uuid::Uuid, scope: &str) -> String {
         mint(&self.tokens, user, scope, false, Tier::Premium)
+    }
+
+    /// A token with every scope issued to a device (the device grant's `device_id` claim).
+    pub fn token_for_device(&self, user: uuid::Uuid, device_id: uuid::Uuid) -> String {
+        mint_with_device(
+            &self.tokens,
+            user,
+            "",
+            false,
+            Tier::Premium,
+            Some(device_id.to_string()),
+        )
     }
 
     /// A token of a new user of `tier` with every scope.

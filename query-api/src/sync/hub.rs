@@ -24,10 +24,21 @@ pub struct Delta {
     pub recorded: Vec<Recorded>,
 }
 
+/// A remote-control command for one device's open sockets (playback, seed §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlFrame {
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+    pub session_id: Uuid,
+    pub command: String,
+    pub position_ms: Option<u64>,
+}
+
 /// What a socket task receives.
 #[derive(Debug, Clone)]
 pub enum Push {
     Delta(Arc<Delta>),
+    Control(Arc<ControlFrame>),
     /// The fan-out lost messages (reconnected): read the log for anything missed.
     Resync,
 }
@@ -36,15 +47,20 @@ pub enum Push {
 #[error("fan-out: {0}")]
 pub struct FanoutError(pub String);
 
-/// Cross-instance delivery of deltas (port). Adapters: [`LocalFanout`] (one process) and
-/// `RedisFanout` (pub/sub channel `user.{id}.sync` per user).
+/// Cross-instance delivery of deltas and control frames (port). Adapters: [`LocalFanout`] (one
+/// process) and `RedisFanout` (pub/sub channels `user.{id}.sync` per user and
+/// `device.{id}.control` per device).
 #[async_trait]
 pub trait Fanout: Send + Sync {
     async fn publish(&self, delta: &Delta) -> Result<(), FanoutError>;
-    /// A socket of this user opened here: receive the user's deltas (counted per socket).
-    async fn join(&self, user_id: Uuid) -> Result<(), FanoutError>;
-    /// One of the user's sockets here closed; the last one stops the deltas.
-    async fn leave(&self, user_id: Uuid);
+    /// A control frame for a device whose socket is on another instance; whether any instance
+    /// holding one of its sockets received it.
+    async fn control(&self, frame: &ControlFrame) -> Result<bool, FanoutError>;
+    /// A socket of this user's device opened here: receive the user's deltas and the device's
+    /// control frames (counted per socket).
+    async fn join(&self, user_id: Uuid, device_id: Uuid) -> Result<(), FanoutError>;
+    /// One of the device's sockets here closed; the last one stops its messages.
+    async fn leave(&self, user_id: Uuid, device_id: Uuid);
     /// `device.{id}.presence` notification for anyone else listening.
     async fn presence(&self, device_id: Uuid, online: bool);
 }
@@ -53,6 +69,7 @@ pub trait Fanout: Send + Sync {
 #[derive(Debug)]
 pub enum Inbound {
     Delta(Delta),
+    Control(ControlFrame),
     /// Messages may have been lost (the subscription was re-established).
     Lost,
 }
@@ -68,11 +85,16 @@ impl Fanout for LocalFanout {
             .map_err(|_| FanoutError("hub stopped".into()))
     }
 
-    async fn join(&self, _: Uuid) -> Result<(), FanoutError> {
+    /// One process: a device without a socket here has none anywhere.
+    async fn control(&self, _: &ControlFrame) -> Result<bool, FanoutError> {
+        Ok(false)
+    }
+
+    async fn join(&self, _: Uuid, _: Uuid) -> Result<(), FanoutError> {
         Ok(())
     }
 
-    async fn leave(&self, _: Uuid) {}
+    async fn leave(&self, _: Uuid, _: Uuid) {}
 
     async fn presence(&self, _: Uuid, _: bool) {}
 }
@@ -128,6 +150,9 @@ impl SyncHub {
                 let Some(hub) = weak.upgrade() else { break };
                 match msg {
                     Inbound::Delta(d) => hub.dispatch(Arc::new(d)),
+                    Inbound::Control(c) => {
+                        hub.deliver_control(&Arc::new(c));
+                    }
                     Inbound::Lost => hub.resync_all(),
                 }
             }
@@ -154,6 +179,37 @@ impl SyncHub {
         }
     }
 
+    /// Hands a control frame to the device's sockets here; whether any took it.
+    fn deliver_control(&self, frame: &Arc<ControlFrame>) -> bool {
+        let conns = self.conns.read().expect("hub lock");
+        let mut delivered = false;
+        if let Some(users) = conns.get(&frame.user_id) {
+            for conn in users.values().filter(|c| c.device_id == frame.device_id) {
+                delivered |= conn.tx.try_send(Push::Control(frame.clone())).is_ok();
+            }
+        }
+        delivered
+    }
+
+    /// Sends a control frame to the device's open sockets, here or on another instance; false
+    /// when the device has none (it is offline).
+    pub async fn control(&self, frame: ControlFrame) -> Result<bool, FanoutError> {
+        let frame = Arc::new(frame);
+        if self.deliver_control(&frame) {
+            return Ok(true);
+        }
+        self.fanout.control(&frame).await
+    }
+
+    /// Whether the device has a socket open on this instance.
+    pub fn connected_here(&self, user_id: Uuid, device_id: Uuid) -> bool {
+        self.conns
+            .read()
+            .expect("hub lock")
+            .get(&user_id)
+            .is_some_and(|u| u.values().any(|c| c.device_id == device_id))
+    }
+
     fn resync_all(&self) {
         for users in self.conns.read().expect("hub lock").values() {
             for conn in users.values() {
@@ -171,7 +227,7 @@ impl SyncHub {
         let (tx, rx) = mpsc::channel(self.settings.socket_queue);
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         // A failed join has not counted this socket.
-        self.fanout.join(user_id).await?;
+        self.fanout.join(user_id, device_id).await?;
         self.conns
             .write()
             .expect("hub lock")
@@ -184,7 +240,7 @@ impl SyncHub {
 
     /// Removes a socket; true when it was the device's last socket here.
     pub async fn unregister(&self, user_id: Uuid, id: u64) -> bool {
-        let device_gone = {
+        let (device_id, device_gone) = {
             let mut conns = self.conns.write().expect("hub lock");
             let Some(users) = conns.get_mut(&user_id) else {
                 return false;
@@ -197,10 +253,10 @@ impl SyncHub {
                 conns.remove(&user_id);
                 self.heads.write().expect("heads lock").remove(&user_id);
             }
-            device_gone
+            (conn.device_id, device_gone)
         };
         metrics::gauge!("sync_sockets").decrement(1.0);
-        self.fanout.leave(user_id).await;
+        self.fanout.leave(user_id, device_id).await;
         device_gone
     }
 

@@ -49,6 +49,14 @@ pub enum ServerMessage {
         device_id: Uuid,
         event: DeviceEvent,
     },
+    /// A remote-control command for this device's player (from another of the user's devices
+    /// through `POST /v1/playback/control`): play, pause, seek (with `position_ms`) or stop. The
+    /// device reports its new position back as a `PlaybackUpdate` operation.
+    PlaybackControl {
+        session_id: Uuid,
+        command: String,
+        position_ms: Option<u64>,
+    },
     /// The last message was refused; nothing of it was recorded.
     Error {
         code: String,

@@ -1,5 +1,7 @@
 //! Redis pub/sub adapter of the [`Fanout`] port: channel `user.{id}.sync` per user (subscribed while
-//! a socket of that user is connected here) and `device.{id}.presence`.
+//! a socket of that user is connected here), `device.{id}.control` per device (subscribed while a
+//! socket of that device is: PUBLISH's receiver count says whether the device is online anywhere)
+//! and `device.{id}.presence`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,15 +15,15 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::hub::{Delta, Fanout, FanoutError, Inbound};
+use super::hub::{ControlFrame, Delta, Fanout, FanoutError, Inbound};
 
 pub struct RedisFanout {
     prefix: String,
     publisher: ConnectionManager,
     sink: RwLock<Option<PubSubSink>>,
-    /// Sockets per user here; subscribed while above zero. Held across (un)subscribe so the
+    /// Sockets per channel here; subscribed while above zero. Held across (un)subscribe so the
     /// Redis-side state follows the counts in order.
-    joined: tokio::sync::Mutex<HashMap<Uuid, usize>>,
+    joined: tokio::sync::Mutex<HashMap<String, usize>>,
 }
 
 impl RedisFanout {
@@ -55,8 +57,8 @@ impl RedisFanout {
                             let joined = this.joined.lock().await;
                             *this.sink.write().expect("sink lock") = Some(sink.clone());
                             let mut sink = sink;
-                            for u in joined.keys() {
-                                if let Err(e) = sink.subscribe(this.channel(*u)).await {
+                            for channel in joined.keys() {
+                                if let Err(e) = sink.subscribe(channel).await {
                                     tracing::warn!(error = %e, "resubscribe failed");
                                 }
                             }
@@ -77,6 +79,17 @@ impl RedisFanout {
                             let Ok(payload) = msg.get_payload::<Vec<u8>>() else {
                                 continue;
                             };
+                            if msg.get_channel_name().ends_with(".control") {
+                                match serde_json::from_slice::<ControlFrame>(&payload) {
+                                    Ok(c) => {
+                                        if inbound.send(Inbound::Control(c)).is_err() {
+                                            return;
+                                        }
+                                    }
+                                    Err(e) => tracing::warn!(error = %e, "undecodable control frame"),
+                                }
+                                continue;
+                            }
                             match serde_json::from_slice::<Delta>(&payload) {
                                 Ok(d) => {
                                     if inbound.send(Inbound::Delta(d)).is_err() {
@@ -107,6 +120,46 @@ impl RedisFanout {
         format!("{}user.{user_id}.sync", self.prefix)
     }
 
+    fn control_channel(&self, device_id: Uuid) -> String {
+        format!("{}device.{device_id}.control", self.prefix)
+    }
+
+    /// Counts one more socket on `channel`; the first subscribes.
+    async fn join_channel(&self, channel: String) -> Result<(), FanoutError> {
+        let mut joined = self.joined.lock().await;
+        let n = joined.entry(channel.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            return Ok(());
+        }
+        match self.sink() {
+            Some(mut sink) => {
+                let res = sink.subscribe(&channel).await;
+                if res.is_err() {
+                    joined.remove(&channel);
+                }
+                res.map_err(|e| FanoutError(e.to_string()))
+            }
+            // Not connected yet: the subscriber subscribes every joined channel when it connects.
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one socket less on `channel`; the last unsubscribes.
+    async fn leave_channel(&self, channel: String) {
+        let mut joined = self.joined.lock().await;
+        let Some(n) = joined.get_mut(&channel) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            joined.remove(&channel);
+            if let Some(mut sink) = self.sink() {
+                let _ = sink.unsubscribe(&channel).await;
+            }
+        }
+    }
+
     fn sink(&self) -> Option<PubSubSink> {
         self.sink.read().expect("sink lock").clone()
     }
@@ -122,38 +175,28 @@ impl Fanout for RedisFanout {
             .map_err(|e| FanoutError(e.to_string()))
     }
 
-    async fn join(&self, user_id: Uuid) -> Result<(), FanoutError> {
-        let mut joined = self.joined.lock().await;
-        let n = joined.entry(user_id).or_insert(0);
-        *n += 1;
-        if *n > 1 {
-            return Ok(());
-        }
-        match self.sink() {
-            Some(mut sink) => {
-                let res = sink.subscribe(self.channel(user_id)).await;
-                if res.is_err() {
-                    joined.remove(&user_id);
-                }
-                res.map_err(|e| FanoutError(e.to_string()))
-            }
-            // Not connected yet: the subscriber subscribes every joined user when it connects.
-            None => Ok(()),
-        }
+    async fn control(&self, frame: &ControlFrame) -> Result<bool, FanoutError> {
+        let body = serde_json::to_vec(frame).map_err(|e| FanoutError(e.to_string()))?;
+        let mut conn = self.publisher.clone();
+        let receivers: i64 = conn
+            .publish(self.control_channel(frame.device_id), body)
+            .await
+            .map_err(|e| FanoutError(e.to_string()))?;
+        Ok(receivers > 0)
     }
 
-    async fn leave(&self, user_id: Uuid) {
-        let mut joined = self.joined.lock().await;
-        let Some(n) = joined.get_mut(&user_id) else {
-            return;
-        };
-        *n -= 1;
-        if *n == 0 {
-            joined.remove(&user_id);
-            if let Some(mut sink) = self.sink() {
-                let _ = sink.unsubscribe(self.channel(user_id)).await;
-            }
+    async fn join(&self, user_id: Uuid, device_id: Uuid) -> Result<(), FanoutError> {
+        self.join_channel(self.channel(user_id)).await?;
+        if let Err(e) = self.join_channel(self.control_channel(device_id)).await {
+            self.leave_channel(self.channel(user_id)).await;
+            return Err(e);
         }
+        Ok(())
+    }
+
+    async fn leave(&self, user_id: Uuid, device_id: Uuid) {
+        self.leave_channel(self.control_channel(device_id)).await;
+        self.leave_channel(self.channel(user_id)).await;
     }
 
     async fn presence(&self, device_id: Uuid, online: bool) {

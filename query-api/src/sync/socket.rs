@@ -234,6 +234,14 @@ impl Session {
                 push = rx.recv() => match push {
                     Some(Push::Delta(d)) => self.deliver(&d.recorded, false).await?,
                     Some(Push::Resync) => self.fill(false).await?,
+                    Some(Push::Control(c)) => {
+                        metrics::counter!("playback_controls_delivered_total").increment(1);
+                        send(&mut self.ws, &ServerMessage::PlaybackControl {
+                            session_id: c.session_id,
+                            command: c.command.clone(),
+                            position_ms: c.position_ms,
+                        }).await?
+                    }
                     None => return Err(Closed),
                 },
                 msg = next_message(&mut self.ws) => {
