@@ -47,7 +47,7 @@ async fn get(s: &Stack, path: &str, token: &str) -> (u16, Value) {
 }
 
 fn link_offer(platform: &str, kind: &str, price: Option<f64>, web_url: &str) -> Value {
-    let mut o = json!({"platform": platform, "availability_type": kind, "deep_link": "", "web_url": web_url});
+    let mut o = json!({"platform": platform, "availability_type": kind, "deep_link": web_url, "web_url": web_url});
     if let Some(p) = price {
         o["price_amount"] = json!(p);
         o["price_currency"] = json!("USD");
@@ -139,11 +139,36 @@ async fn devices_routing_sessions_and_remote_control() {
             "Heat",
             1995,
             json!([
-                link_offer("netflix", "subscription", None, "https://www.netflix.com/title/70020185"),
-                link_offer("apple_tv", "rent", Some(3.99), "https://tv.apple.com/movie/umc.cmc.heat"),
-                link_offer("apple_tv", "buy", Some(14.99), "https://tv.apple.com/movie/umc.cmc.heat"),
-                link_offer("prime_video", "rent", Some(4.99), "https://www.primevideo.com/detail/B00HEAT"),
-                link_offer("max", "subscription", None, "https://play.max.com/title/heat")
+                link_offer(
+                    "netflix",
+                    "subscription",
+                    None,
+                    "https://www.netflix.com/title/70020185"
+                ),
+                link_offer(
+                    "apple_tv",
+                    "rent",
+                    Some(3.99),
+                    "https://tv.apple.com/movie/umc.cmc.heat"
+                ),
+                link_offer(
+                    "apple_tv",
+                    "buy",
+                    Some(14.99),
+                    "https://tv.apple.com/movie/umc.cmc.heat"
+                ),
+                link_offer(
+                    "prime_video",
+                    "rent",
+                    Some(4.99),
+                    "https://www.primevideo.com/detail/B00HEAT"
+                ),
+                link_offer(
+                    "max",
+                    "subscription",
+                    None,
+                    "https://play.max.com/title/heat"
+                )
             ]),
         ),
     )
@@ -152,7 +177,7 @@ async fn devices_routing_sessions_and_remote_control() {
         "tt0097165",
         "Dead Poets Society",
         1989,
-        json!([{"platform": "hulu", "availability_type": "subscription", "deep_link": "",
+        json!([{"platform": "hulu", "availability_type": "subscription", "deep_link": "https://www.hulu.com/watch/dps",
                 "web_url": "https://www.hulu.com/watch/dps", "available_from": "2025-01-01T00:00:00Z",
                 "expires_at": far_past}]),
     );
@@ -162,12 +187,20 @@ async fn devices_routing_sessions_and_remote_control() {
         "tt0094625",
         "Akira",
         1988,
-        json!([link_offer("crunchyroll", "subscription", None, "https://www.crunchyroll.com/watch/akira")]),
+        json!([link_offer(
+            "crunchyroll",
+            "subscription",
+            None,
+            "https://www.crunchyroll.com/watch/akira"
+        )]),
     );
     abroad["region"] = json!("GB");
     let abroad = ingest(&s, abroad).await;
     s.eventually(20, "titles in the catalog", || async {
-        (s.count("SELECT count(*) FROM catalog.platform_availability").await == 7).then_some(())
+        (s.count("SELECT count(*) FROM catalog.platform_availability")
+            .await
+            == 7)
+            .then_some(())
     })
     .await;
 
@@ -179,11 +212,29 @@ async fn devices_routing_sessions_and_remote_control() {
     let bob_t = s.token(bob, "");
 
     // Bad input names the field; nothing is registered.
-    let (st, b) = post(&s, "/v1/devices/register", &ann_t, json!({"device_name": "TV", "device_type": "toaster"})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/devices/register",
+        &ann_t,
+        json!({"device_name": "TV", "device_type": "toaster"}),
+    )
+    .await;
     assert_eq!((st, field_of(&b)), (400, "device_type".into()), "{b}");
-    let (st, b) = post(&s, "/v1/devices/register", &ann_t, json!({"device_name": " ", "device_type": "roku"})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/devices/register",
+        &ann_t,
+        json!({"device_name": " ", "device_type": "roku"}),
+    )
+    .await;
     assert_eq!((st, field_of(&b)), (400, "device_name".into()), "{b}");
-    let (st, b) = post(&s, "/v1/devices/register", &ann_t, json!({"device_type": "roku"})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/devices/register",
+        &ann_t,
+        json!({"device_type": "roku"}),
+    )
+    .await;
     assert_eq!(st, 400, "{b}");
     assert!(b.to_string().contains("device_name"), "{b}");
 
@@ -199,10 +250,19 @@ async fn devices_routing_sessions_and_remote_control() {
     assert_eq!(st, 201, "{tv}");
     assert_eq!(tv["device_id"], json!(tv_id));
     assert_eq!(tv["status"], "Offline");
-    assert!(tv.get("push_token").is_none(), "the push token is never served back");
+    assert!(
+        tv.get("push_token").is_none(),
+        "the push token is never served back"
+    );
     let (st, again) = post(&s, "/v1/devices/register", &tv_t, tv_body).await;
     assert_eq!(st, 200, "re-registering is an update: {again}");
-    let (st, phone) = post(&s, "/v1/devices/register", &ann_t, json!({"device_name": "Ann's phone", "device_type": "mobile"})).await;
+    let (st, phone) = post(
+        &s,
+        "/v1/devices/register",
+        &ann_t,
+        json!({"device_name": "Ann's phone", "device_type": "mobile"}),
+    )
+    .await;
     assert_eq!(st, 201, "{phone}");
     assert_eq!(phone["device_type"], "android", "the seed's `mobile` alias");
     let phone_id: Uuid = serde_json::from_value(phone["device_id"].clone()).unwrap();
@@ -213,27 +273,57 @@ async fn devices_routing_sessions_and_remote_control() {
             (b["devices"].as_array().map(Vec::len) == Some(2)).then_some(b)
         })
         .await;
-    let names: Vec<_> = devices["devices"].as_array().unwrap().iter().map(|d| d["device_name"].as_str().unwrap()).collect();
+    let names: Vec<_> = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device_name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Living room", "Ann's phone"]);
 
     // Own devices only.
     let (st, b) = get(&s, "/v1/devices", &bob_t).await;
     assert_eq!((st, b["devices"].as_array().unwrap().len()), (200, 0));
-    let (st, _) = call(&s, reqwest::Method::DELETE, &format!("/v1/devices/{tv_id}"), &bob_t, None).await;
+    let (st, _) = call(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/v1/devices/{tv_id}"),
+        &bob_t,
+        None,
+    )
+    .await;
     assert_eq!(st, 404, "another user's device is not theirs to remove");
-    let (st, b) = post(&s, "/v1/playback/initiate", &bob_t, json!({"content_id": heat, "device_id": tv_id})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/playback/initiate",
+        &bob_t,
+        json!({"content_id": heat, "device_id": tv_id}),
+    )
+    .await;
     assert_eq!(st, 404, "{b}");
     let no_devices = s.token(bob, "read:content");
     let (st, _) = get(&s, "/v1/devices", &no_devices).await;
     assert_eq!(st, 403, "read:devices is required");
 
     // Routing: the user's own Netflix on the TV, with the TV's deep link.
-    let (st, _) = call(&s, reqwest::Method::PUT, &format!("/v1/user/{ann}/services"), &ann_t,
-        Some(json!({"region": "US", "services": [{"platform": "netflix"}]}))).await;
+    let (st, _) = call(
+        &s,
+        reqwest::Method::PUT,
+        &format!("/v1/user/{ann}/services"),
+        &ann_t,
+        Some(json!({"region": "US", "services": [{"platform": "netflix"}]})),
+    )
+    .await;
     assert_eq!(st, 200);
     let r = s
         .eventually(20, "services reach the profile", || async {
-            let (st, r) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": heat, "device_id": tv_id})).await;
+            let (st, r) = post(
+                &s,
+                "/v1/playback/initiate",
+                &ann_t,
+                json!({"content_id": heat, "device_id": tv_id}),
+            )
+            .await;
             (st == 200 && r["platform"] == "netflix").then_some(r)
         })
         .await;
@@ -241,48 +331,152 @@ async fn devices_routing_sessions_and_remote_control() {
     assert_eq!(r["deep_link"], "tizen-app://11101200001?contentId=70020185");
     assert_eq!(r["web_fallback"], "https://www.netflix.com/title/70020185");
     assert_eq!(r["native_app"], true);
-    let alts: Vec<_> = r["alternatives"].as_array().unwrap().iter().map(|a| (a["platform"].as_str().unwrap(), a["reason"].as_str().unwrap())).collect();
+    let alts: Vec<_> = r["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["platform"].as_str().unwrap(),
+                a["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
         alts,
-        [("apple_tv", "cheapest rental: $3.99 on Apple TV"), ("prime_video", "rent for $4.99 on Prime Video")],
+        [
+            ("apple_tv", "cheapest rental: $3.99 on Apple TV"),
+            ("prime_video", "rent for $4.99 on Prime Video")
+        ],
         "max is not on this TV; one route per platform"
     );
-    let (st, r) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": heat, "device_id": tv_id, "preferred_platform": "prime_video"})).await;
-    assert_eq!((st, r["platform"].as_str()), (200, Some("prime_video")), "{r}");
-    assert!(r["deep_link"].as_str().unwrap().starts_with("tizen-app://3201512006785?contentId=B00HEAT"), "{r}");
+    let (st, r) = post(
+        &s,
+        "/v1/playback/initiate",
+        &ann_t,
+        json!({"content_id": heat, "device_id": tv_id, "preferred_platform": "prime_video"}),
+    )
+    .await;
+    assert_eq!(
+        (st, r["platform"].as_str()),
+        (200, Some("prime_video")),
+        "{r}"
+    );
+    assert!(
+        r["deep_link"]
+            .as_str()
+            .unwrap()
+            .starts_with("tizen-app://3201512006785?contentId=B00HEAT"),
+        "{r}"
+    );
 
     // Bad input and unknown content.
-    let (st, b) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": heat, "device_id": tv_id, "quality_preference": "8k"})).await;
-    assert_eq!((st, field_of(&b)), (400, "quality_preference".into()), "{b}");
-    let (st, b) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": "nope", "device_id": tv_id})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/playback/initiate",
+        &ann_t,
+        json!({"content_id": heat, "device_id": tv_id, "quality_preference": "8k"}),
+    )
+    .await;
+    assert_eq!(
+        (st, field_of(&b)),
+        (400, "quality_preference".into()),
+        "{b}"
+    );
+    let (st, b) = post(
+        &s,
+        "/v1/playback/initiate",
+        &ann_t,
+        json!({"content_id": "nope", "device_id": tv_id}),
+    )
+    .await;
     assert_eq!((st, field_of(&b)), (400, "content_id".into()), "{b}");
-    let (st, b) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": Uuid::new_v4(), "device_id": tv_id})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/playback/initiate",
+        &ann_t,
+        json!({"content_id": Uuid::new_v4(), "device_id": tv_id}),
+    )
+    .await;
     assert_eq!(st, 404, "{b}");
-    let (st, b) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": heat, "device_id": Uuid::new_v4()})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/playback/initiate",
+        &ann_t,
+        json!({"content_id": heat, "device_id": Uuid::new_v4()}),
+    )
+    .await;
     assert_eq!(st, 404, "an unregistered device: {b}");
 
     // Nothing available now: 409 saying where and when, not an empty link.
-    let (st, b) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": gone, "device_id": tv_id})).await;
-    assert_eq!((st, b["error"]["code"].as_str()), (409, Some("not_available")), "{b}");
+    let (st, b) = post(
+        &s,
+        "/v1/playback/initiate",
+        &ann_t,
+        json!({"content_id": gone, "device_id": tv_id}),
+    )
+    .await;
+    assert_eq!(
+        (st, b["error"]["code"].as_str()),
+        (409, Some("not_available")),
+        "{b}"
+    );
     assert_eq!(b["error"]["last_available"][0]["platform"], "hulu", "{b}");
-    assert!(b["error"]["message"].as_str().unwrap().contains("last available on Hulu in US until 2026-01-01"), "{b}");
-    let (st, b) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": abroad, "device_id": tv_id})).await;
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("last available on Hulu in US until 2026-01-01"),
+        "{b}"
+    );
+    let (st, b) = post(
+        &s,
+        "/v1/playback/initiate",
+        &ann_t,
+        json!({"content_id": abroad, "device_id": tv_id}),
+    )
+    .await;
     assert_eq!(st, 409, "{b}");
     assert_eq!(b["error"]["elsewhere"][0]["region"], "GB", "{b}");
 
     // "Can I watch it now?" without a session: in a browser, and on the TV.
     let (st, w) = get(&s, &format!("/v1/content/{heat}/watch"), &ann_t).await;
-    assert_eq!((st, w["platform"].as_str(), w["deep_link"].as_str()), (200, Some("netflix"), Some("https://www.netflix.com/title/70020185")), "{w}");
-    let (st, w) = get(&s, &format!("/v1/content/{heat}/watch?device_id={tv_id}"), &ann_t).await;
+    assert_eq!(
+        (st, w["platform"].as_str(), w["deep_link"].as_str()),
+        (
+            200,
+            Some("netflix"),
+            Some("https://www.netflix.com/title/70020185")
+        ),
+        "{w}"
+    );
+    let (st, w) = get(
+        &s,
+        &format!("/v1/content/{heat}/watch?device_id={tv_id}"),
+        &ann_t,
+    )
+    .await;
     assert_eq!((st, w["native_app"].as_bool()), (200, Some(true)), "{w}");
 
     // Resume from the position the phone synced.
     let heat_id: Uuid = heat.parse().unwrap();
-    let (st, b) = post(&s, "/v1/sync/merge", &ann_t, json!({"device_id": phone_id, "operations": [position_op(phone_id, heat_id, 754_000)]})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/sync/merge",
+        &ann_t,
+        json!({"device_id": phone_id, "operations": [position_op(phone_id, heat_id, 754_000)]}),
+    )
+    .await;
     assert_eq!(st, 200, "{b}");
     let started = s
         .eventually(20, "the synced position is resumed", || async {
-            let (st, r) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": heat, "device_id": tv_id, "resume": true})).await;
+            let (st, r) = post(
+                &s,
+                "/v1/playback/initiate",
+                &ann_t,
+                json!({"content_id": heat, "device_id": tv_id, "resume": true}),
+            )
+            .await;
             (st == 200 && r["resume_position_ms"] == 754_000).then_some(r)
         })
         .await;
@@ -291,18 +485,59 @@ async fn devices_routing_sessions_and_remote_control() {
     // Remote control: phone → TV over the TV's sync socket.
     let mut tv_ws = connect(&s, &tv_t, ann, tv_id).await;
     let mut phone_ws = connect(&s, &ann_t, ann, phone_id).await;
-    let (st, b) = post(&s, "/v1/playback/control", &ann_t, json!({"session_id": session, "command": "pause"})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/playback/control",
+        &ann_t,
+        json!({"session_id": session, "command": "pause"}),
+    )
+    .await;
     assert_eq!((st, b["state"].as_str()), (200, Some("paused")), "{b}");
-    let frame = until(&mut tv_ws, |m| matches!(m, ServerMessage::PlaybackControl { .. })).await;
-    assert_eq!(frame, ServerMessage::PlaybackControl { session_id: session, command: "pause".into(), position_ms: None });
-    let (st, b) = post(&s, "/v1/playback/control", &ann_t, json!({"session_id": session, "command": "seek", "position_ms": 900_000})).await;
+    let frame = until(&mut tv_ws, |m| {
+        matches!(m, ServerMessage::PlaybackControl { .. })
+    })
+    .await;
+    assert_eq!(
+        frame,
+        ServerMessage::PlaybackControl {
+            session_id: session,
+            command: "pause".into(),
+            position_ms: None
+        }
+    );
+    let (st, b) = post(
+        &s,
+        "/v1/playback/control",
+        &ann_t,
+        json!({"session_id": session, "command": "seek", "position_ms": 900_000}),
+    )
+    .await;
     assert_eq!((st, b["position_ms"].as_u64()), (200, Some(900_000)), "{b}");
-    let frame = until(&mut tv_ws, |m| matches!(m, ServerMessage::PlaybackControl { .. })).await;
-    assert_eq!(frame, ServerMessage::PlaybackControl { session_id: session, command: "seek".into(), position_ms: Some(900_000) });
+    let frame = until(&mut tv_ws, |m| {
+        matches!(m, ServerMessage::PlaybackControl { .. })
+    })
+    .await;
+    assert_eq!(
+        frame,
+        ServerMessage::PlaybackControl {
+            session_id: session,
+            command: "seek".into(),
+            position_ms: Some(900_000)
+        }
+    );
     for (body, field) in [
-        (json!({"session_id": session, "command": "seek", "position_ms": -1}), "position_ms"),
-        (json!({"session_id": session, "command": "seek"}), "position_ms"),
-        (json!({"session_id": session, "command": "rewind"}), "command"),
+        (
+            json!({"session_id": session, "command": "seek", "position_ms": -1}),
+            "position_ms",
+        ),
+        (
+            json!({"session_id": session, "command": "seek"}),
+            "position_ms",
+        ),
+        (
+            json!({"session_id": session, "command": "rewind"}),
+            "command",
+        ),
     ] {
         let (st, b) = post(&s, "/v1/playback/control", &ann_t, body).await;
         assert_eq!((st, field_of(&b)), (400, field.to_string()), "{b}");
@@ -311,52 +546,120 @@ async fn devices_routing_sessions_and_remote_control() {
     // The TV's position flows back to the phone through CRDT sync.
     let op = position_op(tv_id, heat_id, 901_500);
     tv_ws
-        .send(Message::Text(serde_json::to_string(&ClientMessage::StateUpdate { operations: vec![op] }).unwrap().into()))
+        .send(Message::Text(
+            serde_json::to_string(&ClientMessage::StateUpdate {
+                operations: vec![op],
+            })
+            .unwrap()
+            .into(),
+        ))
         .await
         .unwrap();
-    let watching = until(&mut phone_ws, |m| matches!(m, ServerMessage::DeviceEvent { event: DeviceEvent::Watching { .. }, .. })).await;
-    assert_eq!(watching, ServerMessage::DeviceEvent { device_id: tv_id, event: DeviceEvent::Watching { content_id: heat_id, position_ms: 901_500 } });
+    let watching = until(&mut phone_ws, |m| {
+        matches!(
+            m,
+            ServerMessage::DeviceEvent {
+                event: DeviceEvent::Watching { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    assert_eq!(
+        watching,
+        ServerMessage::DeviceEvent {
+            device_id: tv_id,
+            event: DeviceEvent::Watching {
+                content_id: heat_id,
+                position_ms: 901_500
+            }
+        }
+    );
 
     // The TV is watching; the phone is online.
     s.eventually(20, "device status from presence and sessions", || async {
         let (_, b) = get(&s, "/v1/devices", &ann_t).await;
-        let status = |id: Uuid| b["devices"].as_array().unwrap().iter().find(|d| d["device_id"] == json!(id)).map(|d| d["status"].clone());
-        (status(tv_id) == Some(json!("Watching")) && status(phone_id) == Some(json!("Online"))).then_some(())
+        let status = |id: Uuid| {
+            b["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["device_id"] == json!(id))
+                .map(|d| d["status"].clone())
+        };
+        (status(tv_id) == Some(json!("Watching")) && status(phone_id) == Some(json!("Online")))
+            .then_some(())
     })
     .await;
 
     // Another user's session: 403, for reading and for control.
-    let (st, _) = post(&s, "/v1/playback/control", &bob_t, json!({"session_id": session, "command": "play"})).await;
+    let (st, _) = post(
+        &s,
+        "/v1/playback/control",
+        &bob_t,
+        json!({"session_id": session, "command": "play"}),
+    )
+    .await;
     assert_eq!(st, 403);
     let (st, _) = get(&s, &format!("/v1/playback/session/{session}"), &bob_t).await;
     assert_eq!(st, 403);
 
     // Stop ends it; the projection shows it; a later control is refused.
-    let (st, b) = post(&s, "/v1/playback/control", &ann_t, json!({"session_id": session, "command": "stop"})).await;
+    let (st, b) = post(
+        &s,
+        "/v1/playback/control",
+        &ann_t,
+        json!({"session_id": session, "command": "stop"}),
+    )
+    .await;
     assert_eq!((st, b["state"].as_str()), (200, Some("ended")), "{b}");
     s.eventually(20, "the session ends in the read model", || async {
         let (_, b) = get(&s, &format!("/v1/playback/session/{session}"), &ann_t).await;
         (b["state"] == "ended" && b["position_ms"] == 900_000).then_some(())
     })
     .await;
-    let (st, _) = post(&s, "/v1/playback/control", &ann_t, json!({"session_id": session, "command": "play"})).await;
+    let (st, _) = post(
+        &s,
+        "/v1/playback/control",
+        &ann_t,
+        json!({"session_id": session, "command": "play"}),
+    )
+    .await;
     assert_eq!(st, 409);
 
     // An offline TV: 409, nothing recorded.
-    let (_, r) = post(&s, "/v1/playback/initiate", &ann_t, json!({"content_id": heat, "device_id": tv_id})).await;
+    let (_, r) = post(
+        &s,
+        "/v1/playback/initiate",
+        &ann_t,
+        json!({"content_id": heat, "device_id": tv_id}),
+    )
+    .await;
     let second: Uuid = serde_json::from_value(r["session_id"].clone()).unwrap();
     tv_ws.close(None).await.unwrap();
     drop(tv_ws);
     let b = s
         .eventually(20, "the TV's socket is gone", || async {
-            let (st, b) = post(&s, "/v1/playback/control", &ann_t, json!({"session_id": second, "command": "pause"})).await;
+            let (st, b) = post(
+                &s,
+                "/v1/playback/control",
+                &ann_t,
+                json!({"session_id": second, "command": "pause"}),
+            )
+            .await;
             (st == 409).then_some(b)
         })
         .await;
     assert_eq!(b["error"]["code"], "device_offline", "{b}");
     let (st, b) = get(&s, &format!("/v1/playback/session/{second}"), &ann_t).await;
     assert_eq!((st, b["state"].as_str()), (200, Some("playing")), "{b}");
-    let (st, _) = post(&s, "/v1/playback/control", &ann_t, json!({"session_id": Uuid::new_v4(), "command": "pause"})).await;
+    let (st, _) = post(
+        &s,
+        "/v1/playback/control",
+        &ann_t,
+        json!({"session_id": Uuid::new_v4(), "command": "pause"}),
+    )
+    .await;
     assert_eq!(st, 404);
 
     // The same over gRPC, with the token in the metadata.
@@ -369,15 +672,27 @@ async fn devices_routing_sessions_and_remote_control() {
         }
         use mediagw_query_api::playback::grpc::pb;
         use pb::playback_service_client::PlaybackServiceClient;
-        let mut client = PlaybackServiceClient::connect(s.grpc.clone()).await.unwrap();
+        let mut client = PlaybackServiceClient::connect(s.grpc.clone())
+            .await
+            .unwrap();
         let list = client
-            .get_devices(with_token(pb::GetDevicesRequest { user_id: ann.to_string() }, &ann_t))
+            .get_devices(with_token(
+                pb::GetDevicesRequest {
+                    user_id: ann.to_string(),
+                },
+                &ann_t,
+            ))
             .await
             .unwrap()
             .into_inner();
         assert_eq!(list.devices.len(), 2);
         let other = client
-            .get_devices(with_token(pb::GetDevicesRequest { user_id: ann.to_string() }, &bob_t))
+            .get_devices(with_token(
+                pb::GetDevicesRequest {
+                    user_id: ann.to_string(),
+                },
+                &bob_t,
+            ))
             .await
             .unwrap_err();
         assert_eq!(other.code(), tonic::Code::PermissionDenied);
@@ -386,22 +701,44 @@ async fn devices_routing_sessions_and_remote_control() {
             device_id: tv_id.to_string(),
             ..Default::default()
         };
-        let denied = client.initiate_playback(tonic::Request::new(ask.clone())).await.unwrap_err();
+        let denied = client
+            .initiate_playback(tonic::Request::new(ask.clone()))
+            .await
+            .unwrap_err();
         assert_eq!(denied.code(), tonic::Code::Unauthenticated);
-        let started = client.initiate_playback(with_token(ask, &ann_t)).await.unwrap().into_inner();
-        assert_eq!((started.platform.as_str(), started.reason.as_str()), ("netflix", "included in your Netflix"));
+        let started = client
+            .initiate_playback(with_token(ask, &ann_t))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (started.platform.as_str(), started.reason.as_str()),
+            ("netflix", "included in your Netflix")
+        );
         let offline = client
             .control_playback(with_token(
-                pb::ControlPlaybackRequest { session_id: started.session_id, command: "pause".into(), position_ms: None },
+                pb::ControlPlaybackRequest {
+                    session_id: started.session_id,
+                    command: "pause".into(),
+                    position_ms: None,
+                },
                 &ann_t,
             ))
             .await
             .unwrap_err();
-        assert_eq!(offline.code(), tonic::Code::FailedPrecondition, "{offline:?}");
+        assert_eq!(
+            offline.code(),
+            tonic::Code::FailedPrecondition,
+            "{offline:?}"
+        );
         assert!(offline.message().contains("device_offline"));
         let bad = client
             .control_playback(with_token(
-                pb::ControlPlaybackRequest { session_id: second.to_string(), command: "seek".into(), position_ms: Some(-5) },
+                pb::ControlPlaybackRequest {
+                    session_id: second.to_string(),
+                    command: "seek".into(),
+                    position_ms: Some(-5),
+                },
                 &ann_t,
             ))
             .await
@@ -411,14 +748,28 @@ async fn devices_routing_sessions_and_remote_control() {
     }
 
     // Removing a device.
-    let (st, _) = call(&s, reqwest::Method::DELETE, &format!("/v1/devices/{phone_id}"), &ann_t, None).await;
+    let (st, _) = call(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/v1/devices/{phone_id}"),
+        &ann_t,
+        None,
+    )
+    .await;
     assert_eq!(st, 204);
     s.eventually(20, "the phone leaves the read model", || async {
         let (_, b) = get(&s, "/v1/devices", &ann_t).await;
         (b["devices"].as_array().map(Vec::len) == Some(1)).then_some(())
     })
     .await;
-    let (st, _) = call(&s, reqwest::Method::DELETE, &format!("/v1/devices/{phone_id}"), &ann_t, None).await;
+    let (st, _) = call(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/v1/devices/{phone_id}"),
+        &ann_t,
+        None,
+    )
+    .await;
     assert_eq!(st, 404);
 
     // The events went out on their topics; the push token did not.
@@ -432,9 +783,11 @@ async fn devices_routing_sessions_and_remote_control() {
     }
     let metrics = s.metrics().await;
     assert!(
-        metrics.lines().any(|l| l.starts_with("playback_initiated_total")
-            && l.contains("platform=\"netflix\"")
-            && l.contains("device_type=\"tizen\"")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("playback_initiated_total")
+                && l.contains("platform=\"netflix\"")
+                && l.contains("device_type=\"tizen\"")),
         "{metrics}"
     );
 }

@@ -90,7 +90,10 @@ impl DeviceService {
 
     pub async fn remove(&self, user_id: Uuid, device_id: Uuid) -> Result<(), CommandError> {
         self.repo
-            .execute(&user_id.to_string(), || DeviceCommand::Remove { user_id, device_id })
+            .execute(&user_id.to_string(), || DeviceCommand::Remove {
+                user_id,
+                device_id,
+            })
             .await
             .map_err(device_error)?;
         Ok(())
@@ -114,8 +117,12 @@ pub struct SessionService {
 fn session_error(e: ExecuteError<SessionError>) -> CommandError {
     match e {
         ExecuteError::Rejected(SessionError::Invalid(v)) => CommandError::Validation(v),
-        ExecuteError::Rejected(SessionError::NotFound) => CommandError::NotFound("playback session"),
-        ExecuteError::Rejected(e @ SessionError::Forbidden) => CommandError::Forbidden(e.to_string()),
+        ExecuteError::Rejected(SessionError::NotFound) => {
+            CommandError::NotFound("playback session")
+        }
+        ExecuteError::Rejected(e @ SessionError::Forbidden) => {
+            CommandError::Forbidden(e.to_string())
+        }
         ExecuteError::Rejected(e @ (SessionError::Ended | SessionError::AlreadyStarted)) => {
             CommandError::Conflict(e.to_string())
         }

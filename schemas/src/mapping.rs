@@ -804,20 +804,22 @@ mod playback_mapping {
             let (event_id, sequence, occurred_at_ms) = head(meta);
             let pos = |p: &Option<u64>| p.map(|p| p as i64);
             match event {
-                SessionEvent::PlaybackStarted(s) => EventRecord::PlaybackStarted(PlaybackStartedV1 {
-                    event_id,
-                    user_id: s.user_id.to_string(),
-                    sequence,
-                    occurred_at_ms,
-                    session_id: s.session_id.to_string(),
-                    device_id: s.device_id.to_string(),
-                    content_id: s.content_id.to_string(),
-                    platform: s.platform.clone(),
-                    deep_link: s.deep_link.clone(),
-                    web_fallback: s.web_fallback.clone(),
-                    resume_position_ms: pos(&s.resume_position_ms),
-                    started_at_ms: s.at_ms,
-                }),
+                SessionEvent::PlaybackStarted(s) => {
+                    EventRecord::PlaybackStarted(PlaybackStartedV1 {
+                        event_id,
+                        user_id: s.user_id.to_string(),
+                        sequence,
+                        occurred_at_ms,
+                        session_id: s.session_id.to_string(),
+                        device_id: s.device_id.to_string(),
+                        content_id: s.content_id.to_string(),
+                        platform: s.platform.clone(),
+                        deep_link: s.deep_link.clone(),
+                        web_fallback: s.web_fallback.clone(),
+                        resume_position_ms: pos(&s.resume_position_ms),
+                        started_at_ms: s.at_ms,
+                    })
+                }
                 SessionEvent::PlaybackControlled {
                     session_id,
                     user_id,

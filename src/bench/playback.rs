@@ -45,7 +45,12 @@ async fn send(
     token: &str,
     body: Value,
 ) -> anyhow::Result<(u16, Value)> {
-    let r = http.request(method, url).bearer_auth(token).json(&body).send().await?;
+    let r = http
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
     let status = r.status().as_u16();
     Ok((status, r.json().await.unwrap_or(Value::Null)))
 }
@@ -79,11 +84,16 @@ pub async fn run(
     )
     .fetch_all(&app.pool)
     .await?;
-    anyhow::ensure!(!titles.is_empty(), "no title with a US offer: load the sample catalog first");
+    anyhow::ensure!(
+        !titles.is_empty(),
+        "no title with a US offer: load the sample catalog first"
+    );
     let catalog: i64 = sqlx::query_scalar("SELECT count(*) FROM catalog.content")
         .fetch_one(&app.pool)
         .await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     let n_users = (sockets / 2).max(1);
     println!("playback: {catalog} titles in the catalog, {} with US offers; registering {n_users} users' TVs and phones…", titles.len());
     let mut users = Vec::with_capacity(n_users);
@@ -95,8 +105,14 @@ pub async fn run(
             "capabilities": {"supports_4k": true, "supports_hdr": true, "supports_dolby_atmos": false, "supported_platforms": []}
         })).await?;
         anyhow::ensure!(st == 201, "register: {st} {tv}");
-        let (st, b) = send(&http, reqwest::Method::PUT, format!("{api}/v1/user/{id}/services"), &t,
-            json!({"region": "US", "services": [{"platform": "netflix"}, {"platform": "max"}]})).await?;
+        let (st, b) = send(
+            &http,
+            reqwest::Method::PUT,
+            format!("{api}/v1/user/{id}/services"),
+            &t,
+            json!({"region": "US", "services": [{"platform": "netflix"}, {"platform": "max"}]}),
+        )
+        .await?;
         anyhow::ensure!(st == 200, "services: {st} {b}");
         let tv = serde_json::from_value(tv["device_id"].clone())?;
         users.push(User { id, token: t, tv });
@@ -107,8 +123,14 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(2)).await;
     for i in 0..100 {
         let u = &users[i % users.len()];
-        let (st, b) = send(&http, reqwest::Method::POST, format!("{api}/v1/playback/initiate"), &u.token,
-            json!({"content_id": titles[i % titles.len()], "device_id": u.tv, "resume": true})).await?;
+        let (st, b) = send(
+            &http,
+            reqwest::Method::POST,
+            format!("{api}/v1/playback/initiate"),
+            &u.token,
+            json!({"content_id": titles[i % titles.len()], "device_id": u.tv, "resume": true}),
+        )
+        .await?;
         anyhow::ensure!(st == 200 || st == 409, "initiate: {st} {b}");
     }
     println!("initiate (routing + deep link + session event write, resume from sync state):");
@@ -119,8 +141,14 @@ pub async fn run(
         let started = Instant::now();
         let mut workers = Vec::new();
         for w in 0..c {
-            let (http, api, users, titles, lat, refused) =
-                (http.clone(), api.to_string(), users.clone(), titles.clone(), lat.clone(), refused.clone());
+            let (http, api, users, titles, lat, refused) = (
+                http.clone(),
+                api.to_string(),
+                users.clone(),
+                titles.clone(),
+                lat.clone(),
+                refused.clone(),
+            );
             workers.push(tokio::spawn(async move {
                 let mut i = w;
                 while Instant::now() < deadline {
@@ -190,8 +218,14 @@ pub async fn run(
     );
     let mut sessions = Vec::with_capacity(users.len());
     for (i, u) in users.iter().enumerate() {
-        let (st, b) = send(&http, reqwest::Method::POST, format!("{api}/v1/playback/initiate"), &u.token,
-            json!({"content_id": titles[i % titles.len()], "device_id": u.tv})).await?;
+        let (st, b) = send(
+            &http,
+            reqwest::Method::POST,
+            format!("{api}/v1/playback/initiate"),
+            &u.token,
+            json!({"content_id": titles[i % titles.len()], "device_id": u.tv}),
+        )
+        .await?;
         anyhow::ensure!(st == 200, "initiate: {st} {b}");
         sessions.push(serde_json::from_value::<Uuid>(b["session_id"].clone())?);
     }
@@ -201,7 +235,11 @@ pub async fn run(
     for i in 0..controls {
         let k = i % users.len();
         let u = &users[k];
-        let command = if (i / users.len()) % 2 == 0 { "pause" } else { "play" };
+        let command = if (i / users.len()) % 2 == 0 {
+            "pause"
+        } else {
+            "play"
+        };
         let t = Instant::now();
         let req = http
             .post(format!("{api}/v1/playback/control"))
@@ -227,7 +265,11 @@ pub async fn run(
     }
     let elapsed = started.elapsed();
     report("frame at the TV", &mut frame_ms, elapsed);
-    report("control answered (frame sent, then the event committed)", &mut http_ms, elapsed);
+    report(
+        "control answered (frame sent, then the event committed)",
+        &mut http_ms,
+        elapsed,
+    );
     drop(senders);
     Ok(())
 }

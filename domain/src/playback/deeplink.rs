@@ -538,7 +538,11 @@ mod tests {
         let id = "abc123";
         let mut cells = 0;
         for row in TABLE {
-            assert!(row.web.starts_with("https://") && row.web.contains("{id}"), "{}", row.slug);
+            assert!(
+                row.web.starts_with("https://") && row.web.contains("{id}"),
+                "{}",
+                row.slug
+            );
             assert!(row.search.starts_with("https://") && row.search.contains("{query}"));
             let web = row.web.replace("{id}", id);
             assert_eq!(
@@ -553,12 +557,28 @@ mod tests {
                 cells += 1;
                 let l = link(row.slug, device, "", &sent, "Heat");
                 assert_eq!(l.web_fallback, web, "{} × {}", row.slug, device.as_str());
-                assert!(l.deep_link.contains(id), "{} × {}", row.slug, device.as_str());
+                assert!(
+                    l.deep_link.contains(id),
+                    "{} × {}",
+                    row.slug,
+                    device.as_str()
+                );
                 match row.cells[device.index()] {
                     Cell::App(t) => {
                         assert!(t.contains("{id}"), "{} × {}", row.slug, device.as_str());
-                        assert_ne!(l.deep_link, web, "{} × {}: an app cell equal to the web", row.slug, device.as_str());
-                        assert!(!is_http(&l.deep_link) || t.starts_with("intent:"), "{} × {}", row.slug, device.as_str());
+                        assert_ne!(
+                            l.deep_link,
+                            web,
+                            "{} × {}: an app cell equal to the web",
+                            row.slug,
+                            device.as_str()
+                        );
+                        assert!(
+                            !is_http(&l.deep_link) || t.starts_with("intent:"),
+                            "{} × {}",
+                            row.slug,
+                            device.as_str()
+                        );
                         assert!(l.native);
                     }
                     Cell::Web => {
@@ -589,31 +609,70 @@ mod tests {
             "https://www.primevideo.com/detail/B00FYV5LAM?ref=x",
             "",
         );
-        assert_eq!(l.deep_link, "roku-ecp://launch/13?contentId=B00FYV5LAM&mediaType=movie");
-        let l = link("youtube", DeviceType::Androidtv, "", "https://youtu.be/dQw4w9WgXcQ", "");
+        assert_eq!(
+            l.deep_link,
+            "roku-ecp://launch/13?contentId=B00FYV5LAM&mediaType=movie"
+        );
+        let l = link(
+            "youtube",
+            DeviceType::Androidtv,
+            "",
+            "https://youtu.be/dQw4w9WgXcQ",
+            "",
+        );
         assert!(l.deep_link.contains("v=dQw4w9WgXcQ") && l.deep_link.contains("youtube.tv"));
     }
 
     #[test]
     fn without_an_id_the_provider_links_or_a_search_are_used() {
         // An app link the table cannot read: used on devices with apps, never in a browser.
-        let l = link("netflix", DeviceType::Android, "nflx://odd/path", "https://netflix.com/browse", "Heat");
-        assert_eq!((l.deep_link.as_str(), l.web_fallback.as_str()), ("nflx://odd/path", "https://netflix.com/browse"));
-        let l = link("netflix", DeviceType::Web, "nflx://odd/path", "https://netflix.com/browse", "Heat");
+        let l = link(
+            "netflix",
+            DeviceType::Android,
+            "nflx://odd/path",
+            "https://netflix.com/browse",
+            "Heat",
+        );
+        assert_eq!(
+            (l.deep_link.as_str(), l.web_fallback.as_str()),
+            ("nflx://odd/path", "https://netflix.com/browse")
+        );
+        let l = link(
+            "netflix",
+            DeviceType::Web,
+            "nflx://odd/path",
+            "https://netflix.com/browse",
+            "Heat",
+        );
         assert_eq!(l.deep_link, "https://netflix.com/browse");
         let l = link("mubi", DeviceType::Tizen, "", "", "In the Mood for Love");
-        assert_eq!(l.web_fallback, "https://mubi.com/search/films?query=In+the+Mood+for+Love");
+        assert_eq!(
+            l.web_fallback,
+            "https://mubi.com/search/films?query=In+the+Mood+for+Love"
+        );
         assert_eq!(l.deep_link, l.web_fallback);
     }
 
     #[test]
     fn an_unknown_platform_gets_its_web_link_never_a_failure() {
         for device in DeviceType::ALL {
-            let l = link("kanopy", device, "", "https://www.kanopy.com/product/123", "Heat");
+            let l = link(
+                "kanopy",
+                device,
+                "",
+                "https://www.kanopy.com/product/123",
+                "Heat",
+            );
             assert_eq!(l.deep_link, "https://www.kanopy.com/product/123");
             assert!(!l.native);
         }
-        let l = link("kanopy", DeviceType::Ios, "kanopy://product/123", "https://www.kanopy.com/product/123", "");
+        let l = link(
+            "kanopy",
+            DeviceType::Ios,
+            "kanopy://product/123",
+            "https://www.kanopy.com/product/123",
+            "",
+        );
         assert_eq!(l.deep_link, "kanopy://product/123");
         let l = link("nowhere", DeviceType::Roku, "", "", "Heat & Dust");
         assert!(l.deep_link.starts_with("https://") && l.deep_link.contains("Heat+%26+Dust"));

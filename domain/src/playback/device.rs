@@ -101,7 +101,8 @@ pub struct Capabilities {
 
 impl Capabilities {
     pub fn supports_platform(&self, platform: &str) -> bool {
-        self.supported_platforms.is_empty() || self.supported_platforms.iter().any(|p| p == platform)
+        self.supported_platforms.is_empty()
+            || self.supported_platforms.iter().any(|p| p == platform)
     }
 }
 
@@ -120,8 +121,14 @@ pub struct Device {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DeviceCommand {
     /// Registers a device, or re-registers it with new details (same id: an update).
-    Register { user_id: Uuid, device: Device },
-    Remove { user_id: Uuid, device_id: Uuid },
+    Register {
+        user_id: Uuid,
+        device: Device,
+    },
+    Remove {
+        user_id: Uuid,
+        device_id: Uuid,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

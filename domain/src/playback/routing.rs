@@ -147,7 +147,9 @@ pub fn route(candidates: &[Candidate], ask: &Ask<'_>) -> Result<Routed, NotAvail
     } else {
         Quality::Hd
     };
-    let target = ask.quality_preference.map_or(device_max, |q| q.min(device_max));
+    let target = ask
+        .quality_preference
+        .map_or(device_max, |q| q.min(device_max));
     let preferred = |c: &Candidate| ask.preferred_platform != Some(c.platform.as_str());
     usable.sort_by(|&a, &b| {
         let (ca, cb) = (&candidates[a], &candidates[b]);
@@ -177,7 +179,12 @@ pub fn route(candidates: &[Candidate], ask: &Ask<'_>) -> Result<Routed, NotAvail
         .map(|r| r.index);
     for (rank, r) in routes.iter_mut().enumerate() {
         let c = &candidates[r.index];
-        r.reason = reason(c, r.tier, rank == 0 && ask.preferred_platform == Some(c.platform.as_str()), cheapest_rent == Some(r.index));
+        r.reason = reason(
+            c,
+            r.tier,
+            rank == 0 && ask.preferred_platform == Some(c.platform.as_str()),
+            cheapest_rent == Some(r.index),
+        );
     }
     let best = routes.remove(0);
     Ok(Routed {
@@ -344,11 +351,17 @@ mod tests {
     #[test]
     fn then_free_then_the_cheapest_rental_then_buying() {
         let g = Given::new();
-        assert_eq!(g.best(&mixed()), ("tubi".into(), "free with ads on Tubi".into()));
+        assert_eq!(
+            g.best(&mixed()),
+            ("tubi".into(), "free with ads on Tubi".into())
+        );
         let rentals = &mixed()[..3];
         assert_eq!(
             g.best(rentals),
-            ("apple_tv".into(), "cheapest rental: $3.99 on Apple TV".into())
+            (
+                "apple_tv".into(),
+                "cheapest rental: $3.99 on Apple TV".into()
+            )
         );
         let r = g.route(&mixed()).unwrap();
         let order: Vec<_> = std::iter::once(&r.best)
@@ -368,7 +381,8 @@ mod tests {
         let buy_only = [offer("apple_tv", Buy, Some("14.99"))];
         assert_eq!(g.best(&buy_only).1, "buy for $14.99 on Apple TV");
         assert_eq!(
-            g.best(&[offer("mubi", Free, None), offer("tubi", Ads, None)]).0,
+            g.best(&[offer("mubi", Free, None), offer("tubi", Ads, None)])
+                .0,
             "mubi",
             "free before free with ads"
         );
@@ -386,7 +400,11 @@ mod tests {
         let mut leaving = offer("peacock", Subscription, None);
         leaving.expires_at = Some(now() + chrono::Duration::hours(1));
         let all = [gb.clone(), expired.clone(), future.clone(), leaving];
-        assert_eq!(g.best(&all).0, "peacock", "still available until it expires");
+        assert_eq!(
+            g.best(&all).0,
+            "peacock",
+            "still available until it expires"
+        );
         let err = g.route(&all[..3]).unwrap_err();
         assert_eq!(
             err.unusable,
@@ -398,7 +416,11 @@ mod tests {
         );
         let mut lower = Given::new();
         lower.region = "gb";
-        assert_eq!(lower.best(&[gb]).0, "netflix", "regions compare case-insensitively");
+        assert_eq!(
+            lower.best(&[gb]).0,
+            "netflix",
+            "regions compare case-insensitively"
+        );
     }
 
     #[test]
@@ -424,7 +446,11 @@ mod tests {
         sd.video_quality = Some(Quality::Sd);
         let offers = [uhd, hd, sd];
         let mut g = Given::new();
-        assert_eq!(g.best(&offers).0, "prime_video", "no 4k over an equal HD offer on an HD device");
+        assert_eq!(
+            g.best(&offers).0,
+            "prime_video",
+            "no 4k over an equal HD offer on an HD device"
+        );
         g.caps.supports_4k = true;
         assert_eq!(g.best(&offers).0, "apple_tv", "a 4k device gets 4k");
         g.quality = Some(Quality::Hd);
@@ -434,7 +460,11 @@ mod tests {
         let mut cheaper_sd = offers[2].clone();
         cheaper_sd.price_amount = Some("1.99".parse().unwrap());
         g.quality = None;
-        assert_eq!(g.best(&[offers[0].clone(), cheaper_sd]).0, "vudu", "price comes before quality");
+        assert_eq!(
+            g.best(&[offers[0].clone(), cheaper_sd]).0,
+            "vudu",
+            "price comes before quality"
+        );
     }
 
     #[test]
@@ -450,17 +480,21 @@ mod tests {
             )
         );
         g.preferred = Some("disney_plus");
-        assert_eq!(g.best(&mixed()).0, "netflix", "not offered: the usual order");
+        assert_eq!(
+            g.best(&mixed()).0,
+            "netflix",
+            "not offered: the usual order"
+        );
     }
 
     #[test]
     fn an_unknown_price_sorts_after_known_ones() {
         let g = Given::new();
-        let offers = [offer("x_store", Rent, None), offer("apple_tv", Rent, Some("5.99"))];
+        let offers = [
+            offer("x_store", Rent, None),
+            offer("apple_tv", Rent, Some("5.99")),
+        ];
         assert_eq!(g.best(&offers).0, "apple_tv");
-        assert_eq!(
-            g.best(&offers[..1]).1,
-            "rent on x store"
-        );
+        assert_eq!(g.best(&offers[..1]).1, "rent on x store");
     }
 }

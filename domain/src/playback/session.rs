@@ -331,7 +331,10 @@ mod tests {
             .unwrap();
         assert_eq!(ev, [SessionEvent::PlaybackStarted(started())]);
         let s = given(ev);
-        assert_eq!((s.state, s.position_ms), (SessionState::Playing, Some(60_000)));
+        assert_eq!(
+            (s.state, s.position_ms),
+            (SessionState::Playing, Some(60_000))
+        );
         assert_eq!(
             s.handle(SessionCommand::Start(started())),
             Err(SessionError::AlreadyStarted)
@@ -343,7 +346,12 @@ mod tests {
         let mut s = given(vec![SessionEvent::PlaybackStarted(started())]);
         for (cmd, pos, state, at) in [
             (Control::Pause, None, SessionState::Paused, Some(60_000)),
-            (Control::Seek, Some(90_000), SessionState::Paused, Some(90_000)),
+            (
+                Control::Seek,
+                Some(90_000),
+                SessionState::Paused,
+                Some(90_000),
+            ),
             (Control::Play, None, SessionState::Playing, Some(90_000)),
         ] {
             let ev = s.handle(control(cmd, pos)).unwrap();
@@ -355,13 +363,22 @@ mod tests {
         assert!(matches!(
             ev.as_slice(),
             [
-                SessionEvent::PlaybackControlled { command: Control::Stop, .. },
-                SessionEvent::PlaybackEnded { position_ms: Some(90_000), .. }
+                SessionEvent::PlaybackControlled {
+                    command: Control::Stop,
+                    ..
+                },
+                SessionEvent::PlaybackEnded {
+                    position_ms: Some(90_000),
+                    ..
+                }
             ]
         ));
         ev.into_iter().for_each(|e| s.apply(e));
         assert_eq!(s.state, SessionState::Ended);
-        assert_eq!(s.handle(control(Control::Play, None)), Err(SessionError::Ended));
+        assert_eq!(
+            s.handle(control(Control::Play, None)),
+            Err(SessionError::Ended)
+        );
     }
 
     #[test]
@@ -370,12 +387,19 @@ mod tests {
         for (cmd, pos, msg) in [
             (Control::Seek, None, "is required to seek"),
             (Control::Seek, Some(-1), "must not be negative"),
-            (Control::Pause, Some(MAX_POSITION_MS + 1), "is beyond any video's length"),
+            (
+                Control::Pause,
+                Some(MAX_POSITION_MS + 1),
+                "is beyond any video's length",
+            ),
         ] {
             let Err(SessionError::Invalid(v)) = s.handle(control(cmd, pos)) else {
                 panic!("{cmd:?} {pos:?}")
             };
-            assert_eq!((v.0[0].field.as_str(), v.0[0].message.as_str()), ("position_ms", msg));
+            assert_eq!(
+                (v.0[0].field.as_str(), v.0[0].message.as_str()),
+                ("position_ms", msg)
+            );
         }
     }
 

@@ -45,7 +45,11 @@ fn parse<T: DeserializeOwned>(
     })?;
     serde_path_to_error::deserialize(raw).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "body".to_string() } else { path };
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
         ApiError::Invalid(ValidationErrors(vec![FieldError::new(
             field,
             e.inner().to_string(),
@@ -71,7 +75,10 @@ pub(crate) fn wish(
         .filter(|p| !p.is_empty());
     if let Some(p) = &preferred_platform {
         if !mediagw_domain::catalog::is_slug(p) {
-            errors.push("preferred_platform", "must be a platform slug such as `netflix`");
+            errors.push(
+                "preferred_platform",
+                "must be a platform slug such as `netflix`",
+            );
         }
     }
     let quality_preference = match quality.map(str::trim).filter(|q| !q.is_empty()) {
@@ -109,7 +116,12 @@ pub(crate) fn device_of(caller: &Caller, req: RegisterDeviceRequest) -> Result<D
     }
     let device_id = req
         .device_id
-        .or_else(|| caller.device_id.as_deref().and_then(|d| Uuid::parse_str(d).ok()))
+        .or_else(|| {
+            caller
+                .device_id
+                .as_deref()
+                .and_then(|d| Uuid::parse_str(d).ok())
+        })
         .unwrap_or_else(Uuid::new_v4);
     let c = req.capabilities;
     Ok(Device {
@@ -193,9 +205,7 @@ pub(crate) fn control_of(req: &ControlRequest) -> Result<Control, ApiError> {
     }
     match req.position_ms {
         Some(p) if p < 0 => errors.push("position_ms", "must not be negative"),
-        None if command == Some(Control::Seek) => {
-            errors.push("position_ms", "is required to seek")
-        }
+        None if command == Some(Control::Seek) => errors.push("position_ms", "is required to seek"),
         _ => {}
     }
     match command {

@@ -90,7 +90,11 @@ impl PlaybackService {
         }
     }
 
-    pub async fn register(&self, user_id: Uuid, device: Device) -> Result<(DeviceBody, bool), ApiError> {
+    pub async fn register(
+        &self,
+        user_id: Uuid,
+        device: Device,
+    ) -> Result<(DeviceBody, bool), ApiError> {
         let (d, created) = self
             .commands
             .register_device(user_id, device)
@@ -197,8 +201,7 @@ impl PlaybackService {
         .bind(WATCHING_WINDOW_H as i32)
         .fetch_all(&self.pool);
         let (rows, live, presence) = tokio::join!(rows, live, self.presence(user_id));
-        let watching: BTreeMap<Uuid, Uuid> =
-            live?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let watching: BTreeMap<Uuid, Uuid> = live?.iter().map(|r| (r.get(0), r.get(1))).collect();
         let presence = presence?;
         let mut out = Vec::new();
         for r in rows? {
@@ -282,7 +285,9 @@ impl PlaybackService {
             .fetch_optional(&self.pool);
         let (title, user) = tokio::join!(title, user);
         let title = title?.ok_or_else(|| {
-            ApiError::NotFound(format!("content {content_id} does not exist (`content_id`)"))
+            ApiError::NotFound(format!(
+                "content {content_id} does not exist (`content_id`)"
+            ))
         })?;
         let (content_id, name): (Uuid, String) = (title.get(0), title.get(1));
         let (region, services) = match user? {
@@ -296,7 +301,10 @@ impl PlaybackService {
                     .filter_map(|s| s.get("platform").and_then(|p| p.as_str()))
                     .map(str::to_string)
                     .collect();
-                (region.unwrap_or_else(|| self.settings.default_region.clone()), services)
+                (
+                    region.unwrap_or_else(|| self.settings.default_region.clone()),
+                    services,
+                )
             }
             None => (self.settings.default_region.clone(), BTreeSet::new()),
         };
@@ -341,7 +349,13 @@ impl PlaybackService {
                     .chain(&routed.alternatives)
                     .map(|r| {
                         let c = &candidates[r.index];
-                        deeplink::link(&c.platform, device.device_type, &c.deep_link, &c.web_url, &name)
+                        deeplink::link(
+                            &c.platform,
+                            device.device_type,
+                            &c.deep_link,
+                            &c.web_url,
+                            &name,
+                        )
                     })
                     .collect();
                 Ok((
@@ -399,7 +413,7 @@ impl PlaybackService {
             }
             Err(e) => tracing::warn!(error = %e, "availability history not read"),
         }
-        last.sort_by(|a, b| b.0.cmp(&a.0));
+        last.sort_by_key(|l| std::cmp::Reverse(l.0));
         last.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
         let mut message = format!("“{name}” cannot be watched in {region} right now");
         if let Some((until, platform, r)) = last.first() {
@@ -433,7 +447,11 @@ impl PlaybackService {
     }
 
     /// The last position synced for a title (CRDT state).
-    async fn resume_position(&self, user_id: Uuid, content_id: Uuid) -> Result<Option<u64>, ApiError> {
+    async fn resume_position(
+        &self,
+        user_id: Uuid,
+        content_id: Uuid,
+    ) -> Result<Option<u64>, ApiError> {
         let pos: Option<Option<i64>> = sqlx::query_scalar(
             "SELECT (state->'positions'->$2->'value'->>'position_ms')::bigint
              FROM sync.user_state WHERE user_id = $1",
@@ -459,7 +477,8 @@ impl PlaybackService {
                 Ok(None)
             }
         };
-        let (decision, resume) = tokio::join!(self.decide(user_id, req.content_id, &device, &wish), resume);
+        let (decision, resume) =
+            tokio::join!(self.decide(user_id, req.content_id, &device, &wish), resume);
         let (decision, _) = decision?;
         let resume_position_ms = resume?;
         let best = &decision.routed.best;
@@ -615,7 +634,11 @@ impl PlaybackService {
                 }
             }
             None => {
-                let s = self.commands.session(session_id).await.map_err(write_error)?;
+                let s = self
+                    .commands
+                    .session(session_id)
+                    .await
+                    .map_err(write_error)?;
                 s.as_ref()
                     .and_then(session_body)
                     .ok_or_else(|| ApiError::NotFound("playback session not found".into()))?

@@ -86,7 +86,9 @@ impl RedisFanout {
                                             return;
                                         }
                                     }
-                                    Err(e) => tracing::warn!(error = %e, "undecodable control frame"),
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "undecodable control frame")
+                                    }
                                 }
                                 continue;
                             }
