@@ -315,6 +315,22 @@ impl App {
         }
     }
 
+    /// MCP over HTTP: the tools call this instance's own listener.
+    pub fn mcp_settings(&self) -> mediagw_query_api::mcp::http::McpSettings {
+        let addr = self.config.http.addr;
+        let host = if addr.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            addr.ip()
+        };
+        mediagw_query_api::mcp::http::McpSettings {
+            issuer: self.config.auth.issuer.trim_end_matches('/').to_string(),
+            api_url: format!("http://{}", std::net::SocketAddr::new(host, addr.port())),
+            anonymous_per_minute: self.config.gateway.rate_limits.anonymous.requests_per_minute,
+            authenticated_per_minute: self.config.gateway.rate_limits.free.requests_per_minute,
+        }
+    }
+
     pub fn titles(&self) -> Arc<TitleService> {
         Arc::new(TitleService::new(self.pool.clone()))
     }

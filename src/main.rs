@@ -87,6 +87,18 @@ enum Command {
         #[arg(value_enum)]
         what: TrainWhat,
     },
+    /// MCP over stdio for desktop agents, talking to a running API with the agent's token
+    /// (`MEDIAGW_TOKEN`, or `--sign-in` for a device-grant sign-in shown on stderr).
+    Mcp {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// Sign in through the device grant when `MEDIAGW_TOKEN` is not set.
+        #[arg(long)]
+        sign_in: bool,
+        /// The OAuth client the sign-in uses (it must allow the device grant).
+        #[arg(long, default_value = "mediagw-mcp")]
+        client_id: String,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -294,6 +306,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Eval { action } => eval::run(action, config).await,
         Command::Bench { action } => bench::run(action, config, &metrics).await,
+        Command::Mcp {
+            api,
+            sign_in,
+            client_id,
+        } => cmd::mcp::stdio(&api, sign_in, &client_id).await,
         Command::Auth { action } => {
             let app = app::App::connect(config).await?;
             app.migrate().await?;

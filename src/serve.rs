@@ -206,6 +206,11 @@ pub async fn serve(
             .merge(catalog)
             .merge(mediagw_query_api::sync::router(hub, app.pool.clone()))
             .merge(mediagw_query_api::playback::router(playback.clone()))
+            .merge(mediagw_query_api::mcp::http::router(
+                app.pool.clone(),
+                app.mcp_settings(),
+                shutdown.clone(),
+            ))
             .merge(mediagw_query_api::recommend::router(
                 recommendations.clone(),
             ))

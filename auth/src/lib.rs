@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod caller;
+pub mod consent;
 pub mod error;
 pub mod gate;
 pub mod keys;

@@ -320,6 +320,18 @@ pub enum AuditEvent {
     SigningKeyRotated {
         kid: String,
     },
+    /// An AI agent (OAuth client) acted for the user through MCP, under a remembered consent.
+    AgentActed {
+        user_id: Uuid,
+        client_id: String,
+        tool: String,
+        scope: String,
+    },
+    /// The user withdrew an agent's consents.
+    AgentConsentRevoked {
+        user_id: Uuid,
+        client_id: String,
+    },
 }
 
 impl crate::event::Event for AuditEvent {
@@ -347,6 +359,8 @@ impl AuditEvent {
             AuditEvent::RefreshFamilyRevoked { .. } => "RefreshFamilyRevoked",
             AuditEvent::ClientRegistered { .. } => "ClientRegistered",
             AuditEvent::SigningKeyRotated { .. } => "SigningKeyRotated",
+            AuditEvent::AgentActed { .. } => "AgentActed",
+            AuditEvent::AgentConsentRevoked { .. } => "AgentConsentRevoked",
         }
     }
 
@@ -358,7 +372,9 @@ impl AuditEvent {
             | AuditEvent::TokensIssued { user_id, .. }
             | AuditEvent::DeviceAuthorized { user_id, .. }
             | AuditEvent::AccessTokenRevoked { user_id, .. }
-            | AuditEvent::RefreshFamilyRevoked { user_id, .. } => Some(*user_id),
+            | AuditEvent::RefreshFamilyRevoked { user_id, .. }
+            | AuditEvent::AgentActed { user_id, .. }
+            | AuditEvent::AgentConsentRevoked { user_id, .. } => Some(*user_id),
             AuditEvent::SignInFailed { user_id, .. } => *user_id,
             AuditEvent::ClientRegistered { by, .. } => *by,
             AuditEvent::SigningKeyRotated { .. } => None,

@@ -214,9 +214,20 @@ fn is_currency(s: &str) -> bool {
     s.len() == 3 && s.bytes().all(|c| c.is_ascii_uppercase())
 }
 
-/// Normalised copy of a request region, or `None` if it is not a region code.
+/// ISO 3166-1 alpha-3 → alpha-2 for the markets streaming catalogs cover (the seed's MCP tools
+/// say `USA`).
+const ALPHA3: &[(&str, &str)] = &[("USA", "US"), ("GBR", "GB"), ("CAN", "CA"), ("AUS", "AU"), ("NZL", "NZ"), ("IRL", "IE"), ("DEU", "DE"), ("FRA", "FR"), ("ESP", "ES"), ("ITA", "IT"), ("PRT", "PT"), ("NLD", "NL"), ("BEL", "BE"), ("LUX", "LU"), ("CHE", "CH"), ("AUT", "AT"), ("DNK", "DK"), ("SWE", "SE"), ("NOR", "NO"), ("FIN", "FI"), ("ISL", "IS"), ("POL", "PL"), ("CZE", "CZ"), ("SVK", "SK"), ("HUN", "HU"), ("ROU", "RO"), ("BGR", "BG"), ("GRC", "GR"), ("HRV", "HR"), ("SVN", "SI"), ("SRB", "RS"), ("UKR", "UA"), ("RUS", "RU"), ("TUR", "TR"), ("ISR", "IL"), ("ARE", "AE"), ("SAU", "SA"), ("QAT", "QA"), ("EGY", "EG"), ("ZAF", "ZA"), ("NGA", "NG"), ("KEN", "KE"), ("MAR", "MA"), ("IND", "IN"), ("PAK", "PK"), ("BGD", "BD"), ("LKA", "LK"), ("CHN", "CN"), ("HKG", "HK"), ("TWN", "TW"), ("JPN", "JP"), ("KOR", "KR"), ("SGP", "SG"), ("MYS", "MY"), ("IDN", "ID"), ("THA", "TH"), ("VNM", "VN"), ("PHL", "PH"), ("MEX", "MX"), ("BRA", "BR"), ("ARG", "AR"), ("CHL", "CL"), ("COL", "CO"), ("PER", "PE"), ("VEN", "VE"), ("URY", "UY"), ("PRY", "PY"), ("BOL", "BO"), ("ECU", "EC"), ("CRI", "CR"), ("PAN", "PA"), ("GTM", "GT"), ("DOM", "DO"), ("PRI", "PR"), ("JAM", "JM"), ("TTO", "TT"), ("EST", "EE"), ("LVA", "LV"), ("LTU", "LT"), ("CYP", "CY"), ("MLT", "MT")];
+
+/// Normalised copy of a request region (alpha-2, or alpha-3 mapped to alpha-2), or `None` if it
+/// is not a region code.
 pub fn normalize_region(s: &str) -> Option<String> {
     let up = s.trim().to_ascii_uppercase();
+    if up.len() == 3 {
+        return ALPHA3
+            .iter()
+            .find(|(a3, _)| *a3 == up)
+            .map(|(_, a2)| a2.to_string());
+    }
     is_region(&up).then_some(up)
 }
 

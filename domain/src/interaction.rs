@@ -280,12 +280,19 @@ fn validate_services(
     services: Vec<Subscription>,
 ) -> Result<(Option<String>, Vec<Subscription>), ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    let region = region.map(|r| r.trim().to_ascii_uppercase());
-    if let Some(r) = &region {
-        if r.len() != 2 || !r.chars().all(|c| c.is_ascii_alphabetic()) {
-            errors.push("region", "must be a two-letter country code");
+    let region = match region {
+        Some(raw) => {
+            let r = crate::catalog::normalize_region(&raw);
+            if r.is_none() {
+                errors.push(
+                    "region",
+                    "must be an ISO 3166-1 country code (`US` or `USA`)",
+                );
+            }
+            r
         }
-    }
+        None => None,
+    };
     if services.len() > 50 {
         errors.push("services", "at most 50 services");
     }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod gateway;
 pub mod grpc;
 pub mod health;
+pub mod mcp;
 pub mod openapi;
 pub mod playback;
 pub mod recommend;

@@ -4,5 +4,6 @@ pub mod auth;
 pub mod connectors;
 pub mod feedback;
 pub mod ingest;
+pub mod mcp;
 pub mod replay;
 pub mod schemas;

@@ -109,11 +109,10 @@ fn check_limit(limit: usize, errors: &mut ValidationErrors) {
 }
 
 fn check_region(region: &Option<String>, errors: &mut ValidationErrors) -> Option<String> {
-    let r = region.as_ref().map(|r| r.trim().to_ascii_uppercase());
-    if let Some(r) = &r {
-        if r.len() != 2 || !r.chars().all(|c| c.is_ascii_alphabetic()) {
-            errors.push("region", "must be a two-letter country code");
-        }
+    let raw = region.as_ref()?;
+    let r = mediagw_domain::catalog::normalize_region(raw);
+    if r.is_none() {
+        errors.push("region", "must be an ISO 3166-1 country code (`US` or `USA`)");
     }
     r
 }
