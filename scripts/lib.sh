@@ -150,10 +150,24 @@ ensure_model() {
   sha256sum "$MODEL_DIR/tokenizer.json" | grep -q "^$tok_sha" || { echo "tokenizer.json checksum mismatch" >&2; return 1; }
 }
 
+# The official Python MCP SDK (PyPI `mcp`), a client nobody here wrote, for tests/mcp.rs: in its own
+# virtual environment so the system Python stays untouched.
+MCP_VENV="$STATE/mcp-venv"
+MCP_SDK_VERSION=1.30.0
+ensure_mcp_client() {
+  if [ -x "$MCP_VENV/bin/python" ] && "$MCP_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_SDK_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  log "installing the Python MCP SDK $MCP_SDK_VERSION (PyPI, once)"
+  python3 -m venv "$MCP_VENV" 2>/dev/null || { rm -rf "$MCP_VENV"; apt_install python3-venv; python3 -m venv "$MCP_VENV"; }
+  "$MCP_VENV/bin/python" -m pip install -q --disable-pip-version-check "mcp==$MCP_SDK_VERSION"
+}
+
 ensure_stack() {
   ensure_build_tools
   ensure_postgres
   ensure_redis
   ensure_model
   ensure_tansu
+  ensure_mcp_client
 }

@@ -326,7 +326,12 @@ impl App {
         mediagw_query_api::mcp::http::McpSettings {
             issuer: self.config.auth.issuer.trim_end_matches('/').to_string(),
             api_url: format!("http://{}", std::net::SocketAddr::new(host, addr.port())),
-            anonymous_per_minute: self.config.gateway.rate_limits.anonymous.requests_per_minute,
+            anonymous_per_minute: self
+                .config
+                .gateway
+                .rate_limits
+                .anonymous
+                .requests_per_minute,
             authenticated_per_minute: self.config.gateway.rate_limits.free.requests_per_minute,
         }
     }

@@ -35,7 +35,10 @@ async fn device_sign_in(api: &str, client_id: &str) -> anyhow::Result<SecretStri
         .post(format!("{api}/oauth/device"))
         .form(&[
             ("client_id", client_id),
-            ("scope", "read:content read:preferences write:preferences write:playback read:devices"),
+            (
+                "scope",
+                "read:content read:preferences write:preferences write:playback read:devices",
+            ),
         ])
         .send()
         .await?

@@ -78,6 +78,18 @@ fn mint_with_device(
     tier: Tier,
     device_id: Option<String>,
 ) -> String {
+    mint_full(tokens, user, "tests", scope, admin, tier, device_id)
+}
+
+fn mint_full(
+    tokens: &TokenService,
+    user: uuid::Uuid,
+    client_id: &str,
+    scope: &str,
+    admin: bool,
+    tier: Tier,
+    device_id: Option<String>,
+) -> String {
     let mut roles = vec![Role::User];
     if admin {
         roles.push(Role::Admin);
@@ -85,7 +97,7 @@ fn mint_with_device(
     tokens
         .issue(&Grant {
             user_id: user,
-            client_id: "tests".into(),
+            client_id: client_id.into(),
             scopes: if scope.is_empty() {
                 Scopes::all()
             } else {
@@ -228,6 +240,19 @@ impl Stack {
             false,
             Tier::Premium,
             Some(device_id.to_string()),
+        )
+    }
+
+    /// A token issued to another OAuth client (`scope` empty: every scope).
+    pub fn token_for_client(&self, user: uuid::Uuid, client_id: &str, scope: &str) -> String {
+        mint_full(
+            &self.tokens,
+            user,
+            client_id,
+            scope,
+            false,
+            Tier::Premium,
+            None,
         )
     }
 

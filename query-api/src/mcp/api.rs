@@ -56,7 +56,10 @@ impl ApiClient {
         if (200..300).contains(&status) {
             return Ok(body);
         }
-        let code = body["error"]["code"].as_str().unwrap_or("error").to_string();
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or("error")
+            .to_string();
         let message = body["error"]["message"]
             .as_str()
             .map(str::to_string)
@@ -74,6 +77,7 @@ impl ApiClient {
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Result<Value, ApiFailure> {
-        self.call(reqwest::Method::POST, path, token, Some(body)).await
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
 }

@@ -65,8 +65,14 @@ pub fn router(pool: PgPool, settings: McpSettings, shutdown: CancellationToken) 
         .route("/mcp/resources", get(resources))
         .route("/mcp/prompts", get(prompts))
         .route("/.well-known/arw-manifest.json", get(manifest))
-        .route("/.well-known/oauth-protected-resource", get(protected_resource))
-        .route("/.well-known/oauth-protected-resource/mcp", get(protected_resource))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(protected_resource),
+        )
         .route("/v1/mcp/consent", post(consent))
         .route("/v1/mcp/consents", get(consents))
         .route("/v1/mcp/consents/{client_id}", delete(revoke))
@@ -98,8 +104,14 @@ fn tool_json(t: &rmcp::model::Tool) -> Value {
     let spec = registry::spec(&t.name);
     let mut v = serde_json::to_value(t).unwrap_or(Value::Null);
     if let (Some(s), Some(o)) = (spec, v.as_object_mut()) {
-        o.insert("oauth_scopes".into(), json!(s.scopes.iter().map(|x| x.as_str()).collect::<Vec<_>>()));
-        o.insert("requires_user_consent".into(), json!(s.requires_user_consent));
+        o.insert(
+            "oauth_scopes".into(),
+            json!(s.scopes.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
+        );
+        o.insert(
+            "requires_user_consent".into(),
+            json!(s.requires_user_consent),
+        );
     }
     v
 }
@@ -109,7 +121,9 @@ async fn tools() -> Json<Value> {
 }
 
 async fn resources() -> Json<Value> {
-    Json(json!({"resources": server::resources(), "resourceTemplates": server::resource_templates()}))
+    Json(
+        json!({"resources": server::resources(), "resourceTemplates": server::resource_templates()}),
+    )
 }
 
 async fn prompts() -> Json<Value> {
@@ -123,7 +137,10 @@ async fn manifest(State(ctx): State<Ctx>) -> Json<Value> {
         .iter()
         .map(|(id, name)| {
             let tools: Vec<_> = TOOLS.iter().filter(|t| t.action == *id).collect();
-            let mut scopes: Vec<&str> = tools.iter().flat_map(|t| t.scopes.iter().map(|s| s.as_str())).collect();
+            let mut scopes: Vec<&str> = tools
+                .iter()
+                .flat_map(|t| t.scopes.iter().map(|s| s.as_str()))
+                .collect();
             scopes.sort();
             scopes.dedup();
             let mut a = json!({
@@ -218,9 +235,15 @@ async fn consent(
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     match c {
         mediagw_auth::consent::Consent::Granted => {
-            mediagw_auth::consent::acted(&ctx.pool, caller.user_id, &caller.client_id, spec.name, scope)
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            mediagw_auth::consent::acted(
+                &ctx.pool,
+                caller.user_id,
+                &caller.client_id,
+                spec.name,
+                scope,
+            )
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
             Ok(Json(json!({"status": "granted"})).into_response())
         }
         pending => Ok((StatusCode::ACCEPTED, Json(pending)).into_response()),

@@ -16,20 +16,90 @@ pub struct ToolSpec {
 use Scope::*;
 
 pub const TOOLS: &[ToolSpec] = &[
-    ToolSpec { name: "semantic_search", action: "search", scopes: &[ReadContent], requires_user_consent: false },
-    ToolSpec { name: "get_content_details", action: "search", scopes: &[ReadContent], requires_user_consent: false },
-    ToolSpec { name: "get_availability", action: "search", scopes: &[ReadContent], requires_user_consent: false },
-    ToolSpec { name: "what_is_leaving", action: "search", scopes: &[ReadContent], requires_user_consent: false },
-    ToolSpec { name: "new_arrivals", action: "search", scopes: &[ReadContent], requires_user_consent: false },
-    ToolSpec { name: "get_trending", action: "search", scopes: &[ReadContent], requires_user_consent: false },
-    ToolSpec { name: "find_similar", action: "recommend", scopes: &[ReadContent, ReadPreferences], requires_user_consent: false },
-    ToolSpec { name: "get_recommendations", action: "recommend", scopes: &[ReadContent, ReadPreferences], requires_user_consent: false },
-    ToolSpec { name: "get_watchlist", action: "watchlist", scopes: &[ReadPreferences], requires_user_consent: false },
-    ToolSpec { name: "add_to_watchlist", action: "watchlist_edit", scopes: &[WritePreferences], requires_user_consent: true },
-    ToolSpec { name: "remove_from_watchlist", action: "watchlist_edit", scopes: &[WritePreferences], requires_user_consent: true },
-    ToolSpec { name: "list_devices", action: "devices", scopes: &[ReadDevices], requires_user_consent: false },
-    ToolSpec { name: "initiate_playback", action: "playback", scopes: &[WritePlayback, ReadDevices], requires_user_consent: true },
-    ToolSpec { name: "control_playback", action: "playback", scopes: &[WritePlayback], requires_user_consent: true },
+    ToolSpec {
+        name: "semantic_search",
+        action: "search",
+        scopes: &[ReadContent],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "get_content_details",
+        action: "search",
+        scopes: &[ReadContent],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "get_availability",
+        action: "search",
+        scopes: &[ReadContent],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "what_is_leaving",
+        action: "search",
+        scopes: &[ReadContent],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "new_arrivals",
+        action: "search",
+        scopes: &[ReadContent],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "get_trending",
+        action: "search",
+        scopes: &[ReadContent],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "find_similar",
+        action: "recommend",
+        scopes: &[ReadContent, ReadPreferences],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "get_recommendations",
+        action: "recommend",
+        scopes: &[ReadContent, ReadPreferences],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "get_watchlist",
+        action: "watchlist",
+        scopes: &[ReadPreferences],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "add_to_watchlist",
+        action: "watchlist_edit",
+        scopes: &[WritePreferences],
+        requires_user_consent: true,
+    },
+    ToolSpec {
+        name: "remove_from_watchlist",
+        action: "watchlist_edit",
+        scopes: &[WritePreferences],
+        requires_user_consent: true,
+    },
+    ToolSpec {
+        name: "list_devices",
+        action: "devices",
+        scopes: &[ReadDevices],
+        requires_user_consent: false,
+    },
+    ToolSpec {
+        name: "initiate_playback",
+        action: "playback",
+        scopes: &[WritePlayback, ReadDevices],
+        requires_user_consent: true,
+    },
+    ToolSpec {
+        name: "control_playback",
+        action: "playback",
+        scopes: &[WritePlayback],
+        requires_user_consent: true,
+    },
 ];
 
 pub fn spec(name: &str) -> Option<&'static ToolSpec> {

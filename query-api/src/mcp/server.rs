@@ -74,8 +74,13 @@ fn tool_error(message: impl Into<String>) -> CallToolResult {
 }
 
 fn api_error(tool: &str, e: ApiFailure) -> CallToolResult {
-    let mut r = tool_error(format!("{tool} failed ({} {}): {}", e.status, e.code, e.message));
-    r.structured_content = Some(json!({"error": {"status": e.status, "code": e.code, "message": e.message, "details": e.body["error"]}}));
+    let mut r = tool_error(format!(
+        "{tool} failed ({} {}): {}",
+        e.status, e.code, e.message
+    ));
+    r.structured_content = Some(
+        json!({"error": {"status": e.status, "code": e.code, "message": e.message, "details": e.body["error"]}}),
+    );
     r
 }
 
@@ -102,7 +107,11 @@ fn title_line(c: &Value) -> String {
     let year = c["release_year"]
         .as_i64()
         .map(|y| y.to_string())
-        .or_else(|| c["release_date"].as_str().map(|d| d[..4.min(d.len())].to_string()))
+        .or_else(|| {
+            c["release_date"]
+                .as_str()
+                .map(|d| d[..4.min(d.len())].to_string())
+        })
         .unwrap_or_default();
     format!(
         "{} ({year}) [id {}] — {}",
@@ -250,13 +259,12 @@ pub struct ControlArgs {
     pub position_ms: Option<i64>,
 }
 
-fn region_param(r: &Option<String>) -> Result<String, CallToolResult> {
+/// The region argument, alpha-2 (default `US`); the error names the field.
+fn region_param(r: &Option<String>) -> Result<String, String> {
     match r.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok("US".into()),
         Some(raw) => mediagw_domain::catalog::normalize_region(raw).ok_or_else(|| {
-            tool_error(format!(
-                "`region`: `{raw}` is not an ISO 3166-1 country code (`US` or `USA`)"
-            ))
+            format!("`region`: `{raw}` is not an ISO 3166-1 country code (`US` or `USA`)")
         }),
     }
 }
@@ -326,7 +334,8 @@ impl MediaGatewayMcp {
                 missing.as_str(),
                 agent.scopes
             ));
-            r.structured_content = Some(json!({"error": {"code": "insufficient_scope", "scope": missing.as_str()}}));
+            r.structured_content =
+                Some(json!({"error": {"code": "insufficient_scope", "scope": missing.as_str()}}));
             return Err(r);
         }
         if spec.requires_user_consent {
@@ -345,10 +354,7 @@ impl MediaGatewayMcp {
                     answer["user_code"].as_str().unwrap_or("?"),
                     answer["expires_in"].as_i64().unwrap_or(600) / 60
                 );
-                return Err(text_result(
-                    text,
-                    json!({"consent": answer, "done": false}),
-                ));
+                return Err(text_result(text, json!({"consent": answer, "done": false})));
             }
         }
         metrics::counter!("mcp_tool_calls_total", "tool" => spec.name).increment(1);
@@ -376,146 +382,340 @@ macro_rules! call {
 
 #[tool_router(router = tool_router)]
 impl MediaGatewayMcp {
-    #[tool(description = "Search for movies and TV shows using natural language. Each result has its content id and where to watch it.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Search for movies and TV shows using natural language. Each result has its content id and where to watch it.",
+        annotations(read_only_hint = true)
+    )]
     async fn semantic_search(
         &self,
         Parameters(a): Parameters<SearchArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "semantic_search");
-        let region = match a.region.as_ref().map(|_| region_param(&a.region)).transpose() {
+        let region = match a
+            .region
+            .as_ref()
+            .map(|_| region_param(&a.region))
+            .transpose()
+        {
             Ok(r) => r,
-            Err(r) => return Ok(r),
+            Err(m) => return Ok(tool_error(m)),
         };
         let limit = a.limit.unwrap_or(10).clamp(1, 50);
         let f = a.filters.unwrap_or_default();
         let mut filters = serde_json::Map::new();
-        if let Some(g) = f.genres { filters.insert("genres".into(), json!(g)); }
-        if let Some(p) = f.platforms { filters.insert("platforms".into(), json!(p)); }
-        if let Some(t) = f.content_types { filters.insert("content_types".into(), json!(t)); }
-        if let Some(y) = f.year_range { filters.insert("year_range".into(), json!([y.0, y.1])); }
+        if let Some(g) = f.genres {
+            filters.insert("genres".into(), json!(g));
+        }
+        if let Some(p) = f.platforms {
+            filters.insert("platforms".into(), json!(p));
+        }
+        if let Some(t) = f.content_types {
+            filters.insert("content_types".into(), json!(t));
+        }
+        if let Some(y) = f.year_range {
+            filters.insert("year_range".into(), json!([y.0, y.1]));
+        }
         let mut body = json!({"query": a.query, "page_size": limit});
-        if !filters.is_empty() { body["filters"] = Value::Object(filters); }
-        if let Some(r) = region { body["region"] = json!(r); }
-        let v = call!("semantic_search", self.api.post("/v1/search", &agent.token, &body));
-        let items: Vec<Value> = v["results"].as_array().cloned().unwrap_or_default().into_iter().map(|r| r["content"].clone()).collect();
+        if !filters.is_empty() {
+            body["filters"] = Value::Object(filters);
+        }
+        if let Some(r) = region {
+            body["region"] = json!(r);
+        }
+        let v = call!(
+            "semantic_search",
+            self.api.post("/v1/search", &agent.token, &body)
+        );
+        let items: Vec<Value> = v["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r["content"].clone())
+            .collect();
         let text = if items.is_empty() {
             format!("No titles found for “{}”.", a.query)
         } else {
-            items.iter().enumerate().map(|(i, c)| format!("{}. {}", i + 1, title_line(c))).collect::<Vec<_>>().join("\n")
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{}. {}", i + 1, title_line(c)))
+                .collect::<Vec<_>>()
+                .join("\n")
         };
-        Ok(text_result(text, json!({"results": items, "query_parsed": v["query_parsed"]})))
+        Ok(text_result(
+            text,
+            json!({"results": items, "query_parsed": v["query_parsed"]}),
+        ))
     }
 
-    #[tool(description = "Detailed information about one title: overview, genres, runtime, external ids and every offer in the region.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Detailed information about one title: overview, genres, runtime, external ids and every offer in the region.",
+        annotations(read_only_hint = true)
+    )]
     async fn get_content_details(
         &self,
         Parameters(a): Parameters<ContentArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "get_content_details");
-        let region = match region_param(&a.region) { Ok(r) => r, Err(r) => return Ok(r) };
-        let v = call!("get_content_details", self.api.get(&format!("/v1/content/{}?region={region}", enc(&a.entity_id)), &agent.token));
+        let region = match region_param(&a.region) {
+            Ok(r) => r,
+            Err(m) => return Ok(tool_error(m)),
+        };
+        let v = call!(
+            "get_content_details",
+            self.api.get(
+                &format!("/v1/content/{}?region={region}", enc(&a.entity_id)),
+                &agent.token
+            )
+        );
         let text = format!(
             "{}\n{}\nGenres: {}. Runtime: {} min.",
             title_line(&v),
             v["overview"].as_str().unwrap_or(""),
-            v["genres"].as_array().map(|g| g.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-            v["runtime_minutes"].as_i64().map(|m| m.to_string()).unwrap_or_else(|| "?".into())
+            v["genres"]
+                .as_array()
+                .map(|g| g
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default(),
+            v["runtime_minutes"]
+                .as_i64()
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "?".into())
         );
         Ok(text_result(text, v))
     }
 
-    #[tool(description = "Where a title can be watched in a region: platform, subscription/rent/buy/free, price, until when, links.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Where a title can be watched in a region: platform, subscription/rent/buy/free, price, until when, links.",
+        annotations(read_only_hint = true)
+    )]
     async fn get_availability(
         &self,
         Parameters(a): Parameters<ContentArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "get_availability");
-        let region = match region_param(&a.region) { Ok(r) => r, Err(r) => return Ok(r) };
-        let v = call!("get_availability", self.api.get(&format!("/v1/content/{}/availability?region={region}", enc(&a.entity_id)), &agent.token));
+        let region = match region_param(&a.region) {
+            Ok(r) => r,
+            Err(m) => return Ok(tool_error(m)),
+        };
+        let v = call!(
+            "get_availability",
+            self.api.get(
+                &format!(
+                    "/v1/content/{}/availability?region={region}",
+                    enc(&a.entity_id)
+                ),
+                &agent.token
+            )
+        );
         let offers = v.get("availability").cloned().unwrap_or_else(|| v.clone());
-        let lines: Vec<String> = offers.as_array().into_iter().flatten().map(|o| format!(
-            "- {} ({}{}){}: {}",
-            o["platform"].as_str().unwrap_or("?"),
-            o["availability_type"].as_str().unwrap_or("?"),
-            o["price_amount"].as_str().map(|p| format!(" {p} {}", o["price_currency"].as_str().unwrap_or(""))).unwrap_or_default(),
-            o["expires_at"].as_str().map(|e| format!(", until {e}")).unwrap_or_default(),
-            o["web_url"].as_str().unwrap_or("")
-        )).collect();
-        let text = if lines.is_empty() { format!("Not available in {region} [id {}].", a.entity_id) } else { format!("In {region} [id {}]:\n{}", a.entity_id, lines.join("\n")) };
-        Ok(text_result(text, json!({"content_id": a.entity_id, "region": region, "availability": offers})))
+        let lines: Vec<String> = offers
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| {
+                format!(
+                    "- {} ({}{}){}: {}",
+                    o["platform"].as_str().unwrap_or("?"),
+                    o["availability_type"].as_str().unwrap_or("?"),
+                    o["price_amount"]
+                        .as_str()
+                        .map(|p| format!(" {p} {}", o["price_currency"].as_str().unwrap_or("")))
+                        .unwrap_or_default(),
+                    o["expires_at"]
+                        .as_str()
+                        .map(|e| format!(", until {e}"))
+                        .unwrap_or_default(),
+                    o["web_url"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        let text = if lines.is_empty() {
+            format!("Not available in {region} [id {}].", a.entity_id)
+        } else {
+            format!("In {region} [id {}]:\n{}", a.entity_id, lines.join("\n"))
+        };
+        Ok(text_result(
+            text,
+            json!({"content_id": a.entity_id, "region": region, "availability": offers}),
+        ))
     }
 
-    #[tool(description = "Titles leaving streaming platforms soon in a region (default: the next 7 days).", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Titles leaving streaming platforms soon in a region (default: the next 7 days).",
+        annotations(read_only_hint = true)
+    )]
     async fn what_is_leaving(
         &self,
         Parameters(a): Parameters<RegionArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "what_is_leaving");
-        let region = match region_param(&a.region) { Ok(r) => r, Err(r) => return Ok(r) };
-        let mut path = format!("/v1/availability/leaving-soon?region={region}&within_days={}", a.days.unwrap_or(7).clamp(1, 90));
-        if let Some(p) = &a.platform { path.push_str(&format!("&platform={}", enc(p))); }
+        let region = match region_param(&a.region) {
+            Ok(r) => r,
+            Err(m) => return Ok(tool_error(m)),
+        };
+        let mut path = format!(
+            "/v1/availability/leaving-soon?region={region}&within_days={}",
+            a.days.unwrap_or(7).clamp(1, 90)
+        );
+        if let Some(p) = &a.platform {
+            path.push_str(&format!("&platform={}", enc(p)));
+        }
         let v = call!("what_is_leaving", self.api.get(&path, &agent.token));
-        let items = v.get("titles").or_else(|| v.get("leaving")).cloned().unwrap_or_else(|| v.clone());
-        let lines: Vec<String> = items.as_array().into_iter().flatten().take(a.limit.unwrap_or(50) as usize).map(|t| format!(
-            "- {} [id {}] leaves {} ({}) on {}",
-            t["title"].as_str().unwrap_or("?"), t["content_id"].as_str().unwrap_or("?"),
-            t["platform"].as_str().unwrap_or("?"), t["availability_type"].as_str().unwrap_or("?"), t["expires_at"].as_str().unwrap_or("?")
-        )).collect();
-        let text = if lines.is_empty() { format!("Nothing is leaving in {region} soon.") } else { lines.join("\n") };
-        Ok(text_result(text, json!({"region": region, "leaving": items})))
+        let items = v
+            .get("titles")
+            .or_else(|| v.get("leaving"))
+            .cloned()
+            .unwrap_or_else(|| v.clone());
+        let lines: Vec<String> = items
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(a.limit.unwrap_or(50) as usize)
+            .map(|t| {
+                format!(
+                    "- {} [id {}] leaves {} ({}) on {}",
+                    t["title"].as_str().unwrap_or("?"),
+                    t["content_id"].as_str().unwrap_or("?"),
+                    t["platform"].as_str().unwrap_or("?"),
+                    t["availability_type"].as_str().unwrap_or("?"),
+                    t["expires_at"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        let text = if lines.is_empty() {
+            format!("Nothing is leaving in {region} soon.")
+        } else {
+            lines.join("\n")
+        };
+        Ok(text_result(
+            text,
+            json!({"region": region, "leaving": items}),
+        ))
     }
 
-    #[tool(description = "New arrivals on streaming platforms in a region (default: the last 7 days).", annotations(read_only_hint = true))]
+    #[tool(
+        description = "New arrivals on streaming platforms in a region (default: the last 7 days).",
+        annotations(read_only_hint = true)
+    )]
     async fn new_arrivals(
         &self,
         Parameters(a): Parameters<RegionArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "new_arrivals");
-        let region = match region_param(&a.region) { Ok(r) => r, Err(r) => return Ok(r) };
+        let region = match region_param(&a.region) {
+            Ok(r) => r,
+            Err(m) => return Ok(tool_error(m)),
+        };
         let since = chrono::Utc::now() - chrono::Duration::days(a.days.unwrap_or(7).clamp(1, 90));
-        let mut path = format!("/v1/availability/changes?region={region}&change=arrived&limit={}&since={}", a.limit.unwrap_or(50).clamp(1, 500), enc(&since.to_rfc3339()));
-        if let Some(p) = &a.platform { path.push_str(&format!("&platform={}", enc(p))); }
+        let mut path = format!(
+            "/v1/availability/changes?region={region}&change=arrived&limit={}&since={}",
+            a.limit.unwrap_or(50).clamp(1, 500),
+            enc(&since.to_rfc3339())
+        );
+        if let Some(p) = &a.platform {
+            path.push_str(&format!("&platform={}", enc(p)));
+        }
         let v = call!("new_arrivals", self.api.get(&path, &agent.token));
-        let lines: Vec<String> = v["changes"].as_array().into_iter().flatten().map(|c| format!(
-            "- {} [id {}] on {} ({}) since {}",
-            c["title"].as_str().unwrap_or("?"), c["content_id"].as_str().unwrap_or("?"),
-            c["platform"].as_str().unwrap_or("?"), c["availability_type"].as_str().unwrap_or("?"), c["occurred_at"].as_str().unwrap_or("?")
-        )).collect();
-        let text = if lines.is_empty() { format!("No new arrivals in {region}.") } else { lines.join("\n") };
-        Ok(text_result(text, json!({"region": region, "arrivals": v["changes"]})))
+        let lines: Vec<String> = v["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!(
+                    "- {} [id {}] on {} ({}) since {}",
+                    c["title"].as_str().unwrap_or("?"),
+                    c["content_id"].as_str().unwrap_or("?"),
+                    c["platform"].as_str().unwrap_or("?"),
+                    c["availability_type"].as_str().unwrap_or("?"),
+                    c["occurred_at"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        let text = if lines.is_empty() {
+            format!("No new arrivals in {region}.")
+        } else {
+            lines.join("\n")
+        };
+        Ok(text_result(
+            text,
+            json!({"region": region, "arrivals": v["changes"]}),
+        ))
     }
 
-    #[tool(description = "What people are searching for right now.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "What people are searching for right now.",
+        annotations(read_only_hint = true)
+    )]
     async fn get_trending(
         &self,
         Parameters(a): Parameters<LimitArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "get_trending");
-        let v = call!("get_trending", self.api.get(&format!("/v1/search/trending?limit={}", a.limit.unwrap_or(10).clamp(1, 50)), &agent.token));
-        let lines: Vec<String> = v["queries"].as_array().into_iter().flatten().map(|q| format!("- “{}” ({} searches)", q["query"].as_str().unwrap_or("?"), q["searches"])).collect();
-        let text = if lines.is_empty() { "Nothing is trending yet.".to_string() } else { lines.join("\n") };
+        let v = call!(
+            "get_trending",
+            self.api.get(
+                &format!(
+                    "/v1/search/trending?limit={}",
+                    a.limit.unwrap_or(10).clamp(1, 50)
+                ),
+                &agent.token
+            )
+        );
+        let lines: Vec<String> = v["queries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|q| {
+                format!(
+                    "- “{}” ({} searches)",
+                    q["query"].as_str().unwrap_or("?"),
+                    q["searches"]
+                )
+            })
+            .collect();
+        let text = if lines.is_empty() {
+            "Nothing is trending yet.".to_string()
+        } else {
+            lines.join("\n")
+        };
         Ok(text_result(text, v))
     }
 
-    #[tool(description = "Titles similar to one title (shared taste of the people who liked it, genres, cast), with where to watch.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Titles similar to one title (shared taste of the people who liked it, genres, cast), with where to watch.",
+        annotations(read_only_hint = true)
+    )]
     async fn find_similar(
         &self,
         Parameters(a): Parameters<SimilarArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "find_similar");
-        let body = json!({"liked_titles": [a.entity_id], "limit": a.limit.unwrap_or(10).clamp(1, 20)});
-        let v = call!("find_similar", self.api.post("/v1/recommendations/cold-start", &agent.token, &body));
+        let body =
+            json!({"liked_titles": [a.entity_id], "limit": a.limit.unwrap_or(10).clamp(1, 20)});
+        let v = call!(
+            "find_similar",
+            self.api
+                .post("/v1/recommendations/cold-start", &agent.token, &body)
+        );
         Ok(recommendation_result(v))
     }
 
-    #[tool(description = "Personalised recommendations for the person, explained, with where to watch each.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Personalised recommendations for the person, explained, with where to watch each.",
+        annotations(read_only_hint = true)
+    )]
     async fn get_recommendations(
         &self,
         Parameters(a): Parameters<RecommendArgs>,
@@ -527,26 +727,58 @@ impl MediaGatewayMcp {
             return Ok(tool_error("`limit`: must be between 1 and 20"));
         }
         let mut context = serde_json::Map::new();
-        if let Some(m) = &a.mood { context.insert("mood".into(), json!(m)); }
-        if let Some(c) = &a.context { context.insert("time_of_day".into(), json!(c)); }
-        if a.age_appropriate.as_ref().is_some_and(|ages| ages.iter().any(|x| *x < 13)) {
+        if let Some(m) = &a.mood {
+            context.insert("mood".into(), json!(m));
+        }
+        if let Some(c) = &a.context {
+            context.insert("time_of_day".into(), json!(c));
+        }
+        if a.age_appropriate
+            .as_ref()
+            .is_some_and(|ages| ages.iter().any(|x| *x < 13))
+        {
             context.insert("viewing_with".into(), json!(["family"]));
         }
         let body = json!({"user_id": agent.user_id, "limit": limit, "context": context});
-        let v = call!("get_recommendations", self.api.post("/v1/recommendations", &agent.token, &body));
+        let v = call!(
+            "get_recommendations",
+            self.api.post("/v1/recommendations", &agent.token, &body)
+        );
         Ok(recommendation_result(v))
     }
 
-    #[tool(description = "The person's watchlist (synced across their devices).", annotations(read_only_hint = true))]
-    async fn get_watchlist(&self, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, McpError> {
+    #[tool(
+        description = "The person's watchlist (synced across their devices).",
+        annotations(read_only_hint = true)
+    )]
+    async fn get_watchlist(
+        &self,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "get_watchlist");
-        let v = call!("get_watchlist", self.api.get(&format!("/v1/sync/state/{}", agent.user_id), &agent.token));
-        let ids: Vec<String> = v["watchlist"].as_array().into_iter().flatten().filter_map(|w| w["content_id"].as_str().map(str::to_string)).collect();
-        let text = if ids.is_empty() { "The watchlist is empty.".to_string() } else { format!("{} titles: {}", ids.len(), ids.join(", ")) };
+        let v = call!(
+            "get_watchlist",
+            self.api
+                .get(&format!("/v1/sync/state/{}", agent.user_id), &agent.token)
+        );
+        let ids: Vec<String> = v["watchlist"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w["content_id"].as_str().map(str::to_string))
+            .collect();
+        let text = if ids.is_empty() {
+            "The watchlist is empty.".to_string()
+        } else {
+            format!("{} titles: {}", ids.len(), ids.join(", "))
+        };
         Ok(text_result(text, json!({"watchlist": v["watchlist"]})))
     }
 
-    #[tool(description = "Adds a title to the person's watchlist (needs their consent once).", annotations(destructive_hint = false, idempotent_hint = true))]
+    #[tool(
+        description = "Adds a title to the person's watchlist (needs their consent once).",
+        annotations(destructive_hint = false, idempotent_hint = true)
+    )]
     async fn add_to_watchlist(
         &self,
         Parameters(a): Parameters<WatchlistArgs>,
@@ -556,12 +788,24 @@ impl MediaGatewayMcp {
         let Ok(content) = Uuid::parse_str(&a.entity_id) else {
             return Ok(tool_error("`entity_id`: must be a content id (UUID)"));
         };
-        let op = self.operation(&agent, json!({"type": "WatchlistAdd", "content_id": content, "tag": Uuid::new_v4()}));
-        call!("add_to_watchlist", self.api.post("/v1/sync/merge", &agent.token, &op));
-        Ok(text_result(format!("Added {content} to the watchlist."), json!({"added": content})))
+        let op = self.operation(
+            &agent,
+            json!({"type": "WatchlistAdd", "content_id": content, "tag": Uuid::new_v4()}),
+        );
+        call!(
+            "add_to_watchlist",
+            self.api.post("/v1/sync/merge", &agent.token, &op)
+        );
+        Ok(text_result(
+            format!("Added {content} to the watchlist."),
+            json!({"added": content}),
+        ))
     }
 
-    #[tool(description = "Removes a title from the person's watchlist (needs their consent once).", annotations(destructive_hint = true, idempotent_hint = true))]
+    #[tool(
+        description = "Removes a title from the person's watchlist (needs their consent once).",
+        annotations(destructive_hint = true, idempotent_hint = true)
+    )]
     async fn remove_from_watchlist(
         &self,
         Parameters(a): Parameters<WatchlistArgs>,
@@ -571,39 +815,96 @@ impl MediaGatewayMcp {
         let Ok(content) = Uuid::parse_str(&a.entity_id) else {
             return Ok(tool_error("`entity_id`: must be a content id (UUID)"));
         };
-        let state = call!("remove_from_watchlist", self.api.get(&format!("/v1/sync/state/{}", agent.user_id), &agent.token));
-        let tags = state["watchlist"].as_array().into_iter().flatten().find(|w| w["content_id"] == json!(content)).map(|w| w["tags"].clone());
+        let state = call!(
+            "remove_from_watchlist",
+            self.api
+                .get(&format!("/v1/sync/state/{}", agent.user_id), &agent.token)
+        );
+        let tags = state["watchlist"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|w| w["content_id"] == json!(content))
+            .map(|w| w["tags"].clone());
         let Some(tags) = tags else {
-            return Ok(text_result(format!("{content} is not on the watchlist."), json!({"removed": null})));
+            return Ok(text_result(
+                format!("{content} is not on the watchlist."),
+                json!({"removed": null}),
+            ));
         };
-        let op = self.operation(&agent, json!({"type": "WatchlistRemove", "content_id": content, "tags": tags}));
-        call!("remove_from_watchlist", self.api.post("/v1/sync/merge", &agent.token, &op));
-        Ok(text_result(format!("Removed {content} from the watchlist."), json!({"removed": content})))
+        let op = self.operation(
+            &agent,
+            json!({"type": "WatchlistRemove", "content_id": content, "tags": tags}),
+        );
+        call!(
+            "remove_from_watchlist",
+            self.api.post("/v1/sync/merge", &agent.token, &op)
+        );
+        Ok(text_result(
+            format!("Removed {content} from the watchlist."),
+            json!({"removed": content}),
+        ))
     }
 
-    #[tool(description = "The person's registered devices with status (Online, Offline, Watching).", annotations(read_only_hint = true))]
+    #[tool(
+        description = "The person's registered devices with status (Online, Offline, Watching).",
+        annotations(read_only_hint = true)
+    )]
     async fn list_devices(
         &self,
         Parameters(a): Parameters<DevicesArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "list_devices");
-        let filter = a.status_filter.as_deref().unwrap_or("all").to_ascii_lowercase();
+        let filter = a
+            .status_filter
+            .as_deref()
+            .unwrap_or("all")
+            .to_ascii_lowercase();
         if !["all", "online", "offline"].contains(&filter.as_str()) {
-            return Ok(tool_error("`status_filter`: must be `all`, `online` or `offline`"));
+            return Ok(tool_error(
+                "`status_filter`: must be `all`, `online` or `offline`",
+            ));
         }
         let v = call!("list_devices", self.api.get("/v1/devices", &agent.token));
-        let devices: Vec<Value> = v["devices"].as_array().cloned().unwrap_or_default().into_iter().filter(|d| {
-            let online = d["status"] != "Offline";
-            match filter.as_str() { "online" => online, "offline" => !online, _ => true }
-        }).collect();
-        let text = if devices.is_empty() { "No devices.".to_string() } else {
-            devices.iter().map(|d| format!("- {} ({}) [device_id {}]: {}", d["device_name"].as_str().unwrap_or("?"), d["device_type"].as_str().unwrap_or("?"), d["device_id"].as_str().unwrap_or("?"), d["status"].as_str().unwrap_or("?"))).collect::<Vec<_>>().join("\n")
+        let devices: Vec<Value> = v["devices"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| {
+                let online = d["status"] != "Offline";
+                match filter.as_str() {
+                    "online" => online,
+                    "offline" => !online,
+                    _ => true,
+                }
+            })
+            .collect();
+        let text = if devices.is_empty() {
+            "No devices.".to_string()
+        } else {
+            devices
+                .iter()
+                .map(|d| {
+                    format!(
+                        "- {} ({}) [device_id {}]: {}",
+                        d["device_name"].as_str().unwrap_or("?"),
+                        d["device_type"].as_str().unwrap_or("?"),
+                        d["device_id"].as_str().unwrap_or("?"),
+                        d["status"].as_str().unwrap_or("?")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
         };
         Ok(text_result(text, json!({"devices": devices})))
     }
 
-    #[tool(description = "Starts a title on one of the person's devices on the best platform they can use (needs their consent once).", annotations(destructive_hint = false))]
+    #[tool(
+        description = "Starts a title on one of the person's devices on the best platform they can use (needs their consent once).",
+        annotations(destructive_hint = false)
+    )]
     async fn initiate_playback(
         &self,
         Parameters(a): Parameters<PlaybackArgs>,
@@ -611,27 +912,51 @@ impl MediaGatewayMcp {
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "initiate_playback");
         let mut body = json!({"content_id": a.entity_id, "device_id": a.device_id, "resume": a.resume.unwrap_or(true)});
-        if let Some(p) = &a.platform { body["preferred_platform"] = json!(p); }
-        let v = call!("initiate_playback", self.api.post("/v1/playback/initiate", &agent.token, &body));
+        if let Some(p) = &a.platform {
+            body["preferred_platform"] = json!(p);
+        }
+        let v = call!(
+            "initiate_playback",
+            self.api.post("/v1/playback/initiate", &agent.token, &body)
+        );
         let text = format!(
             "Started on {} ({}): {} [session {}]{}",
-            v["platform"].as_str().unwrap_or("?"), v["reason"].as_str().unwrap_or(""),
-            v["deep_link"].as_str().unwrap_or(""), v["session_id"].as_str().unwrap_or("?"),
-            v["resume_position_ms"].as_u64().map(|p| format!(", resuming at {} min", p / 60_000)).unwrap_or_default()
+            v["platform"].as_str().unwrap_or("?"),
+            v["reason"].as_str().unwrap_or(""),
+            v["deep_link"].as_str().unwrap_or(""),
+            v["session_id"].as_str().unwrap_or("?"),
+            v["resume_position_ms"]
+                .as_u64()
+                .map(|p| format!(", resuming at {} min", p / 60_000))
+                .unwrap_or_default()
         );
         Ok(text_result(text, v))
     }
 
-    #[tool(description = "Play, pause, seek or stop a playback session on the person's device (needs their consent once).", annotations(destructive_hint = false))]
+    #[tool(
+        description = "Play, pause, seek or stop a playback session on the person's device (needs their consent once).",
+        annotations(destructive_hint = false)
+    )]
     async fn control_playback(
         &self,
         Parameters(a): Parameters<ControlArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let agent = admit!(self, ctx, "control_playback");
-        let body = json!({"session_id": a.session_id, "command": a.command, "position_ms": a.position_ms});
-        let v = call!("control_playback", self.api.post("/v1/playback/control", &agent.token, &body));
-        Ok(text_result(format!("Session {} is {}.", v["session_id"].as_str().unwrap_or("?"), v["state"].as_str().unwrap_or("?")), v))
+        let body =
+            json!({"session_id": a.session_id, "command": a.command, "position_ms": a.position_ms});
+        let v = call!(
+            "control_playback",
+            self.api.post("/v1/playback/control", &agent.token, &body)
+        );
+        Ok(text_result(
+            format!(
+                "Session {} is {}.",
+                v["session_id"].as_str().unwrap_or("?"),
+                v["state"].as_str().unwrap_or("?")
+            ),
+            v,
+        ))
     }
 }
 
@@ -640,15 +965,33 @@ fn recommendation_result(v: Value) -> CallToolResult {
     let text = if items.is_empty() {
         "No recommendations yet.".to_string()
     } else {
-        items.iter().enumerate().map(|(i, r)| format!("{}. {} — {}", i + 1, title_line(&r["content"]), r["explanation"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n")
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                format!(
+                    "{}. {} — {}",
+                    i + 1,
+                    title_line(&r["content"]),
+                    r["explanation"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
-    text_result(text, json!({"recommendations": items, "model_version": v["model_version"]}))
+    text_result(
+        text,
+        json!({"recommendations": items, "model_version": v["model_version"]}),
+    )
 }
 
 impl MediaGatewayMcp {
     /// A sync operation from the agent's own device id (stable per client).
     fn operation(&self, agent: &Agent, operation_type: Value) -> Value {
-        let device = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("mcp:{}:{}", agent.user_id, agent.client_id).as_bytes());
+        let device = Uuid::new_v5(
+            &Uuid::NAMESPACE_OID,
+            format!("mcp:{}:{}", agent.user_id, agent.client_id).as_bytes(),
+        );
         let now = chrono::Utc::now().timestamp_millis();
         json!({"device_id": device, "operations": [{
             "operation_id": Uuid::new_v4(),
@@ -662,23 +1005,44 @@ impl MediaGatewayMcp {
         let fail = |e: ApiFailure| McpError::internal_error(e.message, None);
         match uri {
             "mediagw://config" => Ok(config_resource()),
-            "mediagw://trending" => self.api.get("/v1/search/trending?limit=20", &agent.token).await.map_err(fail),
+            "mediagw://trending" => self
+                .api
+                .get("/v1/search/trending?limit=20", &agent.token)
+                .await
+                .map_err(fail),
             "mediagw://watchlist" => {
-                if !agent.scopes.contains(mediagw_domain::auth::Scope::ReadPreferences) {
-                    return Err(McpError::invalid_params("the watchlist needs the `read:preferences` scope", None));
+                if !agent
+                    .scopes
+                    .contains(mediagw_domain::auth::Scope::ReadPreferences)
+                {
+                    return Err(McpError::invalid_params(
+                        "the watchlist needs the `read:preferences` scope",
+                        None,
+                    ));
                 }
-                let v = self.api.get(&format!("/v1/sync/state/{}", agent.user_id), &agent.token).await.map_err(fail)?;
+                let v = self
+                    .api
+                    .get(&format!("/v1/sync/state/{}", agent.user_id), &agent.token)
+                    .await
+                    .map_err(fail)?;
                 Ok(json!({"watchlist": v["watchlist"]}))
             }
             other => match other.strip_prefix("mediagw://content/") {
-                Some(id) => self.api.get(&format!("/v1/content/{}", enc(id)), &agent.token).await.map_err(|e| {
-                    if e.status == 404 || e.status == 400 {
-                        McpError::resource_not_found(e.message, Some(json!({"uri": other})))
-                    } else {
-                        fail(e)
-                    }
-                }),
-                None => Err(McpError::resource_not_found(format!("no resource `{other}`"), Some(json!({"uri": other})))),
+                Some(id) => self
+                    .api
+                    .get(&format!("/v1/content/{}", enc(id)), &agent.token)
+                    .await
+                    .map_err(|e| {
+                        if e.status == 404 || e.status == 400 {
+                            McpError::resource_not_found(e.message, Some(json!({"uri": other})))
+                        } else {
+                            fail(e)
+                        }
+                    }),
+                None => Err(McpError::resource_not_found(
+                    format!("no resource `{other}`"),
+                    Some(json!({"uri": other})),
+                )),
             },
         }
     }
@@ -696,18 +1060,32 @@ pub fn config_resource() -> Value {
 
 pub fn resources() -> Vec<Resource> {
     vec![
-        Resource::new("mediagw://config", "config").with_description("Regions, platforms, scopes and tools").with_mime_type("application/json"),
-        Resource::new("mediagw://trending", "trending").with_description("What people search for now").with_mime_type("application/json"),
-        Resource::new("mediagw://watchlist", "watchlist").with_description("The person's watchlist (read:preferences)").with_mime_type("application/json"),
+        Resource::new("mediagw://config", "config")
+            .with_description("Regions, platforms, scopes and tools")
+            .with_mime_type("application/json"),
+        Resource::new("mediagw://trending", "trending")
+            .with_description("What people search for now")
+            .with_mime_type("application/json"),
+        Resource::new("mediagw://watchlist", "watchlist")
+            .with_description("The person's watchlist (read:preferences)")
+            .with_mime_type("application/json"),
     ]
 }
 
 pub fn resource_templates() -> Vec<ResourceTemplate> {
-    vec![ResourceTemplate::new("mediagw://content/{id}", "content").with_description("One title with where to watch it").with_mime_type("application/json")]
+    vec![ResourceTemplate::new("mediagw://content/{id}", "content")
+        .with_description("One title with where to watch it")
+        .with_mime_type("application/json")]
 }
 
-/// (name, description, arguments (name, description, required)).
-pub const PROMPTS: &[(&str, &str, &[(&str, &str, bool)])] = &[
+/// A prompt: name, description, arguments (name, description, required).
+type PromptSpec = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str, bool)],
+);
+
+pub const PROMPTS: &[PromptSpec] = &[
     ("discovery_assistant", "Help the person find something to watch by asking about taste, mood and services, then searching.", &[("interests", "What they like or feel like", false)]),
     ("recommendation_guide", "Explain personalised recommendations and refine them with the person.", &[("mood", "Their mood", false), ("viewers", "Who is watching", false)]),
     ("tonight", "What can I watch tonight on my services? Uses recommendations and availability.", &[("mood", "Their mood", false), ("region", "Country (US or USA)", false)]),
@@ -717,13 +1095,30 @@ pub fn prompts() -> Vec<Prompt> {
     PROMPTS
         .iter()
         .map(|(n, d, args)| {
-            Prompt::new(*n, Some(*d), Some(args.iter().map(|(a, ad, req)| PromptArgument::new(*a).with_description(*ad).with_required(*req)).collect()))
+            Prompt::new(
+                *n,
+                Some(*d),
+                Some(
+                    args.iter()
+                        .map(|(a, ad, req)| {
+                            PromptArgument::new(*a)
+                                .with_description(*ad)
+                                .with_required(*req)
+                        })
+                        .collect(),
+                ),
+            )
         })
         .collect()
 }
 
 fn prompt_text(name: &str, args: &serde_json::Map<String, Value>) -> Option<String> {
-    let arg = |k: &str| args.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let arg = |k: &str| {
+        args.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     Some(match name {
         "discovery_assistant" => format!(
             "You are a film and TV discovery assistant for Media Gateway. The person is interested in: {}. \
@@ -783,7 +1178,9 @@ impl ServerHandler for MediaGatewayMcp {
         _r: Option<PaginatedRequestParams>,
         _c: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        Ok(ListResourceTemplatesResult::with_all_items(resource_templates()))
+        Ok(ListResourceTemplatesResult::with_all_items(
+            resource_templates(),
+        ))
     }
 
     async fn read_resource(

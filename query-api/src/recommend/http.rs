@@ -112,7 +112,10 @@ fn check_region(region: &Option<String>, errors: &mut ValidationErrors) -> Optio
     let raw = region.as_ref()?;
     let r = mediagw_domain::catalog::normalize_region(raw);
     if r.is_none() {
-        errors.push("region", "must be an ISO 3166-1 country code (`US` or `USA`)");
+        errors.push(
+            "region",
+            "must be an ISO 3166-1 country code (`US` or `USA`)",
+        );
     }
     r
 }
