@@ -276,9 +276,15 @@ async fn http(
     shutdown: CancellationToken,
     what: &'static str,
 ) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small answers written in pieces (SSE events, chunk trailers) must not wait for the peer's
+    // delayed ACK (Nagle): 40 ms per MCP call without this.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding {what} on {addr}"))?;
+        .with_context(|| format!("binding {what} on {addr}"))?
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
     tracing::info!(%addr, "{what} listening");
     axum::serve(
         listener,

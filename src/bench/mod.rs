@@ -5,6 +5,7 @@ mod auth;
 mod embed;
 mod index;
 mod ingest;
+mod mcp;
 mod playback;
 mod recommend;
 mod search;
@@ -111,6 +112,14 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1000)]
         controls: usize,
     },
+    /// What MCP adds over the direct API call: `get_content_details` through `/mcp` vs
+    /// `GET /v1/content/{id}`, alternating, one at a time (running API with the sample catalog).
+    Mcp {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
     /// Search latency and QPS over HTTP against a running API (uncached unless `--cached`).
     Search {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -215,6 +224,10 @@ pub async fn run(
                 controls,
             )
             .await
+        }
+        BenchCmd::Mcp { api, requests } => {
+            let app = App::connect(config).await?;
+            mcp::run(&app, api.trim_end_matches('/'), requests).await
         }
         BenchCmd::Auth { api, requests } => {
             let app = App::connect(config).await?;
