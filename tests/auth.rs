@@ -1402,6 +1402,11 @@ async fn seed_rate_limits_and_gateway_layers() {
         "/v1/playback/control",
         "/v1/playback/session/{session_id}",
         "/v1/content/{content_id}/watch",
+        "/mcp",
+        "/mcp/tools",
+        "/.well-known/arw-manifest.json",
+        "/v1/mcp/consent",
+        "/v1/mcp/consents/{client_id}",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not described");
     }

@@ -210,6 +210,21 @@ async fn an_agent_searches_and_starts_playback_with_consent() {
     )
     .await;
     assert_eq!(out[0]["server"], "media-gateway");
+    for capability in ["prompts", "resources", "tools"] {
+        assert!(
+            out[0]["capabilities"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(capability)),
+            "{}",
+            out[0]
+        );
+    }
+    assert!(
+        out[0]["protocol"].as_str().unwrap().starts_with("20"),
+        "a negotiated version: {}",
+        out[0]
+    );
     let listed = &out[1];
     let tools: Vec<&str> = listed["tools"]
         .as_array()

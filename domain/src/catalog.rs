@@ -745,6 +745,17 @@ fn parse_offer(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn regions_in_alpha_2_or_alpha_3() {
+        assert_eq!(normalize_region(" us ").as_deref(), Some("US"));
+        assert_eq!(normalize_region("USA").as_deref(), Some("US"));
+        assert_eq!(normalize_region("gbr").as_deref(), Some("GB"));
+        assert_eq!(normalize_region("DEU").as_deref(), Some("DE"));
+        assert_eq!(normalize_region("XYZ"), None);
+        assert_eq!(normalize_region("U5"), None);
+        assert!(ALPHA3.iter().all(|(a3, a2)| a3.len() == 3 && is_region(a2)));
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -53,6 +53,8 @@ use crate::sync::{
         recommendations, cold_start, feedback, profile, services_get, services_put,
         devices_list, devices_register, devices_delete, playback_initiate, playback_control,
         playback_session, content_watch,
+        mcp_endpoint, mcp_tools, mcp_resources, mcp_prompts, arw_manifest, protected_resource,
+        mcp_consent, mcp_consents, mcp_consent_revoke,
         accounts::register, accounts::me, clients::create_client,
         authorize, token, device_authorization, revoke, device_page, jwks, metadata,
         ingest, resolution_pending, resolution_decide,
@@ -80,6 +82,7 @@ use crate::sync::{
         (name = "sync", description = "Cross-device sync (watchlist, positions, devices)"),
         (name = "recommendations", description = "Feedback, taste profiles and explained recommendations (seed §4)"),
         (name = "playback", description = "Devices, best-platform routing, deep links, sessions and remote control (seed §6)"),
+        (name = "mcp", description = "Model Context Protocol for AI agents (seed §8): Streamable HTTP, listings, ARW manifest, consents"),
         (name = "auth", description = "OAuth 2.0 server and accounts"),
         (name = "admin", description = "Operators (role `admin`)"),
         (name = "ops", description = "Health and metrics"),
@@ -410,3 +413,44 @@ fn playback_session() {}
     responses((status = 200, body = WatchResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
 fn content_watch() {}
+
+#[utoipa::path(post, path = "/mcp", tag = "mcp", security(("bearer" = [])),
+    description = "MCP Streamable HTTP (JSON-RPC 2.0; answers as SSE). `initialize` first; then `tools/list`, `tools/call`, `resources/*`, `prompts/*` with the `Mcp-Session-Id` header. 401 without a token (`WWW-Authenticate: Bearer resource_metadata=…`).",
+    responses((status = 200, description = "text/event-stream of JSON-RPC messages"), (status = 401, body = ErrorBody)))]
+#[allow(dead_code)]
+fn mcp_endpoint() {}
+
+#[utoipa::path(get, path = "/mcp/tools", tag = "mcp", responses((status = 200, description = "`{tools: [...]}`: MCP tool definitions with `inputSchema`, `oauth_scopes`, `requires_user_consent`")))]
+#[allow(dead_code)]
+fn mcp_tools() {}
+
+#[utoipa::path(get, path = "/mcp/resources", tag = "mcp", responses((status = 200, description = "`{resources, resourceTemplates}`")))]
+#[allow(dead_code)]
+fn mcp_resources() {}
+
+#[utoipa::path(get, path = "/mcp/prompts", tag = "mcp", responses((status = 200, description = "`{prompts}`")))]
+#[allow(dead_code)]
+fn mcp_prompts() {}
+
+#[utoipa::path(get, path = "/.well-known/arw-manifest.json", tag = "mcp", responses((status = 200, description = "ARW manifest (seed §8 shape), generated from the tool registry")))]
+#[allow(dead_code)]
+fn arw_manifest() {}
+
+#[utoipa::path(get, path = "/.well-known/oauth-protected-resource", tag = "mcp", responses((status = 200, description = "RFC 9728 protected-resource metadata of `/mcp`")))]
+#[allow(dead_code)]
+fn protected_resource() {}
+
+#[utoipa::path(post, path = "/v1/mcp/consent", tag = "mcp", security(("bearer" = [])),
+    description = "Used by the MCP tools: `{\"tool\": …}` → 200 `{status: granted}` (and an `AgentActed` audit event) or 202 `{status: pending, user_code, verification_uri, verification_uri_complete, expires_in}` to approve on `/device`.",
+    responses((status = 200, description = "granted"), (status = 202, description = "pending"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[allow(dead_code)]
+fn mcp_consent() {}
+
+#[utoipa::path(get, path = "/v1/mcp/consents", tag = "mcp", security(("bearer" = [])), responses((status = 200, description = "`{consents: [{client_id, scope, granted_at}]}`")))]
+#[allow(dead_code)]
+fn mcp_consents() {}
+
+#[utoipa::path(delete, path = "/v1/mcp/consents/{client_id}", tag = "mcp", security(("bearer" = [])), params(("client_id" = String, Path)),
+    responses((status = 200, description = "`{revoked: n}`: the client's next acting call is pending again")))]
+#[allow(dead_code)]
+fn mcp_consent_revoke() {}

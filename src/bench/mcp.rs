@@ -80,8 +80,13 @@ pub async fn run(app: &App, api: &str, requests: usize) -> anyhow::Result<()> {
     )
     .fetch_all(&app.pool)
     .await?;
-    anyhow::ensure!(!titles.is_empty(), "no title with offers: load the sample catalog first");
-    let http = reqwest::Client::builder().pool_max_idle_per_host(8).build()?;
+    anyhow::ensure!(
+        !titles.is_empty(),
+        "no title with offers: load the sample catalog first"
+    );
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(8)
+        .build()?;
     let mut s = Session {
         http: http.clone(),
         url: format!("{api}/mcp"),
@@ -125,7 +130,11 @@ pub async fn run(app: &App, api: &str, requests: usize) -> anyhow::Result<()> {
             diff.push(m - d);
         }
     }
-    for (name, l) in [("direct GET /v1/content/{id}", &mut direct), ("MCP tools/call get_content_details", &mut via), ("MCP − direct (per pair)", &mut diff)] {
+    for (name, l) in [
+        ("direct GET /v1/content/{id}", &mut direct),
+        ("MCP tools/call get_content_details", &mut via),
+        ("MCP − direct (per pair)", &mut diff),
+    ] {
         l.sort_by(f64::total_cmp);
         println!(
             "  {name}: p50 {:.2} p95 {:.2} p99 {:.2} ms",

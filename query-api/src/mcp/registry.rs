@@ -115,3 +115,52 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("watchlist_edit", "Edit Watchlist"),
     ("devices", "List Devices"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_router_and_the_registry_name_the_same_tools() {
+        let served: Vec<String> = crate::mcp::MediaGatewayMcp::tools()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        let mut registered: Vec<String> = TOOLS.iter().map(|t| t.name.to_string()).collect();
+        registered.sort();
+        assert_eq!(served, registered);
+        assert!(TOOLS.len() >= 12);
+        for t in TOOLS {
+            assert!(!t.scopes.is_empty(), "{} has no scope", t.name);
+            assert!(ACTIONS.iter().any(|(id, _)| *id == t.action), "{}", t.name);
+        }
+        for acting in [
+            "initiate_playback",
+            "control_playback",
+            "add_to_watchlist",
+            "remove_from_watchlist",
+        ] {
+            assert!(spec(acting).unwrap().requires_user_consent, "{acting}");
+        }
+    }
+
+    #[test]
+    fn every_tool_has_an_object_schema_with_its_required_arguments() {
+        for t in crate::mcp::MediaGatewayMcp::tools() {
+            assert_eq!(
+                t.input_schema.get("type").and_then(|v| v.as_str()),
+                Some("object"),
+                "{}",
+                t.name
+            );
+        }
+        let search = crate::mcp::MediaGatewayMcp::tools()
+            .into_iter()
+            .find(|t| t.name == "semantic_search")
+            .unwrap();
+        assert_eq!(
+            search.input_schema["required"],
+            serde_json::json!(["query"])
+        );
+    }
+}
