@@ -24,8 +24,16 @@ pub enum EvalCmd {
     Search {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         api: String,
+        /// A labeled set in the schema of tests/fixtures/search/queries.json (`generated-queries.json`
+        /// adds `split`; `scripts/make_search_queries.py` builds it).
         #[arg(long, default_value = "tests/fixtures/search/queries.json")]
         queries: PathBuf,
+        /// Only queries of this split: train, dev or test.
+        #[arg(long)]
+        split: Option<String>,
+        /// End with one JSON line of every number.
+        #[arg(long)]
+        json: bool,
     },
     /// NDCG@10 and Recall@20 of the product's recommendations on a rating dataset's time split,
     /// with popularity and item-kNN baselines and one ablation row per stage, against a running
@@ -66,6 +74,11 @@ pub async fn run(action: EvalCmd, config: crate::config::Config) -> anyhow::Resu
             .await
         }
         EvalCmd::Resolution { data, positives } => resolution::run(&data, positives),
-        EvalCmd::Search { api, queries } => search::run(api.trim_end_matches('/'), &queries).await,
+        EvalCmd::Search {
+            api,
+            queries,
+            split,
+            json,
+        } => search::run(api.trim_end_matches('/'), &queries, split.as_deref(), json).await,
     }
 }

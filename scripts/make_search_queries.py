@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Builds a labeled search query set over the shared Wikipedia films, semi-automatically and
+deterministically (seed 19): tests/fixtures/search/generated-queries.json, schema of
+tests/fixtures/search/queries.json plus `split` (train 60 % / dev 20 % / test 20 %, by a hash of
+the query). Kinds:
+
+  plot           a bag of the article's rarest plot words in a person's framing ("movie about …"),
+                 never 4 consecutive words of the article (checked), no names, no title words
+  title_partial  a 3+-word title with small words dropped and the rest reordered
+  title_typo     a title with one typo (deletion, transposition or doubled letter)
+  people         "films with <actor> from the <decade>s" (every such film is relevant; 2–6 of them)
+  genre_era      "<genre> films from <year>" narrowed by an actor (2–6 relevant)
+
+    python3 scripts/make_search_queries.py [--data ../shared/data/wikipedia-movies] [--out …]
+"""
+import argparse
+import glob
+import hashlib
+import json
+import math
+import os
+import random
+import re
+from collections import Counter, defaultdict
+
+STOP = set("""a an the and or of to in on at for with by from as is was were be been being that this
+these those it its into after before while during over under about against between through than then
+there their they them he she his her him who whom which what when where why how not no but also film
+films movie movies american british directed written produced starring stars star based novel
+story year years one two three first second new later time life world own only after other more most
+some such many much can will would could should may might has have had do does did up out off all
+any each both few us s t""".split())
+WORD = re.compile(r"[a-z][a-z'-]+")
+
+
+def tokens(text):
+    return WORD.findall(text.lower())
+
+
+def load(data):
+    films = []
+    for f in sorted(glob.glob(os.path.join(data, "movies-*.json"))):
+        films.extend(json.load(open(f)))
+    seen, out = set(), []
+    for m in films:
+        key = (m.get("title"), m.get("year"))
+        if not m.get("title") or not m.get("year") or key in seen:
+            continue
+        seen.add(key)
+        out.append(m)
+    return out
+
+
+def known(m):
+    return len(m.get("extract") or "") > 700 and len(m.get("cast") or []) >= 3
+
+
+def split_of(query):
+    h = int(hashlib.sha256(query.encode()).hexdigest()[:8], 16) % 10
+    return "train" if h < 6 else "dev" if h < 8 else "test"
+
+
+def four_grams(text):
+    t = tokens(text)
+    return {tuple(t[i:i + 4]) for i in range(len(t) - 3)}
+
+
+def plot_query(m, df, n_docs, rng):
+    extract = m["extract"]
+    sentences = re.split(r"(?<=[.!?])\s+", extract)
+    # Plot sentences only: not the lead ("X is a 1996 American film…") nor release and reception.
+    meta = re.compile(r"direct|star|premiere|release|gross|box office|critic|review|nominat|award|budget|sequel|installment|franchise|universe|produc|distribut|festival|filming|shot in|remake|adaptation|based on", re.I)
+    plot = " ".join(x for x in sentences[1:] if not meta.search(x))
+    if len(tokens(plot)) < 12:
+        return None
+    title_words = set(tokens(m["title"]))
+    names = {w.lower() for w in re.findall(r"\b[A-Z][a-z]+", plot)}
+    cands = []
+    for w in set(tokens(plot)):
+        if w in STOP or w in title_words or w in names or len(w) < 4 or not 8 <= df[w] <= 3000:
+            continue
+        cands.append((math.log(n_docs / df[w]), w))
+    cands.sort(reverse=True)
+    words = [w for _, w in cands[:8]]
+    if len(words) < 4:
+        return None
+    rng.shuffle(words)
+    words = words[:rng.choice([4, 5])]
+    frame = rng.choice(["movie about {}", "film where {}", "that movie with {}", "{} movie"])
+    q = frame.format(" ".join(words[:-1]) + " and " + words[-1] if " about" in frame or "where" in frame else " ".join(words))
+    grams = four_grams(extract + " " + m["title"])
+    if four_grams(q) & grams:
+        return None
+    return q
+
+
+def typo(word, rng):
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(["drop", "swap", "double"])
+    if kind == "drop":
+        return word[:i] + word[i + 1:]
+    if kind == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word[:i] + word[i] + word[i:]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="../shared/data/wikipedia-movies")
+    ap.add_argument("--out", default="tests/fixtures/search/generated-queries.json")
+    a = ap.parse_args()
+    rng = random.Random(19)
+    films = load(a.data)
+    famous = [m for m in films if known(m)]
+    df = Counter()
+    for m in films:
+        df.update(set(tokens(m.get("extract") or "")))
+    n_docs = len(films)
+    title_count = Counter(m["title"].lower() for m in films)
+    out, used = [], set()
+
+    def add(kind, query, relevant):
+        query = " ".join(query.split())
+        if query in used or not relevant:
+            return False
+        used.add(query)
+        out.append({"kind": kind, "query": query, "relevant": [[t, y] for t, y in relevant], "split": split_of(query)})
+        return True
+
+    rng.shuffle(famous)
+    # plot descriptions
+    n = 0
+    for m in famous:
+        if n >= 240:
+            break
+        q = plot_query(m, df, n_docs, rng)
+        if q and add("plot", q, [(m["title"], m["year"])]):
+            n += 1
+    # titles with words dropped / reordered, and typos (unique titles only)
+    n = 0
+    for m in famous:
+        if n >= 110:
+            break
+        words = m["title"].split()
+        if len(words) < 3 or title_count[m["title"].lower()] > 1:
+            continue
+        keep = [w for w in words if w.lower().strip(":,") not in {"the", "of", "a", "an", "and", "in", "on", "to"}]
+        if len(keep) < 2 or len(keep) == len(words) and len(keep) < 4:
+            continue
+        if len(keep) >= 4:
+            keep.pop(rng.randrange(len(keep)))
+        rng.shuffle(keep)
+        if add("title_partial", " ".join(keep).lower().strip(":,."), [(m["title"], m["year"])]):
+            n += 1
+    n = 0
+    for m in famous:
+        if n >= 90:
+            break
+        words = m["title"].split()
+        long = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
+        if not long or title_count[m["title"].lower()] > 1:
+            continue
+        i = rng.choice(long)
+        words[i] = typo(words[i].lower(), rng)
+        if add("title_typo", " ".join(words).lower(), [(m["title"], m["year"])]):
+            n += 1
+    # people, and genre + era narrowed by a person
+    by_actor_decade = defaultdict(list)
+    by_actor_genre_year = defaultdict(list)
+    for m in films:
+        for actor in (m.get("cast") or [])[:4]:
+            by_actor_decade[(actor, m["year"] // 10 * 10)].append(m)
+            for g in m.get("genres") or []:
+                by_actor_genre_year[(actor, g.lower(), m["year"] // 10 * 10)].append(m)
+    people = [(k, v) for k, v in by_actor_decade.items() if 2 <= len(v) <= 6 and any(known(m) for m in v)]
+    rng.shuffle(people)
+    n = 0
+    for (actor, decade), ms in people:
+        if n >= 60:
+            break
+        if add("people", f"films with {actor} from the {decade}s", [(m["title"], m["year"]) for m in ms]):
+            n += 1
+    era = [(k, v) for k, v in by_actor_genre_year.items() if 2 <= len(v) <= 6 and any(known(m) for m in v)]
+    rng.shuffle(era)
+    n = 0
+    for (actor, genre, decade), ms in era:
+        if n >= 50:
+            break
+        if add("genre_era", f"{actor} {genre} movies {decade}s", [(m["title"], m["year"]) for m in ms]):
+            n += 1
+    out.sort(key=lambda q: (q["kind"], q["query"]))
+    with open(a.out, "w") as f:
+        f.write("[\n" + ",\n".join("  " + json.dumps(q, ensure_ascii=False) for q in out) + "\n]\n")
+    c = Counter((q["kind"], q["split"]) for q in out)
+    print(f"{len(out)} queries →", a.out)
+    for k in sorted({q["kind"] for q in out}):
+        print(f"  {k}: " + ", ".join(f"{s} {c[(k, s)]}" for s in ("train", "dev", "test")))
+
+
+if __name__ == "__main__":
+    main()
