@@ -214,8 +214,10 @@ pub fn document_text(m: &TitleMetadata) -> String {
     s
 }
 
-/// What the embedding model reads: title, year, genres and overview (truncated to
-/// `search.embed_max_tokens`, so the overview's opening sentences dominate).
+/// What the embedding model reads (truncated to `search.embed_max_tokens`): title, year,
+/// genres, the leading cast, then the overview's plot. An encyclopedic lead sentence ("X is a
+/// 1996 American film directed by …") goes last: it repeats title, year and genres, and would
+/// otherwise spend the token budget before the plot starts.
 pub fn embedding_text(m: &TitleMetadata) -> String {
     use chrono::Datelike;
     let mut s = format!("{} ({})", m.title, m.release_date.year());
@@ -223,11 +225,40 @@ pub fn embedding_text(m: &TitleMetadata) -> String {
         s.push_str(". ");
         s.push_str(&m.genres.join(", "));
     }
+    if !m.cast.is_empty() {
+        s.push_str(". With ");
+        s.push_str(&m.cast.iter().take(3).cloned().collect::<Vec<_>>().join(", "));
+    }
     if let Some(o) = &m.overview {
+        let (lead, rest) = split_lead(o);
         s.push_str(". ");
-        s.push_str(o);
+        s.push_str(rest);
+        if !lead.is_empty() {
+            if !rest.is_empty() {
+                s.push(' ');
+            }
+            s.push_str(lead);
+        }
     }
     s
+}
+
+/// (encyclopedic lead sentence, the rest) of an overview; the lead is empty when the first
+/// sentence is not one ("… is a 1996 American … film …").
+fn split_lead(overview: &str) -> (&str, &str) {
+    let end = overview
+        .find(". ")
+        .map(|i| i + 1)
+        .unwrap_or(overview.len());
+    let first = &overview[..end];
+    let lower = first.to_lowercase();
+    let is_lead = (lower.contains(" is a ") || lower.contains(" is an "))
+        && (lower.contains("film") || lower.contains("movie"));
+    if is_lead && end < overview.len() {
+        (first, overview[end..].trim_start())
+    } else {
+        ("", overview)
+    }
 }
 
 /// Similarity of two titles by trigram overlap (Dice coefficient), used to rank suggestions and
@@ -267,6 +298,36 @@ pub fn overlap(wanted: &[String], have: &[String]) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_plot_comes_before_the_encyclopedic_lead() {
+        let m = TitleMetadata {
+            content_type: crate::catalog::ContentType::Movie,
+            title: "Speed".into(),
+            original_title: None,
+            overview: Some(
+                "Speed is a 1994 American action thriller film directed by Jan de Bont. \
+                 A bomb on a bus will explode if it drops below 50 mph."
+                    .into(),
+            ),
+            release_date: chrono::NaiveDate::from_ymd_opt(1994, 6, 10).unwrap(),
+            genres: vec!["action".into(), "thriller".into()],
+            runtime_minutes: None,
+            cast: vec!["Keanu Reeves".into(), "Sandra Bullock".into()],
+        };
+        assert_eq!(
+            embedding_text(&m),
+            "Speed (1994). action, thriller. With Keanu Reeves, Sandra Bullock. A bomb on a bus \
+             will explode if it drops below 50 mph. Speed is a 1994 American action thriller film \
+             directed by Jan de Bont."
+        );
+        let plain = TitleMetadata {
+            overview: Some("A hacker learns the truth.".into()),
+            cast: vec![],
+            ..m
+        };
+        assert_eq!(embedding_text(&plain), "Speed (1994). action, thriller. A hacker learns the truth.");
+    }
+
     use super::*;
 
     #[test]
