@@ -74,7 +74,11 @@ fn at_10(relevant_at: &[bool], n_relevant: usize) -> Score {
     let idcg: f64 = (0..ideal).map(|i| 1.0 / (i as f64 + 2.0).log2()).sum();
     Score {
         rr: first.map_or(0.0, |p| 1.0 / (p as f64 + 1.0)),
-        recall: if ideal == 0 { 0.0 } else { hits as f64 / ideal as f64 },
+        recall: if ideal == 0 {
+            0.0
+        } else {
+            hits as f64 / ideal as f64
+        },
         hit: if first.is_some() { 1.0 } else { 0.0 },
         ndcg: if idcg == 0.0 { 0.0 } else { dcg / idcg },
         n: 1,
@@ -82,11 +86,20 @@ fn at_10(relevant_at: &[bool], n_relevant: usize) -> Score {
 }
 
 /// MRR@10, recall@10, hit@10 and nDCG@10 per mode and kind, on one split when asked.
-pub async fn run(api: &str, queries: &Path, split: Option<&str>, json_out: bool) -> anyhow::Result<()> {
+pub async fn run(
+    api: &str,
+    queries: &Path,
+    split: Option<&str>,
+    json_out: bool,
+) -> anyhow::Result<()> {
     let mut set = load(queries)?;
     if let Some(sp) = split {
         set.retain(|q| q.split.as_deref() == Some(sp));
-        anyhow::ensure!(!set.is_empty(), "no query of split `{sp}` in {}", queries.display());
+        anyhow::ensure!(
+            !set.is_empty(),
+            "no query of split `{sp}` in {}",
+            queries.display()
+        );
     }
     let http = reqwest::Client::new();
     let modes = ["dense", "keyword", "hybrid"];
@@ -140,7 +153,11 @@ pub async fn run(api: &str, queries: &Path, split: Option<&str>, json_out: bool)
     );
     println!(
         "{:<14} {:>5} | {:>27} | {:>27} | {:>27}",
-        "kind", "n", "dense MRR/hit/rec/nDCG", "keyword MRR/hit/rec/nDCG", "hybrid MRR/hit/rec/nDCG"
+        "kind",
+        "n",
+        "dense MRR/hit/rec/nDCG",
+        "keyword MRR/hit/rec/nDCG",
+        "hybrid MRR/hit/rec/nDCG"
     );
     let kinds: Vec<String> = {
         let mut k: Vec<String> = by.keys().map(|(k, _)| k.clone()).collect();
@@ -158,9 +175,17 @@ pub async fn run(api: &str, queries: &Path, split: Option<&str>, json_out: bool)
         };
         let (d, k, h) = (cell(s("dense")), cell(s("keyword")), cell(s("hybrid")));
         let fmt = |c: (f64, f64, f64, f64)| format!("{:.3} {:.3} {:.3} {:.3}", c.0, c.1, c.2, c.3);
-        println!("{:<14} {:>5} | {:>27} | {:>27} | {:>27}", kind, s("hybrid").n, fmt(d), fmt(k), fmt(h));
+        println!(
+            "{:<14} {:>5} | {:>27} | {:>27} | {:>27}",
+            kind,
+            s("hybrid").n,
+            fmt(d),
+            fmt(k),
+            fmt(h)
+        );
         let obj = |c: (f64, f64, f64, f64)| json!({"mrr@10": c.0, "hit@10": c.1, "recall@10": c.2, "ndcg@10": c.3});
-        let row = json!({"queries": s("hybrid").n, "dense": obj(d), "keyword": obj(k), "hybrid": obj(h)});
+        let row =
+            json!({"queries": s("hybrid").n, "dense": obj(d), "keyword": obj(k), "hybrid": obj(h)});
         summary.insert(kind.clone(), row);
     }
     if json_out {
@@ -180,10 +205,22 @@ mod tests {
         let ideal = 1.0 + 1.0 / 3f64.log2();
         assert!((s.ndcg - (1.0 / 3f64.log2() + 1.0 / 5f64.log2()) / ideal).abs() < 1e-12);
         let miss = at_10(&[false; 12], 1);
-        assert_eq!((miss.rr, miss.hit, miss.recall, miss.ndcg), (0.0, 0.0, 0.0, 0.0));
-        let late = at_10(&[false, false, false, false, false, false, false, false, false, false, true], 1);
+        assert_eq!(
+            (miss.rr, miss.hit, miss.recall, miss.ndcg),
+            (0.0, 0.0, 0.0, 0.0)
+        );
+        let late = at_10(
+            &[
+                false, false, false, false, false, false, false, false, false, false, true,
+            ],
+            1,
+        );
         assert_eq!(late.hit, 0.0, "only the top 10 count");
         let many = at_10(&[true; 10], 30);
-        assert_eq!((many.recall, many.ndcg), (1.0, 1.0), "recall over min(10, relevant)");
+        assert_eq!(
+            (many.recall, many.ndcg),
+            (1.0, 1.0),
+            "recall over min(10, relevant)"
+        );
     }
 }

@@ -227,7 +227,14 @@ pub fn embedding_text(m: &TitleMetadata) -> String {
     }
     if !m.cast.is_empty() {
         s.push_str(". With ");
-        s.push_str(&m.cast.iter().take(3).cloned().collect::<Vec<_>>().join(", "));
+        s.push_str(
+            &m.cast
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
     }
     if let Some(o) = &m.overview {
         let (lead, rest) = split_lead(o);
@@ -246,10 +253,7 @@ pub fn embedding_text(m: &TitleMetadata) -> String {
 /// (encyclopedic lead sentence, the rest) of an overview; the lead is empty when the first
 /// sentence is not one ("… is a 1996 American … film …").
 fn split_lead(overview: &str) -> (&str, &str) {
-    let end = overview
-        .find(". ")
-        .map(|i| i + 1)
-        .unwrap_or(overview.len());
+    let end = overview.find(". ").map(|i| i + 1).unwrap_or(overview.len());
     let first = &overview[..end];
     let lower = first.to_lowercase();
     let is_lead = (lower.contains(" is a ") || lower.contains(" is an "))
@@ -325,7 +329,10 @@ mod tests {
             cast: vec![],
             ..m
         };
-        assert_eq!(embedding_text(&plain), "Speed (1994). action, thriller. A hacker learns the truth.");
+        assert_eq!(
+            embedding_text(&plain),
+            "Speed (1994). action, thriller. A hacker learns the truth."
+        );
     }
 
     use super::*;
