@@ -230,7 +230,16 @@ pub(super) async fn device_approve(
         return pages::error(StatusCode::BAD_REQUEST, "missing user_code");
     };
     let approve = f.decision.as_deref() == Some("approve");
+    // An AI assistant's consent request (MCP) rides the same codes: say what was decided.
+    let agent = matches!(
+        store::device_by_user_code(&s.pool, &code).await,
+        Ok(Some(r)) if r.device_id.starts_with("mcp-consent:")
+    );
     match store::decide_device(&s.pool, &code, user.id, approve).await {
+        Ok(Some((_, true))) if agent => pages::done(
+            "The assistant may now do this for you. You can take it back at any time (DELETE /v1/mcp/consents/<client>).",
+        ),
+        Ok(Some((_, false))) if agent => pages::done("Denied. The assistant may not do this."),
         Ok(Some((_, true))) => pages::done("Your device is connected. You can return to it now."),
         Ok(Some((_, false))) => pages::done("Access denied. The device was not connected."),
         Ok(None) => pages::error(
