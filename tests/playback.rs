@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{title, Stack};
+use common::{call, get, post, title, Stack};
 use futures::{SinkExt, StreamExt};
 use mediagw_domain::sync::{CrdtOperation, Hlc, OperationType};
 use mediagw_query_api::sync::protocol::{ClientMessage, DeviceEvent, ServerMessage};
@@ -19,32 +19,6 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn call(
-    s: &Stack,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}{path}", s.api))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(s: &Stack, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(s, reqwest::Method::POST, path, token, Some(body)).await
-}
-
-async fn get(s: &Stack, path: &str, token: &str) -> (u16, Value) {
-    call(s, reqwest::Method::GET, path, token, None).await
-}
 
 fn link_offer(platform: &str, kind: &str, price: Option<f64>, web_url: &str) -> Value {
     let mut o = json!({"platform": platform, "availability_type": kind, "deep_link": web_url, "web_url": web_url});

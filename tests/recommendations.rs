@@ -5,35 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{offer, title, Stack};
+use common::{call, get, offer, post, title, Stack};
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-async fn call(
-    s: &Stack,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, format!("{}{path}", s.api))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(s: &Stack, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(s, reqwest::Method::POST, path, token, Some(body)).await
-}
-
-async fn get(s: &Stack, path: &str, token: &str) -> (u16, Value) {
-    call(s, reqwest::Method::GET, path, token, None).await
-}
 
 fn rated(content: &str, rating: u8, at: &str) -> Value {
     json!({"content_id": content, "event_type": "Rated", "rating": rating, "rating_scale": 10, "timestamp": at})

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use mediagw_domain::playback::device::{Device, DeviceCommand, DeviceError, UserDevices};
+use mediagw_domain::playback::device::{
+    Device, DeviceCommand, DeviceError, DeviceEvent, UserDevices,
+};
 use mediagw_domain::playback::session::{
     Control, PlaybackSession, SessionCommand, SessionError, Started,
 };
@@ -63,24 +65,32 @@ impl DeviceService {
             .load(&user_id.to_string())
             .await
             .map_err(device_error)?;
-        let created = !before.devices.contains_key(&id);
-        self.repo
+        let committed = self
+            .repo
             .execute(&user_id.to_string(), || DeviceCommand::Register {
                 user_id,
                 device: device.clone(),
             })
             .await
             .map_err(device_error)?;
-        let after = self
-            .repo
-            .load(&user_id.to_string())
-            .await
-            .map_err(device_error)?;
-        let stored = after
-            .devices
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| CommandError::Store("device vanished after registering".into()))?;
+        // What was recorded, or (same details again) what was there already.
+        let recorded = committed.events.into_iter().find_map(|(_, e)| match e {
+            DeviceEvent::DeviceRegistered { device, .. } if device.device_id == id => Some(device),
+            _ => None,
+        });
+        let created = !before.devices.contains_key(&id) && recorded.is_some();
+        let stored = match recorded.or_else(|| before.devices.get(&id).cloned()) {
+            Some(d) => d,
+            // Registered identically by a concurrent request after our first read.
+            None => self
+                .repo
+                .load(&user_id.to_string())
+                .await
+                .map_err(device_error)?
+                .devices
+                .remove(&id)
+                .ok_or_else(|| CommandError::Store("device vanished while registering".into()))?,
+        };
         if created {
             metrics::counter!("devices_registered_total", "device_type" => stored.device_type.as_str())
                 .increment(1);

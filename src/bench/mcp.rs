@@ -65,16 +65,7 @@ impl Session {
 
 pub async fn run(app: &App, api: &str, requests: usize) -> anyhow::Result<()> {
     let tokens = app.tokens().await?;
-    let token = tokens
-        .issue(&mediagw_auth::Grant {
-            user_id: Uuid::new_v4(),
-            client_id: "mediagw-bench".into(),
-            scopes: mediagw_domain::auth::Scopes::all(),
-            roles: vec![mediagw_domain::auth::Role::User],
-            tier: mediagw_domain::auth::Tier::Premium,
-            device_id: None,
-        })?
-        .token;
+    let token = super::user_token(&tokens, Uuid::new_v4(), false)?;
     let titles: Vec<Uuid> = sqlx::query_scalar(
         "SELECT content_id FROM catalog.platform_availability GROUP BY content_id LIMIT 500",
     )

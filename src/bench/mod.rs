@@ -139,6 +139,30 @@ pub enum BenchCmd {
     },
 }
 
+/// An access token with every scope for a bench user (`admin` adds the operator role), signed
+/// with the deployment's key.
+pub(crate) fn user_token(
+    tokens: &mediagw_auth::TokenService,
+    user: uuid::Uuid,
+    admin: bool,
+) -> anyhow::Result<String> {
+    use mediagw_domain::auth::{Role, Scopes, Tier};
+    let mut roles = vec![Role::User];
+    if admin {
+        roles.push(Role::Admin);
+    }
+    Ok(tokens
+        .issue(&mediagw_auth::Grant {
+            user_id: user,
+            client_id: "mediagw-bench".into(),
+            scopes: Scopes::all(),
+            roles,
+            tier: Tier::Premium,
+            device_id: None,
+        })?
+        .token)
+}
+
 pub async fn run(
     action: BenchCmd,
     config: Config,

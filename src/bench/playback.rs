@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures::StreamExt;
-use mediagw_auth::Grant;
-use mediagw_domain::auth::{Role, Scopes, Tier};
 use mediagw_query_api::sync::protocol::ServerMessage;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -23,19 +21,6 @@ struct User {
     id: Uuid,
     token: String,
     tv: Uuid,
-}
-
-fn token(tokens: &mediagw_auth::TokenService, user: Uuid) -> anyhow::Result<String> {
-    Ok(tokens
-        .issue(&Grant {
-            user_id: user,
-            client_id: "mediagw-bench".into(),
-            scopes: Scopes::all(),
-            roles: vec![Role::User],
-            tier: Tier::Premium,
-            device_id: None,
-        })?
-        .token)
 }
 
 async fn send(
@@ -99,7 +84,7 @@ pub async fn run(
     let mut users = Vec::with_capacity(n_users);
     for _ in 0..n_users {
         let id = Uuid::new_v4();
-        let t = token(&tokens, id)?;
+        let t = super::user_token(&tokens, id, false)?;
         let (st, tv) = send(&http, reqwest::Method::POST, format!("{api}/v1/devices/register"), &t, json!({
             "device_name": "Bench TV", "device_type": "tizen",
             "capabilities": {"supports_4k": true, "supports_hdr": true, "supports_dolby_atmos": false, "supported_platforms": []}

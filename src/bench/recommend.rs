@@ -5,34 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use mediagw_auth::Grant;
-use mediagw_domain::auth::{Role, Scopes, Tier};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::app::App;
 use crate::sample::percentile;
-
-fn token(
-    app_tokens: &mediagw_auth::TokenService,
-    user: Uuid,
-    admin: bool,
-) -> anyhow::Result<String> {
-    let mut roles = vec![Role::User];
-    if admin {
-        roles.push(Role::Admin);
-    }
-    Ok(app_tokens
-        .issue(&Grant {
-            user_id: user,
-            client_id: "mediagw-bench".into(),
-            scopes: Scopes::all(),
-            roles,
-            tier: Tier::Premium,
-            device_id: None,
-        })?
-        .token)
-}
 
 pub async fn run(
     app: &App,
@@ -51,7 +28,7 @@ pub async fn run(
         !users.is_empty(),
         "no user with history: load some feedback first"
     );
-    let operator = token(&tokens, Uuid::new_v4(), true)?;
+    let operator = super::user_token(&tokens, Uuid::new_v4(), true)?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -109,7 +86,7 @@ pub async fn run(
             .context("no title in the catalog")?;
         for _ in 0..lag_samples {
             let user = Uuid::new_v4();
-            let t = token(&tokens, user, false)?;
+            let t = super::user_token(&tokens, user, false)?;
             let started = Instant::now();
             let r = http
                 .post(format!("{api}/v1/user/{user}/feedback"))

@@ -30,19 +30,6 @@ pub struct SyncBench {
     pub tokens: Arc<mediagw_auth::TokenService>,
 }
 
-fn token_for(tokens: &mediagw_auth::TokenService, user: Uuid) -> anyhow::Result<String> {
-    Ok(tokens
-        .issue(&mediagw_auth::Grant {
-            user_id: user,
-            client_id: "mediagw-bench".into(),
-            scopes: mediagw_domain::auth::Scopes::all(),
-            roles: vec![mediagw_domain::auth::Role::User],
-            tier: mediagw_domain::auth::Tier::Premium,
-            device_id: None,
-        })?
-        .token)
-}
-
 type Sent = Arc<Mutex<HashMap<Uuid, Instant>>>;
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -128,7 +115,7 @@ pub async fn run(b: SyncBench) -> anyhow::Result<()> {
         let (a, bdev) = (Uuid::new_v4(), Uuid::new_v4());
         let api_a = &b.apis[(2 * u) % b.apis.len()];
         let api_b = &b.apis[(2 * u + 1) % b.apis.len()];
-        let token = token_for(&b.tokens, user)?;
+        let token = super::user_token(&b.tokens, user, false)?;
         let (tx_a, mut rx_a) = open(api_a, &token, user, a).await?;
         let (tx_b, mut rx_b) = open(api_b, &token, user, bdev).await?;
         // A's reader only drains (acks, B's presence).

@@ -549,3 +549,32 @@ pub async fn read_topic(topic: &str) -> Vec<rdkafka::message::OwnedMessage> {
     }
     out
 }
+
+/// A request to the API as `token`'s bearer: (status, JSON body or null).
+pub async fn call(
+    s: &Stack,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", s.api))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST path` with a JSON body as `token`.
+pub async fn post(s: &Stack, path: &str, token: &str, body: Value) -> (u16, Value) {
+    call(s, reqwest::Method::POST, path, token, Some(body)).await
+}
+
+/// `GET path` as `token`.
+pub async fn get(s: &Stack, path: &str, token: &str) -> (u16, Value) {
+    call(s, reqwest::Method::GET, path, token, None).await
+}

@@ -7,7 +7,6 @@ use mediagw_auth::{Caller, TokenService};
 use mediagw_domain::auth::Scope;
 use mediagw_domain::ValidationErrors;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::contract::{ControlRequest, InitiatePlaybackRequest};
 use super::service::PlaybackService;
@@ -25,51 +24,20 @@ pub struct PlaybackGrpc {
     pub tokens: Arc<TokenService>,
 }
 
+use crate::grpc::parse_id;
+
+/// As every gRPC service answers, except that a refused session command (ended, already
+/// started) is a failed precondition rather than a retryable conflict.
 fn status(e: ApiError) -> Status {
     match e {
-        ApiError::BadRequest { field, message } => {
-            Status::invalid_argument(format!("`{field}`: {message}"))
-        }
-        ApiError::Invalid(v) => Status::invalid_argument(v.to_string()),
-        ApiError::Unauthorized(m) | ApiError::InvalidToken(m) => Status::unauthenticated(m),
-        ApiError::Forbidden(m) => Status::permission_denied(m),
-        ApiError::InsufficientScope(s) => {
-            Status::permission_denied(format!("this call needs the `{s}` scope"))
-        }
-        ApiError::NotFound(m) => Status::not_found(m),
         ApiError::Conflict(m) => Status::failed_precondition(m),
-        ApiError::ConflictWith { code, message, .. } => {
-            Status::failed_precondition(format!("{code}: {message}"))
-        }
-        other => {
-            tracing::error!(error = %other, "grpc playback call failed");
-            Status::internal("internal error")
-        }
+        other => crate::grpc::status(other),
     }
-}
-
-fn parse_id(field: &str, raw: &str) -> Result<Uuid, Status> {
-    Uuid::parse_str(raw)
-        .map_err(|_| Status::invalid_argument(format!("`{field}`: `{raw}` is not a UUID")))
 }
 
 impl PlaybackGrpc {
     async fn caller<T>(&self, req: &Request<T>, scope: Scope) -> Result<Caller, Status> {
-        let token = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Status::unauthenticated("send `authorization: Bearer <access token>`")
-            })?;
-        let caller = self
-            .tokens
-            .validate(token)
-            .await
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
-        caller.require_scope(scope).map_err(status)?;
-        Ok(caller)
+        crate::grpc::bearer_caller(&self.tokens, req, scope).await
     }
 }
 

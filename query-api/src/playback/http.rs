@@ -14,8 +14,7 @@ use mediagw_domain::auth::Scope;
 use mediagw_domain::playback::device::{Capabilities, Device, DeviceType};
 use mediagw_domain::playback::routing::Quality;
 use mediagw_domain::playback::session::Control;
-use mediagw_domain::{FieldError, ValidationErrors};
-use serde::de::DeserializeOwned;
+use mediagw_domain::ValidationErrors;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -35,27 +34,7 @@ pub fn router(service: Arc<PlaybackService>) -> Router {
         .with_state(service)
 }
 
-/// Parses a JSON body, naming the offending field on failure.
-fn parse<T: DeserializeOwned>(
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<T, ApiError> {
-    let Json(raw) = body.map_err(|e| ApiError::BadRequest {
-        field: "body",
-        message: e.body_text(),
-    })?;
-    serde_path_to_error::deserialize(raw).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "body".to_string()
-        } else {
-            path
-        };
-        ApiError::Invalid(ValidationErrors(vec![FieldError::new(
-            field,
-            e.inner().to_string(),
-        )]))
-    })
-}
+use crate::error::json_body as parse;
 
 fn parse_id(field: &'static str, raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest {

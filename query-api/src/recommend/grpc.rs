@@ -13,7 +13,6 @@ use uuid::Uuid;
 
 use super::port::FeedbackWriteError;
 use super::service::{Ask, RecommendationService};
-use crate::error::ApiError;
 
 pub mod pb {
     tonic::include_proto!("mediagw.recommendation.v1");
@@ -27,30 +26,7 @@ pub struct RecommendationGrpc {
     pub tokens: Arc<TokenService>,
 }
 
-fn status(e: ApiError) -> Status {
-    match e {
-        ApiError::BadRequest { field, message } => {
-            Status::invalid_argument(format!("`{field}`: {message}"))
-        }
-        ApiError::Invalid(v) => Status::invalid_argument(v.to_string()),
-        ApiError::Unauthorized(m) | ApiError::InvalidToken(m) => Status::unauthenticated(m),
-        ApiError::Forbidden(m) => Status::permission_denied(m),
-        ApiError::InsufficientScope(s) => {
-            Status::permission_denied(format!("this call needs the `{s}` scope"))
-        }
-        ApiError::NotFound(m) => Status::not_found(m),
-        ApiError::Conflict(m) => Status::aborted(m),
-        other => {
-            tracing::error!(error = %other, "grpc recommendation call failed");
-            Status::internal("internal error")
-        }
-    }
-}
-
-fn parse_id(field: &str, raw: &str) -> Result<Uuid, Status> {
-    Uuid::parse_str(raw)
-        .map_err(|_| Status::invalid_argument(format!("`{field}`: `{raw}` is not a UUID")))
-}
+use crate::grpc::{parse_id, status};
 
 impl RecommendationGrpc {
     /// The caller behind the request's bearer token, allowed to act for `user`.
@@ -60,20 +36,7 @@ impl RecommendationGrpc {
         user: Uuid,
         scope: Scope,
     ) -> Result<Caller, Status> {
-        let token = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Status::unauthenticated("send `authorization: Bearer <access token>`")
-            })?;
-        let caller = self
-            .tokens
-            .validate(token)
-            .await
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
-        caller.require_scope(scope).map_err(status)?;
+        let caller = crate::grpc::bearer_caller(&self.tokens, req, scope).await?;
         if !caller.is_admin() {
             caller.require_self(user).map_err(status)?;
         }

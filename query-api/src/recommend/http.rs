@@ -13,8 +13,7 @@ use mediagw_auth::Caller;
 use mediagw_domain::auth::Scope;
 use mediagw_domain::interaction::{Feedback, Signal, Subscription};
 use mediagw_domain::recommend::rank::{Context, Stages};
-use mediagw_domain::{FieldError, ValidationErrors};
-use serde::de::DeserializeOwned;
+use mediagw_domain::ValidationErrors;
 use uuid::Uuid;
 
 use super::contract::*;
@@ -38,27 +37,7 @@ pub fn router(service: Arc<RecommendationService>) -> Router {
         .with_state(service)
 }
 
-/// Parses a JSON body, naming the offending field on failure.
-fn parse<T: DeserializeOwned>(
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<T, ApiError> {
-    let Json(raw) = body.map_err(|e| ApiError::BadRequest {
-        field: "body",
-        message: e.body_text(),
-    })?;
-    serde_path_to_error::deserialize(raw).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "body".to_string()
-        } else {
-            path
-        };
-        ApiError::Invalid(ValidationErrors(vec![FieldError::new(
-            field,
-            e.inner().to_string(),
-        )]))
-    })
-}
+use crate::error::json_body as parse;
 
 fn parse_user(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest {

@@ -277,23 +277,7 @@ async fn merge(
     caller: Caller,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<MergeResult>, ApiError> {
-    let Json(raw) = body.map_err(|e| ApiError::BadRequest {
-        field: "body",
-        message: e.body_text(),
-    })?;
-    let req: MergeRequest = serde_path_to_error::deserialize(raw).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::Invalid(mediagw_domain::ValidationErrors(vec![
-            mediagw_domain::FieldError::new(
-                if path == "." {
-                    "body".to_string()
-                } else {
-                    path
-                },
-                e.inner().to_string(),
-            ),
-        ]))
-    })?;
+    let req: MergeRequest = crate::error::json_body(body)?;
     // Like the socket: a device that syncs reads its state too; writes need their own scopes.
     caller.require_scope(Scope::ReadPreferences)?;
     if let Some(missing) = missing_scope(&caller.scopes, &req.operations) {
