@@ -6,6 +6,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::content::{self, GetContentResponse, MAX_BATCH};
+use crate::grpc_edge::parse_id;
 
 pub mod pb {
     tonic::include_proto!("mediagw.content.v1");
@@ -25,58 +26,6 @@ pub struct ContentGrpc {
 fn db(e: sqlx::Error) -> Status {
     tracing::error!(error = %e, "grpc read failed");
     Status::internal("internal error")
-}
-
-/// A UUID argument, or `INVALID_ARGUMENT` naming the field (every gRPC service here).
-pub(crate) fn parse_id(field: &str, raw: &str) -> Result<Uuid, Status> {
-    Uuid::parse_str(raw)
-        .map_err(|_| Status::invalid_argument(format!("`{field}`: `{raw}` is not a UUID")))
-}
-
-/// The public API's error as a gRPC status: 4xx by meaning, the rest logged and answered as
-/// `INTERNAL` without details.
-pub(crate) fn status(e: crate::error::ApiError) -> Status {
-    use crate::error::ApiError;
-    match e {
-        ApiError::BadRequest { field, message } => {
-            Status::invalid_argument(format!("`{field}`: {message}"))
-        }
-        ApiError::Invalid(v) => Status::invalid_argument(v.to_string()),
-        ApiError::Unauthorized(m) | ApiError::InvalidToken(m) => Status::unauthenticated(m),
-        ApiError::Forbidden(m) => Status::permission_denied(m),
-        ApiError::InsufficientScope(s) => {
-            Status::permission_denied(format!("this call needs the `{s}` scope"))
-        }
-        ApiError::NotFound(m) => Status::not_found(m),
-        ApiError::Conflict(m) => Status::aborted(m),
-        ApiError::ConflictWith { code, message, .. } => {
-            Status::failed_precondition(format!("{code}: {message}"))
-        }
-        other => {
-            tracing::error!(error = %other, "grpc call failed");
-            Status::internal("internal error")
-        }
-    }
-}
-
-/// The caller behind the request's `authorization: Bearer …` metadata, holding `scope`.
-pub(crate) async fn bearer_caller<T>(
-    tokens: &mediagw_auth::TokenService,
-    req: &Request<T>,
-    scope: mediagw_domain::auth::Scope,
-) -> Result<mediagw_auth::Caller, Status> {
-    let token = req
-        .metadata()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| Status::unauthenticated("send `authorization: Bearer <access token>`"))?;
-    let caller = tokens
-        .validate(token)
-        .await
-        .map_err(|e| Status::unauthenticated(e.to_string()))?;
-    caller.require_scope(scope).map_err(status)?;
-    Ok(caller)
 }
 
 fn detail(c: GetContentResponse) -> pb::ContentDetail {

@@ -7,6 +7,7 @@ pub mod content;
 pub mod error;
 pub mod gateway;
 pub mod grpc;
+pub mod grpc_edge;
 pub mod health;
 pub mod mcp;
 pub mod openapi;

@@ -24,20 +24,20 @@ pub struct PlaybackGrpc {
     pub tokens: Arc<TokenService>,
 }
 
-use crate::grpc::parse_id;
+use crate::grpc_edge::parse_id;
 
 /// As every gRPC service answers, except that a refused session command (ended, already
 /// started) is a failed precondition rather than a retryable conflict.
 fn status(e: ApiError) -> Status {
     match e {
         ApiError::Conflict(m) => Status::failed_precondition(m),
-        other => crate::grpc::status(other),
+        other => crate::grpc_edge::status(other),
     }
 }
 
 impl PlaybackGrpc {
     async fn caller<T>(&self, req: &Request<T>, scope: Scope) -> Result<Caller, Status> {
-        crate::grpc::bearer_caller(&self.tokens, req, scope).await
+        crate::grpc_edge::bearer_caller(&self.tokens, req, scope).await
     }
 }
 

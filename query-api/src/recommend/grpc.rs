@@ -26,7 +26,7 @@ pub struct RecommendationGrpc {
     pub tokens: Arc<TokenService>,
 }
 
-use crate::grpc::{parse_id, status};
+use crate::grpc_edge::{parse_id, status};
 
 impl RecommendationGrpc {
     /// The caller behind the request's bearer token, allowed to act for `user`.
@@ -36,7 +36,7 @@ impl RecommendationGrpc {
         user: Uuid,
         scope: Scope,
     ) -> Result<Caller, Status> {
-        let caller = crate::grpc::bearer_caller(&self.tokens, req, scope).await?;
+        let caller = crate::grpc_edge::bearer_caller(&self.tokens, req, scope).await?;
         if !caller.is_admin() {
             caller.require_self(user).map_err(status)?;
         }
