@@ -201,9 +201,16 @@ impl App {
             .cloned()
     }
 
-    pub fn search_settings(&self) -> SearchSettings {
+    pub fn search_settings(&self) -> anyhow::Result<SearchSettings> {
         let c = &self.config.search;
-        SearchSettings {
+        let unknown = c.ranker.unknown_features();
+        anyhow::ensure!(
+            unknown.is_empty(),
+            "search.ranker.weights names no feature: {} (features: {})",
+            unknown.join(", "),
+            mediagw_domain::search::rerank::FEATURES.join(", ")
+        );
+        Ok(SearchSettings {
             depth: c.depth,
             result_ttl: Duration::from_secs(c.result_ttl_s),
             suggestion_ttl: Duration::from_secs(c.suggestion_ttl_s),
@@ -213,7 +220,9 @@ impl App {
             default_region: c.default_region.clone(),
             weights: c.weights,
             rrf_k: c.rrf_k,
-        }
+            ranker: c.ranker.clone(),
+            engagement_refresh: Duration::from_secs(c.engagement_refresh_s.max(1)),
+        })
     }
 
     pub fn bus(&self) -> anyhow::Result<Arc<KafkaBus>> {

@@ -131,6 +131,10 @@ pub struct SearchConfig {
     /// RRF votes per retrieval channel and the RRF constant.
     pub weights: mediagw_query_api::search::ChannelWeights,
     pub rrf_k: f32,
+    /// The learned reranker over the fused top titles (`mediagw train search-ranker`).
+    pub ranker: mediagw_query_api::search::Ranker,
+    /// How often the per-title engagement counts behind the ranking prior are re-read.
+    pub engagement_refresh_s: u64,
     /// Answered searches are published as one record per window of this length (ADR 0013) …
     pub events_flush_ms: u64,
     /// … or as soon as this many are waiting.

@@ -82,9 +82,10 @@ enum Command {
         #[command(subcommand)]
         action: AuthCmd,
     },
-    /// Background jobs, once: `recommendations` trains the collaborative model from the profiles.
+    /// Learned models: `recommendations` trains the collaborative model from the profiles;
+    /// `search-ranker` learns the search reranker's weights from labeled queries.
     Train {
-        #[arg(value_enum)]
+        #[command(subcommand)]
         what: TrainWhat,
     },
     /// MCP over stdio for desktop agents, talking to a running API with the agent's token
@@ -153,10 +154,23 @@ enum IngestCmd {
     },
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Subcommand)]
 enum TrainWhat {
     /// The recommendation model (EASE + popularity prior) from every user's engaged titles.
     Recommendations,
+    /// The search reranker's weights, from the train split of labeled query sets (schema of
+    /// tests/fixtures/search/queries.json with `split`), against a running API; prints the
+    /// `[search.ranker]` config section and the dev split's MRR@10 before and after.
+    SearchRanker {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// Labeled sets (repeat the flag); each weighs the same in the objective.
+        #[arg(long, required = true)]
+        queries: Vec<PathBuf>,
+        /// Fused titles reordered per search (the `search.ranker.depth` it prints).
+        #[arg(long, default_value_t = 50)]
+        depth: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -292,6 +306,14 @@ async fn main() -> anyhow::Result<()> {
             report.print();
             Ok(())
         }
+        Command::Train {
+            what:
+                TrainWhat::SearchRanker {
+                    api,
+                    queries,
+                    depth,
+                },
+        } => eval::ranker::train(&api, &queries, depth).await,
         Command::Train {
             what: TrainWhat::Recommendations,
         } => {

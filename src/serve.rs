@@ -132,7 +132,7 @@ pub async fn serve(
             parts.query_embedder,
             parts.cache.clone(),
             Some(Arc::new(events)),
-            app.search_settings(),
+            app.search_settings()?,
         ));
         let recommendations = Arc::new(mediagw_query_api::recommend::RecommendationService::new(
             app.pool.clone(),

@@ -33,6 +33,7 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     let mut s = Stack::new("reco").await;
     s.set_env("MEDIAGW__RECOMMEND__MODEL_REFRESH_MS", "200");
     s.set_env("MEDIAGW__RECOMMEND__TRAIN_CHECK_S", "3600");
+    s.set_env("MEDIAGW__SEARCH__ENGAGEMENT_REFRESH_S", "1");
     s.start_all().await;
 
     let heat = new_title(
@@ -217,6 +218,22 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
             .await,
         4 * 2 + 5 + 1
     );
+
+    // Search's prior learns how many people engaged: Scream (5 users, the most) is now known.
+    let prior = |v: &Value| {
+        v["results"].as_array().and_then(|rs| {
+            rs.iter()
+                .find(|r| r["content"]["title"] == "Scream")
+                .and_then(|r| r["ranking_features"]["prior"].as_f64())
+        })
+    };
+    let known = s
+        .eventually(30, "Scream's prior from engagement", || async {
+            let (_, v) = post(&s, "/v1/search", &ann_token, json!({"query": "scream", "explain": true})).await;
+            prior(&v).filter(|p| *p >= 0.5)
+        })
+        .await;
+    assert!(known <= 1.0, "{known}");
 
     // A watchlist add on a device counts as `Added`, read from sync.operations.
     let device = Uuid::new_v4();

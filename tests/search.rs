@@ -58,7 +58,8 @@ fn titles(body: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The sample catalog (23 titles) plus three the reference queries need.
+/// The sample catalog (23 titles), three the reference queries need and two heists of known
+/// runtime.
 async fn catalog(s: &mut Stack) {
     s.set_env("MEDIAGW__SEARCH__TRENDING_MIN_SEARCHES", "2");
     s.start_all().await;
@@ -73,18 +74,29 @@ async fn catalog(s: &mut Stack) {
         movie("tt0234215", "The Matrix Reloaded", 2003, &["science fiction", "action"],
             "Neo and the rebels fight the machines as the simulated world and its agents close in on Zion.",
             json!([])),
+        movie("tt9000001", "The Quick Vault Job", 2011, &["crime"],
+            "A crew of safecrackers pulls off a bank vault heist in a single night.",
+            json!([])),
+        movie("tt9000002", "The Long Vault Job", 2012, &["crime"],
+            "A crew of safecrackers plans a bank vault heist over three patient years.",
+            json!([])),
     ] {
         let mut body = body;
+        match body["raw_content"]["title"].as_str() {
+            Some("The Quick Vault Job") => body["raw_content"]["runtime_minutes"] = json!(85),
+            Some("The Long Vault Job") => body["raw_content"]["runtime_minutes"] = json!(171),
+            _ => {}
+        }
         if body["raw_content"]["title"] == "The Matrix Reloaded" {
             body["raw_content"]["cast"] = json!(["Keanu Reeves", "Laurence Fishburne", "Carrie-Anne Moss"]);
         }
         let (status, body) = s.ingest(&body).await;
         assert!(status < 300, "{body}");
     }
-    s.eventually(180, "26 titles indexed", || async {
+    s.eventually(180, "28 titles indexed", || async {
         (s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await
-            == 26)
+            == 28)
             .then_some(())
     })
     .await;
@@ -112,6 +124,18 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         "{top}"
     );
 
+    // `explain` shows the reranker's features, each in [0, 1]; without it they are absent.
+    assert!(top.get("ranking_features").is_none(), "{top}");
+    let (_, body, _) = post(&s, json!({"query": "the godfathr", "explain": true})).await;
+    let f = &body["results"][0]["ranking_features"];
+    assert_eq!(f.as_object().map(|o| o.len()), Some(10), "{f}");
+    for (name, v) in f.as_object().unwrap() {
+        let v = v.as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{name} = {v}");
+    }
+    assert!(f["title"].as_f64().unwrap() > 0.5, "{f}");
+    assert!(f["prior"].as_f64().unwrap() > 0.0, "{f}");
+
     // A description with a decade: the year range becomes a hard filter.
     let (_, body, _) = post(
         &s,
@@ -128,6 +152,15 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         let y = r["content"]["release_year"].as_i64().unwrap();
         assert!((1990..=1999).contains(&y), "{r}");
     }
+
+    // A runtime bound is understood and filters: the long heist goes, the short one stays.
+    let (_, body, _) = post(&s, json!({"query": "vault heist under 90 minutes"})).await;
+    assert_eq!(body["query_parsed"]["max_runtime"], 90, "{body}");
+    let got = titles(&body);
+    assert!(got.contains(&"The Quick Vault Job".to_string()), "{got:?}");
+    assert!(!got.contains(&"The Long Vault Job".to_string()), "{got:?}");
+    let (_, body, _) = post(&s, json!({"query": "vault heist"})).await;
+    assert!(titles(&body).contains(&"The Long Vault Job".to_string()), "{body}");
 
     // A reference plus a mood: neighbours of The Matrix, comedies first, The Matrix itself excluded.
     let (_, body, _) = post(&s, json!({"query": "movies like The Matrix but funnier"})).await;
@@ -413,7 +446,7 @@ async fn personalisation_and_index_rebuild() {
     assert_eq!(
         s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await,
-        26
+        28
     );
     let body = s
         .eventually(30, "search on the rebuilt generation", || async {

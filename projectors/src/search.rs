@@ -17,6 +17,7 @@ use mediagw_domain::catalog::TitleMetadata;
 use mediagw_domain::search::text::{
     cast_vector, document_text, embedding_text, fnv1a64, title_trigrams, MAX_CAST,
 };
+use mediagw_domain::search::prior::catalog_prior;
 use mediagw_domain::search::Bm25;
 use mediagw_domain::title::TitleEvent;
 use mediagw_schemas::{topics, EventMeta, EventRecord};
@@ -56,6 +57,10 @@ struct DocRow {
     content_type: String,
     genres: Vec<String>,
     cast: Vec<String>,
+    /// How well known the title is (catalog signals), in [0, 1].
+    prior: f32,
+    /// Minutes, 0 when unknown.
+    runtime: i32,
 }
 
 impl SearchProjection {
@@ -107,6 +112,8 @@ CREATE TABLE IF NOT EXISTS {s}.documents (
     retired      boolean NOT NULL DEFAULT false
 );
 ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS "cast" text[] NOT NULL DEFAULT '{{}}';
+ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS prior real NOT NULL DEFAULT 0;
+ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS runtime integer NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS {s}.offers (
     content_id        uuid NOT NULL,
     platform          text NOT NULL,
@@ -219,8 +226,9 @@ impl SearchProjection {
                         platforms,
                         offers,
                         rating: 0.0,
-                        popularity: 0.5,
+                        popularity: f64::from(d.prior),
                         cast: d.cast.clone(),
+                        runtime: i64::from(d.runtime),
                     },
                 )
             })
@@ -369,6 +377,8 @@ impl Projection for SearchProjection {
                 content_type: md.content_type.as_str().to_string(),
                 genres: md.genres.clone(),
                 cast: md.cast.iter().take(MAX_CAST).cloned().collect(),
+                prior: catalog_prior(md.overview.as_deref(), md.cast.len()),
+                runtime: md.runtime_minutes.map_or(0, i32::from),
             })
             .collect();
         if !rows.is_empty() {
@@ -376,15 +386,16 @@ impl Projection for SearchProjection {
             let genres: Vec<String> = rows.iter().map(|r| json(&r.genres)).collect();
             let cast: Vec<String> = rows.iter().map(|r| json(&r.cast)).collect();
             sqlx::query(&format!(
-                "INSERT INTO {s}.documents (content_id, sequence, title, year, content_type, genres, \"cast\")
+                "INSERT INTO {s}.documents (content_id, sequence, title, year, content_type, genres, \"cast\", prior, runtime)
                  SELECT id, seq, title, year, ct, ARRAY(SELECT jsonb_array_elements_text(g::jsonb)),
-                        ARRAY(SELECT jsonb_array_elements_text(c::jsonb))
-                 FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])
-                   AS t(id, seq, title, year, ct, g, c)
+                        ARRAY(SELECT jsonb_array_elements_text(c::jsonb)), prior, runtime
+                 FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::real[], $9::int[])
+                   AS t(id, seq, title, year, ct, g, c, prior, runtime)
                  ON CONFLICT (content_id) DO UPDATE SET sequence = EXCLUDED.sequence,
                    title = EXCLUDED.title, year = EXCLUDED.year,
                    content_type = EXCLUDED.content_type, genres = EXCLUDED.genres,
-                   \"cast\" = EXCLUDED.\"cast\""
+                   \"cast\" = EXCLUDED.\"cast\", prior = EXCLUDED.prior,
+                   runtime = EXCLUDED.runtime"
             ))
             .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
             .bind(fresh.iter().map(|(m, _)| m.sequence).collect::<Vec<_>>())
@@ -393,6 +404,8 @@ impl Projection for SearchProjection {
             .bind(rows.iter().map(|r| r.content_type.clone()).collect::<Vec<_>>())
             .bind(&genres)
             .bind(&cast)
+            .bind(rows.iter().map(|r| r.prior).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.runtime).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
         }
@@ -416,21 +429,23 @@ impl Projection for SearchProjection {
         let indexed: HashSet<Uuid> = docs.iter().map(|d| d.id).collect();
         let others: Vec<Uuid> = touched.difference(&indexed).copied().collect();
         let other_rows: Vec<DocRow> =
-            sqlx::query_as::<_, (Uuid, String, i32, String, Vec<String>, Vec<String>)>(&format!(
-                "SELECT content_id, title, year, content_type, genres, \"cast\" FROM {s}.documents
+            sqlx::query_as::<_, (Uuid, String, i32, String, Vec<String>, Vec<String>, f32, i32)>(&format!(
+                "SELECT content_id, title, year, content_type, genres, \"cast\", prior, runtime FROM {s}.documents
              WHERE content_id = ANY($1) AND NOT retired"
             ))
             .bind(&others)
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|(id, title, year, content_type, genres, cast)| DocRow {
+            .map(|(id, title, year, content_type, genres, cast, prior, runtime)| DocRow {
                 id,
                 title,
                 year,
                 content_type,
                 genres,
                 cast,
+                prior,
+                runtime,
             })
             .collect();
         let updates: Vec<(Uuid, DocPayload)> =

@@ -88,8 +88,9 @@ fn synthetic_doc(rng: &mut Rng, n: u64) -> mediagw_search_adapters::index::Index
             offers: platforms.iter().map(|p| format!("{p}:US")).collect(),
             platforms,
             rating: 1.0 + 9.0 * rng.unit() as f64,
-            popularity: rng.unit() as f64 * 100.0,
+            popularity: rng.unit() as f64,
             cast: cast_names,
+            runtime: 70 + rng.below(110) as i64,
         },
     }
 }

@@ -1,6 +1,7 @@
 //! `mediagw eval …`: quality evaluations (docs/quality.md). They read datasets or query a running
 //! API, never serve; the numbers they print are the published ones.
 
+pub(crate) mod ranker;
 pub(crate) mod recommendations;
 mod resolution;
 pub(crate) mod search;

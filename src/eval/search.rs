@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Labeled {
     kind: String,
     pub query: String,
@@ -17,7 +17,16 @@ pub(crate) struct Labeled {
     relevant: Vec<(String, i64)>,
     /// `train`, `dev` or `test` (generated sets); absent in hand-written ones.
     #[serde(default)]
-    split: Option<String>,
+    pub split: Option<String>,
+}
+
+impl Labeled {
+    /// Whether a result (title, year) is one of the relevant titles (titles compared caseless).
+    pub fn is_relevant(&self, title: &str, year: i64) -> bool {
+        self.relevant
+            .iter()
+            .any(|(t, y)| *y == year && t.to_lowercase() == title.to_lowercase())
+    }
 }
 
 pub(crate) fn load(path: &Path) -> anyhow::Result<Vec<Labeled>> {
@@ -120,11 +129,7 @@ pub async fn run(
                         .collect()
                 })
                 .unwrap_or_default();
-            let is_rel = |t: &(String, i64)| {
-                q.relevant
-                    .iter()
-                    .any(|(rt, ry)| rt.to_lowercase() == t.0 && *ry == t.1)
-            };
+            let is_rel = |t: &(String, i64)| q.is_relevant(&t.0, t.1);
             let first = got.iter().position(is_rel);
             let flags: Vec<bool> = got.iter().map(is_rel).collect();
             let one = at_10(&flags, q.relevant.len());

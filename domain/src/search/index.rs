@@ -23,6 +23,9 @@ pub struct DocPayload {
     /// Leading cast (billing order), for graph probes and match reasons.
     #[serde(default)]
     pub cast: Vec<String>,
+    /// Minutes; 0 = not known (so "under 90 minutes" keeps titles whose runtime is unknown).
+    #[serde(default)]
+    pub runtime: i64,
 }
 
 /// What ranking and suggestions read from candidates.
@@ -49,6 +52,8 @@ pub struct Filter {
     pub content_types: Vec<String>,
     pub year_range: Option<(i64, i64)>,
     pub rating_range: Option<(f64, f64)>,
+    /// Runtime at most this (minutes); titles of unknown runtime (0) pass.
+    pub max_runtime: Option<i64>,
     /// Any of these `platform:REGION` pairs.
     pub offers_any: Vec<String>,
     pub exclude: Vec<Uuid>,

@@ -19,6 +19,8 @@ pub struct ParsedIntent {
     /// Mood words found ("funnier" → "funny").
     pub moods: Vec<String>,
     pub year_range: Option<(i32, i32)>,
+    /// Longest runtime wanted, minutes ("under 90 minutes", "less than two hours").
+    pub max_runtime: Option<u16>,
     pub content_types: Vec<ContentType>,
     /// Platform slugs ("on Netflix" → "netflix").
     pub platforms: Vec<String>,
@@ -341,6 +343,7 @@ pub fn parse_intent(query: &str, current_year: i32) -> ParsedIntent {
         .collect();
     let mut used = vec![false; words.len()];
 
+    take_runtime(&words, &mut used, &mut intent);
     take_years(&mut words, &mut used, current_year, &mut intent);
     take_platforms(&words, &mut used, &mut intent);
     take_regions(&words, &mut used, &mut intent);
@@ -416,6 +419,76 @@ fn merge_range(intent: &mut ParsedIntent, lo: i32, hi: i32) {
         Some((a, b)) => (a.max(lo), b.min(hi)),
         None => (lo, hi),
     });
+}
+
+/// Words that bound a runtime from above ("under 90 minutes", "no longer than 2 hours").
+const RUNTIME_BOUNDS: &[&str] = &[
+    "under",
+    "less than",
+    "shorter than",
+    "below",
+    "at most",
+    "max",
+    "maximum",
+    "within",
+    "no longer than",
+    "no more than",
+    "not over",
+];
+
+/// "90" / "an" / "two" / "1.5" before a time unit → a number.
+fn amount(w: &str) -> Option<f32> {
+    let named = [
+        ("a", 1.0),
+        ("an", 1.0),
+        ("one", 1.0),
+        ("two", 2.0),
+        ("three", 3.0),
+        ("ninety", 90.0),
+    ];
+    if let Some((_, n)) = named.iter().find(|(n, _)| *n == w) {
+        return Some(*n);
+    }
+    w.parse::<f32>().ok().filter(|n| *n > 0.0 && *n < 1000.0)
+}
+
+/// "under 90 minutes", "less than 2 hours", "under an hour and a half", "no longer than 100 min"
+/// → `max_runtime`; the phrase leaves the text.
+fn take_runtime(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
+    for bound in RUNTIME_BOUNDS {
+        let mut from = 0;
+        while let Some(start) = find_phrase(words, used, bound, from) {
+            from = start + 1;
+            let at = start + bound.split(' ').count();
+            let (Some(n), Some(unit)) = (
+                words.get(at).and_then(|w| amount(w)),
+                words.get(at + 1).map(String::as_str),
+            ) else {
+                continue;
+            };
+            let mut minutes = match unit {
+                "min" | "mins" | "minute" | "minutes" | "m" => n,
+                "h" | "hr" | "hrs" | "hour" | "hours" => n * 60.0,
+                _ => continue,
+            };
+            let mut len = at + 2 - start;
+            // "an hour and a half"
+            if words.get(at + 2).map(String::as_str) == Some("and")
+                && words.get(at + 3).map(String::as_str) == Some("a")
+                && words.get(at + 4).map(String::as_str) == Some("half")
+            {
+                minutes += 30.0;
+                len += 3;
+            }
+            // "90 minutes long", "2 hours or less"
+            if words.get(start + len).map(String::as_str) == Some("long") {
+                len += 1;
+            }
+            let m = minutes.round().clamp(1.0, f32::from(u16::MAX)) as u16;
+            intent.max_runtime = Some(intent.max_runtime.map_or(m, |x| x.min(m)));
+            mark(used, start, len);
+        }
+    }
 }
 
 fn take_years(words: &mut [String], used: &mut [bool], now: i32, intent: &mut ParsedIntent) {
@@ -600,6 +673,26 @@ mod tests {
         assert_eq!(i.content_types, vec![ContentType::Movie]);
         assert!(i.references.is_empty());
         assert_eq!(i.text, "bus cant slow down");
+    }
+
+    #[test]
+    fn runtime_bounds_in_every_spelling() {
+        for (q, m) in [
+            ("comedies under 90 minutes", 90),
+            ("thrillers less than 2 hours long", 120),
+            ("something under an hour and a half", 90),
+            ("kids movies no longer than 100 min", 100),
+            ("horror shorter than 1.5 hours", 90),
+        ] {
+            let i = parse(q);
+            assert_eq!(i.max_runtime, Some(m), "{q}");
+            assert!(!i.text.contains("minute") && !i.text.contains("hour"), "{q}: {}", i.text);
+        }
+        let i = parse("under the sea");
+        assert_eq!(i.max_runtime, None);
+        assert!(i.text.contains("under"), "{}", i.text);
+        assert_eq!(parse("2 hours").max_runtime, None);
+        assert_eq!(parse("comedies under 90 minutes").genres, vec!["comedy"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! A search's stages, in order: [`plan`] (filter, depth) → [`references`] (titles the query
 //! names) → [`probes`] (channel queries) → [`fuse`] (ranked lists, RRF) → [`boost`] (genres,
-//! taste) → [`page`] (order, paging) → [`details`] (match reasons, graph score, overview).
+//! taste) → [`rerank`] (a learned linear model over channel strength and the [`prior`]) → [`page`] (order, paging) → [`details`] (match reasons, graph score, overview).
 //! [`suggest`] ranks title completions.
 
 pub mod boost;
@@ -15,8 +15,10 @@ pub mod index;
 pub mod intent;
 pub mod page;
 pub mod plan;
+pub mod prior;
 pub mod probes;
 pub mod references;
+pub mod rerank;
 pub mod suggest;
 pub mod text;
 

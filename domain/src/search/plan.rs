@@ -76,6 +76,7 @@ pub fn filter(request: &Constraints, intent: &ParsedIntent, region: &str) -> Fil
             };
             platforms.iter().map(|p| format!("{p}:{region}")).collect()
         },
+        max_runtime: intent.max_runtime.map(i64::from),
         exclude: Vec::new(),
     };
     if let Some((a, b)) = filter.year_range {

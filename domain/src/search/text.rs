@@ -208,6 +208,12 @@ pub fn document_text(m: &TitleMetadata) -> String {
     }
     s.push_str(&m.genres.join(" "));
     s.push(' ');
+    // The leading cast, so "films with Tom Hanks about space" finds them where the overview
+    // does not name the actors (most providers' synopses).
+    for name in m.cast.iter().take(5) {
+        s.push_str(name);
+        s.push(' ');
+    }
     if let Some(o) = &m.overview {
         s.push_str(o);
     }

@@ -60,6 +60,10 @@ pub struct SearchRequest {
     pub region: Option<String>,
     #[serde(default)]
     pub mode: SearchMode,
+    /// Each result also carries the reranker's features (`ranking_features`): how a ranking was
+    /// reached, and what `mediagw train search-ranker` learns from.
+    #[serde(default)]
+    pub explain: bool,
 }
 
 fn one() -> u32 {
@@ -100,6 +104,9 @@ pub struct SearchResult {
     pub graph_score: f32,
     pub keyword_score: f32,
     pub title_score: f32,
+    /// With `explain`: the reranker's features (name → value in [0, 1]), taken before reranking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking_features: Option<std::collections::BTreeMap<String, f32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -120,6 +127,9 @@ pub struct QueryParsed {
     pub moods: Vec<String>,
     #[schema(value_type = Option<Vec<i32>>)]
     pub year_range: Option<(i32, i32)>,
+    /// Longest runtime asked for ("under 90 minutes"), minutes.
+    #[serde(default)]
+    pub max_runtime: Option<u16>,
     pub content_types: Vec<String>,
     pub platforms: Vec<String>,
     pub region: String,

@@ -9,6 +9,7 @@ use std::time::Instant;
 use mediagw_domain::search::details::{overview, Explain};
 use mediagw_domain::search::index::DocPayload;
 use mediagw_domain::search::page::relevance;
+use mediagw_domain::search::rerank::{Features, FEATURES};
 use mediagw_domain::search::{Channel, Fused};
 use uuid::Uuid;
 
@@ -26,6 +27,7 @@ impl SearchService {
         region: &str,
         explain: &Explain<'_>,
         max_score: f32,
+        mut features: HashMap<Uuid, Features>,
     ) -> Result<Vec<SearchResult>, ApiError> {
         let ids: Vec<Uuid> = page.iter().map(|f| f.id).collect();
         let t = Instant::now();
@@ -50,6 +52,9 @@ impl SearchService {
                     graph_score: explain.graph_score(&f, p),
                     keyword_score: f.channel_score(Channel::Keyword),
                     title_score: f.channel_score(Channel::Title),
+                    ranking_features: features
+                        .remove(&f.id)
+                        .map(|x| FEATURES.iter().map(|n| n.to_string()).zip(x).collect()),
                     content: ContentSummary {
                         id: f.id,
                         title: p.title.clone(),

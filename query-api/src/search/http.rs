@@ -162,6 +162,7 @@ async fn search_get(
         user_id,
         region: q.region,
         mode,
+        explain: false,
     };
     let (resp, hit) = svc.search(req, wants_cache(&headers), "rest").await?;
     Ok(respond(resp, hit))

@@ -10,6 +10,7 @@
 //! | probes: one query per channel, in one round trip | `probes` | `probes` |
 //! | fuse: ranked lists, weighted Reciprocal Rank Fusion | — | `fuse` |
 //! | boost: wanted genres, the user's taste | `boost` | `boost` |
+//! | rerank: the fused top reordered by a learned model (channel strength, prior) | `rerank` | `rerank`, `prior` |
 //! | page: sort by (score, id), cut the page | — | `page` |
 //! | details: whole payloads, overviews, offers, match reasons | `details` | `details` |
 //!
@@ -25,6 +26,7 @@ mod http;
 mod plan;
 mod probes;
 mod references;
+mod rerank;
 mod service;
 mod suggest;
 mod trending;
@@ -35,4 +37,5 @@ pub use contract::{
 };
 pub use http::router;
 pub use mediagw_domain::search::fuse::ChannelWeights;
+pub use mediagw_domain::search::rerank::Ranker;
 pub use service::{SearchEvent, SearchEvents, SearchService, SearchSettings};

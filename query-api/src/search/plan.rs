@@ -22,6 +22,7 @@ pub(super) struct Plan {
     pub user_id: Option<Uuid>,
     pub region: String,
     pub mode: SearchMode,
+    pub explain: bool,
     #[serde(flatten)]
     pub constraints: Constraints,
 }
@@ -101,6 +102,7 @@ pub(super) fn validate(req: SearchRequest, default_region: &str) -> Result<Plan,
         user_id: req.user_id,
         region,
         mode: req.mode,
+        explain: req.explain,
         constraints: Constraints {
             genres,
             content_types,

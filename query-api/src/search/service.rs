@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, Utc};
 use mediagw_domain::search::fuse::Candidates;
 use mediagw_domain::search::fuse::ChannelWeights;
+use mediagw_domain::search::rerank::{Engagement, Ranker};
 use mediagw_domain::search::text::{fnv1a64, title_trigrams};
 use mediagw_domain::search::{self as rules, Bm25};
 use mediagw_search_adapters::cache::{Cache, CACHE_GENERATION_KEY};
@@ -37,6 +38,10 @@ pub struct SearchSettings {
     /// RRF votes per channel (dense, keyword, title, graph, cast) and the RRF constant.
     pub weights: ChannelWeights,
     pub rrf_k: f32,
+    /// Reorders the fused top titles (depth 0: fused order).
+    pub ranker: Ranker,
+    /// How stale the per-title engagement counts behind the prior may get.
+    pub engagement_refresh: Duration,
 }
 
 impl Default for SearchSettings {
@@ -51,6 +56,8 @@ impl Default for SearchSettings {
             default_region: "US".into(),
             weights: ChannelWeights::default(),
             rrf_k: 20.0,
+            ranker: Ranker::default(),
+            engagement_refresh: Duration::from_secs(60),
         }
     }
 }
@@ -71,6 +78,16 @@ pub trait SearchEvents: Send + Sync + 'static {
     fn searched(&self, event: SearchEvent);
 }
 
+/// Engagement counts for the prior, as last read (see `rerank`).
+#[derive(Default)]
+pub(super) struct EngagementCache {
+    pub counts: Arc<Engagement>,
+    pub read_at: Option<Instant>,
+    pub refreshing: bool,
+}
+
+pub(super) type SharedEngagement = Arc<Mutex<EngagementCache>>;
+
 pub struct SearchService {
     pub pool: PgPool,
     pub index: Arc<dyn SearchIndex>,
@@ -80,6 +97,7 @@ pub struct SearchService {
     pub settings: SearchSettings,
     bm25: Bm25,
     pub(super) generation: Mutex<Option<(Instant, i64)>>,
+    pub(super) engagement: SharedEngagement,
 }
 
 impl SearchService {
@@ -100,6 +118,7 @@ impl SearchService {
             settings,
             bm25: Bm25::default(),
             generation: Mutex::new(None),
+            engagement: Default::default(),
         }
     }
 
@@ -276,6 +295,20 @@ impl SearchService {
 
         let taste = self.taste(plan).await?;
         rules::boost::apply(&mut fused, &payloads, &intent.genres, &taste);
+        let engagement = self.engagement();
+        let features = if plan.explain {
+            rules::rerank::explain(&fused, &payloads, &lists, &intent.genres, &engagement)
+        } else {
+            Default::default()
+        };
+        rules::rerank::apply(
+            &mut fused,
+            &payloads,
+            &lists,
+            &intent.genres,
+            &engagement,
+            &self.settings.ranker,
+        );
 
         let (total_count, page) = rules::page::page(fused, plan.page, plan.page_size);
 
@@ -289,7 +322,9 @@ impl SearchService {
             &filter,
         );
         let results = self
-            .details(generation, page, payloads, &region, &explain, max_score)
+            .details(
+                generation, page, payloads, &region, &explain, max_score, features,
+            )
             .await?;
         Ok(SearchResponse {
             results,
@@ -302,6 +337,7 @@ impl SearchService {
                 genres: intent.genres.clone(),
                 moods: intent.moods.clone(),
                 year_range: filter.year_range.map(|(a, b)| (a as i32, b as i32)),
+                max_runtime: intent.max_runtime,
                 content_types: filter.content_types.clone(),
                 platforms: filter
                     .offers_any

@@ -114,6 +114,7 @@ fn open(dir: &Path) -> Result<(EdgeShard, bool)> {
         ("content_type", PayloadSchemaType::Keyword),
         ("year", PayloadSchemaType::Integer),
         ("rating", PayloadSchemaType::Float),
+        ("runtime", PayloadSchemaType::Integer),
     ] {
         shard
             .update(UpdateOperation::FieldIndexOperation(
@@ -217,6 +218,16 @@ fn filter(f: &Filter) -> Option<QFilter> {
             Range {
                 gte: Some(OrderedFloat(lo)),
                 lte: Some(OrderedFloat(hi)),
+                ..Default::default()
+            },
+        )));
+    }
+    if let Some(max) = f.max_runtime {
+        // Unknown runtimes are 0, so they pass.
+        must.push(Condition::Field(FieldCondition::new_range(
+            path("runtime"),
+            Range {
+                lte: Some(OrderedFloat(max as f64)),
                 ..Default::default()
             },
         )));

@@ -55,13 +55,14 @@ fn ierr(e: impl std::fmt::Display) -> SearchError {
 }
 
 /// Payload fields with an index, and their types (the filters of [`Filter`]).
-const INDEXED_FIELDS: [(&str, FieldType); 6] = [
+const INDEXED_FIELDS: [(&str, FieldType); 7] = [
     ("genres", FieldType::Keyword),
     ("platforms", FieldType::Keyword),
     ("offers", FieldType::Keyword),
     ("content_type", FieldType::Keyword),
     ("year", FieldType::Integer),
     ("rating", FieldType::Float),
+    ("runtime", FieldType::Integer),
 ];
 
 /// Our hard filters as a Qdrant filter (`None` when nothing is constrained).
@@ -92,6 +93,16 @@ pub(crate) fn filter(f: &Filter) -> Option<qdrant::Filter> {
             qdrant::Range {
                 gte: Some(lo),
                 lte: Some(hi),
+                ..Default::default()
+            },
+        ));
+    }
+    if let Some(max) = f.max_runtime {
+        // Unknown runtimes are 0, so they pass.
+        must.push(Condition::range(
+            "runtime",
+            qdrant::Range {
+                lte: Some(max as f64),
                 ..Default::default()
             },
         ));
@@ -461,6 +472,7 @@ mod tests {
             year_range: Some((1990, 1999)),
             rating_range: Some((6.0, 10.0)),
             offers_any: vec!["netflix:US".into()],
+            max_runtime: Some(90),
             exclude: vec![Uuid::from_u128(1)],
         };
         // when mapped,
@@ -468,7 +480,7 @@ mod tests {
         // then each is a `must` condition on its indexed field, and the exclusion a `must_not`.
         assert_eq!(
             fields(&q),
-            vec!["genres", "content_type", "offers", "year", "rating"]
+            vec!["genres", "content_type", "offers", "year", "rating", "runtime"]
         );
         for name in fields(&q) {
             assert!(INDEXED_FIELDS.iter().any(|(n, _)| *n == name), "{name}");

@@ -1,0 +1,379 @@
+//! Rerank stage: the fused top candidates are reordered by a linear model over their channel
+//! evidence and the prior. RRF only sees ranks; the reranker also sees how strong each channel's
+//! hit was (a BM25 score twice the next one's, a title that matches exactly) and how well known
+//! the title is. The weights are learned on the train split of the labeled sets
+//! (`mediagw train search-ranker`) and live in the config, so a retrain is a config change.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::fuse::{Channel, Fused, RankedList};
+use super::index::DocPayload;
+use super::prior::with_interactions;
+use super::text::overlap;
+
+/// The features, in the order of [`Features`]' array.
+pub const FEATURES: [&str; 10] = [
+    "fused",
+    "dense",
+    "dense_rr",
+    "keyword",
+    "keyword_rr",
+    "title",
+    "exact_title",
+    "neighbour_rr",
+    "prior",
+    "genre",
+];
+
+/// One candidate's feature values, named by [`FEATURES`].
+pub type Features = [f32; FEATURES.len()];
+
+/// Distinct users who engaged with each title (watched, rated well, saved), for the prior.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Engagement {
+    users: HashMap<Uuid, u64>,
+    most: u64,
+}
+
+impl Engagement {
+    pub fn new(users: HashMap<Uuid, u64>) -> Self {
+        let most = users.values().copied().max().unwrap_or(0);
+        Self { users, most }
+    }
+
+    /// The catalog prior with this title's engagement folded in, against the most engaged title.
+    pub fn prior(&self, id: &Uuid, catalog: f32) -> f32 {
+        let users = self.users.get(id).copied().unwrap_or(0);
+        with_interactions(catalog, users, self.most)
+    }
+}
+
+/// What a candidate's features are measured against: the search's best scores.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Best fused (boosted) score among the candidates.
+    pub top_fused: f32,
+    /// Best BM25 score of the keyword channel.
+    pub top_keyword: f32,
+    pub engagement: &'a Engagement,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(fused: &[Fused], lists: &[RankedList], engagement: &'a Engagement) -> Self {
+        let top_fused = fused.iter().map(|f| f.score).fold(0.0, f32::max);
+        let top_keyword = lists
+            .iter()
+            .filter(|(c, _, _)| *c == Channel::Keyword)
+            .flat_map(|(_, _, hits)| hits.iter().map(|(_, s)| *s))
+            .fold(0.0, f32::max);
+        Self {
+            top_fused,
+            top_keyword,
+            engagement,
+        }
+    }
+}
+
+/// Title similarity from which a hit counts as the title typed whole.
+pub const EXACT_TITLE: f32 = 0.9;
+
+fn rr(f: &Fused, c: Channel) -> f32 {
+    f.hits.get(&c).map_or(0.0, |h| 1.0 / (h.rank as f32 + 1.0))
+}
+
+fn share(x: f32, top: f32) -> f32 {
+    if top > 0.0 {
+        (x / top).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// A candidate's features (each in [0, 1]).
+pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, wanted: &[String]) -> Features {
+    let title = f.channel_score(Channel::Title);
+    [
+        share(f.score, ctx.top_fused),
+        f.channel_score(Channel::Dense).clamp(0.0, 1.0),
+        rr(f, Channel::Dense),
+        share(f.channel_score(Channel::Keyword), ctx.top_keyword),
+        rr(f, Channel::Keyword),
+        title.clamp(0.0, 1.0),
+        if title >= EXACT_TITLE { 1.0 } else { 0.0 },
+        rr(f, Channel::Graph).max(rr(f, Channel::Cast)),
+        ctx.engagement.prior(&f.id, (p.popularity as f32).clamp(0.0, 1.0)),
+        overlap(wanted, &p.genres),
+    ]
+}
+
+/// Feature weights by name (absent = 0) and how many of the fused top titles are reordered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ranker {
+    /// 0 turns the stage off: fused order stands.
+    pub depth: usize,
+    pub weights: BTreeMap<String, f32>,
+}
+
+impl Default for Ranker {
+    /// Fused order: only the fused score counts.
+    fn default() -> Self {
+        Self {
+            depth: 0,
+            weights: BTreeMap::from([("fused".to_string(), 1.0)]),
+        }
+    }
+}
+
+impl Ranker {
+    /// The weights in [`FEATURES`] order.
+    pub fn vector(&self) -> Features {
+        FEATURES.map(|n| self.weights.get(n).copied().unwrap_or(0.0))
+    }
+
+    /// Names no feature: a typo in the config would silently weigh nothing.
+    pub fn unknown_features(&self) -> Vec<String> {
+        self.weights
+            .keys()
+            .filter(|k| !FEATURES.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+pub fn score(w: &Features, x: &Features) -> f32 {
+    w.iter().zip(x).map(|(a, b)| a * b).sum()
+}
+
+/// Reorders the best `ranker.depth` of `fused` (any order in, best first out) by the model. The
+/// reordered titles take over the fused scores of those places, so scores stay monotone in rank
+/// and `relevance_score` keeps its meaning; titles below the depth keep theirs.
+pub fn apply(
+    fused: &mut Vec<Fused>,
+    payloads: &HashMap<Uuid, Arc<DocPayload>>,
+    lists: &[RankedList],
+    wanted: &[String],
+    engagement: &Engagement,
+    ranker: &Ranker,
+) {
+    super::fuse::sort(fused);
+    let depth = ranker.depth.min(fused.len());
+    if depth < 2 {
+        return;
+    }
+    let ctx = Context::new(fused, lists, engagement);
+    let w = ranker.vector();
+    let places: Vec<f32> = fused[..depth].iter().map(|f| f.score).collect();
+    let mut scored: Vec<(f32, Fused)> = fused
+        .drain(..depth)
+        .map(|f| {
+            let x = features(&f, &payloads[&f.id], &ctx, wanted);
+            (score(&w, &x), f)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    let mut last = f32::INFINITY;
+    let head: Vec<Fused> = scored
+        .into_iter()
+        .zip(places)
+        .map(|((_, mut f), place)| {
+            // Strictly decreasing, so the page stage's sort keeps this order.
+            f.score = place.min(next_down(last));
+            last = f.score;
+            f
+        })
+        .collect();
+    fused.splice(0..0, head);
+}
+
+/// Every candidate's features, as the reranker sees them (before it reorders): `explain`.
+pub fn explain(
+    fused: &[Fused],
+    payloads: &HashMap<Uuid, Arc<DocPayload>>,
+    lists: &[RankedList],
+    wanted: &[String],
+    engagement: &Engagement,
+) -> HashMap<Uuid, Features> {
+    let ctx = Context::new(fused, lists, engagement);
+    fused
+        .iter()
+        .map(|f| (f.id, features(f, &payloads[&f.id], &ctx, wanted)))
+        .collect()
+}
+
+fn next_down(x: f32) -> f32 {
+    if x.is_infinite() {
+        return x;
+    }
+    let bits = x.to_bits();
+    if x > 0.0 {
+        f32::from_bits(bits - 1)
+    } else if x == 0.0 {
+        -f32::from_bits(1)
+    } else {
+        f32::from_bits(bits + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::fuse::ChannelHit;
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn fused(n: u128, score: f32, hits: &[(Channel, usize, f32)]) -> Fused {
+        Fused {
+            id: id(n),
+            score,
+            hits: hits
+                .iter()
+                .map(|(c, rank, score)| {
+                    (
+                        *c,
+                        ChannelHit {
+                            rank: *rank,
+                            score: *score,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn payloads(prior: &[(u128, f64)]) -> HashMap<Uuid, Arc<DocPayload>> {
+        prior
+            .iter()
+            .map(|(n, p)| {
+                (
+                    id(*n),
+                    Arc::new(DocPayload {
+                        title: format!("t{n}"),
+                        popularity: *p,
+                        genres: vec!["drama".into()],
+                        ..DocPayload::default()
+                    }),
+                )
+            })
+            .collect()
+    }
+
+    fn ranker(depth: usize, w: &[(&str, f32)]) -> Ranker {
+        Ranker {
+            depth,
+            weights: w.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        }
+    }
+
+    #[test]
+    fn features_read_channel_strength_against_the_search_best() {
+        let f = fused(
+            1,
+            0.5,
+            &[
+                (Channel::Keyword, 1, 6.0),
+                (Channel::Title, 0, 0.95),
+                (Channel::Cast, 3, 1.0),
+            ],
+        );
+        let lists: Vec<RankedList> = vec![(Channel::Keyword, 1.0, vec![(id(2), 12.0)])];
+        let none = Engagement::default();
+        let ctx = Context::new(&[f.clone(), fused(2, 1.0, &[])], &lists, &none);
+        let p = DocPayload {
+            popularity: 0.7,
+            genres: vec!["drama".into()],
+            ..DocPayload::default()
+        };
+        let x = features(&f, &p, &ctx, &["drama".to_string(), "comedy".to_string()]);
+        let named: BTreeMap<&str, f32> = FEATURES.iter().copied().zip(x).collect();
+        assert_eq!(named["fused"], 0.5);
+        assert_eq!(named["keyword"], 0.5);
+        assert_eq!(named["keyword_rr"], 0.5);
+        assert_eq!(named["dense"], 0.0);
+        assert_eq!(named["exact_title"], 1.0);
+        assert_eq!(named["neighbour_rr"], 0.25);
+        assert!((named["prior"] - 0.7).abs() < 1e-6);
+        assert_eq!(named["genre"], 0.5);
+    }
+
+    #[test]
+    fn the_prior_lifts_a_known_title_over_a_close_obscure_one_within_depth_only() {
+        let mut list = vec![
+            fused(1, 1.0, &[(Channel::Keyword, 0, 10.0)]),
+            fused(2, 0.9, &[(Channel::Keyword, 1, 9.5)]),
+            fused(3, 0.1, &[(Channel::Keyword, 2, 1.0)]),
+        ];
+        let p = payloads(&[(1, 0.0), (2, 1.0), (3, 1.0)]);
+        let r = ranker(2, &[("fused", 1.0), ("prior", 0.5)]);
+        apply(&mut list, &p, &[], &[], &Engagement::default(), &r);
+        let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
+        assert_eq!(order, vec![2, 1, 3], "title 3 is below the depth");
+        // Scores stay monotone and keep the places' values.
+        assert_eq!(list[0].score, 1.0);
+        assert!(list[1].score <= 0.9 && list[1].score > 0.89);
+        assert_eq!(list[2].score, 0.1);
+    }
+
+    #[test]
+    fn depth_zero_or_the_default_keeps_fused_order() {
+        let mk = || {
+            vec![
+                fused(1, 0.5, &[]),
+                fused(2, 1.0, &[]),
+                fused(3, 0.7, &[]),
+            ]
+        };
+        let p = payloads(&[(1, 1.0), (2, 0.0), (3, 0.5)]);
+        for r in [
+            Ranker::default(),
+            ranker(10, &[("fused", 1.0)]),
+            ranker(0, &[("prior", 1.0)]),
+        ] {
+            let mut list = mk();
+            apply(&mut list, &p, &[], &[], &Engagement::default(), &r);
+            let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
+            assert_eq!(order, vec![2, 3, 1], "{r:?}");
+        }
+    }
+
+    #[test]
+    fn equal_places_still_come_out_strictly_ordered() {
+        let mut list = vec![fused(1, 0.5, &[]), fused(2, 0.5, &[]), fused(3, 0.5, &[])];
+        let p = payloads(&[(1, 0.0), (2, 1.0), (3, 0.5)]);
+        apply(
+            &mut list,
+            &p,
+            &[],
+            &[],
+            &Engagement::default(),
+            &ranker(3, &[("prior", 1.0)]),
+        );
+        let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
+        assert_eq!(order, vec![2, 3, 1]);
+        assert!(list[0].score > list[1].score && list[1].score > list[2].score);
+        crate::search::fuse::sort(&mut list);
+        let again: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
+        assert_eq!(again, order);
+    }
+
+    #[test]
+    fn engagement_lifts_the_prior_of_titles_people_engaged_with() {
+        let e = Engagement::new(HashMap::from([(id(1), 100), (id(2), 3)]));
+        assert!((e.prior(&id(1), 0.2) - 0.6).abs() < 1e-6);
+        assert!(e.prior(&id(2), 0.2) > 0.2 && e.prior(&id(2), 0.2) < e.prior(&id(1), 0.2));
+        assert_eq!(e.prior(&id(3), 0.2), 0.2);
+        assert_eq!(Engagement::default().prior(&id(1), 0.4), 0.4);
+    }
+
+    #[test]
+    fn unknown_feature_names_are_reported() {
+        let r = ranker(5, &[("prior", 1.0), ("popularity", 2.0)]);
+        assert_eq!(r.unknown_features(), vec!["popularity".to_string()]);
+        assert_eq!(r.vector()[8], 1.0);
+    }
+}
