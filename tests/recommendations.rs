@@ -229,7 +229,13 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     };
     let known = s
         .eventually(30, "Scream's prior from engagement", || async {
-            let (_, v) = post(&s, "/v1/search", &ann_token, json!({"query": "scream", "explain": true})).await;
+            let (_, v) = post(
+                &s,
+                "/v1/search",
+                &ann_token,
+                json!({"query": "scream", "explain": true}),
+            )
+            .await;
             prior(&v).filter(|p| *p >= 0.5)
         })
         .await;

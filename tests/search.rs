@@ -160,7 +160,10 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     assert!(got.contains(&"The Quick Vault Job".to_string()), "{got:?}");
     assert!(!got.contains(&"The Long Vault Job".to_string()), "{got:?}");
     let (_, body, _) = post(&s, json!({"query": "vault heist"})).await;
-    assert!(titles(&body).contains(&"The Long Vault Job".to_string()), "{body}");
+    assert!(
+        titles(&body).contains(&"The Long Vault Job".to_string()),
+        "{body}"
+    );
 
     // A reference plus a mood: neighbours of The Matrix, comedies first, The Matrix itself excluded.
     let (_, body, _) = post(&s, json!({"query": "movies like The Matrix but funnier"})).await;

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Datelike;
 use mediagw_domain::catalog::TitleMetadata;
+use mediagw_domain::search::prior::catalog_prior;
 use mediagw_domain::search::text::{
     cast_vector, document_text, embedding_text, fnv1a64, title_trigrams, MAX_CAST,
 };
-use mediagw_domain::search::prior::catalog_prior;
 use mediagw_domain::search::Bm25;
 use mediagw_domain::title::TitleEvent;
 use mediagw_schemas::{topics, EventMeta, EventRecord};

@@ -159,12 +159,7 @@ pub async fn train(api: &str, files: &[PathBuf], depth: u32) -> anyhow::Result<(
                 let m = |w: &Features| {
                     mine.iter().map(|x| rr_at_10(w, x)).sum::<f64>() / mine.len().max(1) as f64
                 };
-                format!(
-                    "{}: {:.3} → {:.3}",
-                    files[i].display(),
-                    m(&fused),
-                    m(&w)
-                )
+                format!("{}: {:.3} → {:.3}", files[i].display(), m(&fused), m(&w))
             })
             .collect();
         eprintln!("{name} MRR@10 (fused → reranked): {}", per_set.join("; "));
@@ -201,7 +196,11 @@ mod tests {
         let samples: Vec<Sample> = (0..20)
             .map(|_| Sample {
                 set: 0,
-                rows: vec![row(1.0, 0.1, false), row(0.9, 0.9, true), row(0.5, 0.2, false)],
+                rows: vec![
+                    row(1.0, 0.1, false),
+                    row(0.9, 0.9, true),
+                    row(0.5, 0.2, false),
+                ],
             })
             .collect();
         let fused = {

@@ -460,10 +460,19 @@ fn take_runtime(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) 
         while let Some(start) = find_phrase(words, used, bound, from) {
             from = start + 1;
             let at = start + bound.split(' ').count();
-            let (Some(n), Some(unit)) = (
-                words.get(at).and_then(|w| amount(w)),
-                words.get(at + 1).map(String::as_str),
-            ) else {
+            let Some(mut n) = words.get(at).and_then(|w| amount(w)) else {
+                continue;
+            };
+            // "1.5 hours" reaches here as "1", "5" (the point splits words).
+            let mut unit_at = at + 1;
+            if let Some(frac) = words
+                .get(at + 1)
+                .filter(|w| !w.is_empty() && w.len() <= 2 && w.bytes().all(|b| b.is_ascii_digit()))
+            {
+                n += frac.parse::<f32>().unwrap_or(0.0) / 10f32.powi(frac.len() as i32);
+                unit_at += 1;
+            }
+            let Some(unit) = words.get(unit_at).map(String::as_str) else {
                 continue;
             };
             let mut minutes = match unit {
@@ -471,11 +480,11 @@ fn take_runtime(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) 
                 "h" | "hr" | "hrs" | "hour" | "hours" => n * 60.0,
                 _ => continue,
             };
-            let mut len = at + 2 - start;
+            let mut len = unit_at + 1 - start;
             // "an hour and a half"
-            if words.get(at + 2).map(String::as_str) == Some("and")
-                && words.get(at + 3).map(String::as_str) == Some("a")
-                && words.get(at + 4).map(String::as_str) == Some("half")
+            if words.get(unit_at + 1).map(String::as_str) == Some("and")
+                && words.get(unit_at + 2).map(String::as_str) == Some("a")
+                && words.get(unit_at + 3).map(String::as_str) == Some("half")
             {
                 minutes += 30.0;
                 len += 3;
@@ -686,7 +695,11 @@ mod tests {
         ] {
             let i = parse(q);
             assert_eq!(i.max_runtime, Some(m), "{q}");
-            assert!(!i.text.contains("minute") && !i.text.contains("hour"), "{q}: {}", i.text);
+            assert!(
+                !i.text.contains("minute") && !i.text.contains("hour"),
+                "{q}: {}",
+                i.text
+            );
         }
         let i = parse("under the sea");
         assert_eq!(i.max_runtime, None);

@@ -1,7 +1,20 @@
 //! Page stage: the boosted titles in their final order and the requested page of them.
 
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
 pub use super::fuse::sort;
 use super::fuse::Fused;
+use super::rerank::Features;
+
+/// A page of ranked titles, the best score of the search (relevance is relative to it) and, when
+/// asked for, each title's ranking features.
+pub struct RankedPage {
+    pub hits: Vec<Fused>,
+    pub max_score: f32,
+    pub features: HashMap<Uuid, Features>,
+}
 
 /// Sorts and cuts out page `page` (from 1) of `page_size`: the total count and the page.
 pub fn page(mut fused: Vec<Fused>, page: u32, page_size: u32) -> (usize, Vec<Fused>) {

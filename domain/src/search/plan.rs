@@ -149,6 +149,7 @@ mod tests {
                 rating_range: None,
                 offers_any: vec!["netflix:GB".into(), "hulu:GB".into()],
                 exclude: vec![],
+                max_runtime: None,
             }
         );
     }

@@ -105,7 +105,8 @@ pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, wanted: &[String]) -> 
         title.clamp(0.0, 1.0),
         if title >= EXACT_TITLE { 1.0 } else { 0.0 },
         rr(f, Channel::Graph).max(rr(f, Channel::Cast)),
-        ctx.engagement.prior(&f.id, (p.popularity as f32).clamp(0.0, 1.0)),
+        ctx.engagement
+            .prior(&f.id, (p.popularity as f32).clamp(0.0, 1.0)),
         overlap(wanted, &p.genres),
     ]
 }
@@ -321,13 +322,7 @@ mod tests {
 
     #[test]
     fn depth_zero_or_the_default_keeps_fused_order() {
-        let mk = || {
-            vec![
-                fused(1, 0.5, &[]),
-                fused(2, 1.0, &[]),
-                fused(3, 0.7, &[]),
-            ]
-        };
+        let mk = || vec![fused(1, 0.5, &[]), fused(2, 1.0, &[]), fused(3, 0.7, &[])];
         let p = payloads(&[(1, 1.0), (2, 0.0), (3, 0.5)]);
         for r in [
             Ranker::default(),

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use mediagw_domain::search::details::{overview, Explain};
 use mediagw_domain::search::index::DocPayload;
-use mediagw_domain::search::page::relevance;
-use mediagw_domain::search::rerank::{Features, FEATURES};
-use mediagw_domain::search::{Channel, Fused};
+use mediagw_domain::search::page::{relevance, RankedPage};
+use mediagw_domain::search::rerank::FEATURES;
+use mediagw_domain::search::Channel;
 use uuid::Uuid;
 
 use super::contract::{ContentSummary, Offer, SearchResult};
@@ -22,13 +22,16 @@ impl SearchService {
     pub(super) async fn details(
         &self,
         generation: i64,
-        page: Vec<Fused>,
+        ranked: RankedPage,
         mut payloads: HashMap<Uuid, Arc<DocPayload>>,
         region: &str,
         explain: &Explain<'_>,
-        max_score: f32,
-        mut features: HashMap<Uuid, Features>,
     ) -> Result<Vec<SearchResult>, ApiError> {
+        let RankedPage {
+            hits: page,
+            max_score,
+            mut features,
+        } = ranked;
         let ids: Vec<Uuid> = page.iter().map(|f| f.id).collect();
         let t = Instant::now();
         // Candidates came with brief payloads: the page gets its titles' whole payloads.

@@ -166,7 +166,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             serde_json::to_string(&plan).unwrap(),
-            r#"{"query":"heist","page":2,"page_size":20,"user_id":null,"region":"GB","mode":"hybrid","genres":[],"content_types":["movie"],"year_range":[1990,1999],"rating_range":null,"platforms":[]}"#
+            r#"{"query":"heist","page":2,"page_size":20,"user_id":null,"region":"GB","mode":"hybrid","explain":false,"genres":[],"content_types":["movie"],"year_range":[1990,1999],"rating_range":null,"platforms":[]}"#
         );
     }
 }

@@ -190,7 +190,8 @@ impl SearchService {
     ) -> Result<(SearchResponse, bool), ApiError> {
         let started = Instant::now();
         let plan = validate(req, &self.settings.default_region)?;
-        let key = if use_cache {
+        // An explained search is a diagnosis of the ranking as it is now: never from the cache.
+        let key = if use_cache && !plan.explain {
             self.cache_key(
                 "search",
                 &serde_json::to_string(&plan).expect("plan serialises"),
@@ -323,7 +324,15 @@ impl SearchService {
         );
         let results = self
             .details(
-                generation, page, payloads, &region, &explain, max_score, features,
+                generation,
+                mediagw_domain::search::page::RankedPage {
+                    hits: page,
+                    max_score,
+                    features,
+                },
+                payloads,
+                &region,
+                &explain,
             )
             .await?;
         Ok(SearchResponse {

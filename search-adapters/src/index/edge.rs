@@ -589,6 +589,7 @@ mod tests {
             rating: 7.0,
             popularity: 0.5,
             cast: vec!["Keanu Reeves".into()],
+            runtime: 136,
         }
     }
 

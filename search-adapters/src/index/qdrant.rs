@@ -480,7 +480,14 @@ mod tests {
         // then each is a `must` condition on its indexed field, and the exclusion a `must_not`.
         assert_eq!(
             fields(&q),
-            vec!["genres", "content_type", "offers", "year", "rating", "runtime"]
+            vec![
+                "genres",
+                "content_type",
+                "offers",
+                "year",
+                "rating",
+                "runtime"
+            ]
         );
         for name in fields(&q) {
             assert!(INDEXED_FIELDS.iter().any(|(n, _)| *n == name), "{name}");
@@ -553,6 +560,7 @@ mod tests {
             rating: 7.5,
             popularity: 0.5,
             cast: vec!["Keanu Reeves".into()],
+            runtime: 116,
         };
         let back = doc_payload(payload(&p).unwrap().into());
         assert_eq!(back, p);
