@@ -163,6 +163,12 @@ ensure_mcp_client() {
   "$MCP_VENV/bin/python" -m pip install -q --disable-pip-version-check "mcp==$MCP_SDK_VERSION"
 }
 
+# promtool (Debian's `prometheus` package) lints the metrics exposition (tests/observability.rs)
+# and the alert rules (scripts/check-terraform-observability).
+ensure_promtool() {
+  command -v promtool >/dev/null || apt_install --no-install-recommends prometheus
+}
+
 ensure_stack() {
   ensure_build_tools
   ensure_postgres

@@ -8,7 +8,7 @@ mkdir -p "$DIR"
 psql "$ADMIN" -qtAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 || psql "$ADMIN" -qc "CREATE DATABASE $DB"
 export MEDIAGW__DATABASE__URL="${ADMIN%/*}/$DB"
 export MEDIAGW__KAFKA__TOPIC_PREFIX="$DB." MEDIAGW__KAFKA__GROUP_PREFIX="$DB-"
-export MEDIAGW__HTTP__ADDR=127.0.0.1:18080 MEDIAGW__GRPC__ADDR=127.0.0.1:15051
+export MEDIAGW__HTTP__ADDR=127.0.0.1:18080 MEDIAGW__HTTP__INTERNAL_ADDR=127.0.0.1:19080 MEDIAGW__GRPC__ADDR=127.0.0.1:15051
 export MEDIAGW__REGISTRY__LISTEN=127.0.0.1:18081 MEDIAGW__REGISTRY__URL=http://127.0.0.1:18081
 export MEDIAGW__SEARCH__INDEX_DIR="$DIR/index" MEDIAGW__REDIS__KEY_PREFIX="$DB:"
 # Searches are anonymous here: lift the anonymous tier (the gateway is measured by scripts/bench-auth).
@@ -22,6 +22,6 @@ q() { psql "$MEDIAGW__DATABASE__URL" -Atc "$1"; }
 start_api() {
   $BIN serve >> "$DIR/serve.log" 2>&1 &
   PID=$!
-  for _ in $(seq 120); do curl -sf "$API/health/ready" >/dev/null && return 0; sleep 0.5; done
+  for _ in $(seq 120); do curl -sf "http://127.0.0.1:19080/health/ready" >/dev/null && return 0; sleep 0.5; done
   echo "the API did not get ready (see $DIR/serve.log)" >&2; return 1
 }

@@ -153,6 +153,8 @@ pub struct RedisConfig {
 pub struct HttpConfig {
     pub addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// Operations listener (metrics and health) of every process.
+    pub internal_addr: SocketAddr,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -251,6 +253,7 @@ impl ProjectorSettings {
 pub struct LogConfig {
     pub format: String,
     pub filter: String,
+    pub mask_ips: bool,
 }
 
 impl Config {

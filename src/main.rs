@@ -14,6 +14,7 @@ mod sample;
 mod search;
 mod serve;
 mod telemetry;
+mod watch;
 
 /// A search allocates and frees thousands of small objects (hits, payload strings, JSON) across
 /// threads; glibc's allocator took ~20 % of the API's CPU under load (docs/perf.md).
@@ -247,8 +248,13 @@ async fn main() -> anyhow::Result<()> {
     mediagw_schemas::install_tls_provider();
     let cli = Cli::parse();
     let config = config::Config::load(cli.config.as_deref()).context("loading configuration")?;
-    telemetry::init_logging(&config.log);
-    let metrics = telemetry::init_metrics();
+    // The process's name in logs and metrics: the roles it serves, or the command.
+    let service = match &cli.command {
+        Command::Serve { role } => role.clone(),
+        _ => "cli".to_string(),
+    };
+    telemetry::init_logging(&config.log, &service);
+    let metrics = telemetry::init_metrics(&service);
     match cli.command {
         Command::Serve { role } => {
             let roles = role::parse_roles(&role)?;

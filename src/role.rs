@@ -36,11 +36,13 @@ pub enum Role {
     Relay,
     Projector(ProjectorName),
     Connectors,
+    /// The MCP endpoint (`/mcp`) alone, for agents; `api` serves it too.
+    Mcp,
 }
 
 impl Role {
     /// Every role, in the order `--role all` and the error listing them name them.
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::Api,
         Role::Registry,
         Role::Relay,
@@ -51,6 +53,7 @@ impl Role {
         Role::Projector(ProjectorName::UserProfiles),
         Role::Projector(ProjectorName::Playback),
         Role::Connectors,
+        Role::Mcp,
     ];
 }
 
@@ -62,6 +65,7 @@ impl fmt::Display for Role {
             Role::Relay => f.write_str("relay"),
             Role::Projector(p) => write!(f, "projector:{}", p.as_str()),
             Role::Connectors => f.write_str("connectors"),
+            Role::Mcp => f.write_str("mcp"),
         }
     }
 }
@@ -109,7 +113,8 @@ mod tests {
                 "projector:sync",
                 "projector:user-profiles",
                 "projector:playback",
-                "connectors"
+                "connectors",
+                "mcp"
             ]
         );
         for r in Role::ALL {
@@ -119,7 +124,7 @@ mod tests {
 
     #[test]
     fn all_or_a_list() {
-        assert_eq!(parse_roles("all").unwrap().len(), 10);
+        assert_eq!(parse_roles("all").unwrap().len(), 11);
         assert_eq!(
             parse_roles("relay, projector:search-activity,relay").unwrap(),
             BTreeSet::from([Role::Relay, Role::Projector(ProjectorName::SearchActivity)])
@@ -134,7 +139,7 @@ mod tests {
                 .to_string(),
             "unknown role `bogus` (known: all, api, registry, relay, projector:catalog, \
              projector:search, projector:search-activity, projector:sync, projector:user-profiles, \
-             projector:playback, connectors)"
+             projector:playback, connectors, mcp)"
         );
         assert!(parse_roles("all,api").is_err());
         assert!(parse_roles("").is_err());

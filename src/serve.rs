@@ -35,11 +35,48 @@ pub async fn serve(
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
 
+    // Every process, whatever its roles, answers probes and scrapes on the internal listener.
+    let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut checks = probes(&app, &roles)?;
+    checks.push(Arc::new(Started(started.clone())));
+    let readiness = Readiness {
+        probes: checks,
+        metrics: Arc::new(move || metrics.render()),
+    };
+    tasks.spawn(http(
+        listen(app.config.http.internal_addr).await?,
+        mediagw_query_api::health::internal_router(readiness),
+        shutdown.clone(),
+        "operations (metrics, health)",
+    ));
+    tasks.spawn(crate::watch::pool(app.pool.clone(), shutdown.clone()));
+    let projectors: Vec<ProjectorName> = roles
+        .iter()
+        .filter_map(|r| match r {
+            Role::Projector(name) => Some(*name),
+            _ => None,
+        })
+        .collect();
+    if !projectors.is_empty() {
+        tasks.spawn(crate::watch::consumer_lag(
+            app.pool.clone(),
+            app.config.clone(),
+            projectors,
+            shutdown.clone(),
+        ));
+    }
+    if roles.contains(&Role::Relay) {
+        tasks.spawn(crate::watch::relay_backlog(
+            app.pool.clone(),
+            shutdown.clone(),
+        ));
+    }
+
     if roles.contains(&Role::Registry) {
         let store = RegistryStore::new(app.pool.clone()).await?;
         let router = mediagw_query_api::gateway::layer(mediagw_schemas::registry::router(store));
         tasks.spawn(http(
-            app.config.registry.listen,
+            listen(app.config.registry.listen).await?,
             router,
             shutdown.clone(),
             "schema registry",
@@ -106,6 +143,17 @@ pub async fn serve(
         });
     }
     if roles.contains(&Role::Api) {
+        // Series that count rare things exist from the start (at 0), so rates and alerts over
+        // them read 0 rather than "no data".
+        for name in [
+            "gateway_rate_limited_total",
+            "gateway_tokens_rejected_total",
+            "recommendations_generated_total",
+            "feedback_recorded_total",
+        ] {
+            metrics::counter!(name).increment(0);
+        }
+        metrics::gauge!("sync_sockets").increment(0.0);
         let titles = app.titles();
         let parts = app.search_parts().await?;
         if let (Some(d), true) = (&parts.distilled, app.config.search.query_encoder_warm) {
@@ -148,16 +196,6 @@ pub async fn serve(
                 Ok(())
             }
         });
-        let readiness = Readiness {
-            probes: vec![
-                Arc::new(PgProbe(app.pool.clone())),
-                Arc::new(BrokerProbe::new(&app.config)?),
-                Arc::new(RegistryProbe(SrSettings::new(
-                    app.config.registry.url.clone(),
-                ))),
-            ],
-            metrics: Arc::new(move || metrics.render()),
-        };
         let tokens = app.tokens().await?;
         tasks.spawn({
             let (keys, every, token) = (
@@ -216,13 +254,13 @@ pub async fn serve(
             ))
             .merge(mediagw_auth::oauth::router(auth))
             .merge(mediagw_query_api::openapi::router())
-            .merge(mediagw_query_api::health::router(readiness));
+            .merge(mediagw_query_api::health::live_router());
         let settings = HttpSettings {
             max_body_bytes: app.config.http.max_body_bytes,
             cors_origins: app.config.gateway.cors_origins.clone(),
         };
         tasks.spawn(http(
-            app.config.http.addr,
+            listen(app.config.http.addr).await?,
             mediagw_query_api::gateway::api_layer(router, gate, &settings),
             shutdown.clone(),
             "api",
@@ -243,6 +281,7 @@ pub async fn serve(
         tasks.spawn(async move {
             tracing::info!(%addr, "gRPC listening");
             tonic::transport::Server::builder()
+                .layer(mediagw_query_api::grpc_metrics::GrpcMetricsLayer)
                 .add_routes(grpc)
                 .serve_with_shutdown(addr, token.cancelled_owned())
                 .await
@@ -250,6 +289,47 @@ pub async fn serve(
         });
     }
 
+    if roles.contains(&Role::Mcp) && !roles.contains(&Role::Api) {
+        // The MCP endpoint alone (agents scale apart from the API); it calls the API over HTTP.
+        let tokens = app.tokens().await?;
+        tasks.spawn({
+            let (keys, every, token) = (
+                tokens.keys().clone(),
+                std::time::Duration::from_secs(app.config.auth.key_reload_s.max(1)),
+                shutdown.clone(),
+            );
+            async move {
+                keys.maintain(every, token).await;
+                Ok(())
+            }
+        });
+        let gate = Arc::new(Gate {
+            tokens,
+            store: app.gate_store().await?,
+            tiers: app.config.gateway.rate_limits,
+            trust_forwarded_for: app.config.gateway.trust_forwarded_for,
+        });
+        let router = Router::new()
+            .merge(mediagw_query_api::mcp::http::router(
+                app.pool.clone(),
+                app.mcp_settings(),
+                shutdown.clone(),
+            ))
+            .merge(mediagw_query_api::health::live_router());
+        let settings = HttpSettings {
+            max_body_bytes: app.config.http.max_body_bytes,
+            cors_origins: app.config.gateway.cors_origins.clone(),
+        };
+        tasks.spawn(http(
+            listen(app.config.http.addr).await?,
+            mediagw_query_api::gateway::api_layer(router, gate, &settings),
+            shutdown.clone(),
+            "mcp",
+        ));
+    }
+
+    // Every role is set up and every listener bound: ready from here on.
+    started.store(true, std::sync::atomic::Ordering::Release);
     let signal = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -270,21 +350,27 @@ pub async fn serve(
     result
 }
 
+/// Binds before the server task is spawned: once readiness says "ready", every listener of the
+/// process accepts connections.
+async fn listen(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
+}
+
 async fn http(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
     what: &'static str,
 ) -> anyhow::Result<()> {
     use axum::serve::ListenerExt;
+    let addr = listener.local_addr()?;
     // Small answers written in pieces (SSE events, chunk trailers) must not wait for the peer's
     // delayed ACK (Nagle): 40 ms per MCP call without this.
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {what} on {addr}"))?
-        .tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tracing::info!(%addr, "{what} listening");
     axum::serve(
         listener,
@@ -308,6 +394,40 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// What this process needs to serve: PostgreSQL always; the broker where it produces or
+/// consumes; the schema registry where it encodes or decodes events.
+fn probes(app: &App, roles: &BTreeSet<Role>) -> anyhow::Result<Vec<Arc<dyn ReadinessProbe>>> {
+    let mut probes: Vec<Arc<dyn ReadinessProbe>> = vec![Arc::new(PgProbe(app.pool.clone()))];
+    let uses_kafka = roles
+        .iter()
+        .any(|r| matches!(r, Role::Relay | Role::Api | Role::Projector(_)));
+    if uses_kafka {
+        probes.push(Arc::new(BrokerProbe::new(&app.config)?));
+        probes.push(Arc::new(RegistryProbe(SrSettings::new(
+            app.config.registry.url.clone(),
+        ))));
+    }
+    Ok(probes)
+}
+
+/// Not ready until `serve` has started every role it was given.
+struct Started(Arc<std::sync::atomic::AtomicBool>);
+
+#[async_trait]
+impl ReadinessProbe for Started {
+    fn name(&self) -> &'static str {
+        "roles"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        if self.0.load(std::sync::atomic::Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err("starting".into())
+        }
+    }
 }
 
 struct PgProbe(PgPool);

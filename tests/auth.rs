@@ -1387,8 +1387,6 @@ async fn seed_rate_limits_and_gateway_layers() {
         "/internal/resolution/pending",
         "/internal/resolution/{id}/{decision}",
         "/health/live",
-        "/health/ready",
-        "/metrics",
         "/v1/openapi.json",
         "/v1/recommendations",
         "/v1/recommendations/cold-start",

@@ -464,23 +464,50 @@ async fn health_readiness_and_metrics() {
     let mut s = Stack::new("health").await;
     s.start("api"); // no registry role: the registry URL points at nothing
     s.wait_http(&format!("{}/health/live", s.api)).await;
-    let (status, body) = s.get("/health/ready").await;
+    let ready = s
+        .http
+        .get(format!("{}/health/ready", s.ops))
+        .send()
+        .await
+        .unwrap();
+    let status = ready.status().as_u16();
+    let body: Value = ready.json().await.unwrap();
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["postgres"]["status"], "ok");
     assert_eq!(body["checks"]["broker"]["status"], "ok");
     assert_eq!(body["checks"]["schema_registry"]["status"], "down");
     s.start("registry");
-    s.wait_http(&format!("{}/health/ready", s.api)).await;
+    s.wait_http(&format!("{}/health/ready", s.ops)).await;
+    // The public listener: liveness only (readiness names dependencies; metrics are internal).
     let r = s
         .http
-        .get(format!("{}/metrics", s.api))
+        .get(format!("{}/health/live", s.api))
         .header("x-request-id", "req-123")
         .send()
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], "req-123");
-    let text = r.text().await.unwrap();
-    assert!(text.contains("http_requests_total"), "{text}");
+    for internal in ["/health/ready", "/metrics"] {
+        let (status, _) = s.get(internal).await;
+        assert_eq!(status, 404, "{internal} must not be public");
+    }
+    let text = s
+        .http
+        .get(format!("{}/metrics", s.ops))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("http_requests_total{") && text.contains("service=\"api\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "a histogram, not a summary: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -143,7 +143,7 @@ async fn late_committing_transaction_is_not_skipped() {
 async fn concurrent_writers_publish_every_event_once_in_order() {
     let mut s = Stack::new("concurrent").await;
     s.start("api,registry,relay");
-    s.wait_http(&format!("{}/health/ready", s.api)).await;
+    s.wait_http(&format!("{}/health/ready", s.ops)).await;
     let titles = 300;
     let mut requests = Vec::new();
     for version in 0..3 {

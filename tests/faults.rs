@@ -15,7 +15,7 @@ use serde_json::json;
 async fn sigkilled_relay_and_projector_lose_and_double_nothing() {
     let mut s = Stack::new("faults").await;
     s.start("api,registry");
-    s.wait_http(&format!("{}/health/ready", s.api)).await;
+    s.wait_http(&format!("{}/health/ready", s.ops)).await;
     s.start("relay");
     s.start("projector:catalog");
 
@@ -133,7 +133,7 @@ async fn sigkilled_relay_and_projector_lose_and_double_nothing() {
 async fn sigterm_drains_commits_and_exits_cleanly() {
     let mut s = Stack::new("sigterm").await;
     s.start("api,registry,relay");
-    s.wait_http(&format!("{}/health/ready", s.api)).await;
+    s.wait_http(&format!("{}/health/ready", s.ops)).await;
     s.start("projector:catalog");
     let titles = 300;
     let s_ref = &s;

@@ -372,7 +372,10 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     let metrics = s.metrics().await;
     for stage in ["embed", "index", "details"] {
         assert!(
-            metrics.contains(&format!("search_stage_seconds{{stage=\"{stage}\"")),
+            metrics
+                .lines()
+                .any(|l| l.starts_with("search_stage_seconds")
+                    && l.contains(&format!("stage=\"{stage}\""))),
             "{stage} missing from /metrics"
         );
     }

@@ -592,7 +592,7 @@ async fn two_instances_and_chaos_converge_without_losing_acknowledged_operations
     let mut s = Stack::new("sync_chaos").await;
     s.start_all().await;
     // A second API instance behind the same "load balancer": its own ports and index directory.
-    let (http, grpc) = (Stack::free_port(), Stack::free_port());
+    let (http, grpc, ops) = (Stack::free_port(), Stack::free_port(), Stack::free_port());
     let second = format!("http://127.0.0.1:{http}");
     s.start_as(
         "api2",
@@ -600,13 +600,15 @@ async fn two_instances_and_chaos_converge_without_losing_acknowledged_operations
         &[
             ("MEDIAGW__HTTP__ADDR", format!("127.0.0.1:{http}")),
             ("MEDIAGW__GRPC__ADDR", format!("127.0.0.1:{grpc}")),
+            ("MEDIAGW__HTTP__INTERNAL_ADDR", format!("127.0.0.1:{ops}")),
             (
                 "MEDIAGW__SEARCH__INDEX_DIR",
                 format!("{}/{}/index2", env!("CARGO_TARGET_TMPDIR"), s.name),
             ),
         ],
     );
-    s.wait_http(&format!("{second}/health/ready")).await;
+    s.wait_http(&format!("http://127.0.0.1:{ops}/health/ready"))
+        .await;
     let user = Uuid::new_v4();
     let apis = [s.api.clone(), second.clone()];
 

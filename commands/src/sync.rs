@@ -145,6 +145,11 @@ impl SyncService {
         if !committed.events.is_empty() {
             metrics::counter!("sync_operations_recorded_total")
                 .increment(committed.events.len() as u64);
+            for (_, SyncEvent::OperationRecorded { operation, .. }) in &committed.events {
+                metrics::counter!("sync_operations_total",
+                    "operation_type" => operation.operation_type.name())
+                .increment(1);
+            }
         }
         Ok(committed
             .events

@@ -25,15 +25,23 @@ pub struct Readiness {
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
-pub fn router(readiness: Readiness) -> Router {
+/// The public listener's one health route: the process answers.
+pub fn live_router() -> Router {
+    Router::new().route("/health/live", get(live))
+}
+
+/// The internal (operations) listener: liveness, readiness with each dependency's state, and the
+/// Prometheus exposition. Not for the public network: readiness names the dependencies.
+pub fn internal_router(readiness: Readiness) -> Router {
     Router::new()
-        .route(
-            "/health/live",
-            get(|| async { Json(json!({"status": "ok"})) }),
-        )
+        .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(readiness)
+}
+
+async fn live() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
 }
 
 async fn ready(State(r): State<Readiness>) -> impl IntoResponse {

@@ -58,7 +58,7 @@ use crate::sync::{
         accounts::register, accounts::me, clients::create_client,
         authorize, token, device_authorization, revoke, device_page, jwks, metadata,
         ingest, resolution_pending, resolution_decide,
-        health_live, health_ready, metrics, openapi_json,
+        health_live, openapi_json,
     ),
     components(schemas(
         accounts::RegisterRequest, accounts::RegisterResponse, accounts::Me, clients::ClientRequest,
@@ -85,7 +85,7 @@ use crate::sync::{
         (name = "mcp", description = "Model Context Protocol for AI agents (seed §8): Streamable HTTP, listings, ARW manifest, consents"),
         (name = "auth", description = "OAuth 2.0 server and accounts"),
         (name = "admin", description = "Operators (role `admin`)"),
-        (name = "ops", description = "Health and metrics"),
+        (name = "ops", description = "Liveness (readiness and metrics: the internal listener, `http.internal_addr`)"),
     )
 )]
 pub struct ApiDoc;
@@ -331,14 +331,6 @@ fn resolution_decide() {}
 #[utoipa::path(get, path = "/health/live", tag = "ops", responses((status = 200)))]
 #[allow(dead_code)]
 fn health_live() {}
-
-#[utoipa::path(get, path = "/health/ready", tag = "ops", responses((status = 200), (status = 503, description = "a dependency is down")))]
-#[allow(dead_code)]
-fn health_ready() {}
-
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text")))]
-#[allow(dead_code)]
-fn metrics() {}
 
 #[utoipa::path(post, path = "/v1/recommendations", tag = "recommendations", security(("bearer" = ["read:preferences"])), request_body = RecommendationRequest,
     description = "Personalised, explained, diverse, availability-aware recommendations for the caller (role admin: any user). `stages` is for evaluation only.",

@@ -131,14 +131,9 @@ async fn measure(
     let _ = projector_task.await;
     let rendered = metrics.render();
     let q = |q: &str| {
-        rendered
-            .lines()
-            .find(|l| {
-                l.starts_with("projector_lag_seconds{") && l.contains(&format!("quantile=\"{q}\""))
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(|s| format!("{:.0} ms", s * 1000.0))
+        let q: f64 = q.parse().unwrap_or(0.5);
+        bucket_quantile(&rendered, "projector_lag_seconds", q)
+            .map(|s| format!("≤ {:.0} ms", s * 1000.0))
             .unwrap_or_else(|| "n/a".into())
     };
     println!(
@@ -188,4 +183,28 @@ fn synthetic(i: usize) -> IngestRequest {
             ]
         }),
     }
+}
+
+/// The upper bound of the histogram bucket holding quantile `q` (cumulative `_bucket` lines,
+/// summed over label sets).
+fn bucket_quantile(rendered: &str, name: &str, q: f64) -> Option<f64> {
+    let prefix = format!("{name}_bucket{{");
+    let mut buckets: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
+    for l in rendered.lines().filter(|l| l.starts_with(&prefix)) {
+        let le = l.split("le=\"").nth(1)?.split('"').next()?.to_string();
+        let bound: f64 = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().ok()?
+        };
+        let count: f64 = l.rsplit(' ').next()?.parse().ok()?;
+        buckets.entry(le).or_insert((bound, 0.0)).1 += count;
+    }
+    let mut sorted: Vec<(f64, f64)> = buckets.into_values().collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = sorted.last()?.1;
+    sorted
+        .into_iter()
+        .find(|(_, c)| *c >= q * total && total > 0.0)
+        .map(|(b, _)| b)
 }

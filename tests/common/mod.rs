@@ -38,6 +38,8 @@ pub struct Stack {
     pub pool: PgPool,
     pub prefix: String,
     pub api: String,
+    /// The internal listener (metrics, health) of the process serving `api`.
+    pub ops: String,
     pub registry: String,
     pub grpc: String,
     env: HashMap<String, String>,
@@ -129,6 +131,7 @@ impl Stack {
         let db_url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
         let pool = PgPool::connect(&db_url).await.unwrap();
         let (api_port, reg_port, grpc_port) = (free_port(), free_port(), free_port());
+        let ops_port = free_port();
         let prefix = format!("{name}.");
         let env: HashMap<String, String> = [
             ("MEDIAGW__DATABASE__URL", db_url.clone()),
@@ -137,6 +140,10 @@ impl Stack {
             ("MEDIAGW__KAFKA__TOPIC_PREFIX", prefix.clone()),
             ("MEDIAGW__KAFKA__GROUP_PREFIX", format!("{name}-")),
             ("MEDIAGW__HTTP__ADDR", format!("127.0.0.1:{api_port}")),
+            (
+                "MEDIAGW__HTTP__INTERNAL_ADDR",
+                format!("127.0.0.1:{ops_port}"),
+            ),
             ("MEDIAGW__GRPC__ADDR", format!("127.0.0.1:{grpc_port}")),
             ("MEDIAGW__HTTP__MAX_BODY_BYTES", "65536".into()),
             ("MEDIAGW__REGISTRY__LISTEN", format!("127.0.0.1:{reg_port}")),
@@ -216,6 +223,7 @@ impl Stack {
             pool,
             prefix,
             api: format!("http://127.0.0.1:{api_port}"),
+            ops: format!("http://127.0.0.1:{ops_port}"),
             registry: format!("http://127.0.0.1:{reg_port}"),
             grpc: format!("http://127.0.0.1:{grpc_port}"),
             env,
@@ -313,6 +321,11 @@ impl Stack {
             .open(self.logs.join(format!("{label}.log")))
             .unwrap();
         let mut cmd = self.command(&["serve", "--role", role]);
+        // Its own operations port unless the caller picks one.
+        cmd.env(
+            "MEDIAGW__HTTP__INTERNAL_ADDR",
+            format!("127.0.0.1:{}", free_port()),
+        );
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -339,8 +352,16 @@ impl Stack {
                     .join(format!("{}.log", role.replace(':', "_").replace(',', "+"))),
             )
             .unwrap();
-        let child = self
-            .command(&["serve", "--role", role])
+        let mut cmd = self.command(&["serve", "--role", role]);
+        // The process serving the API answers on the stack's operations port (`ops`); any other
+        // process gets a port of its own.
+        if !(role == "all" || role.split(',').any(|r| r.trim() == "api")) {
+            cmd.env(
+                "MEDIAGW__HTTP__INTERNAL_ADDR",
+                format!("127.0.0.1:{}", free_port()),
+            );
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -381,7 +402,7 @@ impl Stack {
     /// API + registry + relay + catalog projector in one process.
     pub async fn start_all(&mut self) {
         self.start("all");
-        self.wait_http(&format!("{}/health/ready", self.api)).await;
+        self.wait_http(&format!("{}/health/ready", self.ops)).await;
     }
 
     pub async fn ingest(&self, body: &Value) -> (u16, Value) {
@@ -427,10 +448,10 @@ impl Stack {
         }
     }
 
-    /// The Prometheus text of `/metrics`.
+    /// The Prometheus text of `/metrics` (the API process's internal listener).
     pub async fn metrics(&self) -> String {
         self.http
-            .get(format!("{}/metrics", self.api))
+            .get(format!("{}/metrics", self.ops))
             .send()
             .await
             .unwrap()

@@ -284,8 +284,8 @@ async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    metrics::histogram!("http_request_duration_seconds", "route" => route.clone(), "method" => method.clone())
+    metrics::histogram!("http_request_duration_seconds", "endpoint" => route.clone(), "method" => method.clone())
         .record(start.elapsed().as_secs_f64());
-    metrics::counter!("http_requests_total", "route" => route, "method" => method, "status" => status).increment(1);
+    metrics::counter!("http_requests_total", "endpoint" => route, "method" => method, "status" => status).increment(1);
     resp
 }

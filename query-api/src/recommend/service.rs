@@ -675,6 +675,7 @@ impl RecommendationService {
             }
         }
         metrics::histogram!("recommend_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("recommendations_generated_total").increment(1);
         Ok(response)
     }
 

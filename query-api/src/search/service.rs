@@ -190,6 +190,9 @@ impl SearchService {
     ) -> Result<(SearchResponse, bool), ApiError> {
         let started = Instant::now();
         let plan = validate(req, &self.settings.default_region)?;
+        metrics::counter!("search_queries_total",
+            "query_type" => format!("{:?}", plan.mode).to_lowercase())
+        .increment(1);
         // An explained search is a diagnosis of the ranking as it is now: never from the cache.
         let key = if use_cache && !plan.explain {
             self.cache_key(
