@@ -57,6 +57,12 @@ enum Command {
         /// `earliest` or an RFC 3339 timestamp.
         #[arg(long, default_value = "earliest")]
         from: String,
+        /// Leave the rebuilt tables in `<schema>_rebuild` beside the live ones (nothing swapped).
+        #[arg(long)]
+        no_swap: bool,
+        /// Swap in a rebuild from a point in time, although it lacks every older event.
+        #[arg(long, conflicts_with = "no_swap")]
+        swap_partial: bool,
     },
     /// Avro schemas against the registry.
     Schemas {
@@ -268,10 +274,16 @@ async fn main() -> anyhow::Result<()> {
             println!("tables and topics are in place");
             Ok(())
         }
-        Command::Replay { projection, from } => {
+        Command::Replay {
+            projection,
+            from,
+            no_swap,
+            swap_partial,
+        } => {
             let from = cmd::replay::parse_from(&from)?;
+            let swap = cmd::replay::decide_swap(projection, from, no_swap, swap_partial)?;
             let app = app::App::connect(config).await?;
-            cmd::replay::run(&app, projection, from).await
+            cmd::replay::run(&app, projection, from, swap).await
         }
         Command::Schemas { action } => match action {
             SchemasCmd::Check { dir } => {

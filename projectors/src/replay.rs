@@ -44,7 +44,9 @@ pub enum ReplayError {
     Apply(#[from] ApplyError),
 }
 
-/// Rebuilds `rebuild` (a projection bound to a scratch schema) and swaps it in for `live_schema`.
+/// Rebuilds `rebuild` (a projection bound to a scratch schema) and, when `swap`, swaps it in for
+/// `live_schema`; otherwise the rebuilt schema stays beside the live one for inspection.
+#[allow(clippy::too_many_arguments)]
 pub async fn replay(
     pool: &PgPool,
     kafka: &ClientConfig,
@@ -52,6 +54,7 @@ pub async fn replay(
     rebuild: &dyn Projection,
     live_schema: &str,
     from: ReplayFrom,
+    swap: bool,
     show_progress: bool,
 ) -> Result<ReplayReport, ReplayError> {
     let started = Instant::now();
@@ -143,6 +146,9 @@ pub async fn replay(
         )
         .await?;
         rebuild.settle(pool).await?;
+        if !swap {
+            break;
+        }
         match try_swap(pool, rebuild, live_schema, &positions).await? {
             None => break,
             Some(live_ahead) => {

@@ -25,6 +25,28 @@ pub fn parse_from(s: &str) -> anyhow::Result<ReplayFrom> {
     Ok(ReplayFrom::Timestamp(t.timestamp_millis()))
 }
 
+/// Whether the rebuild replaces the live projection. A rebuild from a point in time holds only the
+/// events from then on: swapping it in would silently drop everything older, so it needs
+/// `--swap-partial` (or `--no-swap` to inspect it beside the live tables).
+pub fn decide_swap(
+    projection: ProjectionName,
+    from: ReplayFrom,
+    no_swap: bool,
+    swap_partial: bool,
+) -> anyhow::Result<bool> {
+    match (from, no_swap, swap_partial) {
+        (_, true, _) => Ok(false),
+        (ReplayFrom::Earliest, false, _) => Ok(true),
+        (ReplayFrom::Timestamp(_), false, true) => Ok(true),
+        (ReplayFrom::Timestamp(_), false, false) => anyhow::bail!(
+            "refusing to replace the live `{projection}` projection with a rebuild that starts at \
+             --from (every older event would be missing): pass --no-swap to rebuild it beside the \
+             live tables for inspection, --swap-partial to replace it anyway, or --from earliest \
+             for a full rebuild"
+        ),
+    }
+}
+
 /// The projections a replay rebuilds (`mediagw replay --help` lists them from here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProjectionName {
@@ -49,7 +71,12 @@ impl fmt::Display for ProjectionName {
     }
 }
 
-pub async fn run(app: &App, projection: ProjectionName, from: ReplayFrom) -> anyhow::Result<()> {
+pub async fn run(
+    app: &App,
+    projection: ProjectionName,
+    from: ReplayFrom,
+    swap: bool,
+) -> anyhow::Result<()> {
     app.migrate().await?;
     let (rebuild, live): (Box<dyn Projection>, &str) = match projection {
         ProjectionName::Catalog => (
@@ -87,7 +114,8 @@ pub async fn run(app: &App, projection: ProjectionName, from: ReplayFrom) -> any
             mediagw_projectors::playback::LIVE_SCHEMA,
         ),
     };
-    eprintln!("replaying {projection} from {from:?} into a fresh schema…");
+    let scratch = rebuild.schema().to_string();
+    eprintln!("replaying {projection} from {from:?} into a fresh schema `{scratch}`…");
     let report = replay(
         &app.pool,
         &app.config.kafka_consumer(),
@@ -95,12 +123,18 @@ pub async fn run(app: &App, projection: ProjectionName, from: ReplayFrom) -> any
         rebuild.as_ref(),
         live,
         from,
+        swap,
         std::io::stderr().is_terminal(),
     )
     .await
     .context("replay failed; the live projection is untouched")?;
+    let outcome = if swap {
+        format!("swapped into `{live}`")
+    } else {
+        format!("left in `{scratch}` (the live `{live}` is untouched)")
+    };
     println!(
-        "replay {projection}: {} events ({} applied, {} undecodable skipped) in {:.2} s = {:.0} events/s; swapped into `{live}`",
+        "replay {projection}: {} events ({} applied, {} undecodable skipped) in {:.2} s = {:.0} events/s; {outcome}",
         report.events,
         report.applied,
         report.skipped_poison,
