@@ -196,25 +196,8 @@ pub async fn serve(
                 Ok(())
             }
         });
-        let tokens = app.tokens().await?;
-        tasks.spawn({
-            let (keys, every, token) = (
-                tokens.keys().clone(),
-                std::time::Duration::from_secs(app.config.auth.key_reload_s.max(1)),
-                shutdown.clone(),
-            );
-            async move {
-                keys.maintain(every, token).await;
-                Ok(())
-            }
-        });
+        let (tokens, gate) = gateway(&app, &mut tasks, &shutdown).await?;
         let grpc_tokens = tokens.clone();
-        let gate = Arc::new(Gate {
-            tokens: tokens.clone(),
-            store: app.gate_store().await?,
-            tiers: app.config.gateway.rate_limits,
-            trust_forwarded_for: app.config.gateway.trust_forwarded_for,
-        });
         // The auth server asks the gate for its sign-in budget and deny list.
         let auth = Arc::new(AuthServer {
             pool: app.pool.clone(),
@@ -255,10 +238,7 @@ pub async fn serve(
             .merge(mediagw_auth::oauth::router(auth))
             .merge(mediagw_query_api::openapi::router())
             .merge(mediagw_query_api::health::live_router());
-        let settings = HttpSettings {
-            max_body_bytes: app.config.http.max_body_bytes,
-            cors_origins: app.config.gateway.cors_origins.clone(),
-        };
+        let settings = http_settings(&app);
         tasks.spawn(http(
             listen(app.config.http.addr).await?,
             mediagw_query_api::gateway::api_layer(router, gate, &settings),
@@ -291,24 +271,7 @@ pub async fn serve(
 
     if roles.contains(&Role::Mcp) && !roles.contains(&Role::Api) {
         // The MCP endpoint alone (agents scale apart from the API); it calls the API over HTTP.
-        let tokens = app.tokens().await?;
-        tasks.spawn({
-            let (keys, every, token) = (
-                tokens.keys().clone(),
-                std::time::Duration::from_secs(app.config.auth.key_reload_s.max(1)),
-                shutdown.clone(),
-            );
-            async move {
-                keys.maintain(every, token).await;
-                Ok(())
-            }
-        });
-        let gate = Arc::new(Gate {
-            tokens,
-            store: app.gate_store().await?,
-            tiers: app.config.gateway.rate_limits,
-            trust_forwarded_for: app.config.gateway.trust_forwarded_for,
-        });
+        let (_, gate) = gateway(&app, &mut tasks, &shutdown).await?;
         let router = Router::new()
             .merge(mediagw_query_api::mcp::http::router(
                 app.pool.clone(),
@@ -316,10 +279,7 @@ pub async fn serve(
                 shutdown.clone(),
             ))
             .merge(mediagw_query_api::health::live_router());
-        let settings = HttpSettings {
-            max_body_bytes: app.config.http.max_body_bytes,
-            cors_origins: app.config.gateway.cors_origins.clone(),
-        };
+        let settings = http_settings(&app);
         tasks.spawn(http(
             listen(app.config.http.addr).await?,
             mediagw_query_api::gateway::api_layer(router, gate, &settings),
@@ -348,6 +308,39 @@ pub async fn serve(
         bus.flush(std::time::Duration::from_secs(5));
     }
     result
+}
+
+/// What the public roles (`api`, `mcp`) put in front of their routes: the token service, its
+/// signing keys kept fresh in the background, and the gateway (authentication, rate limits).
+async fn gateway(
+    app: &App,
+    tasks: &mut tokio::task::JoinSet<anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Arc<mediagw_auth::TokenService>, Arc<Gate>)> {
+    let tokens = app.tokens().await?;
+    let (keys, every, token) = (
+        tokens.keys().clone(),
+        std::time::Duration::from_secs(app.config.auth.key_reload_s.max(1)),
+        shutdown.clone(),
+    );
+    tasks.spawn(async move {
+        keys.maintain(every, token).await;
+        Ok(())
+    });
+    let gate = Arc::new(Gate {
+        tokens: tokens.clone(),
+        store: app.gate_store().await?,
+        tiers: app.config.gateway.rate_limits,
+        trust_forwarded_for: app.config.gateway.trust_forwarded_for,
+    });
+    Ok((tokens, gate))
+}
+
+fn http_settings(app: &App) -> HttpSettings {
+    HttpSettings {
+        max_body_bytes: app.config.http.max_body_bytes,
+        cors_origins: app.config.gateway.cors_origins.clone(),
+    }
 }
 
 /// Binds before the server task is spawned: once readiness says "ready", every listener of the
