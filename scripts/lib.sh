@@ -169,6 +169,13 @@ ensure_promtool() {
   command -v promtool >/dev/null || apt_install --no-install-recommends prometheus
 }
 
+# scripts/check-k8s renders with `kubectl kustomize` and validates custom resources with node/npm.
+ensure_infra_tools() {
+  command -v node >/dev/null || apt_install nodejs
+  command -v npm >/dev/null || apt_install npm
+  command -v kubectl >/dev/null || apt_install kubectl 2>/dev/null || apt_install kubernetes-client
+}
+
 ensure_stack() {
   ensure_build_tools
   ensure_postgres
