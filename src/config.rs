@@ -28,6 +28,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub gateway: GatewayConfig,
     pub log: LogConfig,
+    pub otel: OtelConfig,
 }
 
 /// Recommendations (seed §4): the model job and the serving side.
@@ -254,6 +255,18 @@ pub struct LogConfig {
     pub format: String,
     pub filter: String,
     pub mask_ips: bool,
+}
+
+/// OpenTelemetry traces (OTLP over gRPC). Off while `endpoint` is empty: no exporter, no layer,
+/// no trace context stored or forwarded.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OtelConfig {
+    /// The collector's OTLP/gRPC address, e.g. `http://otel-collector:4317`.
+    pub endpoint: String,
+    /// Fraction of new traces recorded (0.0–1.0); a caller's sampled `traceparent` is always kept.
+    pub sampling_ratio: f64,
+    /// Export deadline per batch.
+    pub timeout_ms: u64,
 }
 
 impl Config {

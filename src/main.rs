@@ -52,17 +52,52 @@ enum Command {
     /// Rebuild a read model from Kafka into fresh tables and swap it in atomically.
     Replay {
         /// Projection to rebuild.
-        #[arg(value_enum)]
-        projection: cmd::replay::ProjectionName,
-        /// `earliest` or an RFC 3339 timestamp.
+        #[arg(value_enum, required_unless_present = "list")]
+        projection: Option<cmd::replay::ProjectionName>,
+        /// Where to start in each partition: `earliest`, an RFC 3339 time or an offset.
         #[arg(long, default_value = "earliest")]
         from: String,
+        /// Where to stop (exclusive): `latest` (the log's end when the replay starts), an RFC 3339
+        /// time or an offset.
+        #[arg(long, default_value = "latest")]
+        to: String,
+        /// Only these partitions, e.g. `0,3`.
+        #[arg(long, value_delimiter = ',')]
+        partitions: Option<Vec<i32>>,
+        /// Report what would be read (events per topic and partition, estimated time); change
+        /// nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rebuild into this new schema, beside the live one (implies --no-swap).
+        #[arg(long)]
+        into: Option<String>,
         /// Leave the rebuilt tables in `<schema>_rebuild` beside the live ones (nothing swapped).
         #[arg(long)]
         no_swap: bool,
-        /// Swap in a rebuild from a point in time, although it lacks every older event.
-        #[arg(long, conflicts_with = "no_swap")]
+        /// Swap in a partial rebuild (--from, --to, --partitions), although it lacks events.
+        #[arg(long, conflicts_with_all = ["no_swap", "into"])]
         swap_partial: bool,
+        /// List every projection with its position per partition and its lag.
+        #[arg(long, conflicts_with_all = ["projection", "dry_run", "into", "no_swap", "swap_partial"])]
+        list: bool,
+    },
+    /// Events out of the event store, for a warehouse, a bug report or a backfill elsewhere.
+    Export {
+        #[command(subcommand)]
+        what: ExportCmd,
+    },
+    /// Re-send events from the event store to Kafka (after broker data loss) with their original
+    /// keys, ids and headers; projectors drop what they already hold.
+    Republish {
+        /// Only events published on this topic (with or without the deployment's prefix).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only events committed at or after this RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only events committed before this RFC 3339 time.
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Avro schemas against the registry.
     Schemas {
@@ -249,6 +284,34 @@ enum AuthCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Every stored event as a JSON line (topic, event_type, event_id, aggregate_id, recorded_at,
+    /// payload …), oldest first, streamed.
+    Events {
+        /// Only events published on this topic (with or without the deployment's prefix).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only events committed at or after this RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Only events committed before this RFC 3339 time.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Write here instead of stdout (complete or not at all).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     mediagw_schemas::install_tls_provider();
@@ -259,8 +322,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { role } => role.clone(),
         _ => "cli".to_string(),
     };
-    telemetry::init_logging(&config.log, &service);
+    let traces = telemetry::init_logging(&config.log, &config.otel, &service)?;
     let metrics = telemetry::init_metrics(&service);
+    let result = run(cli, config, metrics).await;
+    // Spans still buffered are exported before the process ends.
+    tokio::task::spawn_blocking(move || traces.shutdown()).await?;
+    result
+}
+
+async fn run(
+    cli: Cli,
+    config: config::Config,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { role } => {
             let roles = role::parse_roles(&role)?;
@@ -277,13 +351,65 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay {
             projection,
             from,
+            to,
+            partitions,
+            dry_run,
+            into,
             no_swap,
             swap_partial,
+            list,
         } => {
-            let from = cmd::replay::parse_from(&from)?;
-            let swap = cmd::replay::decide_swap(projection, from, no_swap, swap_partial)?;
+            if list {
+                let app = app::App::connect(config).await?;
+                return cmd::replay::list(&app).await;
+            }
+            let projection = projection.context("name the projection to replay")?;
+            let spec = mediagw_projectors::replay::ReplaySpec {
+                from: cmd::replay::parse_position("--from", &from)?,
+                to: cmd::replay::parse_position("--to", &to)?,
+                partitions,
+            };
+            if let Some(schema) = &into {
+                cmd::replay::check_into(schema)?;
+            }
+            let swap = cmd::replay::decide_swap(
+                projection,
+                &spec,
+                no_swap || into.is_some(),
+                swap_partial,
+            )?;
             let app = app::App::connect(config).await?;
-            cmd::replay::run(&app, projection, from, swap).await
+            cmd::replay::run(
+                &app,
+                cmd::replay::Request {
+                    projection,
+                    spec,
+                    swap,
+                    dry_run,
+                    into,
+                },
+            )
+            .await
+        }
+        Command::Export {
+            what:
+                ExportCmd::Events {
+                    topic,
+                    from,
+                    to,
+                    format: ExportFormat::Jsonl,
+                    out,
+                },
+        } => {
+            let selection = cmd::history::selection(topic, from.as_deref(), to.as_deref())?;
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            cmd::history::export_events(&app, &selection, out).await
+        }
+        Command::Republish { topic, from, to } => {
+            let selection = cmd::history::selection(topic, from.as_deref(), to.as_deref())?;
+            let app = app::App::connect(config).await?;
+            cmd::history::republish(&app, &selection).await
         }
         Command::Schemas { action } => match action {
             SchemasCmd::Check { dir } => {

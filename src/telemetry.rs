@@ -1,4 +1,4 @@
-//! Logging and metrics set-up. Every log line passes a masker before it is written (personal data
+//! Logging, tracing and metrics set-up. Every log line passes a masker before it is written (personal data
 //! and credentials never reach the log); JSON lines carry the process's `service`, and so does
 //! every metric (a global label).
 
@@ -6,16 +6,25 @@ use std::io::{self, IsTerminal};
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
 use regex::Regex;
-use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::LogConfig;
+use crate::config::{LogConfig, OtelConfig};
 
 /// Replaces personal data and credentials in a log line.
 pub struct Masker {
     rules: Vec<(Regex, &'static str)>,
     ipv4: Option<Regex>,
+    ipv6: Option<Regex>,
 }
 
 impl Masker {
@@ -39,6 +48,14 @@ impl Masker {
                 .collect(),
             ipv4: mask_ips.then(|| {
                 Regex::new(r"\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}\b").expect("static pattern")
+            }),
+            // Full (8 groups) or compressed (`::`) forms; a candidate is masked only if it parses.
+            // Timestamps (`15:10:32`) have neither.
+            ipv6: mask_ips.then(|| {
+                Regex::new(
+                    r"(?i)(?:\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b|(?:\b[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}\b)?)",
+                )
+                .expect("static pattern")
             }),
         }
     }
@@ -68,8 +85,39 @@ impl Masker {
                 })
                 .into_owned();
         }
+        if let Some(re) = self.ipv6.as_ref().filter(|re| re.is_match(&out)) {
+            // A public IPv6 address keeps its /64 (the network), not the interface id.
+            out = re
+                .replace_all(&out, |c: &regex::Captures| {
+                    let m = c.get(0).expect("whole match");
+                    // Part of an identifier or path (`api::add`), not an address.
+                    let ident = |ch: Option<char>| {
+                        ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_' || ch == ':')
+                    };
+                    if ident(out[..m.start()].chars().next_back())
+                        || ident(out[m.end()..].chars().next())
+                    {
+                        return c[0].to_string();
+                    }
+                    match c[0].parse::<std::net::Ipv6Addr>() {
+                        Ok(ip) if !internal_v6(&ip) => {
+                            let s = ip.segments();
+                            format!("{:x}:{:x}:{:x}:{:x}:x:x:x:x", s[0], s[1], s[2], s[3])
+                        }
+                        _ => c[0].to_string(),
+                    }
+                })
+                .into_owned();
+        }
         out
     }
+}
+
+/// Loopback, unspecified, link-local (fe80::/10) and unique-local (fc00::/7) addresses are the
+/// deployment's own, not users'.
+fn internal_v6(ip: &std::net::Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback() || ip.is_unspecified() || first & 0xffc0 == 0xfe80 || first & 0xfe00 == 0xfc00
 }
 
 /// Writes each formatted event through the [`Masker`]; JSON events get `"service"` first.
@@ -103,8 +151,24 @@ impl<'a> MakeWriter<'a> for MaskedStderr {
     }
 }
 
-/// `service` names the process in JSON lines (the roles it runs, or the command).
-pub fn init_logging(cfg: &LogConfig, service: &str) {
+/// Exports the process's spans until [`Traces::shutdown`] flushes what is still buffered.
+pub struct Traces(Option<SdkTracerProvider>);
+
+impl Traces {
+    /// Blocks until buffered spans are exported (or the export timeout passes).
+    pub fn shutdown(self) {
+        if let Some(provider) = self.0 {
+            if let Err(e) = provider.shutdown() {
+                eprintln!("trace export at shutdown failed: {e}");
+            }
+        }
+    }
+}
+
+/// Logs (masked; JSON lines carry `service`, and `trace_id`/`span_id` inside a traced span) and,
+/// when `otel.endpoint` is set, OpenTelemetry traces. `service` names the process (its roles or
+/// the command).
+pub fn init_logging(cfg: &LogConfig, otel: &OtelConfig, service: &str) -> anyhow::Result<Traces> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.filter));
     let json = match cfg.format.as_str() {
         "json" => true,
@@ -115,14 +179,147 @@ pub fn init_logging(cfg: &LogConfig, service: &str) {
         masker: Arc::new(Masker::new(cfg.mask_ips)),
         json_service: json.then(|| Arc::from(service)),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let fmt = if json {
+        fmt.event_format(WithTraceIds {
+            inner: tracing_subscriber::fmt::format().json().flatten_event(true),
+            json: true,
+        })
+        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+        .boxed()
     } else {
-        builder.with_ansi(io::stderr().is_terminal()).try_init()
+        fmt.event_format(WithTraceIds {
+            inner: tracing_subscriber::fmt::format().with_ansi(io::stderr().is_terminal()),
+            json: false,
+        })
+        .boxed()
     };
+    let provider = tracer_provider(otel, service)?;
+    let otel_layer = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("mediagw")));
+    mediagw_trace::set_enabled(provider.is_some());
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel_layer)
+        .try_init();
+    Ok(Traces(provider))
+}
+
+/// The OTLP/gRPC exporter behind a batch processor, or `None` while no endpoint is configured.
+fn tracer_provider(otel: &OtelConfig, service: &str) -> anyhow::Result<Option<SdkTracerProvider>> {
+    if otel.endpoint.trim().is_empty() {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&otel.sampling_ratio),
+        "otel.sampling_ratio must be between 0.0 and 1.0, got {}",
+        otel.sampling_ratio
+    );
+    // The batch processor exports from a thread of its own; tonic needs a Tokio reactor there.
+    let rt = export_runtime()?;
+    let _in_rt = rt.enter();
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(otel.endpoint.trim())
+        .with_timeout(std::time::Duration::from_millis(otel.timeout_ms))
+        .build()?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name("mediagw")
+        .with_attribute(opentelemetry::KeyValue::new(
+            "mediagw.roles",
+            service.to_string(),
+        ))
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(OnExportRuntime(exporter))
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            otel.sampling_ratio,
+        ))))
+        .with_resource(resource)
+        .build();
+    Ok(Some(provider))
+}
+
+/// One small runtime for span export, alive for the whole process.
+fn export_runtime() -> anyhow::Result<&'static tokio::runtime::Runtime> {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("otel-export")
+        .enable_all()
+        .build()?;
+    Ok(RT.get_or_init(|| rt))
+}
+
+/// Runs each export on [`export_runtime`] (the SDK's batch thread has no reactor of its own).
+#[derive(Debug)]
+struct OnExportRuntime(opentelemetry_otlp::SpanExporter);
+
+impl SpanExporter for OnExportRuntime {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match export_runtime() {
+            Ok(rt) => rt.block_on(self.0.export(batch)),
+            Err(e) => Err(OTelSdkError::InternalFailure(e.to_string())),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.0.set_resource(resource);
+    }
+}
+
+/// Adds the current span's `trace_id` and `span_id` to every log line written inside a traced
+/// span (JSON fields, or a text prefix), so logs and traces join on the id.
+struct WithTraceIds<F> {
+    inner: F,
+    json: bool,
+}
+
+impl<S, N, F> FormatEvent<S, N> for WithTraceIds<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let ids = ctx.lookup_current().and_then(|span| {
+            let dispatch = tracing::dispatcher::get_default(Clone::clone);
+            let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)?;
+            let sc = cx.span().span_context().clone();
+            sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+        });
+        let Some((trace_id, span_id)) = ids else {
+            return self.inner.format_event(ctx, writer, event);
+        };
+        if !self.json {
+            write!(writer, "trace_id={trace_id} span_id={span_id} ")?;
+            return self.inner.format_event(ctx, writer, event);
+        }
+        let mut line = String::new();
+        self.inner
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        if line.starts_with('{') {
+            line.insert_str(
+                1,
+                &format!("\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\","),
+            );
+        }
+        writer.write_str(&line)
+    }
 }
 
 /// Histogram buckets (seconds) for every duration: 1 ms to 60 s.
@@ -392,6 +589,32 @@ mod tests {
         assert_eq!(
             Masker::new(true).mask("listening addr=127.0.0.1:8080 broker=10.1.2.3:9092"),
             "listening addr=127.0.0.1:8080 broker=10.1.2.3:9092"
+        );
+    }
+
+    #[test]
+    fn public_ipv6_keeps_only_its_network() {
+        let m = Masker::new(true);
+        let out = m.mask(
+            "client_ip=2001:db8:85a3:8d3:1319:8a2e:370:7348 peer=2a00:1450:4001:82b::200e at 2026-12-05T15:10:32Z",
+        );
+        assert!(
+            !out.contains("1319:8a2e") && !out.contains("82b::200e"),
+            "{out}"
+        );
+        assert!(out.contains("client_ip=2001:db8:85a3:8d3:x:x:x:x"), "{out}");
+        assert!(out.contains("peer=2a00:1450:4001:82b:x:x:x:x"), "{out}");
+        assert!(
+            out.contains("15:10:32"),
+            "timestamps are not addresses: {out}"
+        );
+        assert_eq!(
+            m.mask("listen [::1]:8080 and fe80::1ff:fe23:4567:890a and fd00::5"),
+            "listen [::1]:8080 and fe80::1ff:fe23:4567:890a and fd00::5"
+        );
+        assert_eq!(
+            m.mask("target=mediagw_query_api::add at api::face"),
+            "target=mediagw_query_api::add at api::face"
         );
     }
 

@@ -442,13 +442,45 @@ async fn replay_rebuilds_a_catalog_identical_to_the_live_one() {
     let live = dump_catalog(&s).await;
     assert!(live.len() > 200);
 
-    let report = s.run_ok(&["replay", "catalog", "--from", "earliest"]);
-    assert!(report.contains("replay catalog:"), "{report}");
+    // `--list`: every projection with its position and lag (the live catalog has caught up).
+    let listed = json_lines(&s.run_ok(&["replay", "--list"]));
+    let catalog = listed
+        .iter()
+        .find(|l| l["projection"] == "catalog")
+        .expect("catalog listed");
+    assert_eq!(catalog["lag"], 0, "{catalog}");
+    assert!(!catalog["partitions"].as_array().unwrap().is_empty());
+    assert!(listed.iter().any(|l| l["projection"] == "search-index"));
+
+    // `--dry-run` reports what would be read and changes nothing.
     let events = s.count("SELECT count(*) FROM events").await;
-    assert!(
-        report.contains(&format!("{events} events")),
+    let plan = json_lines(&s.run_ok(&["replay", "catalog", "--dry-run"]));
+    let summary = plan.last().unwrap();
+    assert_eq!(summary["dry_run"], true);
+    assert_eq!(summary["events"], events, "{summary}");
+    assert_eq!(
+        plan[..plan.len() - 1]
+            .iter()
+            .map(|p| p["events"].as_i64().unwrap())
+            .sum::<i64>(),
+        events
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'catalog_rebuild'")
+            .await,
+        0,
+        "a dry run creates nothing"
+    );
+
+    let report = json_lines(&s.run_ok(&["replay", "catalog", "--from", "earliest"]));
+    let report = &report[0];
+    assert_eq!(report["projection"], "catalog");
+    assert_eq!(
+        report["events_read"], events,
         "{report} vs {events} events in the store"
     );
+    assert_eq!(report["swapped"], true);
+    assert!(report["events_per_s"].as_f64().unwrap() > 0.0);
 
     let rebuilt = dump_catalog(&s).await;
     assert_eq!(live, rebuilt);
@@ -471,8 +503,42 @@ async fn replay_rebuilds_a_catalog_identical_to_the_live_one() {
         live,
         "the live catalog is untouched"
     );
-    let report = s.run_ok(&["replay", "catalog", "--from", &since, "--no-swap"]);
-    assert!(report.contains("left in `catalog_rebuild`"), "{report}");
+    let report = json_lines(&s.run_ok(&["replay", "catalog", "--from", &since, "--no-swap"]));
+    assert_eq!(report[0]["schema"], "catalog_rebuild", "{report:?}");
+    assert_eq!(report[0]["swapped"], false);
+    // A range of offsets and partitions into a schema of one's choosing, beside the live one.
+    let report = json_lines(&s.run_ok(&[
+        "replay",
+        "catalog",
+        "--from",
+        "0",
+        "--to",
+        "3",
+        "--partitions",
+        "0",
+        "--into",
+        "catalog_inspect",
+    ]));
+    assert_eq!(report[0]["schema"], "catalog_inspect");
+    let read = report[0]["events_read"].as_i64().unwrap();
+    assert!(
+        (1..=9).contains(&read),
+        "at most 3 events per topic (3) of partition 0: {read}"
+    );
+    assert_eq!(
+        s.count("SELECT count(*) FROM catalog_inspect.projector_offsets WHERE next_offset > 3 OR partition <> 0")
+            .await,
+        0
+    );
+    for refused in [
+        vec!["replay", "catalog", "--to", "3"],
+        vec!["replay", "catalog", "--partitions", "99", "--no-swap"],
+        vec!["replay", "catalog", "--into", "catalog"],
+    ] {
+        let out = s.command(&refused).output().unwrap();
+        assert!(!out.status.success(), "{refused:?} must fail");
+        assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
+    }
     assert_eq!(
         dump_catalog(&s).await,
         live,
@@ -716,4 +782,11 @@ async fn wikipedia_movies_decade_is_imported_and_projected() {
         .count("SELECT count(*) FROM catalog.content WHERE overview IS NOT NULL")
         .await;
     assert!(with_overview > 0);
+}
+
+/// The JSON lines a command printed (its output when stdout is not a terminal).
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
 }

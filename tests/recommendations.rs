@@ -563,7 +563,7 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     };
     let live = snapshot(&s).await;
     let out = s.run_ok(&["replay", "user-profiles"]);
-    assert!(out.contains("replay user-profiles:"), "{out}");
+    assert!(out.contains(r#""projection":"user-profiles""#), "{out}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(snapshot(&s).await, live);
 

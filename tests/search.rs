@@ -444,7 +444,10 @@ async fn personalisation_and_index_rebuild() {
         .count("SELECT generation FROM search.index_generation")
         .await;
     let out = s.run_ok(&["replay", "search-index"]);
-    assert!(out.contains("swapped into `search`"), "{out}");
+    assert!(
+        out.contains(r#""swapped":true"#) && out.contains(r#""schema":"search""#),
+        "{out}"
+    );
     let after: i64 = s
         .count("SELECT generation FROM search.index_generation")
         .await;

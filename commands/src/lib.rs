@@ -17,6 +17,7 @@
 pub mod bulk;
 pub mod connectors;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod interactions;
 pub mod playback;

@@ -124,7 +124,7 @@ impl<R: EventSet> Relay<R> {
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         let rows = sqlx::query(
             "SELECT id, aggregate_id, sequence, event_type, payload::text, committed_at, aggregate_type,
-                    event_version
+                    event_version, metadata::text
              FROM event_outbox ORDER BY id LIMIT $1",
         )
         .bind(self.config.batch_size)
@@ -136,6 +136,8 @@ impl<R: EventSet> Relay<R> {
         let encode_started = Instant::now();
         let mut ids = Vec::with_capacity(rows.len());
         let mut records = Vec::with_capacity(rows.len());
+        // One span per traced event, open until the broker acknowledged the batch.
+        let mut spans = Vec::new();
         for row in &rows {
             let id: i64 = row.get(0);
             let aggregate_id: String = row.get(1);
@@ -161,15 +163,18 @@ impl<R: EventSet> Relay<R> {
                 .encode(&record)
                 .await
                 .map_err(|e| RelayError::Publish(e.to_string()))?;
+            let topic = self.codec.topic(record.topic());
+            let mut headers = vec![
+                ("event_type".into(), record.full_name().into()),
+                ("event_id".into(), record.envelope().event_id().to_string()),
+                ("sequence".into(), sequence.to_string()),
+            ];
+            headers.extend(self.trace(row.get(8), &topic, &record, &mut spans));
             records.push(OutRecord {
-                topic: self.codec.topic(record.topic()),
+                topic,
                 key: aggregate_id.clone(),
                 payload: bytes,
-                headers: vec![
-                    ("event_type".into(), record.full_name().into()),
-                    ("event_id".into(), record.envelope().event_id().to_string()),
-                    ("sequence".into(), sequence.to_string()),
-                ],
+                headers,
             });
             ids.push(id);
         }
@@ -196,7 +201,43 @@ impl<R: EventSet> Relay<R> {
             "relay batch"
         );
         metrics::counter!("relay_events_published_total").increment(n as u64);
+        drop(spans);
         Ok(n)
+    }
+
+    /// The Kafka headers carrying an event's trace: for a sampled trace, a `relay publish` span
+    /// (child of the command that committed the event, pushed to `spans` to end after the ack)
+    /// whose context the projectors continue; otherwise the stored context passed on unchanged.
+    fn trace(
+        &self,
+        metadata: &str,
+        topic: &str,
+        record: &R,
+        spans: &mut Vec<tracing::Span>,
+    ) -> mediagw_trace::Carrier {
+        if !mediagw_trace::enabled() || metadata == "{}" {
+            return Vec::new();
+        }
+        let stored: std::collections::HashMap<String, String> =
+            serde_json::from_str(metadata).unwrap_or_default();
+        let get = |k: &str| stored.get(k).map(String::as_str);
+        if !get(mediagw_trace::TRACEPARENT).is_some_and(mediagw_trace::sampled) {
+            return [mediagw_trace::TRACEPARENT, mediagw_trace::TRACESTATE]
+                .into_iter()
+                .filter_map(|k| Some((k.to_string(), get(k)?.to_string())))
+                .collect();
+        }
+        let span = tracing::info_span!(
+            "relay publish",
+            otel.kind = "producer",
+            messaging.system = "kafka",
+            messaging.destination.name = topic,
+            event_id = %record.envelope().event_id(),
+        );
+        mediagw_trace::continue_from(&span, get);
+        let carrier = mediagw_trace::of(&span);
+        spans.push(span);
+        carrier
     }
 
     /// Moves an unmappable outbox row aside (with its reason) so it neither blocks nor vanishes.
@@ -234,7 +275,7 @@ impl Relay {
 
 /// Maps a stored event (type, version, JSON payload) to its wire record by the aggregate that
 /// wrote it, upcasting old versions on the way.
-fn to_record<R: EventSet>(
+pub fn to_record<R: EventSet>(
     aggregate_type: &str,
     aggregate_id: &str,
     sequence: i64,

@@ -10,6 +10,7 @@ use cqrs_es::{AggregateError, EventStore};
 use mediagw_domain::event::Aggregate;
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use crate::binding::{Bound, Stored, Upcasters};
 
@@ -103,7 +104,15 @@ where
                     events: vec![],
                 });
             }
-            match self.store.commit(events, ctx, HashMap::new()).await {
+            // The commit's trace context rides with its events to the relay (outbox metadata).
+            let span = commit_span(id, events.len());
+            let metadata: HashMap<String, String> = mediagw_trace::of(&span).into_iter().collect();
+            match self
+                .store
+                .commit(events, ctx, metadata)
+                .instrument(span)
+                .await
+            {
                 Ok(envelopes) => {
                     return Ok(Committed {
                         existed,
@@ -124,6 +133,20 @@ where
         }
         Err(ExecuteError::Contention)
     }
+}
+
+/// A span per commit while tracing is on (none otherwise: the hot path pays nothing).
+fn commit_span(aggregate_id: &str, events: usize) -> tracing::Span {
+    if !mediagw_trace::enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        "event store commit",
+        otel.kind = "client",
+        db.system = "postgresql",
+        aggregate_id,
+        events
+    )
 }
 
 fn store_err<E: std::error::Error>(e: AggregateError<E>) -> ExecuteError<E> {

@@ -3,6 +3,7 @@
 
 use mediagw_domain::event::{decode, Event};
 use sqlx::{PgConnection, Row};
+use tracing::Instrument;
 
 use crate::StoreError;
 
@@ -23,7 +24,7 @@ pub struct Recorded<E> {
 }
 
 /// Appends `events` (one statement) inside the caller's transaction, in exactly the shape cqrs-es
-/// writes (JSON payload, the event's own version, metadata `{}`), so the outbox trigger, the relay
+/// writes (JSON payload, the event's own version, metadata: the current trace context), so the outbox trigger, the relay
 /// and later aggregate loads see no difference. A taken (aggregate, sequence) fails the statement
 /// with a unique violation (`23505`): the caller's transaction decides what to do.
 pub async fn append<E: Event>(
@@ -56,9 +57,21 @@ pub async fn append<E: Event>(
             })?,
         );
     }
+    let span = if mediagw_trace::enabled() {
+        tracing::info_span!(
+            "event store append",
+            otel.kind = "client",
+            db.system = "postgresql",
+            aggregate_type,
+            events = n
+        )
+    } else {
+        tracing::Span::none()
+    };
+    let metadata = trace_metadata(&span);
     sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         SELECT $1, a, s, t, v, p::json, '{}'::json
+         SELECT $1, a, s, t, v, p::json, $7::json
          FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS e(a, s, t, v, p)",
     )
     .bind(aggregate_type)
@@ -67,9 +80,20 @@ pub async fn append<E: Event>(
     .bind(&types)
     .bind(&versions)
     .bind(&payloads)
+    .bind(&metadata)
     .execute(conn)
+    .instrument(span)
     .await?;
     Ok(())
+}
+
+/// A span's trace context as the JSON object cqrs-es stores as metadata (`{}` when untraced).
+fn trace_metadata(span: &tracing::Span) -> String {
+    let carrier: serde_json::Map<String, serde_json::Value> = mediagw_trace::of(span)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    serde_json::Value::Object(carrier).to_string()
 }
 
 /// The events of `aggregate_ids` after sequence `after`, ordered by aggregate and sequence, each

@@ -307,6 +307,43 @@ fn dead_letter(m: &OwnedMessage, projector: &str, reason: &str) -> OutRecord {
     }
 }
 
+/// One `project` span per message of a sampled trace (the relay's `traceparent` header), covering
+/// the batch's transaction; untraced messages cost nothing.
+fn apply_spans(projector: &'static str, batch: &[OwnedMessage]) -> Vec<tracing::Span> {
+    if !mediagw_trace::enabled() {
+        return Vec::new();
+    }
+    let header = |m: &OwnedMessage, name: &str| -> Option<String> {
+        let h = m.headers()?.iter().find(|h| h.key == name)?;
+        String::from_utf8(h.value?.to_vec()).ok()
+    };
+    batch
+        .iter()
+        .filter_map(|m| {
+            let parent = header(m, mediagw_trace::TRACEPARENT)?;
+            if !mediagw_trace::sampled(&parent) {
+                return None;
+            }
+            let state = header(m, mediagw_trace::TRACESTATE);
+            let span = tracing::info_span!(
+                "project",
+                otel.kind = "consumer",
+                projector,
+                messaging.system = "kafka",
+                messaging.source.name = m.topic(),
+                partition = m.partition(),
+                offset = m.offset(),
+            );
+            mediagw_trace::continue_from(&span, |k| match k {
+                mediagw_trace::TRACEPARENT => Some(parent.as_str()),
+                mediagw_trace::TRACESTATE => state.as_deref(),
+                _ => None,
+            });
+            Some(span)
+        })
+        .collect()
+}
+
 /// Runs one projection as a member of its consumer group.
 pub struct ProjectorRunner {
     pool: PgPool,
@@ -410,6 +447,7 @@ impl ProjectorRunner {
                     Err(_) => break,
                 }
             }
+            let spans = apply_spans(name, &batch);
             // A batch in hand is always finished (or retried) before shutdown is honoured.
             let mut backoff = Duration::from_millis(100);
             let outcome = loop {
@@ -435,6 +473,7 @@ impl ProjectorRunner {
                     }
                 }
             };
+            drop(spans);
             let Some(outcome) = outcome else { break };
             self.record(&batch, &outcome);
             let mut tpl = TopicPartitionList::new();

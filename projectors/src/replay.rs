@@ -13,19 +13,104 @@ use sqlx::PgPool;
 
 use crate::framework::{apply_batch, ApplyError, DeadLetters, Projection};
 
-#[derive(Debug, Clone, Copy)]
-pub enum ReplayFrom {
+/// One end of a replay range, per partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// The oldest retained record.
     Earliest,
-    /// Epoch milliseconds: replay only events published at or after this time.
+    /// The high watermark when the replay starts (the end of the log).
+    Latest,
+    /// Epoch milliseconds: the first record published at or after this time.
     Timestamp(i64),
+    /// A record offset (clamped to what the partition holds).
+    Offset(i64),
 }
 
-#[derive(Debug, Default)]
+/// What a replay reads: `[from, to)` of each selected partition of the projection's topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaySpec {
+    pub from: Position,
+    pub to: Position,
+    /// `None`: every partition.
+    pub partitions: Option<Vec<i32>>,
+}
+
+impl ReplaySpec {
+    pub fn full() -> Self {
+        Self {
+            from: Position::Earliest,
+            to: Position::Latest,
+            partitions: None,
+        }
+    }
+
+    /// A full rebuild reads every partition from its start to its end: only that may replace the
+    /// live projection without the operator saying so.
+    pub fn is_full(&self) -> bool {
+        self.from == Position::Earliest && self.to == Position::Latest && self.partitions.is_none()
+    }
+}
+
+/// The offsets a replay will read from one partition: `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PartitionPlan {
+    pub topic: String,
+    pub partition: i32,
+    pub from: i64,
+    pub to: i64,
+}
+
+impl PartitionPlan {
+    pub fn events(&self) -> i64 {
+        (self.to - self.from).max(0)
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Plan {
+    pub partitions: Vec<PartitionPlan>,
+}
+
+impl Plan {
+    pub fn events(&self) -> i64 {
+        self.partitions.iter().map(PartitionPlan::events).sum()
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct ReplayReport {
+    /// Records read from the broker.
     pub events: u64,
     pub applied: u64,
+    /// Records the rebuilt projection already held (its stored offsets), not applied twice.
+    pub skipped: u64,
+    /// Undecodable or unappliable records, left out of the rebuild (the live projector
+    /// dead-lettered them when they first arrived).
     pub skipped_poison: u64,
+    #[serde(serialize_with = "secs")]
     pub duration: Duration,
+    #[serde(skip)]
+    progress_at: ProgressAt,
+}
+
+/// When the last progress line was written.
+#[derive(Debug, Clone, Copy)]
+struct ProgressAt(Instant);
+
+impl Default for ProgressAt {
+    fn default() -> Self {
+        Self(Instant::now())
+    }
+}
+
+impl ProgressAt {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 impl ReplayReport {
@@ -42,10 +127,161 @@ pub enum ReplayError {
     Db(#[from] sqlx::Error),
     #[error("apply: {0}")]
     Apply(#[from] ApplyError),
+    #[error("{0}")]
+    Spec(String),
 }
 
-/// Rebuilds `rebuild` (a projection bound to a scratch schema) and, when `swap`, swaps it in for
-/// `live_schema`; otherwise the rebuilt schema stays beside the live one for inspection.
+fn replay_consumer(kafka: &ClientConfig, name: &str) -> Result<StreamConsumer, ReplayError> {
+    Ok(kafka
+        .clone()
+        .set(
+            "group.id",
+            format!("replay-{name}-{}", uuid::Uuid::new_v4()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()?)
+}
+
+/// Resolves `spec` against the broker: per selected partition of `topics`, the offsets to read.
+pub async fn plan(
+    kafka: &ClientConfig,
+    topics: &[String],
+    spec: &ReplaySpec,
+) -> Result<Plan, ReplayError> {
+    let consumer = replay_consumer(kafka, "plan")?;
+    let timeout = Duration::from_secs(10);
+    let mut bounds: Vec<(String, i32, i64, i64)> = Vec::new();
+    for topic in topics {
+        let md = consumer.fetch_metadata(Some(topic), timeout)?;
+        for t in md.topics() {
+            for p in t.partitions() {
+                if spec
+                    .partitions
+                    .as_ref()
+                    .is_some_and(|only| !only.contains(&p.id()))
+                {
+                    continue;
+                }
+                let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout)?;
+                bounds.push((topic.clone(), p.id(), low, high));
+            }
+        }
+    }
+    if let Some(only) = &spec.partitions {
+        let missing: Vec<i32> = only
+            .iter()
+            .copied()
+            .filter(|p| !bounds.iter().any(|b| b.1 == *p))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ReplayError::Spec(format!(
+                "--partitions: no partition {missing:?} in {topics:?}"
+            )));
+        }
+    }
+    // Timestamps become offsets through the broker's time index, one lookup per end.
+    let resolve = |at: Position| -> Result<Vec<i64>, ReplayError> {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, p, _, _) in &bounds {
+            if let Position::Timestamp(ms) = at {
+                tpl.add_partition_offset(topic, *p, Offset::Offset(ms))?;
+            }
+        }
+        let by_time = if tpl.count() > 0 {
+            consumer.offsets_for_times(tpl, timeout)?
+        } else {
+            tpl
+        };
+        Ok(bounds
+            .iter()
+            .map(|(topic, p, low, high)| {
+                let o = match at {
+                    Position::Earliest => *low,
+                    Position::Latest => *high,
+                    Position::Offset(o) => o,
+                    Position::Timestamp(_) => {
+                        match by_time.find_partition(topic, *p).map(|e| e.offset()) {
+                            Some(Offset::Offset(o)) => o,
+                            // No record at or after that time.
+                            _ => *high,
+                        }
+                    }
+                };
+                o.clamp(*low, *high)
+            })
+            .collect())
+    };
+    let from = resolve(spec.from)?;
+    let to = resolve(spec.to)?;
+    Ok(Plan {
+        partitions: bounds
+            .iter()
+            .zip(from.into_iter().zip(to))
+            .map(|((topic, partition, _, _), (from, to))| PartitionPlan {
+                topic: topic.clone(),
+                partition: *partition,
+                from,
+                to: to.max(from),
+            })
+            .collect(),
+    })
+}
+
+/// Where a live projection stands: its stored next offset per partition and the broker's end.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Standing {
+    pub topic: String,
+    pub partition: i32,
+    /// The next offset the projection will apply (`None`: it has applied nothing there yet).
+    pub position: Option<i64>,
+    pub end: i64,
+    pub lag: i64,
+}
+
+/// The live projection's positions (from its own offsets table) against the log's end.
+pub async fn standing(
+    pool: &PgPool,
+    kafka: &ClientConfig,
+    topics: &[String],
+    projector: &str,
+    schema: &str,
+) -> Result<Vec<Standing>, ReplayError> {
+    let stored: Vec<(String, i32, i64)> = match sqlx::query_as(&format!(
+        "SELECT topic, partition, next_offset FROM {schema}.projector_offsets WHERE projector = $1"
+    ))
+    .bind(projector)
+    .fetch_all(pool)
+    .await
+    {
+        Ok(rows) => rows,
+        // Never run here: no offsets table yet.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let plan = plan(kafka, topics, &ReplaySpec::full()).await?;
+    Ok(plan
+        .partitions
+        .into_iter()
+        .map(|p| {
+            let position = stored
+                .iter()
+                .find(|(t, n, _)| *t == p.topic && *n == p.partition)
+                .map(|r| r.2);
+            Standing {
+                lag: (p.to - position.unwrap_or(p.from)).max(0),
+                topic: p.topic,
+                partition: p.partition,
+                position,
+                end: p.to,
+            }
+        })
+        .collect())
+}
+
+/// Rebuilds `rebuild` (a projection bound to a scratch schema) from the records `plan` names and,
+/// when `swap`, swaps it in for `live_schema`; otherwise the rebuilt schema stays beside the live
+/// one for inspection.
 #[allow(clippy::too_many_arguments)]
 pub async fn replay(
     pool: &PgPool,
@@ -53,7 +289,7 @@ pub async fn replay(
     codec: &EventCodec,
     rebuild: &dyn Projection,
     live_schema: &str,
-    from: ReplayFrom,
+    plan: &Plan,
     swap: bool,
     show_progress: bool,
 ) -> Result<ReplayReport, ReplayError> {
@@ -66,45 +302,14 @@ pub async fn replay(
     .await?;
     rebuild.migrate(pool).await?;
 
-    let consumer: StreamConsumer = kafka
-        .clone()
-        .set(
-            "group.id",
-            format!("replay-{}-{}", rebuild.name(), uuid::Uuid::new_v4()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()?;
-    let topics: Vec<String> = rebuild.topics().iter().map(|t| codec.topic(t)).collect();
-    let timeout = Duration::from_secs(10);
+    let consumer = replay_consumer(kafka, rebuild.name())?;
     let mut start = TopicPartitionList::new();
     let mut end: HashMap<(String, i32), i64> = HashMap::new();
-    for topic in &topics {
-        let md = consumer.fetch_metadata(Some(topic), timeout)?;
-        for t in md.topics() {
-            for p in t.partitions() {
-                let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout)?;
-                end.insert((topic.clone(), p.id()), high);
-                let offset = match from {
-                    ReplayFrom::Earliest => Offset::Offset(low),
-                    ReplayFrom::Timestamp(ms) => Offset::Offset(ms),
-                };
-                start.add_partition_offset(topic, p.id(), offset)?;
-            }
-        }
+    for p in &plan.partitions {
+        start.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.from))?;
+        end.insert((p.topic.clone(), p.partition), p.to);
     }
-    if let ReplayFrom::Timestamp(_) = from {
-        start = consumer.offsets_for_times(start, timeout)?;
-    }
-    let mut total: i64 = 0;
-    for e in start.elements() {
-        let high = end[&(e.topic().to_string(), e.partition())];
-        let from = match e.offset() {
-            Offset::Offset(o) => o,
-            _ => high, // no message at or after the timestamp
-        };
-        total += (high - from).max(0);
-    }
+    let total = plan.events();
     consumer.assign(&start)?;
 
     let bar = if show_progress {
@@ -117,19 +322,10 @@ pub async fn replay(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut report = ReplayReport::default();
-    let mut positions: HashMap<(String, i32), i64> = start
-        .elements()
+    let mut positions: HashMap<(String, i32), i64> = plan
+        .partitions
         .iter()
-        .map(|e| {
-            (
-                (e.topic().to_string(), e.partition()),
-                if let Offset::Offset(o) = e.offset() {
-                    o
-                } else {
-                    end[&(e.topic().to_string(), e.partition())]
-                },
-            )
-        })
+        .map(|p| ((p.topic.clone(), p.partition), p.from))
         .collect();
 
     // Consume up to `end`, swap when the rebuilt schema is at least as far as the live one.
@@ -189,6 +385,11 @@ async fn consume_until(
             })??
             .detach();
         let key = (m.topic().to_string(), m.partition());
+        // Past this partition's end (`--to`, or the live projector's position): not part of
+        // this replay, though the consumer fetched it while other partitions catch up.
+        if end.get(&key).is_none_or(|high| m.offset() >= *high) {
+            continue;
+        }
         positions.insert(key, m.offset() + 1);
         batch.push(m);
         if batch.len() >= 2000 || !behind(positions) {
@@ -212,8 +413,17 @@ async fn flush(
     let o = apply_batch(pool, rebuild, codec, batch, &DeadLetters::Skip).await?;
     report.events += batch.len() as u64;
     report.applied += o.applied as u64;
+    report.skipped += o.skipped as u64;
     report.skipped_poison += o.dead_lettered as u64;
     bar.inc(batch.len() as u64);
+    if bar.is_hidden() && report.progress_at.elapsed() >= Duration::from_secs(5) {
+        // Not on a terminal: a JSON line every 5 s instead of the bar.
+        report.progress_at = ProgressAt(Instant::now());
+        eprintln!(
+            "{}",
+            serde_json::json!({"progress": bar.position(), "total": bar.length(), "elapsed_s": bar.elapsed().as_secs_f64()})
+        );
+    }
     batch.clear();
     Ok(())
 }

@@ -30,6 +30,8 @@ use uuid::Uuid;
 use crate::framework::{offsets_ddl, ApplyError, Projection};
 
 pub const LIVE_SCHEMA: &str = "search";
+/// The projector's name in its offsets table.
+pub const NAME: &str = "search";
 /// Not swapped by replays: embeddings survive rebuilds, and generation numbers never repeat.
 pub const SHARED_SCHEMA: &str = "search_shared";
 
@@ -246,7 +248,7 @@ fn pg_vector(v: &[f32]) -> String {
 #[async_trait]
 impl Projection for SearchProjection {
     fn name(&self) -> &'static str {
-        "search"
+        NAME
     }
 
     fn topics(&self) -> &'static [&'static str] {

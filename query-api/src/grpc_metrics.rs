@@ -1,5 +1,6 @@
 //! The seed's gRPC metrics for every call: `grpc_server_handled_total{method,status}` and
-//! `grpc_server_handling_seconds{method}` (a tower layer on the tonic server).
+//! `grpc_server_handling_seconds{method}` (a tower layer on the tonic server), and a `grpc` span
+//! per call that continues the caller's W3C `traceparent` metadata.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::http::{Request, Response};
+use tracing::Instrument;
 
 /// Wraps the tonic server's service (`Server::builder().layer(GrpcMetricsLayer)`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,7 +67,9 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let method = req.uri().path().to_string();
         let started = Instant::now();
-        let call = self.inner.call(req);
+        let span = tracing::info_span!("grpc", otel.name = %method, otel.kind = "server", rpc.system = "grpc");
+        mediagw_trace::continue_from(&span, |k| req.headers().get(k)?.to_str().ok());
+        let call = span.in_scope(|| self.inner.call(req));
         Box::pin(async move {
             let res = call.await;
             // A failed call answers trailers-only: its status is in the headers. A call that
@@ -89,6 +93,6 @@ where
             metrics::counter!("grpc_server_handled_total", "method" => method, "status" => status)
                 .increment(1);
             res
-        })
+        }.instrument(span))
     }
 }

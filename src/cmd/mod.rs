@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod connectors;
 pub mod feedback;
+pub mod history;
 pub mod ingest;
 pub mod mcp;
 pub mod replay;

@@ -44,7 +44,7 @@ pub struct Stack {
     pub grpc: String,
     env: HashMap<String, String>,
     children: HashMap<String, Child>,
-    logs: PathBuf,
+    pub logs: PathBuf,
     /// Sends an operator (admin) token with every request.
     pub http: reqwest::Client,
     pub tokens: Arc<TokenService>,
@@ -540,10 +540,15 @@ pub fn offer(platform: &str, kind: &str, price: Option<f64>) -> Value {
 
 /// Every record currently in `topic` (all partitions, from the beginning up to the high watermark).
 pub async fn read_topic(topic: &str) -> Vec<rdkafka::message::OwnedMessage> {
+    read_topic_at(&brokers(), topic).await
+}
+
+/// Every record of `topic` on the broker at `brokers`, up to the high watermarks.
+pub async fn read_topic_at(brokers: &str, topic: &str) -> Vec<rdkafka::message::OwnedMessage> {
     use rdkafka::consumer::{Consumer, StreamConsumer};
     use rdkafka::{ClientConfig, Offset, TopicPartitionList};
     let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", brokers)
         .set("group.id", format!("test-reader-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
         .create()
@@ -598,4 +603,80 @@ pub async fn post(s: &Stack, path: &str, token: &str, body: Value) -> (u16, Valu
 /// `GET path` as `token`.
 pub async fn get(s: &Stack, path: &str, token: &str) -> (u16, Value) {
     call(s, reqwest::Method::GET, path, token, None).await
+}
+
+/// A tansu broker of a test's own (for tests that wipe or restart a broker; never the shared one),
+/// on a free port with its storage in the test's temporary directory.
+pub struct OwnBroker {
+    pub addr: String,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnBroker {
+    pub async fn start(tag: &str) -> OwnBroker {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("broker-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut b = OwnBroker {
+            addr: format!("127.0.0.1:{}", free_port()),
+            dir,
+            child: None,
+        };
+        b.spawn().await;
+        b
+    }
+
+    async fn spawn(&mut self) {
+        let tansu = std::env::var("HOME")
+            .map(|h| PathBuf::from(h).join(".cargo/bin/tansu"))
+            .ok()
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("tansu"));
+        let url = format!("tcp://{}", self.addr);
+        let log = std::fs::File::create(self.dir.join("tansu.log")).unwrap();
+        let child = Command::new(tansu)
+            .current_dir(&self.dir)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "sqlite://tansu.db",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tansu on PATH or in ~/.cargo/bin (scripts/test installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&self.addr).is_err() {
+            assert!(Instant::now() < deadline, "own tansu did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Broker data loss: the broker dies and comes back with empty storage on the same address.
+    pub async fn wipe(&mut self) {
+        self.stop();
+        for f in ["tansu.db", "tansu.db-wal", "tansu.db-shm"] {
+            let _ = std::fs::remove_file(self.dir.join(f));
+        }
+        self.spawn().await;
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -73,7 +73,11 @@ pub fn layer(router: Router) -> Router {
         .layer(middleware::from_fn(track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id, user_id = tracing::field::Empty)
+            let route = req.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+            let span = tracing::info_span!("http", otel.name = %format_args!("{} {}", req.method(), route), otel.kind = "server", method = %req.method(), path = %req.uri().path(), request_id = %id, user_id = tracing::field::Empty);
+            // A caller's W3C `traceparent` is continued: the request joins the caller's trace.
+            mediagw_trace::continue_from(&span, |k| req.headers().get(k)?.to_str().ok());
+            span
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -253,7 +253,11 @@ impl Session {
                         }
                         Some(Ok(ClientMessage::Heartbeat)) => self.heartbeat().await?,
                         Some(Ok(ClientMessage::StateUpdate { operations })) => {
-                            self.update(operations).await?
+                            // Each update is a trace of its own (a socket lives for hours),
+                            // following from the socket's span.
+                            let span = tracing::info_span!(parent: None, "sync state_update", otel.kind = "server", operations = operations.len());
+                            span.follows_from(tracing::Span::current());
+                            self.update(operations).instrument(span).await?
                         }
                         Some(Ok(ClientMessage::Subscribe { .. })) => {
                             send(&mut self.ws, &ServerMessage::error("already_subscribed", "this socket is subscribed already")).await?
