@@ -184,7 +184,7 @@ impl App {
                     None
                 } else {
                     Some(Arc::new(
-                        RedisCache::connect(url, &self.config.redis.key_prefix)
+                        RedisCache::connect(self.redis_client()?, &self.config.redis.key_prefix)
                             .await
                             .context("connecting to Redis (redis.url)")?,
                     ))
@@ -254,6 +254,30 @@ impl App {
         )))
     }
 
+    /// A Redis client for `redis.url`: `redis://`, or `rediss://` (TLS) trusting the system's roots
+    /// or, with `redis.ca_file`, that CA only (a managed Redis with its own CA, e.g. Memorystore).
+    pub fn redis_client(&self) -> anyhow::Result<redis::Client> {
+        let url = self.config.redis.url.expose_secret();
+        let ca_file = self.config.redis.ca_file.trim();
+        if ca_file.is_empty() {
+            return redis::Client::open(url).context("redis.url");
+        }
+        anyhow::ensure!(
+            url.starts_with("rediss://"),
+            "redis.ca_file is set but redis.url is not a rediss:// (TLS) URL"
+        );
+        let ca =
+            std::fs::read(ca_file).with_context(|| format!("reading redis.ca_file {ca_file}"))?;
+        redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca),
+            },
+        )
+        .context("redis.url with redis.ca_file")
+    }
+
     /// Rate buckets and the revoked-token list (Redis; required by the API).
     pub async fn gate_store(&self) -> anyhow::Result<Arc<dyn GateStore>> {
         let url = self.config.redis.url.expose_secret();
@@ -262,7 +286,7 @@ impl App {
             "redis.url is required for the API (rate limits and token revocation)"
         );
         Ok(Arc::new(
-            RedisGate::connect(url, &self.config.redis.key_prefix)
+            RedisGate::connect(self.redis_client()?, &self.config.redis.key_prefix)
                 .await
                 .context("connecting to Redis (redis.url)")?,
         ))
@@ -365,9 +389,14 @@ impl App {
                     !url.is_empty(),
                     "sync.fanout = \"redis\" needs redis.url (or set sync.fanout = \"local\")"
                 );
-                RedisFanout::start(url, &self.config.redis.key_prefix, tx, shutdown.clone())
-                    .await
-                    .context("connecting the sync fan-out to Redis (redis.url)")?
+                RedisFanout::start(
+                    self.redis_client()?,
+                    &self.config.redis.key_prefix,
+                    tx,
+                    shutdown.clone(),
+                )
+                .await
+                .context("connecting the sync fan-out to Redis (redis.url)")?
             }
             other => anyhow::bail!("sync.fanout must be `redis` or `local`, not `{other}`"),
         };

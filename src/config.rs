@@ -148,6 +148,9 @@ pub struct RedisConfig {
     pub url: SecretString,
     /// Prepended to every key.
     pub key_prefix: String,
+    /// PEM file of the CA that signed the server's certificate, for `rediss://` to a Redis with a
+    /// private CA (Memorystore's `server_ca_certs`). Empty: the system's roots.
+    pub ca_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

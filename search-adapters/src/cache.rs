@@ -32,9 +32,12 @@ pub struct RedisCache {
 
 impl RedisCache {
     /// `prefix` namespaces every key (test runs and deployments sharing one Redis).
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| SearchError::Cache(e.to_string()))?;
-        let conn = ConnectionManager::new(client)
+    pub async fn connect(client: redis::Client, prefix: &str) -> Result<Self> {
+        // Bounded: an unreachable or untrusted Redis fails the start within seconds, not never.
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(std::time::Duration::from_secs(2))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| SearchError::Cache(e.to_string()))?;
         Ok(Self {

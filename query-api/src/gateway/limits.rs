@@ -101,8 +101,7 @@ pub struct RedisGate {
 }
 
 impl RedisGate {
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, GateError> {
-        let client = redis::Client::open(url).map_err(|e| GateError(e.to_string()))?;
+    pub async fn connect(client: redis::Client, prefix: &str) -> Result<Self, GateError> {
         // Bounded waits: a hung Redis must turn into an error (and the gateway's fallback), not a
         // hung request.
         let config = redis::aio::ConnectionManagerConfig::new()

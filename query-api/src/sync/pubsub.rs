@@ -29,13 +29,15 @@ pub struct RedisFanout {
 impl RedisFanout {
     /// Connects and starts the subscriber task; deltas for joined users arrive on `inbound`.
     pub async fn start(
-        url: &str,
+        client: redis::Client,
         prefix: &str,
         inbound: mpsc::UnboundedSender<Inbound>,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, FanoutError> {
-        let client = redis::Client::open(url).map_err(|e| FanoutError(e.to_string()))?;
-        let publisher = ConnectionManager::new(client.clone())
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(std::time::Duration::from_secs(2))
+            .set_number_of_retries(2);
+        let publisher = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(|e| FanoutError(e.to_string()))?;
         let me = Arc::new(Self {
