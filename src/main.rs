@@ -304,12 +304,37 @@ enum ExportCmd {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// A read model as a table, streamed.
+    Projection {
+        #[arg(value_enum)]
+        projection: ProjectionExport,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: TableFormat,
+        /// Write here instead of stdout (complete or not at all).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ProjectionExport {
+    /// One row per title; external ids and offers as JSON columns.
+    Catalog,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TableFormat {
+    /// RFC 4180 CSV with a header row.
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ExportFormat {
     /// One JSON object per line.
     Jsonl,
+    /// Avro Object Container Files, one per event type, with the registered schema (`--out` is
+    /// a directory).
+    Avro,
 }
 
 #[tokio::main]
@@ -397,14 +422,34 @@ async fn run(
                     topic,
                     from,
                     to,
-                    format: ExportFormat::Jsonl,
+                    format,
                     out,
                 },
         } => {
             let selection = cmd::history::selection(topic, from.as_deref(), to.as_deref())?;
             let app = app::App::connect(config).await?;
             app.migrate().await?;
-            cmd::history::export_events(&app, &selection, out).await
+            match format {
+                ExportFormat::Jsonl => cmd::history::export_events(&app, &selection, out).await,
+                ExportFormat::Avro => {
+                    let dir = out.context(
+                        "--format avro writes one file per event type: name a directory with --out",
+                    )?;
+                    cmd::history::export_events_avro(&app, &selection, dir).await
+                }
+            }
+        }
+        Command::Export {
+            what:
+                ExportCmd::Projection {
+                    projection: ProjectionExport::Catalog,
+                    format: TableFormat::Csv,
+                    out,
+                },
+        } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            cmd::history::export_catalog_csv(&app, out).await
         }
         Command::Republish { topic, from, to } => {
             let selection = cmd::history::selection(topic, from.as_deref(), to.as_deref())?;

@@ -40,6 +40,11 @@ async fn log_by_key(broker: &str, topic: &str) -> BTreeMap<String, Vec<String>> 
     out
 }
 
+fn in_files_of(dir: &std::path::Path, name: &str) -> i64 {
+    let f = std::fs::File::open(dir.join(format!("{name}.avro"))).unwrap();
+    apache_avro::Reader::new(f).unwrap().count() as i64
+}
+
 fn json_lines(out: &str) -> Vec<Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -119,6 +124,45 @@ async fn export_and_republish_after_broker_loss() {
         std::fs::read_to_string(&file).unwrap().lines().count() as i64,
         events
     );
+    // Avro: one container file per event type, its registered schema inside, every event once.
+    let avro_dir = std::env::temp_dir().join(format!("{}-avro", s.name));
+    s.run_ok(&[
+        "export",
+        "events",
+        "--format",
+        "avro",
+        "--out",
+        avro_dir.to_str().unwrap(),
+    ]);
+    let mut in_files = 0i64;
+    for entry in std::fs::read_dir(&avro_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        assert!(path.extension().unwrap() == "avro", "{}", path.display());
+        let reader = apache_avro::Reader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(
+            reader.writer_schema().name().map(|n| n.fullname(None)),
+            Some(name.clone())
+        );
+        for value in reader {
+            value.unwrap();
+            in_files += 1;
+        }
+        assert_eq!(
+            exported
+                .iter()
+                .filter(|l| l["event_type"] == name.as_str())
+                .count() as i64,
+            in_files_of(&avro_dir, &name)
+        );
+    }
+    assert_eq!(in_files, events);
+    let no_dir = s
+        .command(&["export", "events", "--format", "avro"])
+        .output()
+        .unwrap();
+    assert!(!no_dir.status.success());
+    assert!(String::from_utf8_lossy(&no_dir.stderr).contains("--out"));
     let future = json_lines(&s.run_ok(&["export", "events", "--from", "2999-01-01T00:00:00Z"]));
     assert!(future.is_empty());
     let bad = s
@@ -127,6 +171,23 @@ async fn export_and_republish_after_broker_loss() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
+
+    // The catalog read model as CSV: a header and one row per title, offers as JSON.
+    let csv = s.run_ok(&["export", "projection", "catalog", "--format", "csv"]);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("id,content_type,title,"), "{}", rows[0]);
+    assert_eq!(
+        rows.len() as i64,
+        1 + s.count("SELECT count(*) FROM catalog.content").await
+    );
+    let restored = rows
+        .iter()
+        .find(|r| r.contains("Lost Film 3 (Restored)"))
+        .expect("a renamed title");
+    assert!(
+        restored.contains("apple_tv") && restored.contains("2.99"),
+        "{restored}"
+    );
 
     let topics = [
         "content.ingested",

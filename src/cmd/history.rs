@@ -156,3 +156,150 @@ pub async fn republish(app: &App, selection: &Selection) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `mediagw export projection catalog --format csv`: one row per title, its external ids and
+/// offers as JSON columns, streamed from PostgreSQL's `COPY … TO STDOUT` (bounded memory), to
+/// `out` (complete or absent) or stdout.
+pub async fn export_catalog_csv(app: &App, out: Option<PathBuf>) -> anyhow::Result<()> {
+    use futures::TryStreamExt;
+    const QUERY: &str = "COPY (
+        SELECT c.id, c.content_type, c.title, c.original_title, c.release_date, c.release_year,
+               c.runtime_minutes, array_to_string(c.genres, '|') AS genres, c.popularity_score,
+               c.average_rating, c.vote_count, c.last_updated,
+               COALESCE((SELECT json_object_agg(e.id_type, e.id_value) FROM catalog.external_ids e
+                         WHERE e.content_id = c.id), '{}') AS external_ids,
+               COALESCE((SELECT json_agg(json_build_object(
+                           'platform', a.platform, 'region', a.region,
+                           'availability_type', a.availability_type, 'price_amount', a.price_amount,
+                           'price_currency', a.price_currency, 'deep_link', a.deep_link,
+                           'web_url', a.web_url, 'available_from', a.available_from,
+                           'expires_at', a.expires_at) ORDER BY a.platform, a.region, a.availability_type)
+                         FROM catalog.platform_availability a WHERE a.content_id = c.id), '[]') AS availability
+        FROM catalog.content c ORDER BY c.id
+    ) TO STDOUT WITH (FORMAT csv, HEADER true)";
+    let (mut sink, tmp): (Box<dyn Write>, Option<PathBuf>) = match &out {
+        Some(path) => {
+            let tmp = path.with_extension("partial");
+            let f = std::fs::File::create(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            (Box::new(std::io::BufWriter::new(f)), Some(tmp))
+        }
+        None => (
+            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            None,
+        ),
+    };
+    let result: anyhow::Result<()> = async {
+        let mut conn = app.pool.acquire().await?;
+        let mut rows = conn.copy_out_raw(QUERY).await?;
+        while let Some(chunk) = rows.try_next().await? {
+            sink.write_all(&chunk)?;
+        }
+        sink.flush()?;
+        Ok(())
+    }
+    .await;
+    drop(sink);
+    match (result, tmp, &out) {
+        (Ok(()), Some(tmp), Some(path)) => {
+            std::fs::rename(&tmp, path)?;
+            eprintln!("exported the catalog to {}", path.display());
+            Ok(())
+        }
+        (Ok(()), _, _) => Ok(()),
+        (Err(e), tmp, _) => {
+            if let Some(tmp) = tmp {
+                let _ = std::fs::remove_file(tmp);
+            }
+            Err(e.context("export failed; nothing was written"))
+        }
+    }
+}
+
+/// `export events --format avro`: one Avro Object Container File per event type under `dir`
+/// (`<dir>/<record full name>.avro`), each with that type's registered schema as its writer
+/// schema. Streamed; files are written under temporary names and renamed when all are complete.
+pub async fn export_events_avro(
+    app: &App,
+    selection: &Selection,
+    dir: PathBuf,
+) -> anyhow::Result<()> {
+    use std::collections::HashMap;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let schemas: HashMap<&'static str, apache_avro::Schema> = mediagw_schemas::SCHEMAS
+        .iter()
+        .map(|s| Ok((s.full_name, apache_avro::Schema::parse_str(s.text)?)))
+        .collect::<Result<_, apache_avro::Error>>()?;
+    let prefix = app.config.kafka.topic_prefix.clone();
+    let mut writers: HashMap<
+        &'static str,
+        apache_avro::Writer<'_, std::io::BufWriter<std::fs::File>>,
+    > = HashMap::new();
+    let partial = |name: &str| dir.join(format!("{name}.avro.partial"));
+    let mut failure: Option<anyhow::Error> = None;
+    let written = history::for_each(&app.pool, selection, &prefix, 1_000, |batch| {
+        let mut step = || -> anyhow::Result<()> {
+            for h in &batch {
+                let name = h.record.full_name();
+                let schema = schemas
+                    .get(name)
+                    .with_context(|| format!("no registered schema for {name}"))?;
+                if !writers.contains_key(name) {
+                    let f = std::fs::File::create(partial(name))?;
+                    writers.insert(
+                        name,
+                        apache_avro::Writer::new(schema, std::io::BufWriter::new(f))?,
+                    );
+                }
+                let value = apache_avro::to_value(&h.record)?.resolve(schema)?;
+                writers
+                    .get_mut(name)
+                    .expect("inserted")
+                    .append_value(value)?;
+            }
+            Ok(())
+        };
+        let result = step().map_err(|e| {
+            let text = format!("{e:#}");
+            failure = Some(e);
+            HistoryError::Io(text)
+        });
+        std::future::ready(result)
+    })
+    .await;
+    let names: Vec<&'static str> = writers.keys().copied().collect();
+    let mut finished = written.map_err(anyhow::Error::from);
+    for (_, w) in writers.drain() {
+        if let Err(e) = w
+            .into_inner()
+            .map_err(anyhow::Error::from)
+            .and_then(|mut f| {
+                f.flush()?;
+                Ok(())
+            })
+        {
+            finished = finished.and(Err(e));
+        }
+    }
+    match finished {
+        Ok(n) => {
+            for name in &names {
+                std::fs::rename(partial(name), dir.join(format!("{name}.avro")))?;
+            }
+            eprintln!(
+                "exported {n} events into {} Avro container files in {}",
+                names.len(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            for name in &names {
+                let _ = std::fs::remove_file(partial(name));
+            }
+            Err(failure
+                .unwrap_or(e)
+                .context("export failed; nothing was written"))
+        }
+    }
+}
