@@ -80,18 +80,29 @@ impl App {
 
     /// Creates every table the process may touch (idempotent, safe under concurrency).
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        // Processes starting together on a fresh database would race on `CREATE … IF NOT EXISTS`
+        // (a duplicate pg_namespace or pg_type row): one process migrates at a time. The lock is
+        // held by its own connection and released when that connection ends, whatever happens.
+        let mut lock = self.pool.acquire().await?.detach();
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut lock)
+            .await
+            .context("waiting for the migration lock")?;
         // A deadlock with live writers (DDL changed under load) is retried, not fatal.
         let mut attempt = 0;
-        loop {
+        let result = loop {
             match self.migrate_once().await {
                 Err(e) if attempt < 5 && is_retryable(&e) => {
                     attempt += 1;
                     tracing::warn!(attempt, error = %e, "migration conflicted with live writers; retrying");
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                 }
-                other => return other,
+                other => break other,
             }
-        }
+        };
+        let _ = sqlx::Connection::close(lock).await;
+        result
     }
 
     async fn migrate_once(&self) -> anyhow::Result<()> {
@@ -466,6 +477,9 @@ impl App {
 }
 
 /// Deadlock (40P01) or serialization failure (40001) anywhere in the error chain.
+/// Advisory lock key serialising `migrate` across processes.
+const MIGRATION_LOCK: i64 = 7_320;
+
 fn is_retryable(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<sqlx::Error>()

@@ -790,3 +790,30 @@ fn json_lines(out: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_migrating_a_fresh_database_together_all_succeed() {
+    let s = Stack::new("migrace").await;
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            s.command(&["migrate"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        s.count("SELECT count(*) FROM information_schema.schemata WHERE schema_name IN ('catalog', 'search', 'sync', 'profiles', 'playback')")
+            .await,
+        5
+    );
+}
