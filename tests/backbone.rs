@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{offer, read_topic, title, Stack};
+use common::{dump_catalog, json_lines, offer, read_topic, title, Stack};
 use rdkafka::message::{Headers, Message};
 use serde_json::{json, Value};
 
@@ -358,22 +358,6 @@ async fn poison_messages_go_to_the_dlq_without_blocking_the_partition() {
             .any(|l| l.starts_with("projector_dead_lettered_total") && l.ends_with(" 2")),
         "{metrics}"
     );
-}
-
-/// Dumps the catalog tables in a canonical order (everything but physical row order).
-async fn dump_catalog(s: &Stack) -> Vec<String> {
-    let mut out = Vec::new();
-    for q in [
-        "SELECT row_to_json(c)::text FROM (SELECT * FROM catalog.content ORDER BY id) c",
-        "SELECT row_to_json(e)::text FROM (SELECT * FROM catalog.external_ids ORDER BY id_type, id_value) e",
-        "SELECT row_to_json(a)::text FROM (SELECT * FROM catalog.platform_availability ORDER BY id) a",
-        "SELECT row_to_json(v)::text FROM (SELECT * FROM catalog.availability_versions ORDER BY content_id) v",
-        "SELECT row_to_json(c)::text FROM (SELECT * FROM catalog.availability_changes ORDER BY content_id, sequence) c",
-    ] {
-        let rows: Vec<String> = sqlx::query_scalar(q).fetch_all(&s.pool).await.unwrap();
-        out.extend(rows);
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -782,13 +766,6 @@ async fn wikipedia_movies_decade_is_imported_and_projected() {
         .count("SELECT count(*) FROM catalog.content WHERE overview IS NOT NULL")
         .await;
     assert!(with_overview > 0);
-}
-
-/// The JSON lines a command printed (its output when stdout is not a terminal).
-fn json_lines(out: &str) -> Vec<serde_json::Value> {
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

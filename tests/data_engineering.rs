@@ -8,22 +8,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use rdkafka::message::{Headers, Message};
-use serde_json::{json, Value};
-
-async fn dump_catalog(s: &Stack) -> Vec<String> {
-    let mut out = Vec::new();
-    for q in [
-        "SELECT row_to_json(c)::text FROM (SELECT * FROM catalog.content ORDER BY id) c",
-        "SELECT row_to_json(e)::text FROM (SELECT * FROM catalog.external_ids ORDER BY id_type, id_value) e",
-        "SELECT row_to_json(a)::text FROM (SELECT * FROM catalog.platform_availability ORDER BY id) a",
-        "SELECT row_to_json(v)::text FROM (SELECT * FROM catalog.availability_versions ORDER BY content_id) v",
-        "SELECT row_to_json(c)::text FROM (SELECT * FROM catalog.availability_changes ORDER BY content_id, sequence) c",
-    ] {
-        let rows: Vec<String> = sqlx::query_scalar(q).fetch_all(&s.pool).await.unwrap();
-        out.extend(rows);
-    }
-    out
-}
+use serde_json::json;
 
 /// Per key, the event ids in log order (all Kafka promises to keep).
 async fn log_by_key(broker: &str, topic: &str) -> BTreeMap<String, Vec<String>> {
@@ -43,12 +28,6 @@ async fn log_by_key(broker: &str, topic: &str) -> BTreeMap<String, Vec<String>> 
 fn in_files_of(dir: &std::path::Path, name: &str) -> i64 {
     let f = std::fs::File::open(dir.join(format!("{name}.avro"))).unwrap();
     apache_avro::Reader::new(f).unwrap().count() as i64
-}
-
-fn json_lines(out: &str) -> Vec<Value> {
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,19 +61,8 @@ pub async fn export_events(
 ) -> anyhow::Result<()> {
     let prefix = app.config.kafka.topic_prefix.clone();
     let started = Instant::now();
-    let (mut sink, tmp): (Box<dyn Write>, Option<PathBuf>) = match &out {
-        Some(path) => {
-            let tmp = path.with_extension("partial");
-            let f = std::fs::File::create(&tmp)
-                .with_context(|| format!("creating {}", tmp.display()))?;
-            (Box::new(std::io::BufWriter::new(f)), Some(tmp))
-        }
-        None => (
-            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-            None,
-        ),
-    };
-    let sink_ref = &mut sink;
+    let mut sink = Output::open(out)?;
+    let sink_ref = &mut sink.writer;
     let written = history::for_each(&app.pool, selection, &prefix, 1_000, |batch| {
         let result = batch.iter().try_for_each(|h| {
             serde_json::to_writer(&mut *sink_ref, &json_line(h, &prefix))
@@ -83,27 +72,62 @@ pub async fn export_events(
         std::future::ready(result.map_err(|e| HistoryError::Io(e.to_string())))
     })
     .await;
-    let written = match written {
-        Ok(n) => n,
-        Err(e) => {
-            drop(sink);
-            if let Some(tmp) = &tmp {
-                let _ = std::fs::remove_file(tmp);
-            }
-            return Err(e).context("export failed; nothing was written");
-        }
-    };
-    sink.flush()?;
-    drop(sink);
-    if let (Some(tmp), Some(path)) = (tmp, &out) {
-        std::fs::rename(&tmp, path)?;
-        eprintln!(
-            "exported {written} events to {} in {:.2} s",
-            path.display(),
+    match written {
+        Ok(n) => sink.commit(&format!(
+            "{n} events in {:.2} s",
             started.elapsed().as_secs_f64()
-        );
+        )),
+        Err(e) => sink.abort(e.into()),
     }
-    Ok(())
+}
+
+/// Where an export goes: stdout, or a file written under a temporary name and renamed only once
+/// complete, so a failed export leaves nothing behind.
+struct Output {
+    writer: Box<dyn Write>,
+    /// (temporary, final) paths of a file output.
+    file: Option<(PathBuf, PathBuf)>,
+}
+
+impl Output {
+    fn open(out: Option<PathBuf>) -> anyhow::Result<Self> {
+        Ok(match out {
+            Some(path) => {
+                let tmp = path.with_extension("partial");
+                let f = std::fs::File::create(&tmp)
+                    .with_context(|| format!("creating {}", tmp.display()))?;
+                Self {
+                    writer: Box::new(std::io::BufWriter::new(f)),
+                    file: Some((tmp, path)),
+                }
+            }
+            None => Self {
+                writer: Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                file: None,
+            },
+        })
+    }
+
+    /// Flushes and, for a file, renames it into place; `what` goes into the closing line.
+    fn commit(mut self, what: &str) -> anyhow::Result<()> {
+        if let Err(e) = self.writer.flush() {
+            return self.abort(e.into());
+        }
+        drop(self.writer);
+        if let Some((tmp, path)) = self.file {
+            std::fs::rename(&tmp, &path)?;
+            eprintln!("exported {what} to {}", path.display());
+        }
+        Ok(())
+    }
+
+    fn abort(self, error: anyhow::Error) -> anyhow::Result<()> {
+        drop(self.writer);
+        if let Some((tmp, _)) = self.file {
+            let _ = std::fs::remove_file(tmp);
+        }
+        Err(error.context("export failed; nothing was written"))
+    }
 }
 
 /// Re-sends the selected events to Kafka through the outbox, running a relay in this process
@@ -177,42 +201,19 @@ pub async fn export_catalog_csv(app: &App, out: Option<PathBuf>) -> anyhow::Resu
                          FROM catalog.platform_availability a WHERE a.content_id = c.id), '[]') AS availability
         FROM catalog.content c ORDER BY c.id
     ) TO STDOUT WITH (FORMAT csv, HEADER true)";
-    let (mut sink, tmp): (Box<dyn Write>, Option<PathBuf>) = match &out {
-        Some(path) => {
-            let tmp = path.with_extension("partial");
-            let f = std::fs::File::create(&tmp)
-                .with_context(|| format!("creating {}", tmp.display()))?;
-            (Box::new(std::io::BufWriter::new(f)), Some(tmp))
-        }
-        None => (
-            Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-            None,
-        ),
-    };
+    let mut sink = Output::open(out)?;
     let result: anyhow::Result<()> = async {
         let mut conn = app.pool.acquire().await?;
         let mut rows = conn.copy_out_raw(QUERY).await?;
         while let Some(chunk) = rows.try_next().await? {
-            sink.write_all(&chunk)?;
+            sink.writer.write_all(&chunk)?;
         }
-        sink.flush()?;
         Ok(())
     }
     .await;
-    drop(sink);
-    match (result, tmp, &out) {
-        (Ok(()), Some(tmp), Some(path)) => {
-            std::fs::rename(&tmp, path)?;
-            eprintln!("exported the catalog to {}", path.display());
-            Ok(())
-        }
-        (Ok(()), _, _) => Ok(()),
-        (Err(e), tmp, _) => {
-            if let Some(tmp) = tmp {
-                let _ = std::fs::remove_file(tmp);
-            }
-            Err(e.context("export failed; nothing was written"))
-        }
+    match result {
+        Ok(()) => sink.commit("the catalog"),
+        Err(e) => sink.abort(e),
     }
 }
 

@@ -680,3 +680,26 @@ impl Drop for OwnBroker {
         self.stop();
     }
 }
+
+/// Dumps the catalog tables in a canonical order (everything but physical row order).
+pub async fn dump_catalog(s: &Stack) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in [
+        "SELECT row_to_json(c)::text FROM (SELECT * FROM catalog.content ORDER BY id) c",
+        "SELECT row_to_json(e)::text FROM (SELECT * FROM catalog.external_ids ORDER BY id_type, id_value) e",
+        "SELECT row_to_json(a)::text FROM (SELECT * FROM catalog.platform_availability ORDER BY id) a",
+        "SELECT row_to_json(v)::text FROM (SELECT * FROM catalog.availability_versions ORDER BY content_id) v",
+        "SELECT row_to_json(c)::text FROM (SELECT * FROM catalog.availability_changes ORDER BY content_id, sequence) c",
+    ] {
+        let rows: Vec<String> = sqlx::query_scalar(q).fetch_all(&s.pool).await.unwrap();
+        out.extend(rows);
+    }
+    out
+}
+
+/// The JSON lines a command printed (its output when stdout is not a terminal).
+pub fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}

@@ -80,11 +80,6 @@ pub fn of(span: &tracing::Span) -> Carrier {
     out
 }
 
-/// The current span's context as W3C headers (see [`of`]).
-pub fn current() -> Carrier {
-    of(&tracing::Span::current())
-}
-
 /// Whether a `traceparent` asks for its trace to be recorded (the sampled flag): unsampled
 /// requests get no per-event spans downstream.
 pub fn sampled(traceparent: &str) -> bool {
@@ -93,14 +88,6 @@ pub fn sampled(traceparent: &str) -> bool {
         .next()
         .and_then(|flags| u8::from_str_radix(flags, 16).ok())
         .is_some_and(|f| TraceFlags::new(f).is_sampled())
-}
-
-/// A carrier's value for `name`.
-pub fn get<'a>(carrier: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    carrier
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]
@@ -134,7 +121,7 @@ mod tests {
 
     #[test]
     fn nothing_is_carried_while_tracing_is_off() {
-        assert!(current().is_empty());
+        assert!(of(&tracing::Span::current()).is_empty());
         assert!(!continue_from(&tracing::Span::none(), |_| Some("x")));
     }
 }

@@ -255,8 +255,13 @@ impl Session {
                         Some(Ok(ClientMessage::StateUpdate { operations })) => {
                             // Each update is a trace of its own (a socket lives for hours),
                             // following from the socket's span.
-                            let span = tracing::info_span!(parent: None, "sync state_update", otel.kind = "server", operations = operations.len());
-                            span.follows_from(tracing::Span::current());
+                            let span = if mediagw_trace::enabled() {
+                                let span = tracing::info_span!(parent: None, "sync state_update", otel.kind = "server", operations = operations.len());
+                                span.follows_from(tracing::Span::current());
+                                span
+                            } else {
+                                tracing::Span::none()
+                            };
                             self.update(operations).instrument(span).await?
                         }
                         Some(Ok(ClientMessage::Subscribe { .. })) => {
