@@ -335,6 +335,32 @@ impl App {
         }
     }
 
+    /// Export, import and erasure of a user's data; `gate` denies an erased user's live tokens.
+    pub fn accounts(
+        &self,
+        gate: Option<Arc<dyn GateStore>>,
+    ) -> anyhow::Result<crate::account::AccountStore> {
+        let redis = if self.config.redis.url.expose_secret().is_empty() {
+            None
+        } else {
+            Some((self.redis_client()?, self.config.redis.key_prefix.clone()))
+        };
+        let sync = Arc::new(SyncService::new(
+            self.pool.clone(),
+            Duration::from_millis(self.config.sync.max_clock_drift_ms),
+        ));
+        Ok(crate::account::AccountStore {
+            pool: self.pool.clone(),
+            importer: mediagw_commands::imports::HistoryImporter::new(
+                self.pool.clone(),
+                self.interactions(),
+                sync,
+            ),
+            redis,
+            gate,
+        })
+    }
+
     pub fn interactions(&self) -> Arc<mediagw_commands::interactions::InteractionService> {
         Arc::new(mediagw_commands::interactions::InteractionService::new(
             self.pool.clone(),

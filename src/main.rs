@@ -1,6 +1,7 @@
 //! `mediagw`: one binary for every role of Media Gateway. This file is CLI, configuration and wiring
 //! only; the behaviour lives in the workspace crates.
 
+mod account;
 mod app;
 mod bench;
 mod cmd;
@@ -85,6 +86,16 @@ enum Command {
     Export {
         #[command(subcommand)]
         what: ExportCmd,
+    },
+    /// A person's history into the product.
+    Import {
+        #[command(subcommand)]
+        what: ImportCmd,
+    },
+    /// Erase a user everywhere (GDPR erasure; ADR 0024).
+    Erase {
+        #[command(subcommand)]
+        what: EraseCmd,
     },
     /// Re-send events from the event store to Kafka (after broker data loss) with their original
     /// keys, ids and headers; projectors drop what they already hold.
@@ -304,6 +315,15 @@ enum ExportCmd {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Everything the product holds about one user, as one JSON document (the `mediagw` import
+    /// format; the GDPR access right).
+    User {
+        #[arg(long)]
+        user: uuid::Uuid,
+        /// Write here instead of stdout (complete or not at all).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// A read model as a table, streamed.
     Projection {
         #[arg(value_enum)]
@@ -316,6 +336,44 @@ enum ExportCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// A Trakt (JSON), Letterboxd (CSV), IMDb (CSV) or mediagw (export JSON) file into the
+    /// user's feedback, watchlist and playback positions; titles matched through entity
+    /// resolution, what does not match reported.
+    User {
+        #[arg(long)]
+        user: uuid::Uuid,
+        #[arg(long, value_parser = parse_history_format)]
+        format: mediagw_domain::history::HistoryFormat,
+        /// Which list a CSV is when its header cannot tell (`diary`, `ratings`, `watched`,
+        /// `watchlist`); by default taken from the file name.
+        #[arg(long, value_parser = parse_list_kind)]
+        list: Option<mediagw_domain::history::ListKind>,
+        file: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum EraseCmd {
+    /// Destroys the user's key (every published record about them becomes unreadable) and
+    /// deletes their streams, account, read-model rows and cache keys.
+    User {
+        #[arg(long)]
+        user: uuid::Uuid,
+    },
+}
+
+fn parse_history_format(s: &str) -> Result<mediagw_domain::history::HistoryFormat, String> {
+    mediagw_domain::history::HistoryFormat::parse(s)
+        .ok_or_else(|| "must be trakt, letterboxd, imdb or mediagw".into())
+}
+
+fn parse_list_kind(s: &str) -> Result<mediagw_domain::history::ListKind, String> {
+    mediagw_domain::history::ListKind::parse(s)
+        .ok_or_else(|| "must be diary, ratings, watched or watchlist".into())
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ProjectionExport {
     /// One row per title; external ids and offers as JSON columns.
@@ -326,6 +384,8 @@ enum ProjectionExport {
 enum TableFormat {
     /// RFC 4180 CSV with a header row.
     Csv,
+    /// Apache Parquet (Snappy), typed columns (`--out` required).
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -335,6 +395,9 @@ enum ExportFormat {
     /// Avro Object Container Files, one per event type, with the registered schema (`--out` is
     /// a directory).
     Avro,
+    /// Apache Parquet (Snappy): one row per event, the wire record as a JSON `payload` column
+    /// (`--out` required).
+    Parquet,
 }
 
 #[tokio::main]
@@ -437,19 +500,56 @@ async fn run(
                     )?;
                     cmd::history::export_events_avro(&app, &selection, dir).await
                 }
+                ExportFormat::Parquet => {
+                    let file = out.context("--format parquet needs a file: name it with --out")?;
+                    cmd::history::export_events_parquet(&app, &selection, file).await
+                }
             }
         }
         Command::Export {
             what:
                 ExportCmd::Projection {
                     projection: ProjectionExport::Catalog,
-                    format: TableFormat::Csv,
+                    format,
                     out,
                 },
         } => {
             let app = app::App::connect(config).await?;
             app.migrate().await?;
-            cmd::history::export_catalog_csv(&app, out).await
+            match format {
+                TableFormat::Csv => cmd::history::export_catalog_csv(&app, out).await,
+                TableFormat::Parquet => {
+                    let file = out.context("--format parquet needs a file: name it with --out")?;
+                    cmd::history::export_catalog_parquet(&app, file).await
+                }
+            }
+        }
+        Command::Export {
+            what: ExportCmd::User { user, out },
+        } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            cmd::account::export_user(&app, user, out).await
+        }
+        Command::Import {
+            what:
+                ImportCmd::User {
+                    user,
+                    format,
+                    list,
+                    file,
+                },
+        } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            cmd::account::import_user(&app, user, format, list, &file).await
+        }
+        Command::Erase {
+            what: EraseCmd::User { user },
+        } => {
+            let app = app::App::connect(config).await?;
+            app.migrate().await?;
+            cmd::account::erase_user(&app, user).await
         }
         Command::Republish { topic, from, to } => {
             let selection = cmd::history::selection(topic, from.as_deref(), to.as_deref())?;

@@ -1,9 +1,11 @@
 //! Search wiring: publishing answered searches to `search.queries`, and building the ANN index
 //! in the background when the indexer is idle.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mediagw_eventstore::privacy;
 use mediagw_query_api::search::{SearchEvent, SearchEvents};
 use mediagw_schemas::bus::{EventBus, OutRecord};
 use mediagw_schemas::dto::{SearchDto, SearchesPerformedV1};
@@ -27,6 +29,7 @@ impl KafkaSearchEvents {
     pub fn spawn(
         bus: Arc<dyn EventBus>,
         codec: Arc<EventCodec>,
+        pool: PgPool,
         every: Duration,
         max_batch: usize,
         shutdown: CancellationToken,
@@ -41,13 +44,13 @@ impl KafkaSearchEvents {
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tick.tick() => publish(&bus, &codec, std::mem::take(&mut batch)).await,
+                    _ = tick.tick() => publish(&bus, &codec, &pool, std::mem::take(&mut batch)).await,
                     n = rx.recv_many(&mut batch, max_batch) => {
                         if n == 0 {
                             break;
                         }
                         if batch.len() >= max_batch {
-                            publish(&bus, &codec, std::mem::take(&mut batch)).await;
+                            publish(&bus, &codec, &pool, std::mem::take(&mut batch)).await;
                         }
                     }
                 }
@@ -56,7 +59,7 @@ impl KafkaSearchEvents {
             while let Ok(s) = rx.try_recv() {
                 batch.push(s);
             }
-            publish(&bus, &codec, batch).await;
+            publish(&bus, &codec, &pool, batch).await;
         });
         (Self { queue: tx }, task)
     }
@@ -79,30 +82,60 @@ impl SearchEvents for KafkaSearchEvents {
     }
 }
 
-async fn publish(bus: &Arc<dyn EventBus>, codec: &EventCodec, searches: Vec<SearchDto>) {
+/// One record for the anonymous searches of a window and one per signed-in user, sealed with
+/// that user's key (ADR 0024), so erasing a user also erases what they searched for.
+async fn publish(
+    bus: &Arc<dyn EventBus>,
+    codec: &EventCodec,
+    pool: &PgPool,
+    searches: Vec<SearchDto>,
+) {
     if searches.is_empty() {
         return;
     }
     let n = searches.len() as u64;
-    let id = Uuid::now_v7().to_string();
-    let record = EventRecord::SearchesPerformed(SearchesPerformedV1 {
-        event_id: id.clone(),
-        content_id: id.clone(),
-        sequence: 1,
-        occurred_at_ms: chrono::Utc::now().timestamp_millis(),
-        source: "api".into(),
-        searches,
-    });
+    let mut groups: BTreeMap<Option<String>, Vec<SearchDto>> = BTreeMap::new();
+    for s in searches {
+        groups.entry(s.user_id.clone()).or_default().push(s);
+    }
     let result = async {
-        let payload = codec.encode(&record).await.map_err(|e| e.to_string())?;
-        bus.publish(vec![OutRecord {
-            topic: codec.topic(record.topic()),
-            key: id,
-            payload,
-            headers: vec![("event_type".into(), "SearchesPerformed".into())],
-        }])
-        .await
-        .map_err(|e| e.to_string())
+        let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+        privacy::lock_publishing(&mut tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        let users: Vec<String> = groups.keys().flatten().cloned().collect();
+        let keys = privacy::keys_for(&mut tx, &users)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(groups.len());
+        for (user, searches) in groups {
+            let id = Uuid::now_v7().to_string();
+            let record = EventRecord::SearchesPerformed(SearchesPerformedV1 {
+                event_id: id.clone(),
+                content_id: id.clone(),
+                sequence: 1,
+                occurred_at_ms: chrono::Utc::now().timestamp_millis(),
+                source: "api".into(),
+                searches,
+            });
+            let mut payload = codec.encode(&record).await.map_err(|e| e.to_string())?;
+            let mut key = id;
+            if let Some(k) = user.as_ref().and_then(|u| keys.get(u)) {
+                payload = codec
+                    .seal(record.topic(), k.subject, &k.key, &payload)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                key = k.subject.to_string();
+            }
+            out.push(OutRecord {
+                topic: codec.topic(record.topic()),
+                key,
+                payload,
+                headers: vec![("event_type".into(), "SearchesPerformed".into())],
+            });
+        }
+        bus.publish(out).await.map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())
     }
     .await;
     match result {

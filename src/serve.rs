@@ -166,6 +166,7 @@ pub async fn serve(
         let (events, publisher) = crate::search::KafkaSearchEvents::spawn(
             bus.clone().expect("bus for api") as Arc<dyn EventBus>,
             app.codec.clone(),
+            app.pool.clone(),
             std::time::Duration::from_millis(app.config.search.events_flush_ms.max(1)),
             app.config.search.events_max_batch,
             shutdown.clone(),
@@ -197,6 +198,8 @@ pub async fn serve(
             }
         });
         let (tokens, gate) = gateway(&app, &mut tasks, &shutdown).await?;
+        let accounts: Arc<dyn mediagw_query_api::account::Accounts> =
+            Arc::new(app.accounts(Some(gate.store.clone()))?);
         let grpc_tokens = tokens.clone();
         // The auth server asks the gate for its sign-in budget and deny list.
         let auth = Arc::new(AuthServer {
@@ -235,6 +238,7 @@ pub async fn serve(
             .merge(mediagw_query_api::recommend::router(
                 recommendations.clone(),
             ))
+            .merge(mediagw_query_api::account::router(accounts))
             .merge(mediagw_auth::oauth::router(auth))
             .merge(mediagw_query_api::openapi::router())
             .merge(mediagw_query_api::health::live_router());

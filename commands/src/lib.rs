@@ -19,6 +19,7 @@ pub mod connectors;
 pub mod error;
 pub mod history;
 pub mod http;
+pub mod imports;
 pub mod interactions;
 pub mod playback;
 pub mod relay;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use mediagw_eventstore::privacy;
 use mediagw_schemas::bus::{EventBus, OutRecord};
 use mediagw_schemas::{EventCodec, EventMeta, EventRecord, EventSet};
 use sqlx::postgres::{PgListener, PgPool};
@@ -42,6 +43,8 @@ pub enum RelayError {
     Db(#[from] sqlx::Error),
     #[error("{0}")]
     Publish(String),
+    #[error("keys: {0}")]
+    Keys(#[from] mediagw_eventstore::StoreError),
 }
 
 impl<R: EventSet> Relay<R> {
@@ -120,24 +123,25 @@ impl<R: EventSet> Relay<R> {
         }
     }
 
-    /// Publishes the oldest outbox rows; returns how many were published.
+    /// Publishes the oldest outbox rows; returns how many were published. Records about a user
+    /// are sealed with the user's key under their pseudonym (ADR 0024); the batch holds the
+    /// publishing lock so an erasure cannot slip between reading a row and sealing it.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let mut tx = self.pool.begin().await?;
+        privacy::lock_publishing(&mut tx).await?;
         let rows = sqlx::query(
             "SELECT id, aggregate_id, sequence, event_type, payload::text, committed_at, aggregate_type,
                     event_version, metadata::text
              FROM event_outbox ORDER BY id LIMIT $1",
         )
         .bind(self.config.batch_size)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
             return Ok(0);
         }
         let encode_started = Instant::now();
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut records = Vec::with_capacity(rows.len());
-        // One span per traced event, open until the broker acknowledged the batch.
-        let mut spans = Vec::new();
+        let mut mapped = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.get(0);
             let aggregate_id: String = row.get(1);
@@ -145,34 +149,54 @@ impl<R: EventSet> Relay<R> {
             let payload: String = row.get(4);
             let committed_at: DateTime<Utc> = row.get(5);
             let aggregate_type: String = row.get(6);
-            let record = match to_record::<R>(
+            match to_record::<R>(
                 &aggregate_type,
                 &aggregate_id,
                 sequence,
                 (row.get(3), row.get(7), &payload),
                 committed_at,
             ) {
-                Ok(r) => r,
-                Err(reason) => {
-                    self.park(id, &reason).await?;
-                    continue;
-                }
-            };
-            let bytes = self
+                Ok(r) => mapped.push((id, aggregate_id, sequence, row.get::<String, _>(8), r)),
+                Err(reason) => self.park(id, &reason).await?,
+            }
+        }
+        let mut users: Vec<String> = mapped
+            .iter()
+            .filter_map(|m| m.4.envelope().data_subject().map(str::to_string))
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        let keys = privacy::keys_for(&mut tx, &users).await?;
+        let mut ids = Vec::with_capacity(mapped.len());
+        let mut records = Vec::with_capacity(mapped.len());
+        // One span per traced event, open until the broker acknowledged the batch.
+        let mut spans = Vec::new();
+        for (id, aggregate_id, sequence, metadata, record) in mapped {
+            let mut bytes = self
                 .codec
                 .encode(&record)
                 .await
                 .map_err(|e| RelayError::Publish(e.to_string()))?;
+            let mut key = aggregate_id;
+            if let Some(user) = record.envelope().data_subject() {
+                let k = &keys[user];
+                bytes = self
+                    .codec
+                    .seal(record.topic(), k.subject, &k.key, &bytes)
+                    .await
+                    .map_err(|e| RelayError::Publish(e.to_string()))?;
+                key = k.subject.to_string();
+            }
             let topic = self.codec.topic(record.topic());
             let mut headers = vec![
                 ("event_type".into(), record.full_name().into()),
                 ("event_id".into(), record.envelope().event_id().to_string()),
                 ("sequence".into(), sequence.to_string()),
             ];
-            headers.extend(self.trace(row.get(8), &topic, &record, &mut spans));
+            headers.extend(self.trace(&metadata, &topic, &record, &mut spans));
             records.push(OutRecord {
                 topic,
-                key: aggregate_id.clone(),
+                key,
                 payload: bytes,
                 headers,
             });
@@ -187,8 +211,9 @@ impl<R: EventSet> Relay<R> {
         let delete_started = Instant::now();
         sqlx::query("DELETE FROM event_outbox WHERE id = ANY($1)")
             .bind(&ids)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         metrics::histogram!("relay_encode_seconds")
             .record((publish_started - encode_started).as_secs_f64());
         metrics::histogram!("relay_publish_seconds")

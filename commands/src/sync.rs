@@ -41,6 +41,16 @@ impl SyncService {
         }
     }
 
+    /// Checks a batch as [`apply`](Self::apply) would, without writing (an import validates every
+    /// batch before it writes the first).
+    pub fn validate(
+        &self,
+        device_id: Uuid,
+        operations: &[CrdtOperation],
+    ) -> Result<(), mediagw_domain::ValidationErrors> {
+        mediagw_domain::sync::validate(device_id, operations, now_ms(), self.max_drift_ms)
+    }
+
     /// Records a device's operations (all or none); duplicates are reported, not re-recorded.
     pub async fn apply(
         &self,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod interaction;
 pub mod playback;
 pub mod providers;

@@ -9,6 +9,7 @@
 //! - [`Repository`]: load → decide → commit → retry on an optimistic-concurrency conflict.
 
 pub mod binding;
+pub mod privacy;
 mod repository;
 mod rows;
 
@@ -23,6 +24,9 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Key material could not be made or read.
+    #[error("keys: {0}")]
+    Crypto(String),
     /// A stored payload that no longer reads as its event type, even after upcasting.
     #[error("stored {aggregate_type} event {aggregate_id}/{sequence}: {message}")]
     Corrupt {

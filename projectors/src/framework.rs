@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mediagw_schemas::bus::{EventBus, OutRecord};
-use mediagw_schemas::{topics, EventCodec, EventRecord};
+use mediagw_schemas::{topics, CodecError, Decoded, EventCodec, EventRecord};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -193,14 +193,55 @@ async fn apply_batch_once(
     };
     let mut dlq = Vec::new();
     let mut fast = Vec::new();
+    // Decode first, so the keys of every sealed record (ADR 0024) are fetched in one query, inside
+    // this transaction and locked against an erasure until it commits.
+    let mut decoded = Vec::with_capacity(messages.len());
     for m in messages {
+        let fresh = m.offset() >= positions[&(m.topic().to_string(), m.partition())];
+        decoded.push(if fresh {
+            Some(codec.decode_any(m.payload().unwrap_or_default()).await)
+        } else {
+            None
+        });
+    }
+    let mut subjects: Vec<uuid::Uuid> = decoded
+        .iter()
+        .filter_map(|d| match d {
+            Some(Ok(Decoded::Sealed(s))) => s.subject_id(),
+            _ => None,
+        })
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    let keys = mediagw_eventstore::privacy::keys_by_subject(&mut tx, &subjects)
+        .await
+        .map_err(|e| ApplyError::Transient(e.to_string()))?;
+    for (m, decoded) in messages.iter().zip(decoded) {
         let key = (m.topic().to_string(), m.partition());
-        let next = positions[&key];
-        if m.offset() < next {
+        let Some(decoded) = decoded else {
             out.skipped += 1;
             continue;
-        }
-        let result = match codec.decode(m.payload().unwrap_or_default()).await {
+        };
+        let decoded = match decoded {
+            Ok(Decoded::Record(r)) => Ok(r),
+            Ok(Decoded::Sealed(sealed)) => match sealed.subject_id().map(|s| keys.get(&s)) {
+                Some(Some(k)) => codec.open(&sealed, k).await,
+                Some(None) => {
+                    // The user was erased: what the record said is gone, by design.
+                    metrics::counter!("projector_erased_skipped_total", "projector" => projection.name())
+                        .increment(1);
+                    out.skipped += 1;
+                    positions.insert(key, m.offset() + 1);
+                    continue;
+                }
+                None => Err(CodecError::Decode(format!(
+                    "sealed record's subject `{}` is not a UUID",
+                    sealed.subject
+                ))),
+            },
+            Err(e) => Err(e),
+        };
+        let result = match decoded {
             Ok(record) => {
                 let lag_ms = chrono::Utc::now().timestamp_millis() - record.occurred_at_ms();
                 metrics::histogram!("projector_lag_seconds", "projector" => projection.name())

@@ -2,6 +2,7 @@
 //! gRPC. Routes read tables that projectors own; the one exception is [`sync`], the devices' gateway,
 //! which hands their operations to the sync command service and fans deltas out.
 
+pub mod account;
 pub mod availability;
 pub mod content;
 pub mod error;

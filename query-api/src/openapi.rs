@@ -58,6 +58,7 @@ use crate::sync::{
         accounts::register, accounts::me, clients::create_client,
         authorize, token, device_authorization, revoke, device_page, jwks, metadata,
         ingest, resolution_pending, resolution_decide,
+        user_export, user_import, user_erase,
         health_live, openapi_json,
     ),
     components(schemas(
@@ -73,7 +74,9 @@ use crate::sync::{
         TemporalPattern, ServicesRequest, ServicesResponse, ServiceSubscription,
         RegisterDeviceRequest, DeviceCapabilitiesBody, DeviceBody, DeviceStatus, DeviceList,
         InitiatePlaybackRequest, InitiatePlaybackResponse, Alternative, WatchResponse,
-        ControlRequest, SessionBody,
+        ControlRequest, SessionBody, UserExportBody, ExportTitleBody, HistoryRecordBody,
+        WatchlistRecordBody, PositionRecordBody, ServicesExportBody, ImportReportBody,
+        UnmatchedBody, SkippedBody, ErasureReportBody,
     )),
     modifiers(&Security),
     tags(
@@ -84,6 +87,7 @@ use crate::sync::{
         (name = "playback", description = "Devices, best-platform routing, deep links, sessions and remote control (seed §6)"),
         (name = "mcp", description = "Model Context Protocol for AI agents (seed §8): Streamable HTTP, listings, ARW manifest, consents"),
         (name = "auth", description = "OAuth 2.0 server and accounts"),
+        (name = "account", description = "The user's rights over their data: export (access), import from Trakt/Letterboxd/IMDb, erasure"),
         (name = "admin", description = "Operators (role `admin`)"),
         (name = "ops", description = "Liveness (readiness and metrics: the internal listener, `http.internal_addr`)"),
     )
@@ -446,3 +450,147 @@ fn mcp_consents() {}
     responses((status = 200, description = "`{revoked: n}`: the client's next acting call is pending again")))]
 #[allow(dead_code)]
 fn mcp_consent_revoke() {}
+
+// ------------------------------------------------------------------- account (ADR 0024)
+// Mirrors of `mediagw_domain::history` types for the description (the domain has no utoipa).
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ExportTitleBody {
+    content_id: uuid::Uuid,
+    title: Option<String>,
+    year: Option<i32>,
+    imdb: Option<String>,
+}
+
+/// One feedback event: `signal` is `watched` (with `completion` 0–1), `rated` (`rating` on `scale`
+/// 5 or 10), `added` or `dismissed`; title fields as in `ExportTitleBody`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct HistoryRecordBody {
+    event_id: uuid::Uuid,
+    content_id: uuid::Uuid,
+    title: Option<String>,
+    year: Option<i32>,
+    imdb: Option<String>,
+    signal: String,
+    completion: Option<f32>,
+    rating: Option<u8>,
+    scale: Option<u8>,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct WatchlistRecordBody {
+    content_id: uuid::Uuid,
+    title: Option<String>,
+    year: Option<i32>,
+    imdb: Option<String>,
+    added_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct PositionRecordBody {
+    content_id: uuid::Uuid,
+    title: Option<String>,
+    year: Option<i32>,
+    imdb: Option<String>,
+    position_ms: u64,
+    duration_ms: Option<u64>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ServicesExportBody {
+    region: Option<String>,
+    services: Vec<ServiceSubscription>,
+}
+
+/// Everything held about a user; `history`, `watchlist`, `positions` and `services` are what
+/// `POST /v1/user/{id}/import?format=mediagw` restores.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UserExportBody {
+    /// `mediagw.user-export`
+    format: String,
+    version: u32,
+    exported_at: chrono::DateTime<chrono::Utc>,
+    user_id: uuid::Uuid,
+    /// The account (e-mail, display name, roles, tier, created_at); null without one.
+    #[schema(value_type = Object)]
+    profile: (),
+    services: ServicesExportBody,
+    history: Vec<HistoryRecordBody>,
+    watchlist: Vec<WatchlistRecordBody>,
+    positions: Vec<PositionRecordBody>,
+    #[schema(value_type = Vec<Object>)]
+    devices: (),
+    #[schema(value_type = Vec<Object>)]
+    consents: (),
+    /// Every other row held about the user, by `schema.table` (secrets left out).
+    #[schema(value_type = Object)]
+    records: (),
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UnmatchedBody {
+    line: usize,
+    title: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct SkippedBody {
+    line: usize,
+    reason: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ImportReportBody {
+    user_id: uuid::Uuid,
+    entries: usize,
+    matched: usize,
+    feedback_recorded: usize,
+    sync_operations: usize,
+    duplicates: usize,
+    services_set: bool,
+    unmatched: Vec<UnmatchedBody>,
+    skipped: Vec<SkippedBody>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErasureReportBody {
+    user_id: uuid::Uuid,
+    key_destroyed: bool,
+    events_deleted: u64,
+    #[schema(value_type = Object)]
+    rows_deleted: (),
+    cache_keys_deleted: u64,
+    tokens_revoked: u64,
+}
+
+#[utoipa::path(get, path = "/v1/user/{user_id}/export", tag = "account", security(("bearer" = ["read:preferences"])), params(("user_id" = String, Path)),
+    description = "Everything the product holds about the user (GDPR access right), as one JSON document that `import?format=mediagw` reads back losslessly. The user themself or an admin.",
+    responses((status = 200, body = UserExportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[allow(dead_code)]
+fn user_export() {}
+
+#[utoipa::path(post, path = "/v1/user/{user_id}/import", tag = "account", security(("bearer" = ["write:preferences"])),
+    params(("user_id" = String, Path), ("format" = String, Query, description = "trakt, letterboxd, imdb or mediagw"), ("list" = Option<String>, Query, description = "diary, ratings, watched or watchlist, when a CSV header cannot tell")),
+    request_body(content = String, description = "The exported file as it is (CSV or JSON, UTF-8, at most 16 MiB)", content_type = "text/plain"),
+    description = "Imports a history file into the user's feedback, watchlist and playback positions; titles matched through entity resolution (unmatched ones reported with their line). A file with a malformed entry is refused whole (400, one `line N` detail per problem); importing a file twice records nothing twice.",
+    responses((status = 200, body = ImportReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[allow(dead_code)]
+fn user_import() {}
+
+#[utoipa::path(delete, path = "/v1/user/{user_id}", tag = "account", security(("bearer" = ["write:preferences"])), params(("user_id" = String, Path)),
+    description = "Erases the user (GDPR erasure, ADR 0024): the key sealing every record published about them is destroyed (copies in Kafka, DLQs and backups become unreadable), their streams, account, sessions, tokens, read-model rows and cache keys are deleted. Repeatable.",
+    responses((status = 200, body = ErasureReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[allow(dead_code)]
+fn user_erase() {}

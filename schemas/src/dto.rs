@@ -36,7 +36,7 @@ pub struct OfferDto {
 }
 
 macro_rules! envelope_record {
-    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? } $(subject($r:ident) => $subject:expr)?) => {
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         pub struct $name {
             pub event_id: String,
@@ -60,6 +60,12 @@ macro_rules! envelope_record {
             fn occurred_at_ms(&self) -> i64 {
                 self.occurred_at_ms
             }
+            $(
+                fn data_subject(&self) -> Option<&str> {
+                    let $r = self;
+                    $subject
+                }
+            )?
         }
     };
 }
@@ -87,7 +93,7 @@ envelope_record!(SearchPerformedV1 {
     user_id: Option<String>,
     genres: Vec<String>,
     result_ids: Vec<String>
-});
+} subject(r) => r.user_id.as_deref());
 
 /// One search inside a [`SearchesPerformedV1`] batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,15 +107,23 @@ pub struct SearchDto {
     pub result_ids: Vec<String>,
 }
 
+// A batch is about a user only when every search in it is theirs (the publisher batches each
+// signed-in user's searches apart from the others; a mixed batch is never sealed for one of them).
 envelope_record!(SearchesPerformedV1 {
     searches: Vec<SearchDto>
+} subject(r) => {
+    let first = r.searches.first()?.user_id.as_deref()?;
+    r.searches
+        .iter()
+        .all(|s| s.user_id.as_deref() == Some(first))
+        .then_some(first)
 });
 
 envelope_record!(AuthAuditV1 {
     kind: String,
     user_id: Option<String>,
     detail: String
-});
+} subject(r) => r.user_id.as_deref());
 
 /// Hybrid logical clock on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +166,9 @@ impl Envelope for SyncOperationRecordedV1 {
     }
     fn occurred_at_ms(&self) -> i64 {
         self.occurred_at_ms
+    }
+    fn data_subject(&self) -> Option<&str> {
+        Some(&self.user_id)
     }
 }
 
@@ -204,6 +221,9 @@ macro_rules! user_envelope {
             }
             fn occurred_at_ms(&self) -> i64 {
                 self.occurred_at_ms
+            }
+            fn data_subject(&self) -> Option<&str> {
+                Some(&self.user_id)
             }
         }
     )*};

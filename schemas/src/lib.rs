@@ -10,10 +10,11 @@ pub mod dto;
 pub mod events;
 pub mod mapping;
 pub mod registry;
+pub mod sealed;
 pub mod set;
 pub mod topics;
 
-pub use codec::{CodecError, EventCodec};
+pub use codec::{CodecError, Decoded, EventCodec};
 
 /// Makes ring the process's TLS provider: reqwest (registry and connector clients) is built
 /// without one, to keep aws-lc out of the build, and panics if none is installed. Idempotent.

@@ -37,6 +37,11 @@ pub trait Envelope {
     fn sequence(&self) -> i64;
     /// Commit time of the event in the event store (epoch ms).
     fn occurred_at_ms(&self) -> i64;
+    /// The user this record is about, if any: such records travel sealed with that user's key
+    /// under a pseudonym (ADR 0024), so erasing the user erases them.
+    fn data_subject(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Maps a stored domain event to its wire record in the set `R`.
@@ -149,6 +154,10 @@ macro_rules! declare_events {
             }
             pub fn occurred_at_ms(&self) -> i64 {
                 $crate::set::EventSet::envelope(self).occurred_at_ms()
+            }
+            /// The user the record is about (it travels sealed with their key).
+            pub fn data_subject(&self) -> Option<&str> {
+                $crate::set::EventSet::envelope(self).data_subject()
             }
         }
 

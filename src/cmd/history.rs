@@ -83,14 +83,14 @@ pub async fn export_events(
 
 /// Where an export goes: stdout, or a file written under a temporary name and renamed only once
 /// complete, so a failed export leaves nothing behind.
-struct Output {
-    writer: Box<dyn Write>,
+pub(crate) struct Output {
+    pub(crate) writer: Box<dyn Write>,
     /// (temporary, final) paths of a file output.
     file: Option<(PathBuf, PathBuf)>,
 }
 
 impl Output {
-    fn open(out: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub(crate) fn open(out: Option<PathBuf>) -> anyhow::Result<Self> {
         Ok(match out {
             Some(path) => {
                 let tmp = path.with_extension("partial");
@@ -109,7 +109,7 @@ impl Output {
     }
 
     /// Flushes and, for a file, renames it into place; `what` goes into the closing line.
-    fn commit(mut self, what: &str) -> anyhow::Result<()> {
+    pub(crate) fn commit(mut self, what: &str) -> anyhow::Result<()> {
         if let Err(e) = self.writer.flush() {
             return self.abort(e.into());
         }
@@ -121,7 +121,7 @@ impl Output {
         Ok(())
     }
 
-    fn abort(self, error: anyhow::Error) -> anyhow::Result<()> {
+    pub(crate) fn abort(self, error: anyhow::Error) -> anyhow::Result<()> {
         drop(self.writer);
         if let Some((tmp, _)) = self.file {
             let _ = std::fs::remove_file(tmp);
@@ -301,6 +301,142 @@ pub async fn export_events_avro(
             Err(failure
                 .unwrap_or(e)
                 .context("export failed; nothing was written"))
+        }
+    }
+}
+
+/// `export events --format parquet`: one row per event (the JSON line's fields, the wire record as
+/// a JSON `payload` column), streamed into row groups.
+pub async fn export_events_parquet(
+    app: &App,
+    selection: &Selection,
+    out: PathBuf,
+) -> anyhow::Result<()> {
+    use crate::cmd::parquet::{Cell, Kind, ParquetFile};
+    let prefix = app.config.kafka.topic_prefix.clone();
+    let started = Instant::now();
+    let mut file = ParquetFile::create(
+        &out,
+        "event",
+        &[
+            ("topic", Kind::Text),
+            ("event_type", Kind::Text),
+            ("event_id", Kind::Text),
+            ("aggregate_type", Kind::Text),
+            ("aggregate_id", Kind::Text),
+            ("sequence", Kind::Int),
+            ("event_version", Kind::Text),
+            ("recorded_at", Kind::Millis),
+            ("payload", Kind::Text),
+        ],
+    )?;
+    let sink = &mut file;
+    let written = history::for_each(&app.pool, selection, &prefix, 1_000, |batch| {
+        let result = batch.iter().try_for_each(|h| {
+            let text = |s: &str| Cell::Text(Some(s.to_string()));
+            sink.push(vec![
+                text(&format!("{prefix}{}", h.record.topic())),
+                text(h.record.full_name()),
+                text(h.record.envelope().event_id()),
+                text(&h.aggregate_type),
+                text(&h.aggregate_id),
+                Cell::Int(Some(h.sequence)),
+                text(&h.event_version),
+                Cell::Int(h.recorded_at.map(|t| t.timestamp_millis())),
+                Cell::Text(serde_json::to_string(&h.record).ok()),
+            ])
+        });
+        std::future::ready(result.map_err(|e| HistoryError::Io(e.to_string())))
+    })
+    .await;
+    let finished = match written {
+        Ok(_) => file.finish(),
+        Err(e) => {
+            file.abandon();
+            Err(e.into())
+        }
+    };
+    match finished {
+        Ok(n) => {
+            eprintln!(
+                "exported {n} events in {:.2} s to {}",
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
+            Ok(())
+        }
+        Err(e) => Err(e.context("export failed; nothing was written")),
+    }
+}
+
+/// `export projection catalog --format parquet`: the CSV export's columns, typed.
+pub async fn export_catalog_parquet(app: &App, out: PathBuf) -> anyhow::Result<()> {
+    use crate::cmd::parquet::{Cell, Kind, ParquetFile};
+    use futures::TryStreamExt;
+    use sqlx::Row;
+    let mut file = ParquetFile::create(
+        &out,
+        "title",
+        &[
+            ("id", Kind::Text),
+            ("content_type", Kind::Text),
+            ("title", Kind::Text),
+            ("original_title", Kind::Text),
+            ("release_date", Kind::Text),
+            ("release_year", Kind::Int),
+            ("runtime_minutes", Kind::Int),
+            ("genres", Kind::Text),
+            ("popularity_score", Kind::Float),
+            ("average_rating", Kind::Float),
+            ("vote_count", Kind::Int),
+            ("last_updated", Kind::Millis),
+            ("external_ids", Kind::Text),
+            ("availability", Kind::Text),
+        ],
+    )?;
+    let result: anyhow::Result<u64> = async {
+        let mut conn = app.pool.acquire().await?;
+        let mut rows = sqlx::query(
+            "SELECT c.id::text, c.content_type::text, c.title, c.original_title, c.release_date::text,
+                    c.release_year::int8, c.runtime_minutes::int8, array_to_string(c.genres, '|'),
+                    c.popularity_score::float8, c.average_rating::float8, c.vote_count::int8,
+                    (extract(epoch FROM c.last_updated) * 1000)::int8,
+                    COALESCE((SELECT json_object_agg(e.id_type, e.id_value) FROM catalog.external_ids e
+                              WHERE e.content_id = c.id), '{}')::text,
+                    COALESCE((SELECT json_agg(json_build_object(
+                                'platform', a.platform, 'region', a.region,
+                                'availability_type', a.availability_type, 'price_amount', a.price_amount,
+                                'price_currency', a.price_currency, 'deep_link', a.deep_link,
+                                'web_url', a.web_url, 'available_from', a.available_from,
+                                'expires_at', a.expires_at) ORDER BY a.platform, a.region, a.availability_type)
+                              FROM catalog.platform_availability a WHERE a.content_id = c.id), '[]')::text
+             FROM catalog.content c ORDER BY c.id",
+        )
+        .fetch(&mut *conn);
+        while let Some(r) = rows.try_next().await? {
+            let mut row = Vec::with_capacity(14);
+            for i in 0..14 {
+                row.push(match i {
+                    5 | 6 | 10 | 11 => Cell::Int(r.try_get(i)?),
+                    8 | 9 => Cell::Float(r.try_get(i)?),
+                    _ => Cell::Text(r.try_get(i)?),
+                });
+            }
+            file.push(row)?;
+        }
+        drop(rows);
+        Ok(0)
+    }
+    .await;
+    match result {
+        Ok(_) => {
+            let n = file.finish()?;
+            eprintln!("exported {n} titles to {}", out.display());
+            Ok(())
+        }
+        Err(e) => {
+            file.abandon();
+            Err(e.context("export failed; nothing was written"))
         }
     }
 }
