@@ -3,8 +3,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STATE="$ROOT/.mediagw"            # local state: tansu data, logs, pid files, generated DB password
+STATE="${MEDIAGW_STATE:-$ROOT/.mediagw}"   # local state: tansu data, logs, pid files, generated DB password
 TANSU_VERSION="0.6.0"
+TANSU_PORT="${MEDIAGW_TANSU_PORT:-9092}"   # another port (and MEDIAGW_STATE) for a broker of one's own
 mkdir -p "$STATE"
 
 SUDO=""
@@ -18,6 +19,31 @@ wait_port() { # host port what [seconds]
   local i
   for i in $(seq 1 "${4:-60}"); do port_open "$1" "$2" && return 0; sleep 1; done
   echo "$3 did not come up on $1:$2" >&2; return 1
+}
+
+# The pid in $STATE/<name>.pid if that process is still the program `name` (a recycled pid of an
+# unrelated process is never signalled); otherwise the process listening on `port`, if it is one.
+owned_pid() { # name [port]
+  local name=$1 port=${2:-} pid=""
+  if [ -s "$STATE/$name.pid" ]; then
+    pid=$(cat "$STATE/$name.pid")
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || pid=""
+  fi
+  if [ -z "$pid" ] && [ -n "$port" ] && command -v ss >/dev/null; then
+    pid=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o "\"$name\",pid=[0-9]*" | head -1 | cut -d= -f2 || true)
+  fi
+  echo "$pid"
+}
+
+stop_owned() { # name [port]
+  local pid
+  pid=$(owned_pid "$@")
+  if [ -n "$pid" ]; then
+    log "stopping $1 (pid $pid)"; kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$STATE/$1.pid"
 }
 
 apt_install() { # packages...
@@ -92,13 +118,15 @@ ensure_tansu() {
     log "installing tansu $TANSU_VERSION (Kafka-API broker; one-time build, ~15 min on 2 cores)"
     cargo install --locked tansu --version "$TANSU_VERSION" --features libsql
   fi
-  if ! port_open 127.0.0.1 9092; then
-    log "starting tansu on 127.0.0.1:9092"
+  if ! port_open 127.0.0.1 "$TANSU_PORT"; then
+    log "starting tansu on 127.0.0.1:$TANSU_PORT"
     mkdir -p "$STATE/tansu"
-    (cd "$STATE/tansu" && nohup tansu broker \
-        --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
-        --storage-engine sqlite://tansu.db >"$STATE/tansu.log" 2>&1 & echo $! >"$STATE/tansu.pid")
-    wait_port 127.0.0.1 9092 tansu
+    # `exec`: the recorded pid is the broker's own, not a wrapper subshell's.
+    (cd "$STATE/tansu" && exec nohup tansu broker \
+        --listener-url "tcp://127.0.0.1:$TANSU_PORT" --advertised-listener-url "tcp://127.0.0.1:$TANSU_PORT" \
+        --storage-engine sqlite://tansu.db >"$STATE/tansu.log" 2>&1) &
+    echo $! >"$STATE/tansu.pid"
+    wait_port 127.0.0.1 "$TANSU_PORT" tansu
   fi
   tune_tansu
 }
@@ -109,7 +137,7 @@ ensure_tansu() {
 tune_tansu() {
   local db="$STATE/tansu/tansu.db" i
   if [ ! -f "$db" ]; then
-    log "the broker on :9092 was not started from this checkout; leaving its storage as it is"
+    log "the broker on :$TANSU_PORT was not started from this checkout; leaving its storage as it is"
     return 0
   fi
   for i in $(seq 1 30); do

@@ -294,6 +294,7 @@ impl AccountStore {
         .bind(user_id)
         .fetch_all(&mut *tx)
         .await?;
+        mediagw_auth::store::record_revoked(&mut tx, &live).await?;
         let tables = user_tables(&mut tx).await?;
         // Logs keyed by the user's own id or by their sessions' ids, not by a `user_id` column.
         for t in tables.iter().filter(|t| t.table == "sessions" && t.uuid) {

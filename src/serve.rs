@@ -39,10 +39,7 @@ pub async fn serve(
     let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut checks = probes(&app, &roles)?;
     checks.push(Arc::new(Started(started.clone())));
-    let readiness = Readiness {
-        probes: checks,
-        metrics: Arc::new(move || metrics.render()),
-    };
+    let readiness = Readiness::new(checks, Arc::new(move || metrics.render()));
     tasks.spawn(http(
         listen(app.config.http.internal_addr).await?,
         mediagw_query_api::health::internal_router(readiness),
@@ -212,7 +209,9 @@ pub async fn serve(
         use mediagw_auth::{admin_policy, catalog_policy};
         let catalog = Router::new()
             .merge(mediagw_query_api::content::router(app.pool.clone()))
-            .merge(mediagw_query_api::availability::router(app.pool.clone()))
+            .merge(mediagw_query_api::availability::router(
+                mediagw_query_api::availability::Feed::start(app.pool.clone(), shutdown.clone()),
+            ))
             .merge(mediagw_query_api::search::router(search))
             .route_layer(from_fn(catalog_policy));
         let hub = app.sync_hub(shutdown.clone()).await?;
@@ -331,9 +330,22 @@ async fn gateway(
         keys.maintain(every, token).await;
         Ok(())
     });
+    let denied = Arc::new(mediagw_query_api::gateway::revocations::DenyList::default());
+    denied
+        .load(&app.pool)
+        .await
+        .context("loading the revoked tokens")?;
+    tasks.spawn({
+        let (denied, pool, token) = (denied.clone(), app.pool.clone(), shutdown.clone());
+        async move {
+            denied.keep_fresh(pool, token).await;
+            Ok(())
+        }
+    });
     let gate = Arc::new(Gate {
         tokens: tokens.clone(),
         store: app.gate_store().await?,
+        denied,
         tiers: app.config.gateway.rate_limits,
         trust_forwarded_for: app.config.gateway.trust_forwarded_for,
     });

@@ -380,6 +380,38 @@ fn describe() {
         "gateway_tokens_rejected_total",
         "Bearer tokens refused by the gateway"
     );
+    metrics::describe_gauge!(
+        "gateway_revoked_tokens",
+        "Revoked, unexpired access tokens in this instance's deny list (from PostgreSQL)"
+    );
+    metrics::describe_counter!(
+        "gateway_deny_list_refresh_errors_total",
+        "Failed reloads of the deny list from PostgreSQL (the last copy stays in force)"
+    );
+    metrics::describe_counter!(
+        "gateway_deny_writes_retried_total",
+        "Revocations whose write to Redis failed and is retried in the background"
+    );
+    metrics::describe_counter!(
+        "sync_sockets_revoked_total",
+        "Sync sockets closed because their access token was revoked"
+    );
+    metrics::describe_counter!(
+        "sync_sockets_refused_total",
+        "Sync sockets refused or closed by a cap (too many per account, message budget spent)"
+    );
+    metrics::describe_gauge!(
+        "availability_streams",
+        "Live availability change streams (SSE) open on this instance"
+    );
+    metrics::describe_counter!(
+        "availability_streams_refused_total",
+        "Availability change streams refused by the per-address cap"
+    );
+    metrics::describe_counter!(
+        "projector_erased_skipped_total",
+        "Records skipped because the user they are about was erased (their key is gone)"
+    );
     metrics::describe_counter!(
         "grpc_server_handled_total",
         "gRPC calls completed, by method and status"

@@ -559,6 +559,10 @@ async fn health_readiness_and_metrics() {
     assert_eq!(body["checks"]["postgres"]["status"], "ok");
     assert_eq!(body["checks"]["broker"]["status"], "ok");
     assert_eq!(body["checks"]["schema_registry"]["status"], "down");
+    assert!(
+        body["checks"]["schema_registry"].get("error").is_none(),
+        "readiness tells no internal error text: {body}"
+    );
     s.start("registry");
     s.wait_http(&format!("{}/health/ready", s.ops)).await;
     // The public listener: liveness only (readiness names dependencies; metrics are internal).

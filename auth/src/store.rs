@@ -434,7 +434,37 @@ pub async fn revoke_family(
         .bind(family_id)
         .fetch_all(&mut **tx)
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    let live: Vec<(Uuid, DateTime<Utc>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    record_revoked(tx, &live).await?;
+    Ok(live)
+}
+
+/// Records revoked access tokens (jti, expiry) in the revoking transaction: what every API
+/// instance's local deny list is loaded from, so revocation holds without Redis.
+pub async fn record_revoked(
+    conn: &mut sqlx::PgConnection,
+    tokens: &[(Uuid, DateTime<Utc>)],
+) -> Result<(), sqlx::Error> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let (jtis, exps): (Vec<Uuid>, Vec<DateTime<Utc>>) = tokens.iter().copied().unzip();
+    sqlx::query(
+        "INSERT INTO auth.revoked_access_tokens (jti, expires_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[]) ON CONFLICT (jti) DO NOTHING",
+    )
+    .bind(&jtis)
+    .bind(&exps)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Revoked access tokens that have not expired yet (an API instance's deny list).
+pub async fn revoked_access_tokens(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT jti FROM auth.revoked_access_tokens WHERE expires_at > now()")
+        .fetch_all(pool)
+        .await
 }
 
 /// The family an access token was issued in (for revoking a refresh token by its access token).

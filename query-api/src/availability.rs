@@ -2,7 +2,10 @@
 //! projected from the log, so it can be read from any point in time; plus a live Server-Sent Events
 //! stream of the same feed and the "leaving soon" list.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -11,21 +14,120 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use futures::Stream;
+use mediagw_auth::ClientIp;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
 const MAX_LIMIT: i64 = 500;
 
-pub fn router(pool: PgPool) -> Router {
+/// Live change streams open at once, in all and per client address: each holds a connection
+/// open, so an anonymous client must not be able to open thousands.
+pub const MAX_STREAMS: usize = 1_000;
+pub const MAX_STREAMS_PER_IP: usize = 4;
+
+/// How often the one shared poller looks for new changes (it only reads the catalog projector's
+/// position; streams query their own filter when that moved).
+const POLL: Duration = Duration::from_millis(250);
+
+/// The feed's shared state: the pool, the stream caps and the change signal every stream waits on.
+pub struct Feed {
+    pool: PgPool,
+    streams: Arc<Semaphore>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    moved: watch::Receiver<i64>,
+}
+
+/// A stream's place under the caps, released when the stream ends.
+struct StreamSlot {
+    feed: Arc<Feed>,
+    ip: IpAddr,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut per_ip = self.feed.per_ip.lock().expect("stream caps lock");
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+        metrics::gauge!("availability_streams").decrement(1.0);
+    }
+}
+
+impl Feed {
+    /// Starts the shared poller (until `shutdown`).
+    pub fn start(pool: PgPool, shutdown: CancellationToken) -> Arc<Feed> {
+        let (tx, moved) = watch::channel(0i64);
+        let poller = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+                // No stream open: no query.
+                if tx.receiver_count() <= 1 {
+                    continue;
+                }
+                match sqlx::query_scalar::<_, i64>(
+                    "SELECT COALESCE(sum(next_offset), 0)::int8 FROM catalog.projector_offsets",
+                )
+                .fetch_one(&poller)
+                .await
+                {
+                    Ok(head) => {
+                        tx.send_if_modified(|h| std::mem::replace(h, head) != head);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "availability feed poll failed"),
+                }
+            }
+        });
+        Arc::new(Feed {
+            pool,
+            streams: Arc::new(Semaphore::new(MAX_STREAMS)),
+            per_ip: Mutex::new(HashMap::new()),
+            moved,
+        })
+    }
+
+    fn open(self: &Arc<Self>, ip: IpAddr) -> Result<StreamSlot, ApiError> {
+        let busy = || ApiError::RateLimited { retry_after_s: 30 };
+        let permit = self
+            .streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| busy())?;
+        let mut per_ip = self.per_ip.lock().expect("stream caps lock");
+        let n = per_ip.entry(ip).or_default();
+        if *n >= MAX_STREAMS_PER_IP {
+            metrics::counter!("availability_streams_refused_total").increment(1);
+            return Err(busy());
+        }
+        *n += 1;
+        metrics::gauge!("availability_streams").increment(1.0);
+        Ok(StreamSlot {
+            feed: self.clone(),
+            ip,
+            _permit: permit,
+        })
+    }
+}
+
+pub fn router(feed: Arc<Feed>) -> Router {
     Router::new()
         .route("/v1/availability/changes", get(changes))
         .route("/v1/availability/changes/stream", get(stream))
         .route("/v1/availability/leaving-soon", get(leaving_soon))
-        .with_state(pool)
+        .with_state(feed)
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,7 +280,7 @@ async fn page(pool: &PgPool, f: &Filter, limit: i64) -> Result<Vec<Change>, sqlx
 
 /// `GET /v1/availability/changes?region=US&platform=netflix&since=…&after=…&limit=…`
 async fn changes(
-    State(pool): State<PgPool>,
+    State(feed): State<Arc<Feed>>,
     Query(q): Query<FeedQuery>,
 ) -> Result<Json<FeedPage>, ApiError> {
     let limit = q.limit.unwrap_or(100);
@@ -189,7 +291,7 @@ async fn changes(
         });
     }
     let f = filter(&q)?;
-    let changes = page(&pool, &f, limit).await?;
+    let changes = page(&feed.pool, &f, limit).await?;
     let next = (changes.len() as i64 == limit)
         .then(|| changes.last().map(cursor_of))
         .flatten();
@@ -200,16 +302,21 @@ async fn changes(
 /// `change` event per row (its id is the cursor, so a client can resume with `after`). Without
 /// `since`/`after` the stream starts at the current end of the feed.
 async fn stream(
-    State(pool): State<PgPool>,
+    State(feed): State<Arc<Feed>>,
+    ip: Option<axum::Extension<ClientIp>>,
     Query(q): Query<FeedQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let mut f = filter(&q)?;
     if q.since.is_none() && q.after.is_none() {
         f.start = (Utc::now().timestamp_micros(), Uuid::nil(), 0);
     }
+    let ip = ip.map_or(IpAddr::from([0, 0, 0, 0]), |e| e.0 .0);
+    let slot = feed.open(ip)?;
+    let moved = feed.moved.clone();
+    // Reads its page, then sleeps until the shared poller sees the catalog move.
     let events = futures::stream::unfold(
-        (pool, f, Vec::<Change>::new()),
-        |(pool, mut f, mut buffered)| async move {
+        (slot, moved, f, Vec::<Change>::new()),
+        |(slot, mut moved, mut f, mut buffered)| async move {
             loop {
                 if let Some(c) = (!buffered.is_empty()).then(|| buffered.remove(0)) {
                     f.start = (c.occurred_at.timestamp_micros(), c.content_id, c.sequence);
@@ -218,11 +325,16 @@ async fn stream(
                         .id(cursor_of(&c))
                         .json_data(&c)
                         .unwrap_or_default();
-                    return Some((Ok(ev), (pool, f, buffered)));
+                    return Some((Ok(ev), (slot, moved, f, buffered)));
                 }
-                match page(&pool, &f, 200).await {
+                moved.mark_unchanged();
+                match page(&slot.feed.pool, &f, 200).await {
                     Ok(rows) if !rows.is_empty() => buffered = rows,
-                    Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                    Ok(_) => {
+                        if moved.changed().await.is_err() {
+                            return None;
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "availability stream query failed");
                         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -253,7 +365,7 @@ pub struct Leaving {
 
 /// `GET /v1/availability/leaving-soon?region=US[&platform=…][&within_days=7]`
 async fn leaving_soon(
-    State(pool): State<PgPool>,
+    State(feed): State<Arc<Feed>>,
     Query(q): Query<LeavingQuery>,
 ) -> Result<Json<Vec<Leaving>>, ApiError> {
     let days = q.within_days.unwrap_or(7);
@@ -281,7 +393,7 @@ async fn leaving_soon(
     .bind(&f.region)
     .bind(&f.platform)
     .bind(days as i32)
-    .fetch_all(&pool)
+    .fetch_all(&feed.pool)
     .await?;
     Ok(Json(rows))
 }

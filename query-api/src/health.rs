@@ -1,7 +1,7 @@
 //! Liveness, readiness (every dependency answers) and Prometheus metrics.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::extract::State;
@@ -18,11 +18,31 @@ pub trait ReadinessProbe: Send + Sync {
     async fn check(&self) -> Result<(), String>;
 }
 
+/// How long one readiness answer is reused: probes hit every dependency, so a flood of
+/// `/health/ready` requests must not turn into a flood of database and broker round trips.
+pub const READY_CACHE: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct Readiness {
-    pub probes: Vec<Arc<dyn ReadinessProbe>>,
+    probes: Vec<Arc<dyn ReadinessProbe>>,
     /// Renders the Prometheus exposition text.
-    pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// The last answer and when it was computed; the lock also makes concurrent requests share
+    /// one round of probes.
+    last: Arc<tokio::sync::Mutex<Option<(Instant, bool, serde_json::Value)>>>,
+}
+
+impl Readiness {
+    pub fn new(
+        probes: Vec<Arc<dyn ReadinessProbe>>,
+        metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    ) -> Self {
+        Self {
+            probes,
+            metrics,
+            last: Default::default(),
+        }
+    }
 }
 
 /// The public listener's one health route: the process answers.
@@ -44,28 +64,42 @@ async fn live() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
+/// Status per dependency, never the error itself (that goes to the log): cached for
+/// [`READY_CACHE`].
 async fn ready(State(r): State<Readiness>) -> impl IntoResponse {
-    let checks = run_probes(&r.probes).await;
-    let ok = checks.iter().all(|(_, res)| res.is_ok());
-    let body: serde_json::Map<String, serde_json::Value> = checks
-        .into_iter()
-        .map(|(name, res)| {
-            let v = match res {
-                Ok(()) => json!({"status": "ok"}),
-                Err(e) => json!({"status": "down", "error": e}),
-            };
-            (name.to_string(), v)
-        })
-        .collect();
+    let mut last = r.last.lock().await;
+    let fresh = last
+        .as_ref()
+        .filter(|(at, _, _)| at.elapsed() < READY_CACHE)
+        .map(|(_, ok, body)| (*ok, body.clone()));
+    let (ok, body) = match fresh {
+        Some(answer) => answer,
+        None => {
+            let checks = run_probes(&r.probes).await;
+            let ok = checks.iter().all(|(_, res)| res.is_ok());
+            let mut body = serde_json::Map::new();
+            for (name, res) in checks {
+                let status = match res {
+                    Ok(()) => "ok",
+                    Err(e) => {
+                        tracing::warn!(dependency = name, error = %e, "not ready");
+                        "down"
+                    }
+                };
+                body.insert(name.to_string(), json!({ "status": status }));
+            }
+            let body = json!({"status": if ok { "ready" } else { "not_ready" }, "checks": body});
+            *last = Some((Instant::now(), ok, body.clone()));
+            (ok, body)
+        }
+    };
+    drop(last);
     let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({"status": if ok { "ready" } else { "not_ready" }, "checks": body})),
-    )
+    (status, Json(body))
 }
 
 async fn run_probes(probes: &[Arc<dyn ReadinessProbe>]) -> Vec<(&'static str, Result<(), String>)> {

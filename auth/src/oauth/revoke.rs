@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::error::{no_store, read_form, OAuthError};
 use super::server::AuthServer;
-use crate::audit::{audit, audit_now};
+use crate::audit::audit;
 use crate::store;
 
 impl AuthServer {
@@ -41,7 +41,7 @@ impl AuthServer {
         tx.commit().await?;
         for (jti, exp) in live {
             if let Err(e) = self.gate.deny(jti, exp).await {
-                tracing::error!(error = %e, "could not deny a revoked access token");
+                tracing::warn!(error = %e, "deny list store unavailable; the revocation holds through PostgreSQL");
             }
         }
         tracing::info!(%family_id, ?reason, "refresh-token family revoked");
@@ -75,24 +75,23 @@ pub(super) async fn revoke(
     let as_access = || async move {
         if let Ok(c) = s.tokens.validate(token).await {
             if c.client_id == client.client_id {
-                s.gate
-                    .deny(
-                        c.jti,
-                        chrono::DateTime::from_timestamp(c.exp, 0).unwrap_or_default(),
-                    )
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "could not deny an access token");
-                        OAuthError::new("temporarily_unavailable", "revocation store unavailable")
-                    })?;
-                audit_now(
-                    &s.pool,
+                let exp = chrono::DateTime::from_timestamp(c.exp, 0).unwrap_or_default();
+                // Recorded first (every instance's deny list loads it), then spread through the
+                // gate at once; a gate outage delays nothing but that instant spread.
+                let mut tx = s.pool.begin().await?;
+                store::record_revoked(&mut tx, &[(c.jti, exp)]).await?;
+                audit(
+                    &mut tx,
                     &AuditEvent::AccessTokenRevoked {
                         user_id: c.user_id,
                         jti: c.jti,
                     },
                 )
                 .await?;
+                tx.commit().await?;
+                if let Err(e) = s.gate.deny(c.jti, exp).await {
+                    tracing::warn!(error = %e, "deny list store unavailable; the revocation holds through PostgreSQL");
+                }
                 return Ok::<bool, OAuthError>(true);
             }
         }

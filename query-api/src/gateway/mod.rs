@@ -3,6 +3,7 @@
 //! token check and the rate limits of the caller's tier ([`limits`]).
 
 pub mod limits;
+pub mod revocations;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -30,6 +31,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct Gate {
     pub tokens: Arc<TokenService>,
     pub store: Arc<dyn GateStore>,
+    /// This instance's copy of the revoked tokens (from PostgreSQL): revocation holds without Redis.
+    pub denied: Arc<revocations::DenyList>,
     pub tiers: RateTiers,
     /// Behind a load balancer: take the client address from the last `X-Forwarded-For` hop.
     pub trust_forwarded_for: bool,
@@ -53,11 +56,26 @@ impl Gatekeeper for Gate {
         }
     }
 
+    /// Effective on this instance at once; spread to the others through Redis, retried in the
+    /// background while Redis is down (they load it from PostgreSQL within a second anyway).
     async fn deny(&self, jti: Uuid, until: DateTime<Utc>) -> Result<(), AuthError> {
-        self.store
-            .revoke(jti, until)
-            .await
-            .map_err(|e| AuthError::Gate(e.to_string()))
+        self.denied.insert(jti);
+        if let Err(e) = self.store.revoke(jti, until).await {
+            metrics::counter!("gateway_deny_writes_retried_total").increment(1);
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                let mut wait = Duration::from_millis(500);
+                while Utc::now() < until {
+                    tokio::time::sleep(wait).await;
+                    if store.revoke(jti, until).await.is_ok() {
+                        return;
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            });
+            return Err(AuthError::Gate(e.to_string()));
+        }
+        Ok(())
     }
 }
 
@@ -218,6 +236,17 @@ async fn admit(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> R
             },
         }
     };
+    if caller.as_ref().is_some_and(|c| gate.denied.contains(c.jti)) {
+        metrics::counter!("gateway_tokens_rejected_total").increment(1);
+        return ApiError::InvalidToken("token revoked".into()).into_response();
+    }
+    if let Some(c) = &caller {
+        // Handlers that hold a connection open (sync sockets) watch for their token's revocation.
+        req.extensions_mut().insert(revocations::Revocations {
+            list: gate.denied.clone(),
+            jti: c.jti,
+        });
+    }
     let (key, policy) = match &caller {
         _ if auth_server => (format!("ip:{ip}:oauth"), gate.tiers.oauth),
         Some(c) => (
@@ -236,7 +265,8 @@ async fn admit(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> R
     {
         Ok(a) => a,
         Err(e) => {
-            // Fail open: a Redis outage must not take the API down; tokens still expire in an hour.
+            // Rate limits fail open (a Redis outage must not take the API down); revocation was
+            // checked above against this instance's own copy of the deny list.
             tracing::warn!(error = %e, "rate-limit store unavailable; admitting");
             metrics::counter!("gateway_limit_store_errors_total").increment(1);
             Admission::Allowed {

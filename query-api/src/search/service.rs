@@ -8,7 +8,7 @@ use chrono::{Datelike, Utc};
 use mediagw_domain::search::fuse::Candidates;
 use mediagw_domain::search::fuse::ChannelWeights;
 use mediagw_domain::search::rerank::{Engagement, Ranker};
-use mediagw_domain::search::text::{fnv1a64, title_trigrams};
+use mediagw_domain::search::text::title_trigrams;
 use mediagw_domain::search::{self as rules, Bm25};
 use mediagw_search_adapters::cache::{Cache, CACHE_GENERATION_KEY};
 use mediagw_search_adapters::embed::Embedder;
@@ -171,15 +171,17 @@ impl SearchService {
         }
     }
 
-    /// A cache key valid until the index changes.
+    /// A cache key valid until the index changes. The plan is hashed with SHA-256: with a fast
+    /// non-cryptographic hash a caller could craft a plan whose key collides with another's
+    /// (personalised) search and read or poison its cached answer.
     pub(super) async fn cache_key(&self, kind: &str, body: &str) -> Option<String> {
+        use sha2::{Digest, Sha256};
         let cache = self.cache.as_ref()?;
         let counter = cache.counter(CACHE_GENERATION_KEY).await.ok()?;
         let generation = self.generation().await.ok()?;
-        Some(format!(
-            "{kind}:{generation}.{counter}:{:016x}",
-            fnv1a64(body.bytes())
-        ))
+        let digest = Sha256::digest(body.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Some(format!("{kind}:{generation}.{counter}:{hex}"))
     }
 
     pub async fn search(

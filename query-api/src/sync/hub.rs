@@ -219,6 +219,15 @@ impl SyncHub {
     }
 
     /// Registers a socket; the returned id unregisters it.
+    /// Sockets of `user_id` open on this instance.
+    pub fn sockets_of(&self, user_id: Uuid) -> usize {
+        self.conns
+            .read()
+            .expect("hub lock")
+            .get(&user_id)
+            .map_or(0, |c| c.len())
+    }
+
     pub async fn register(
         &self,
         user_id: Uuid,

@@ -75,7 +75,12 @@ pub(crate) fn missing_scope(
         .find(|s| !caller_scopes.contains(*s))
 }
 
-async fn ws(State(ctx): State<Ctx>, caller: Caller, upgrade: WebSocketUpgrade) -> Response {
+async fn ws(
+    State(ctx): State<Ctx>,
+    caller: Caller,
+    revocations: Option<axum::Extension<crate::gateway::revocations::Revocations>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     if let Err(e) = caller.require_scope(Scope::ReadPreferences) {
         return axum::response::IntoResponse::into_response(e);
     }
@@ -85,7 +90,8 @@ async fn ws(State(ctx): State<Ctx>, caller: Caller, upgrade: WebSocketUpgrade) -
         .read_buffer_size(4 << 10)
         .write_buffer_size(0)
         .max_message_size(MAX_WS_MESSAGE)
-        .on_upgrade(move |socket| socket::serve(ctx.hub, caller, socket))
+        .max_frame_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| socket::serve(ctx.hub, caller, revocations.map(|e| e.0), socket))
 }
 
 /// Seed `SyncStateResponse`.

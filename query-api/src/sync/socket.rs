@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::hub::{Push, SyncHub};
 use super::port::SyncWriteError;
 use super::protocol::{AckStatus, ClientMessage, DeviceEvent, ServerMessage};
+use crate::gateway::revocations::Revocations;
 
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -27,6 +28,8 @@ struct Closed;
 
 struct Session {
     hub: Arc<SyncHub>,
+    /// The socket closes as soon as the token that opened it is revoked.
+    revocations: Option<Revocations>,
     ws: WebSocket,
     user_id: Uuid,
     device_id: Uuid,
@@ -48,7 +51,12 @@ struct Session {
 
 const VERIFY_EVERY: u64 = 4;
 
-pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
+pub async fn serve(
+    hub: Arc<SyncHub>,
+    caller: Caller,
+    revocations: Option<Revocations>,
+    mut ws: WebSocket,
+) {
     let first = tokio::time::timeout(SUBSCRIBE_TIMEOUT, next_message(&mut ws)).await;
     let (user_id, device_id, last_seen, profile) = match first {
         Ok(Some(Ok(ClientMessage::Subscribe {
@@ -79,6 +87,15 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
             ws,
             "forbidden",
             "a device may only subscribe to its own user",
+        )
+        .await;
+    }
+    if hub.sockets_of(user_id) >= MAX_SOCKETS_PER_USER {
+        metrics::counter!("sync_sockets_refused_total", "reason" => "too_many").increment(1);
+        return refuse(
+            ws,
+            "too_many_sockets",
+            "this account has too many open sync sockets; close one",
         )
         .await;
     }
@@ -122,6 +139,7 @@ pub async fn serve(hub: Arc<SyncHub>, caller: Caller, mut ws: WebSocket) {
         profile,
         conn_id,
         rx,
+        revocations,
     )
     .instrument(span)
     .await
@@ -139,8 +157,10 @@ async fn session(
     profile: serde_json::Value,
     conn_id: u64,
     mut rx: tokio::sync::mpsc::Receiver<Push>,
+    revocations: Option<Revocations>,
 ) {
     let mut s = Session {
+        revocations,
         hub: hub.clone(),
         ws,
         user_id,
@@ -208,6 +228,50 @@ fn parse(text: &str) -> Result<ClientMessage, String> {
     })
 }
 
+/// Open sockets one account may hold on one instance (a household's devices fit many times over;
+/// a script opening thousands does not).
+pub const MAX_SOCKETS_PER_USER: usize = 32;
+
+/// Messages a socket may send: a burst of [`MESSAGE_BURST`], refilled at [`MESSAGES_PER_S`].
+pub const MESSAGE_BURST: f64 = 120.0;
+pub const MESSAGES_PER_S: f64 = 20.0;
+
+/// A token bucket of client messages.
+struct Budget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Self {
+            tokens: MESSAGE_BURST,
+            at: Instant::now(),
+        }
+    }
+
+    /// Spends one message; false when the budget is spent.
+    fn spend(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * MESSAGES_PER_S;
+        self.tokens = (self.tokens + refill).min(MESSAGE_BURST);
+        self.at = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// Resolves when the socket's token is revoked (never without a revocation watch).
+async fn revoked(r: Option<&Revocations>) {
+    match r {
+        Some(r) => r.revoked().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn send(ws: &mut WebSocket, msg: &ServerMessage) -> Result<(), Closed> {
     let text = serde_json::to_string(msg).expect("server messages serialise");
     ws.send(Message::Text(text.into()))
@@ -220,9 +284,16 @@ impl Session {
         let timeout = self.hub.settings.heartbeat_timeout;
         let mut deadline = Instant::now() + timeout;
         let shutdown = self.hub.shutdown.clone();
+        let revocations = self.revocations.clone();
+        let mut budget = Budget::new();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return Err(Closed),
+                _ = revoked(revocations.as_ref()) => {
+                    metrics::counter!("sync_sockets_revoked_total").increment(1);
+                    let _ = send(&mut self.ws, &ServerMessage::error("token_revoked", "the access token was revoked")).await;
+                    return Err(Closed);
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     tracing::debug!("heartbeat timeout");
                     return Err(Closed);
@@ -246,6 +317,11 @@ impl Session {
                 },
                 msg = next_message(&mut self.ws) => {
                     deadline = Instant::now() + timeout;
+                    if msg.is_some() && !budget.spend() {
+                        metrics::counter!("sync_sockets_refused_total", "reason" => "message_budget").increment(1);
+                        let _ = send(&mut self.ws, &ServerMessage::error("rate_limited", "too many messages on this socket; reconnect later")).await;
+                        return Err(Closed);
+                    }
                     match msg {
                         None => return Err(Closed),
                         Some(Err(reason)) => {
