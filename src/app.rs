@@ -113,9 +113,33 @@ impl App {
             .migrate(&self.pool)
             .await
             .context("catalog migration")?;
-        RegistryStore::new(self.pool.clone())
+        let registry = RegistryStore::new(self.pool.clone())
             .await
             .context("registry migration")?;
+        // The product's own schemas are registered here, so producers at run time only ever
+        // look theirs up (registry writes need an operator: issue 22).
+        let prefix = &self.config.kafka.topic_prefix;
+        let mut topics: Vec<&str> = Vec::new();
+        for s in mediagw_schemas::SCHEMAS {
+            let subject = mediagw_schemas::subject(&format!("{prefix}{}", s.topic), s.full_name);
+            registry
+                .register(&subject, s.text, Some("AVRO"))
+                .await
+                .with_context(|| format!("registering {subject}"))?;
+            if !topics.contains(&s.topic) {
+                topics.push(s.topic);
+            }
+        }
+        for topic in topics {
+            let subject = mediagw_schemas::subject(
+                &format!("{prefix}{topic}"),
+                mediagw_schemas::sealed::FULL_NAME,
+            );
+            registry
+                .register(&subject, mediagw_schemas::sealed::SCHEMA, Some("AVRO"))
+                .await
+                .with_context(|| format!("registering {subject}"))?;
+        }
         mediagw_projectors::search::migrate(&self.pool, mediagw_projectors::search::LIVE_SCHEMA)
             .await
             .context("search index migration")?;

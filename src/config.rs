@@ -164,6 +164,12 @@ pub struct HttpConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct GrpcConfig {
     pub addr: SocketAddr,
+    /// Server reflection (what `grpcurl list` asks): describes every method to anyone.
+    pub reflection: bool,
+    /// A call still running after this long is answered DEADLINE_EXCEEDED.
+    pub timeout_ms: u64,
+    /// Calls one connection may have in flight at once.
+    pub max_concurrent_per_connection: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

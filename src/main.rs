@@ -168,7 +168,8 @@ enum SchemasCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Register every schema (idempotent).
+    /// Register every schema (idempotent); a new version needs an operator token in `MEDIAGW_TOKEN`
+    /// or `registry.url` pointing at the registry's internal listener.
     Register {
         #[arg(long)]
         dir: Option<PathBuf>,

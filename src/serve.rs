@@ -42,7 +42,7 @@ pub async fn serve(
     let readiness = Readiness::new(checks, Arc::new(move || metrics.render()));
     tasks.spawn(http(
         listen(app.config.http.internal_addr).await?,
-        mediagw_query_api::health::internal_router(readiness),
+        internal_router(&app, &roles, readiness).await?,
         shutdown.clone(),
         "operations (metrics, health)",
     ));
@@ -71,7 +71,11 @@ pub async fn serve(
 
     if roles.contains(&Role::Registry) {
         let store = RegistryStore::new(app.pool.clone()).await?;
-        let router = mediagw_query_api::gateway::layer(mediagw_schemas::registry::router(store));
+        let tokens = app.tokens().await?;
+        let router =
+            mediagw_query_api::gateway::layer(mediagw_schemas::registry::router(store).layer(
+                axum::middleware::from_fn_with_state(tokens, registry_access),
+            ));
         tasks.spawn(http(
             listen(app.config.registry.listen).await?,
             router,
@@ -244,7 +248,7 @@ pub async fn serve(
         let settings = http_settings(&app);
         tasks.spawn(http(
             listen(app.config.http.addr).await?,
-            mediagw_query_api::gateway::api_layer(router, gate, &settings),
+            mediagw_query_api::gateway::api_layer(router, gate.clone(), &settings),
             shutdown.clone(),
             "api",
         ));
@@ -258,13 +262,22 @@ pub async fn serve(
                 service: playback,
                 tokens: grpc_tokens,
             }),
+            app.config.grpc.reflection,
         )
         .await?;
         let (addr, token) = (app.config.grpc.addr, shutdown.clone());
+        let grpc_gate = mediagw_query_api::grpc_gate::GrpcGateLayer(gate.clone());
+        let (timeout, per_connection) = (
+            std::time::Duration::from_millis(app.config.grpc.timeout_ms.max(1)),
+            app.config.grpc.max_concurrent_per_connection.max(1),
+        );
         tasks.spawn(async move {
             tracing::info!(%addr, "gRPC listening");
             tonic::transport::Server::builder()
+                .timeout(timeout)
+                .concurrency_limit_per_connection(per_connection)
                 .layer(mediagw_query_api::grpc_metrics::GrpcMetricsLayer)
+                .layer(grpc_gate)
                 .add_routes(grpc)
                 .serve_with_shutdown(addr, token.cancelled_owned())
                 .await
@@ -315,6 +328,46 @@ pub async fn serve(
 
 /// What the public roles (`api`, `mcp`) put in front of their routes: the token service, its
 /// signing keys kept fresh in the background, and the gateway (authentication, rate limits).
+/// The internal (operations) listener: health and metrics, and for the registry role the registry
+/// with write access (operators and deploy jobs inside the cluster change it here).
+async fn internal_router(
+    app: &App,
+    roles: &BTreeSet<Role>,
+    readiness: Readiness,
+) -> anyhow::Result<Router> {
+    let mut router = mediagw_query_api::health::internal_router(readiness);
+    if roles.contains(&Role::Registry) {
+        let store = RegistryStore::new(app.pool.clone()).await?;
+        router = router.merge(
+            mediagw_schemas::registry::router(store)
+                .layer(axum::Extension(mediagw_schemas::registry::WriteAccess)),
+        );
+    }
+    Ok(router)
+}
+
+/// The schema registry's public listener: an operator's token (role `admin`) may change the
+/// registry; everyone else reads (`mediagw_schemas::registry::WriteAccess`). A bad token is
+/// refused like anywhere else.
+async fn registry_access(
+    axum::extract::State(tokens): axum::extract::State<Arc<mediagw_auth::TokenService>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Ok(Some(token)) = mediagw_query_api::gateway::bearer(&req) {
+        match tokens.validate(&token).await {
+            Ok(c) if c.is_admin() => {
+                req.extensions_mut()
+                    .insert(mediagw_schemas::registry::WriteAccess);
+            }
+            Ok(_) => {}
+            Err(e) => return mediagw_query_api::error::ApiError::from(e).into_response(),
+        }
+    }
+    next.run(req).await
+}
+
 async fn gateway(
     app: &App,
     tasks: &mut tokio::task::JoinSet<anyhow::Result<()>>,

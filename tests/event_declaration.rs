@@ -142,7 +142,12 @@ async fn a_test_only_event_round_trips_the_store_relay_registry_and_codec() {
     drop(conn);
 
     // …relayed by the real relay over the declared set…
-    let codec = Arc::new(EventCodec::<TestRecord>::for_events(&s.registry, &s.prefix));
+    // A set of one's own registers its schemas through the registry's internal listener (the
+    // public one only lets operators add versions).
+    let codec = Arc::new(EventCodec::<TestRecord>::for_events(
+        &s.registry_ops,
+        &s.prefix,
+    ));
     let relay = Relay::new(
         s.pool.clone(),
         Arc::new(KafkaBus::new(&kafka).unwrap()),

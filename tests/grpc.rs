@@ -11,6 +11,7 @@ use tonic::Code;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn content_service_health_and_reflection() {
     let mut s = Stack::new("grpc").await;
+    s.set_env("MEDIAGW__GRPC__REFLECTION", "true");
     s.start_all().await;
     let (_, a) = s
         .ingest(&title(
@@ -147,4 +148,75 @@ async fn content_service_health_and_reflection() {
         "{names:?}"
     );
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+}
+
+/// gRPC passes the same gateway as REST (issue 22): tokens checked, the caller's tier spent per
+/// call, health exempt, reflection off unless configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_calls_pass_the_gateway() {
+    let mut s = Stack::new("grpcgate").await;
+    s.seed_rate_limits();
+    s.start("api");
+    s.wait_http(&format!("{}/health/live", s.api)).await;
+    let channel = tonic::transport::Endpoint::from_shared(s.grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = ContentServiceClient::new(channel.clone());
+    let ask = || pb::GetContentRequest {
+        content_id: uuid::Uuid::new_v4().to_string(),
+    };
+
+    // A bad token is refused before the service sees the call.
+    let mut req = tonic::Request::new(ask());
+    req.metadata_mut()
+        .insert("authorization", "Bearer not-a-token".parse().unwrap());
+    let e = client.get_content(req).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+
+    // Anonymous callers get the anonymous tier (burst 5): then RESOURCE_EXHAUSTED.
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        let code = match client.get_content(ask()).await {
+            Ok(_) => Code::Ok,
+            Err(e) => e.code(),
+        };
+        codes.push(code);
+    }
+    assert!(codes[..3].iter().all(|c| *c == Code::NotFound), "{codes:?}");
+    assert_eq!(codes.last(), Some(&Code::ResourceExhausted), "{codes:?}");
+    // A signed-in caller spends their own (premium) budget.
+    let token = s.token(uuid::Uuid::new_v4(), "");
+    let mut req = tonic::Request::new(ask());
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    assert_eq!(
+        client.get_content(req).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    // Health checks are never rate limited.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for _ in 0..3 {
+        health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    // Reflection is off by default.
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    let mut refl = ServerReflectionClient::new(channel);
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut req = tonic::Request::new(futures::stream::iter(vec![req]));
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let e = refl.server_reflection_info(req).await.unwrap_err();
+    assert_eq!(e.code(), Code::Unimplemented, "{e:?}");
 }

@@ -85,10 +85,75 @@ async fn confluent_api_registers_versions_and_enforces_backward_compatibility() 
     let id2 = r["id"].as_i64().unwrap();
     assert_ne!(id1, id2);
 
-    assert_eq!(
-        call(&s, Method::GET, "/subjects", None).await.1,
-        json!(["ratings-value"])
+    // The product's own schemas were registered at start (producers only look them up); a
+    // subject of someone else's is beside them.
+    let subjects = call(&s, Method::GET, "/subjects", None).await.1;
+    let subjects: Vec<&str> = subjects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(subjects.contains(&"ratings-value"), "{subjects:?}");
+    let ingested = format!("{}content.ingested-mediagw.catalog.TitleIngested", s.prefix);
+    let sealed = format!("{}user.interaction-mediagw.privacy.Sealed", s.prefix);
+    assert!(
+        subjects.contains(&ingested.as_str()) && subjects.contains(&sealed.as_str()),
+        "{subjects:?}"
     );
+
+    // Without an operator's token: reads, and re-registering what is there (a serializer learning
+    // its id), but no new version, no delete, no level change.
+    let anonymous = |method: Method, path: &str, body: Option<Value>| {
+        let mut r = reqwest::Client::new()
+            .request(method, format!("{}{path}", s.registry))
+            .header("content-type", "application/vnd.schemaregistry.v1+json");
+        if let Some(b) = body {
+            r = r.body(b.to_string());
+        }
+        async move {
+            let resp = r.send().await.unwrap();
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (st, r) = anonymous(
+        Method::POST,
+        "/subjects/ratings-value/versions",
+        Some(json!({"schema": V1})),
+    )
+    .await;
+    assert_eq!((st, r["id"].as_i64()), (200, Some(id1)), "{r}");
+    const V3: &str = r#"{"type":"record","name":"Rating","namespace":"test","fields":[{"name":"stars","type":"int"},{"name":"tag","type":["null","string"],"default":null}]}"#;
+    let (st, r) = anonymous(
+        Method::POST,
+        "/subjects/ratings-value/versions",
+        Some(json!({"schema": V3})),
+    )
+    .await;
+    assert_eq!((st, r["error_code"].as_i64()), (403, Some(40301)), "{r}");
+    let (st, _) = anonymous(Method::DELETE, "/subjects/ratings-value", None).await;
+    assert_eq!(st, 403);
+    let (st, _) = anonymous(
+        Method::PUT,
+        "/config",
+        Some(json!({"compatibility": "NONE"})),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let (st, _) = anonymous(Method::GET, "/subjects/ratings-value/versions", None).await;
+    assert_eq!(st, 200);
+    // The registry's internal listener is for operators and deploy jobs: writes allowed there.
+    let r = reqwest::Client::new()
+        .post(format!("{}/subjects/notes-value/versions", s.registry_ops))
+        .header("content-type", "application/vnd.schemaregistry.v1+json")
+        .body(json!({"schema": V3}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     assert_eq!(
         call(&s, Method::GET, "/subjects/ratings-value/versions", None)
             .await
@@ -213,7 +278,8 @@ async fn schema_registry_converter_round_trips_through_the_embedded_registry() {
     let mut s = Stack::new("converter").await;
     s.start("registry");
     s.wait_http(&format!("{}/subjects", s.registry)).await;
-    let encoder = EasyAvroEncoder::new(SrSettings::new(s.registry.clone()));
+    // A new schema is registered through the internal listener (writes need an operator).
+    let encoder = EasyAvroEncoder::new(SrSettings::new(s.registry_ops.clone()));
     let decoder = EasyAvroDecoder::new(SrSettings::new(s.registry.clone()));
     let strategy = SubjectNameStrategy::TopicRecordNameStrategyWithSchema(
         "ratings".into(),
@@ -237,7 +303,11 @@ async fn schema_registry_converter_round_trips_through_the_embedded_registry() {
         .json()
         .await
         .unwrap();
-    assert_eq!(subjects, vec!["ratings-test.Rating".to_string()]);
+    let theirs: Vec<&String> = subjects
+        .iter()
+        .filter(|s| !s.starts_with("mgwt_"))
+        .collect();
+    assert_eq!(theirs, vec!["ratings-test.Rating"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -129,11 +129,13 @@ impl ContentService for ContentGrpc {
 }
 
 /// The gRPC router: ContentService, RecommendationService and PlaybackService (when given),
-/// grpc.health.v1 and server reflection (v1 and v1alpha).
+/// grpc.health.v1, and server reflection (v1 and v1alpha) when `reflection` is configured (it
+/// describes every method to anyone who asks: off in production).
 pub async fn routes(
     pool: PgPool,
     recommendations: Option<crate::recommend::grpc::RecommendationGrpc>,
     playback: Option<crate::playback::grpc::PlaybackGrpc>,
+    reflection: bool,
 ) -> Result<tonic::service::Routes, tonic_reflection::server::Error> {
     use crate::playback::grpc::PlaybackServiceServer;
     use crate::recommend::grpc::RecommendationServiceServer;
@@ -152,18 +154,19 @@ pub async fn routes(
             .set_serving::<PlaybackServiceServer<crate::playback::grpc::PlaybackGrpc>>()
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
     let mut routes = tonic::service::Routes::new(ContentServiceServer::new(ContentGrpc { pool }))
-        .add_service(health)
-        .add_service(reflection)
-        .add_service(reflection_alpha);
+        .add_service(health);
+    if reflection {
+        let v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        routes = routes.add_service(v1).add_service(v1alpha);
+    }
     if let Some(r) = recommendations {
         routes = routes.add_service(RecommendationServiceServer::new(r));
     }

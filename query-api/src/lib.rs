@@ -9,6 +9,7 @@ pub mod error;
 pub mod gateway;
 pub mod grpc;
 pub mod grpc_edge;
+pub mod grpc_gate;
 pub mod grpc_metrics;
 pub mod health;
 pub mod mcp;

@@ -41,6 +41,8 @@ pub struct Stack {
     /// The internal listener (metrics, health) of the process serving `api`.
     pub ops: String,
     pub registry: String,
+    /// The internal listener of the process serving the registry (writes allowed there).
+    pub registry_ops: String,
     pub grpc: String,
     env: HashMap<String, String>,
     children: HashMap<String, Child>,
@@ -225,6 +227,7 @@ impl Stack {
             api: format!("http://127.0.0.1:{api_port}"),
             ops: format!("http://127.0.0.1:{ops_port}"),
             registry: format!("http://127.0.0.1:{reg_port}"),
+            registry_ops: format!("http://127.0.0.1:{ops_port}"),
             grpc: format!("http://127.0.0.1:{grpc_port}"),
             env,
             children: HashMap::new(),
@@ -354,12 +357,18 @@ impl Stack {
             .unwrap();
         let mut cmd = self.command(&["serve", "--role", role]);
         // The process serving the API answers on the stack's operations port (`ops`); any other
-        // process gets a port of its own.
-        if !(role == "all" || role.split(',').any(|r| r.trim() == "api")) {
-            cmd.env(
-                "MEDIAGW__HTTP__INTERNAL_ADDR",
-                format!("127.0.0.1:{}", free_port()),
-            );
+        // process gets a port of its own (remembered for the registry's).
+        let has = |r: &str| role == "all" || role.split(',').any(|x| x.trim() == r);
+        if has("api") {
+            if has("registry") {
+                self.registry_ops = self.ops.clone();
+            }
+        } else {
+            let port = free_port();
+            cmd.env("MEDIAGW__HTTP__INTERNAL_ADDR", format!("127.0.0.1:{port}"));
+            if has("registry") {
+                self.registry_ops = format!("http://127.0.0.1:{port}");
+            }
         }
         let child = cmd
             .stdout(Stdio::null())

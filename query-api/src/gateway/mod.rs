@@ -45,7 +45,14 @@ impl Gatekeeper for Gate {
     async fn sign_in_attempt(&self, ip: &str) -> Result<SignInAttempt, AuthError> {
         match self
             .store
-            .admit(&format!("ip:{ip}:signin"), self.tiers.sign_in, None)
+            .admit(
+                &format!(
+                    "ip:{}:signin",
+                    ip.parse().map_or(ip.to_string(), rate_key_ip)
+                ),
+                self.tiers.sign_in,
+                None,
+            )
             .await
         {
             Ok(Admission::Limited { retry_after_s, .. }) => {
@@ -156,6 +163,21 @@ async fn sanitize_request_id(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// The address a rate bucket is keyed by: IPv4 as it is, IPv6 by its /64 (one subscriber's whole
+/// allocation: rotating addresses inside it must not buy a fresh budget).
+pub fn rate_key_ip(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 fn client_ip(req: &Request, trust_forwarded_for: bool) -> IpAddr {
     if trust_forwarded_for {
         let hop = req
@@ -176,7 +198,7 @@ fn client_ip(req: &Request, trust_forwarded_for: bool) -> IpAddr {
 
 /// The bearer token of a request: the `Authorization` header, or (WebSocket upgrades only, where
 /// browsers cannot set headers) the `access_token` query parameter.
-fn bearer(req: &Request) -> Result<Option<String>, ApiError> {
+pub fn bearer(req: &Request) -> Result<Option<String>, ApiError> {
     if let Some(v) = req.headers().get(header::AUTHORIZATION) {
         let v = v
             .to_str()
@@ -209,8 +231,9 @@ async fn admit(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> R
     if path.starts_with("/health") || path == "/metrics" || path.starts_with("/.well-known/") {
         return next.run(req).await;
     }
-    let ip = client_ip(&req, gate.trust_forwarded_for);
-    req.extensions_mut().insert(ClientIp(ip));
+    let client = client_ip(&req, gate.trust_forwarded_for);
+    req.extensions_mut().insert(ClientIp(client));
+    let ip = rate_key_ip(client);
     let auth_server = path.starts_with("/oauth/") || path.starts_with("/device");
     let caller: Option<Caller> = if auth_server {
         // Client authentication there is HTTP Basic, not a bearer token.
@@ -322,4 +345,23 @@ async fn track(req: Request, next: Next) -> Response {
         .record(start.elapsed().as_secs_f64());
     metrics::counter!("http_requests_total", "endpoint" => route, "method" => method, "status" => status).increment(1);
     resp
+}
+
+#[cfg(test)]
+mod rate_key_tests {
+    use super::rate_key_ip;
+
+    #[test]
+    fn ipv6_addresses_of_one_subscriber_share_a_bucket() {
+        let a = rate_key_ip("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = rate_key_ip("2001:db8:1:2:bbbb:cccc::9".parse().unwrap());
+        let other = rate_key_ip("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert_eq!(rate_key_ip("192.0.2.7".parse().unwrap()), "192.0.2.7");
+        assert_eq!(
+            rate_key_ip("::ffff:192.0.2.7".parse().unwrap()),
+            "192.0.2.7"
+        );
+    }
 }

@@ -13,6 +13,26 @@ use super::store::{RegistryError, RegistryStore};
 
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
+/// Marks a request allowed to change the registry (new versions, deletes, compatibility levels):
+/// set by the serving process for an operator's token (role `admin`) and on the internal
+/// listener. Everyone else may read, and may "register" a schema that is already registered
+/// (what a producer's serializer does to learn its id), nothing more.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteAccess;
+
+type Access = Option<axum::Extension<WriteAccess>>;
+
+fn require_write(access: &Access) -> Result<(), ApiError> {
+    access.map(|_| ()).ok_or_else(|| {
+        ApiError(
+            StatusCode::FORBIDDEN,
+            40301,
+            "changing the registry needs an operator token (role admin) or the internal listener"
+                .into(),
+        )
+    })
+}
+
 pub fn router(store: RegistryStore) -> Router {
     Router::new()
         .route("/", get(|| async { reply(json!({})) }))
@@ -160,10 +180,24 @@ async fn raw_version(
 
 async fn register(
     State(s): State<RegistryStore>,
+    access: Access,
     Path(subject): Path<String>,
     bytes: Bytes,
 ) -> Res {
     let b = schema_body(&bytes)?;
+    if access.is_none() {
+        // Idempotent re-registration is a lookup; a new version needs write access.
+        return match s
+            .lookup(&subject, &b.schema, b.schema_type.as_deref())
+            .await
+        {
+            Ok(v) => Ok(reply(json!({"id": v.id}))),
+            Err(RegistryError::SchemaNotFound(_) | RegistryError::SubjectNotFound(_)) => {
+                require_write(&access).map(|()| reply(json!({})))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
     let id = s
         .register(&subject, &b.schema, b.schema_type.as_deref())
         .await?;
@@ -178,7 +212,12 @@ async fn lookup(State(s): State<RegistryStore>, Path(subject): Path<String>, byt
     )))
 }
 
-async fn delete_subject(State(s): State<RegistryStore>, Path(subject): Path<String>) -> Res {
+async fn delete_subject(
+    State(s): State<RegistryStore>,
+    access: Access,
+    Path(subject): Path<String>,
+) -> Res {
+    require_write(&access)?;
     Ok(reply(json!(s.delete_subject(&subject).await?)))
 }
 
@@ -219,7 +258,8 @@ async fn global_config(State(s): State<RegistryStore>) -> Res {
     Ok(reply(json!({"compatibilityLevel": level})))
 }
 
-async fn set_global_config(State(s): State<RegistryStore>, bytes: Bytes) -> Res {
+async fn set_global_config(State(s): State<RegistryStore>, access: Access, bytes: Bytes) -> Res {
+    require_write(&access)?;
     let b: ConfigBody = body(&bytes)?;
     Ok(reply(
         json!({"compatibility": s.set_level(None, &b.compatibility).await?.as_str()}),
@@ -235,9 +275,11 @@ async fn subject_config(State(s): State<RegistryStore>, Path(subject): Path<Stri
 
 async fn set_subject_config(
     State(s): State<RegistryStore>,
+    access: Access,
     Path(subject): Path<String>,
     bytes: Bytes,
 ) -> Res {
+    require_write(&access)?;
     let b: ConfigBody = body(&bytes)?;
     Ok(reply(
         json!({"compatibility": s.set_level(Some(&subject), &b.compatibility).await?.as_str()}),

@@ -9,5 +9,5 @@ mod http;
 mod store;
 
 pub use compat::{check, Compatibility};
-pub use http::router;
+pub use http::{router, WriteAccess};
 pub use store::{RegistryError, RegistryStore};
