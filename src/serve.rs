@@ -199,6 +199,26 @@ pub async fn serve(
             }
         });
         let (tokens, gate) = gateway(&app, &mut tasks, &shutdown).await?;
+        // Sessions, codes, refresh rows and revocations that can no longer be used, every 10 min.
+        tasks.spawn({
+            let (pool, token) = (app.pool.clone(), shutdown.clone());
+            async move {
+                loop {
+                    match mediagw_auth::store::purge_expired(&pool).await {
+                        Ok(counts) => {
+                            for (table, n) in counts.into_iter().filter(|(_, n)| *n > 0) {
+                                tracing::info!(table, rows = n, "expired auth rows removed");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "auth cleanup failed"),
+                    }
+                    tokio::select! {
+                        _ = token.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+                    }
+                }
+            }
+        });
         let accounts: Arc<dyn mediagw_query_api::account::Accounts> =
             Arc::new(app.accounts(Some(gate.store.clone()))?);
         let grpc_tokens = tokens.clone();

@@ -463,6 +463,39 @@ async fn code_flow_with_pkce_refresh_rotation_and_revocation() {
         .expect("revoke");
     assert_eq!(me(&s, &access4).await.0, 401);
 
+    // A family lives 90 days at most, however often it is refreshed (issue 22).
+    let (_, old) = code_flow(
+        &s,
+        &phone_id,
+        "com.example.mg:/cb",
+        "ann@example.com",
+        &scopes,
+    )
+    .await;
+    sqlx::query("UPDATE auth.refresh_tokens SET created_at = created_at - interval '91 days' WHERE revoked_at IS NULL")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let last = client
+        .exchange_refresh_token(&RefreshToken::new(old))
+        .request_async(&http)
+        .await
+        .expect("the family's last refresh")
+        .refresh_token()
+        .unwrap()
+        .secret()
+        .clone();
+    let expired = client
+        .exchange_refresh_token(&RefreshToken::new(last))
+        .request_async(&http)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        oauth_error(expired),
+        "invalid_grant",
+        "the family outlived its lifetime"
+    );
+
     // Sign-ins, issuance and revocations are audit events, published on `auth.audit`.
     let kinds: Vec<String> = sqlx::query_scalar(
         "SELECT event_type FROM events WHERE aggregate_type = 'auth_audit' ORDER BY aggregate_id",
@@ -1433,5 +1466,173 @@ async fn seed_rate_limits_and_gateway_layers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("/v1/openapi.json"));
+    // The page's script is pinned (version and Subresource Integrity) and fenced by a CSP.
+    let csp = header(&r, "content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let html = r.text().await.unwrap();
+    assert!(html.contains("/v1/openapi.json"));
+    assert!(
+        html.contains("integrity=\"sha384-") && html.contains("@scalar/api-reference@1."),
+        "{html}"
+    );
+}
+
+/// Sign-in limits per account (issue 22): failed passwords make the account back off whatever
+/// address the guesses come from, while someone else signing in from the same address (a NAT)
+/// is not locked out by the guesser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_limits_are_per_account_with_backoff() {
+    let mut s = Stack::new("auth_backoff").await;
+    s.seed_rate_limits();
+    s.start_all().await;
+    add_user(&s, "ann@example.com", false);
+    add_user(&s, "bob@example.com", false);
+    add_client(
+        &s,
+        &[
+            "--name",
+            "App",
+            "--client-id",
+            "app",
+            "--redirect-uri",
+            "http://127.0.0.1:9/cb",
+        ],
+    );
+    let (challenge, _verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut u = url::Url::parse(&format!("{PUBLIC}/oauth/authorize")).unwrap();
+    u.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "app")
+        .append_pair("redirect_uri", "http://127.0.0.1:9/cb")
+        .append_pair("state", "s")
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256");
+    let url = u.to_string();
+
+    let mut statuses = vec![];
+    for _ in 0..5 {
+        statuses.push(
+            sign_in(&s, &url, "ann@example.com", "wrong password", "approve")
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses, [401; 5]);
+    // Ann's account now waits, even for the right password…
+    let (st, _) = sign_in(&s, &url, "ann@example.com", PASSWORD, "approve").await;
+    assert_eq!(st, 429);
+    // …while Bob, behind the same address, signs in (the old per-address budget of 5 was spent).
+    let (st, p) = sign_in(&s, &url, "bob@example.com", PASSWORD, "approve").await;
+    assert_eq!(st, 303, "{p:?}");
+    assert!(param(&p, "code").is_some(), "{p:?}");
+    // What is counted names nobody.
+    let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT account FROM auth.sign_in_failures")
+        .fetch_all(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(!String::from_utf8_lossy(&rows[0]).contains("ann"));
+    // The backoff is short at first; a success clears it.
+    let started = std::time::Instant::now();
+    loop {
+        let (st, _) = sign_in(&s, &url, "ann@example.com", PASSWORD, "approve").await;
+        if st == 303 {
+            break;
+        }
+        assert_eq!(st, 429);
+        assert!(started.elapsed().as_secs() < 20, "Ann is still locked out");
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    }
+    assert_eq!(
+        s.count("SELECT count(*) FROM auth.sign_in_failures").await,
+        0
+    );
+}
+
+/// A browser can sign out of the auth server (issue 22): the session row goes and its cookie is
+/// cleared; a cross-site form without the session's CSRF token cannot do it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sessions_sign_out() {
+    let mut s = Stack::new("auth_signout").await;
+    s.start("api");
+    s.wait_http(&format!("{}/health/live", s.api)).await;
+    add_user(&s, "ann@example.com", false);
+    add_client(
+        &s,
+        &[
+            "--name",
+            "App",
+            "--client-id",
+            "app",
+            "--redirect-uri",
+            "http://127.0.0.1:9/cb",
+        ],
+    );
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let authorize = format!(
+        "{}/oauth/authorize?response_type=code&client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&state=s&code_challenge={}&code_challenge_method=S256",
+        s.api,
+        challenge.as_str()
+    );
+    // Sign in through the consent page: the answer sets the session cookie.
+    let (login_cookie, html) =
+        cookie_and_page(browser().get(&authorize).send().await.unwrap()).await;
+    let mut form = query(&authorize);
+    form.extend([
+        ("email".to_string(), "ann@example.com".to_string()),
+        ("password".to_string(), PASSWORD.to_string()),
+        ("decision".to_string(), "approve".to_string()),
+        ("csrf".to_string(), hidden_value(&html, "csrf")),
+    ]);
+    let r = browser()
+        .post(format!("{}/oauth/authorize", s.api))
+        .header("cookie", login_cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("mg_session="))
+        .expect("a session cookie");
+    assert_eq!(s.count("SELECT count(*) FROM auth.sessions").await, 1);
+    // The signed-in page carries the session's CSRF token.
+    let page = browser()
+        .get(&authorize)
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let csrf = hidden_value(&page.text().await.unwrap(), "csrf");
+
+    let forged = browser()
+        .post(format!("{}/oauth/signout", s.api))
+        .header("cookie", &session)
+        .form(&[("csrf", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(s.count("SELECT count(*) FROM auth.sessions").await, 1);
+    let out = browser()
+        .post(format!("{}/oauth/signout", s.api))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let cleared = header(&out, "set-cookie").unwrap_or_default();
+    assert!(
+        cleared.starts_with("mg_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    assert_eq!(s.count("SELECT count(*) FROM auth.sessions").await, 0);
 }

@@ -138,18 +138,24 @@ async fn every_metric_the_dashboards_and_alerts_read_is_exported() {
         limited |= r.status() == 429;
     }
     assert!(limited, "the anonymous tier answers 429 past its burst");
-    // One gRPC call.
+    // One gRPC call (signed in: the anonymous budget of this address is spent above, and gRPC
+    // answers to the same gateway).
     let mut grpc =
         mediagw_query_api::grpc::pb::content_service_client::ContentServiceClient::connect(
             s.grpc.clone(),
         )
         .await
         .unwrap();
-    let _ = grpc
-        .get_content(mediagw_query_api::grpc::pb::GetContentRequest {
-            content_id: heat.clone(),
-        })
-        .await;
+    let mut call = tonic::Request::new(mediagw_query_api::grpc::pb::GetContentRequest {
+        content_id: heat.clone(),
+    });
+    call.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", s.token(uuid::Uuid::new_v4(), ""))
+            .parse()
+            .unwrap(),
+    );
+    let _ = grpc.get_content(call).await;
 
     let wanted: BTreeSet<String> = lines("infra/observability/referenced-metrics.txt")
         .difference(&lines("infra/observability/external-metrics.txt"))

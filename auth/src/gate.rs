@@ -17,8 +17,14 @@ pub enum SignInAttempt {
 
 #[async_trait]
 pub trait Gatekeeper: Send + Sync {
-    /// Spends one attempt of `ip`'s sign-in budget (passwords, user codes, registrations).
-    async fn sign_in_attempt(&self, ip: &str) -> Result<SignInAttempt, AuthError>;
+    /// Spends one attempt of the sign-in budget (passwords, user codes, registrations): of `ip`
+    /// for `account` (an opaque key of the address signed into) when given, plus a wider one of
+    /// `ip` alone; of `ip` alone otherwise.
+    async fn sign_in_attempt(
+        &self,
+        ip: &str,
+        account: Option<&str>,
+    ) -> Result<SignInAttempt, AuthError>;
 
     /// Denies the access token `jti` at the gateway until it would have expired anyway.
     async fn deny(&self, jti: Uuid, until: DateTime<Utc>) -> Result<(), AuthError>;

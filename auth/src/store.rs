@@ -233,6 +233,56 @@ pub async fn session(pool: &PgPool, token: &str) -> Result<Option<(User, String)
     Ok(row.map(|r| (user(&r), r.get("csrf"))))
 }
 
+/// Ends a browser session (sign-out).
+pub async fn delete_session(pool: &PgPool, token: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM auth.sessions WHERE token_hash = $1")
+            .bind(hash(token))
+            .execute(pool)
+            .await?
+            .rows_affected()
+            > 0,
+    )
+}
+
+/// Rows that can no longer be used: expired sessions, used or expired codes, refresh tokens past
+/// their expiry, revocations of tokens that expired anyway, sign-in failures idle for a day.
+/// Returns how many rows went, per table.
+pub async fn purge_expired(pool: &PgPool) -> Result<Vec<(&'static str, u64)>, sqlx::Error> {
+    let statements: [(&str, &str); 6] = [
+        (
+            "auth.sessions",
+            "DELETE FROM auth.sessions WHERE expires_at < now()",
+        ),
+        (
+            "auth.authorization_codes",
+            "DELETE FROM auth.authorization_codes WHERE expires_at < now() - interval '1 hour'",
+        ),
+        (
+            "auth.device_codes",
+            "DELETE FROM auth.device_codes WHERE expires_at < now() - interval '1 hour'",
+        ),
+        (
+            "auth.refresh_tokens",
+            "DELETE FROM auth.refresh_tokens WHERE expires_at < now() AND access_exp < now()",
+        ),
+        (
+            "auth.revoked_access_tokens",
+            "DELETE FROM auth.revoked_access_tokens WHERE expires_at < now()",
+        ),
+        (
+            "auth.sign_in_failures",
+            "DELETE FROM auth.sign_in_failures WHERE last_failure_at < now() - interval '1 day'
+               AND (locked_until IS NULL OR locked_until < now())",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (table, sql) in statements {
+        out.push((table, sqlx::query(sql).execute(pool).await?.rows_affected()));
+    }
+    Ok(out)
+}
+
 pub struct NewCode<'a> {
     pub client_id: &'a str,
     pub user_id: Uuid,
@@ -400,12 +450,12 @@ pub async fn insert_refresh(
     tx: &mut Transaction<'_, Postgres>,
     r: &NewRefresh<'_>,
 ) -> Result<String, sqlx::Error> {
-    let (token, hash) = new_secret();
+    let (token, token_hash) = new_secret();
     sqlx::query(
         "INSERT INTO auth.refresh_tokens (token_hash, family_id, user_id, client_id, scope, device_id, access_jti, access_exp, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(hash)
+    .bind(&token_hash)
     .bind(r.family_id)
     .bind(r.user_id)
     .bind(r.client_id)
@@ -414,6 +464,18 @@ pub async fn insert_refresh(
     .bind(r.access_jti)
     .bind(r.access_exp)
     .bind(Utc::now() + r.ttl)
+    .execute(&mut **tx)
+    .await?;
+    // A family's tokens never outlive its absolute lifetime, however often it rotates.
+    sqlx::query(
+        "UPDATE auth.refresh_tokens SET expires_at = LEAST(expires_at,
+             (SELECT min(created_at) FROM auth.refresh_tokens WHERE family_id = $2)
+               + make_interval(days => $3))
+         WHERE token_hash = $1",
+    )
+    .bind(&token_hash)
+    .bind(r.family_id)
+    .bind(mediagw_domain::auth::REFRESH_FAMILY_MAX_DAYS)
     .execute(&mut **tx)
     .await?;
     Ok(token)
@@ -457,6 +519,51 @@ pub async fn record_revoked(
     .bind(&exps)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Seconds the account must still wait before its next sign-in attempt (0: none).
+pub async fn sign_in_wait(pool: &PgPool, account: &[u8]) -> Result<u64, sqlx::Error> {
+    let left: Option<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM locked_until - now())::float8 FROM auth.sign_in_failures
+         WHERE account = $1 AND locked_until > now()",
+    )
+    .bind(account)
+    .fetch_optional(pool)
+    .await?;
+    Ok(left.map_or(0, |s| s.ceil().max(1.0) as u64))
+}
+
+/// Counts a failed sign-in and sets the account's backoff; returns the wait now in force (s).
+pub async fn sign_in_failed(pool: &PgPool, account: &[u8]) -> Result<u64, sqlx::Error> {
+    let failures: i32 = sqlx::query_scalar(
+        "INSERT INTO auth.sign_in_failures (account, failures) VALUES ($1, 1)
+         ON CONFLICT (account) DO UPDATE SET failures = auth.sign_in_failures.failures + 1,
+                                             last_failure_at = now()
+         RETURNING failures",
+    )
+    .bind(account)
+    .fetch_one(pool)
+    .await?;
+    let wait = mediagw_domain::auth::sign_in_backoff_s(failures.max(0) as u32);
+    if wait > 0 {
+        sqlx::query(
+            "UPDATE auth.sign_in_failures SET locked_until = now() + make_interval(secs => $2)
+             WHERE account = $1",
+        )
+        .bind(account)
+        .bind(wait as f64)
+        .execute(pool)
+        .await?;
+    }
+    Ok(wait)
+}
+
+pub async fn sign_in_succeeded(pool: &PgPool, account: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM auth.sign_in_failures WHERE account = $1")
+        .bind(account)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

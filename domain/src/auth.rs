@@ -250,6 +250,26 @@ pub fn check_password(p: &str) -> Result<(), String> {
 }
 
 /// A plausible e-mail address (one `@`, a dot in the domain, no spaces); stored lower-cased.
+/// A refresh-token family (one sign-in on one device) ends this long after the sign-in, however
+/// often it is refreshed: a stolen refresh token cannot live forever by rotating.
+pub const REFRESH_FAMILY_MAX_DAYS: i32 = 90;
+
+/// Failed sign-ins an account may have in a row before it backs off.
+pub const FREE_SIGN_IN_FAILURES: u32 = 4;
+/// The longest an account backs off.
+pub const MAX_SIGN_IN_BACKOFF_S: u64 = 900;
+
+/// How long an account waits after `failures` consecutive failed sign-ins: nothing for the first
+/// few (typos), then 2 s, 4 s, 8 s … up to 15 minutes. Slows a guesser spread over many addresses
+/// without locking the owner out for long.
+pub fn sign_in_backoff_s(failures: u32) -> u64 {
+    if failures <= FREE_SIGN_IN_FAILURES {
+        return 0;
+    }
+    let exp = (failures - FREE_SIGN_IN_FAILURES).min(20);
+    (1u64 << exp).min(MAX_SIGN_IN_BACKOFF_S)
+}
+
 pub fn normalize_email(e: &str) -> Result<String, String> {
     let e = e.trim().to_lowercase();
     let ok = e.len() <= 254
@@ -379,6 +399,20 @@ impl AuditEvent {
             AuditEvent::ClientRegistered { by, .. } => *by,
             AuditEvent::SigningKeyRotated { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn a_few_typos_cost_nothing_then_the_wait_doubles_up_to_a_cap() {
+        assert_eq!((1..=4).map(sign_in_backoff_s).sum::<u64>(), 0);
+        assert_eq!(sign_in_backoff_s(5), 2);
+        assert_eq!(sign_in_backoff_s(6), 4);
+        assert_eq!(sign_in_backoff_s(12), 256);
+        assert_eq!(sign_in_backoff_s(40), MAX_SIGN_IN_BACKOFF_S);
     }
 }
 

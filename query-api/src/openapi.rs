@@ -58,7 +58,7 @@ use crate::sync::{
         accounts::register, accounts::me, clients::create_client,
         authorize, token, device_authorization, revoke, device_page, jwks, metadata,
         ingest, resolution_pending, resolution_decide,
-        user_export, user_import, user_erase,
+        user_export, user_import, user_erase, signout,
         health_live, openapi_json,
     ),
     components(schemas(
@@ -129,15 +129,43 @@ async fn openapi_json() -> Response {
     r
 }
 
-/// A reference page rendered in the browser from the document (Scalar, loaded from its CDN).
-async fn docs() -> Html<&'static str> {
-    Html(
+/// Scalar's standalone bundle, pinned by version and Subresource Integrity (the npm tarball's
+/// `dist/browser/standalone.js`, which jsDelivr serves byte for byte): a changed file is refused
+/// by the browser instead of running on the auth server's origin.
+const SCALAR: &str =
+    "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.46.4/dist/browser/standalone.js";
+const SCALAR_SRI: &str = "sha384-BbTs28WithFYxTDCiH0YPK5tv3MflhBVpABoMjfb9UqXa/hegSE9I4THoddKejMF";
+
+/// What the docs page may load: the pinned script, its styles and fonts, and this API.
+const DOCS_CSP: &str = "default-src 'none'; script-src https://cdn.jsdelivr.net; \
+    style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.scalar.com; \
+    font-src https://cdn.jsdelivr.net https://fonts.scalar.com; img-src 'self' data:; \
+    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// A reference page rendered in the browser from the document.
+async fn docs() -> Response {
+    let page = format!(
         "<!doctype html><html><head><title>Media Gateway API</title><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>\
          <noscript>The machine-readable description is at <a href=\"/v1/openapi.json\">/v1/openapi.json</a>.</noscript>\
-         <script id=\"api-reference\" data-url=\"/v1/openapi.json\"></script>\
-         <script src=\"https://cdn.jsdelivr.net/npm/@scalar/api-reference\"></script></body></html>",
-    )
+         <script id=\"api-reference\" type=\"application/json\" data-url=\"/v1/openapi.json\"></script>\
+         <script src=\"{SCALAR}\" integrity=\"{SCALAR_SRI}\" crossorigin=\"anonymous\"></script></body></html>"
+    );
+    let mut r = Html(page).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
 }
 
 // ---- shared bodies
@@ -594,3 +622,10 @@ fn user_import() {}
     responses((status = 200, body = ErasureReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[allow(dead_code)]
 fn user_erase() {}
+
+#[utoipa::path(post, path = "/oauth/signout", tag = "auth",
+    request_body(content = String, description = "`csrf=<the session's CSRF token>` (form-encoded, from the signed-in page)", content_type = "application/x-www-form-urlencoded"),
+    description = "Ends the browser's session on the auth server and clears its cookie. Without a session: nothing to do (200).",
+    responses((status = 200, description = "signed out (HTML page)", content_type = "text/html"), (status = 403, description = "missing or wrong CSRF token (HTML page)", content_type = "text/html")))]
+#[allow(dead_code)]
+fn signout() {}

@@ -41,7 +41,7 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     let r = json_body(body)?;
     // Each registration costs an argon2 hash: it spends the per-IP sign-in budget.
-    if let Err(retry_after_s) = s.sign_in_budget(ip).await {
+    if let Err(retry_after_s) = s.sign_in_budget(ip, None).await {
         return Err(ApiError::RateLimited { retry_after_s });
     }
     let email = rules::normalize_email(&r.email).map_err(|m| ApiError::BadRequest {

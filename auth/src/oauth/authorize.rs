@@ -13,7 +13,7 @@ use mediagw_domain::auth::{self as rules, Scopes};
 use serde::Deserialize;
 
 use super::server::AuthServer;
-use super::session::{login_csrf_ok, login_token, rate_limited_page, with_cookie};
+use super::session::{login_csrf_ok, login_token, rate_limited_page, with_cookie, SignIn};
 use crate::caller::ClientIp;
 use crate::pages;
 use crate::store::{self, Client};
@@ -176,7 +176,7 @@ pub(super) async fn authorize_page(
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let (login, set) = login_token(&headers, s.settings.issuer.starts_with("https://"));
+    let (login, set) = login_token(&headers, s.secure_cookies());
     let who = match &session {
         Some((u, csrf)) => pages::Who::Session {
             email: &u.email,
@@ -241,10 +241,10 @@ pub(super) async fn authorize_submit(
             user
         }
         (_, password) => {
-            if !login_csrf_ok(&headers, p.csrf.as_deref()) {
+            if !login_csrf_ok(&headers, s.secure_cookies(), p.csrf.as_deref()) {
                 return pages::error(StatusCode::FORBIDDEN, "the form expired; reload the page");
             }
-            if let Err(wait) = s.sign_in_budget(ip).await {
+            if let Err(wait) = s.sign_in_budget(ip, p.email.as_deref()).await {
                 return rate_limited_page(wait);
             }
             let found = match s
@@ -255,11 +255,13 @@ pub(super) async fn authorize_submit(
                 )
                 .await
             {
-                Ok(u) => u,
+                Ok(SignIn::Ok(u)) => Some(u),
+                Ok(SignIn::Wrong) => None,
+                Ok(SignIn::Wait(wait)) => return rate_limited_page(wait),
                 Err(e) => return ApiError::from(e).into_response(),
             };
             let Some(user) = found else {
-                let (login, _) = login_token(&headers, s.settings.issuer.starts_with("https://"));
+                let (login, _) = login_token(&headers, s.secure_cookies());
                 return pages::consent(
                     "/oauth/authorize",
                     &a.client.name,

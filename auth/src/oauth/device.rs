@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::error::{no_store, read_form, OAuthError};
 use super::server::{AuthServer, DEVICE_GRANT};
-use super::session::{login_csrf_ok, login_token, rate_limited_page, with_cookie};
+use super::session::{login_csrf_ok, login_token, rate_limited_page, with_cookie, SignIn};
 use crate::caller::ClientIp;
 use crate::pages;
 use crate::store;
@@ -92,7 +92,7 @@ pub(super) async fn device_page(
     Query(q): Query<DeviceEntry>,
 ) -> Response {
     let signed_in = matches!(s.session(&headers).await, Ok(Some(_)));
-    let (login, set) = login_token(&headers, s.settings.issuer.starts_with("https://"));
+    let (login, set) = login_token(&headers, s.secure_cookies());
     let page = pages::device_entry(
         q.user_code.as_deref().unwrap_or_default(),
         signed_in,
@@ -114,7 +114,7 @@ pub(super) async fn device_submit(
         return pages::error(StatusCode::BAD_REQUEST, "the form could not be read");
     };
     // Every guess at a user code spends the per-IP sign-in budget.
-    if let Err(wait) = s.sign_in_budget(ip).await {
+    if let Err(wait) = s.sign_in_budget(ip, None).await {
         return rate_limited_page(wait);
     }
     let typed = f.user_code.clone().unwrap_or_default();
@@ -122,7 +122,7 @@ pub(super) async fn device_submit(
         Ok(x) => x,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let (login, set_login) = login_token(&headers, s.settings.issuer.starts_with("https://"));
+    let (login, set_login) = login_token(&headers, s.secure_cookies());
     let invalid = |signed_in: bool| {
         let page = pages::device_entry(
             &typed,
@@ -145,7 +145,7 @@ pub(super) async fn device_submit(
     let (user, csrf) = match session {
         Some(x) => x,
         None => {
-            if !login_csrf_ok(&headers, f.csrf.as_deref()) {
+            if !login_csrf_ok(&headers, s.secure_cookies(), f.csrf.as_deref()) {
                 return pages::error(StatusCode::FORBIDDEN, "the form expired; reload the page");
             }
             let found = match s
@@ -156,7 +156,9 @@ pub(super) async fn device_submit(
                 )
                 .await
             {
-                Ok(u) => u,
+                Ok(SignIn::Ok(u)) => Some(u),
+                Ok(SignIn::Wrong) => None,
+                Ok(SignIn::Wait(wait)) => return rate_limited_page(wait),
                 Err(e) => return ApiError::from(e).into_response(),
             };
             let Some(user) = found else {
@@ -211,7 +213,7 @@ pub(super) async fn device_approve(
         return pages::error(StatusCode::BAD_REQUEST, "the form could not be read");
     };
     // The code is named again here, so this is a guess as well.
-    if let Err(wait) = s.sign_in_budget(ip).await {
+    if let Err(wait) = s.sign_in_budget(ip, None).await {
         return rate_limited_page(wait);
     }
     let (user, csrf) = match s.session(&headers).await {

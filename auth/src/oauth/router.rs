@@ -30,6 +30,7 @@ pub fn router(server: Arc<AuthServer>) -> Router {
         .route("/oauth/device/token", post(token))
         .route("/oauth/device", post(device_authorization))
         .route("/oauth/revoke", post(revoke))
+        .route("/oauth/signout", post(super::session::sign_out))
         .route("/device", get(device_page).post(device_submit))
         .route("/device/approve", post(device_approve))
         .route("/.well-known/jwks.json", get(jwks))

@@ -42,25 +42,39 @@ pub struct Gate {
 /// list, both in the gate's store.
 #[async_trait::async_trait]
 impl Gatekeeper for Gate {
-    async fn sign_in_attempt(&self, ip: &str) -> Result<SignInAttempt, AuthError> {
-        match self
-            .store
-            .admit(
-                &format!(
-                    "ip:{}:signin",
-                    ip.parse().map_or(ip.to_string(), rate_key_ip)
-                ),
-                self.tiers.sign_in,
-                None,
-            )
-            .await
-        {
-            Ok(Admission::Limited { retry_after_s, .. }) => {
-                Ok(SignInAttempt::Limited { retry_after_s })
+    async fn sign_in_attempt(
+        &self,
+        ip: &str,
+        account: Option<&str>,
+    ) -> Result<SignInAttempt, AuthError> {
+        let ip = ip.parse().map_or(ip.to_string(), rate_key_ip);
+        let policy = self.tiers.sign_in;
+        let mut buckets = vec![];
+        match account {
+            Some(a) => {
+                // Guessing one account from one address is the sign-in tier; an address trying
+                // many accounts (spraying) has ten times that in all.
+                buckets.push((format!("ip:{ip}:signin:{a}"), policy));
+                buckets.push((
+                    format!("ip:{ip}:signin"),
+                    RatePolicy {
+                        requests_per_minute: policy.requests_per_minute.saturating_mul(10),
+                        burst: policy.burst.saturating_mul(10),
+                    },
+                ));
             }
-            Ok(_) => Ok(SignInAttempt::Allowed),
-            Err(e) => Err(AuthError::Gate(e.to_string())),
+            None => buckets.push((format!("ip:{ip}:signin"), policy)),
         }
+        for (key, policy) in buckets {
+            match self.store.admit(&key, policy, None).await {
+                Ok(Admission::Limited { retry_after_s, .. }) => {
+                    return Ok(SignInAttempt::Limited { retry_after_s })
+                }
+                Ok(_) => {}
+                Err(e) => return Err(AuthError::Gate(e.to_string())),
+            }
+        }
+        Ok(SignInAttempt::Allowed)
     }
 
     /// Effective on this instance at once; spread to the others through Redis, retried in the
