@@ -129,6 +129,32 @@ async fn history_imports_and_the_export_round_trips() {
     assert_eq!(st, 200, "{report}");
     assert_eq!(report["sync_operations"], 1, "{report}");
 
+    // A long diary (one commit of hundreds of events, across snapshot boundaries) imported twice
+    // records nothing twice: the aggregate's snapshot holds the whole commit.
+    let mut long = String::from("Date,Name,Year,Letterboxd URI,Rating,Rewatch,Tags,Watched Date\n");
+    for i in 0..157 {
+        let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Duration::days(i);
+        long.push_str(&format!(
+            "{day},Heat,1995,https://boxd.it/h{i},4,Yes,,{day}\n"
+        ));
+    }
+    let (st, first) = import(&s, ann, "letterboxd", None, &long).await;
+    assert_eq!(
+        (st, first["feedback_recorded"].as_u64()),
+        (200, Some(314)),
+        "{first}"
+    );
+    let (st, again) = import(&s, ann, "letterboxd", None, &long).await;
+    assert_eq!(
+        (
+            st,
+            again["feedback_recorded"].as_u64(),
+            again["duplicates"].as_u64()
+        ),
+        (200, Some(0), Some(314)),
+        "{again}"
+    );
+
     // Malformed files: refused whole, each problem with its line, nothing written.
     let before = user_events(&s, ann).await;
     let bad = "Date,Name,Year,Letterboxd URI,Rating\n\
@@ -173,7 +199,7 @@ async fn history_imports_and_the_export_round_trips() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|h| h["signal"] == "rated")
+        .find(|h| h["signal"] == "rated" && h["at"].as_str().unwrap().starts_with("2024-01-01"))
         .unwrap();
     assert_eq!(
         (

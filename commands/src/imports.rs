@@ -80,10 +80,18 @@ impl HistoryImporter {
         let mut ops = Vec::new();
         for (item, r) in parsed.items.iter().zip(ref_of) {
             let Some(m) = matches[r] else {
-                report.unmatched.push(Unmatched {
-                    line: item.line,
-                    title: item.title.to_string(),
-                });
+                // One line may hold several entries (a diary row: watched and rated): named once.
+                let title = item.title.to_string();
+                if !report
+                    .unmatched
+                    .last()
+                    .is_some_and(|u| u.line == item.line && u.title == title)
+                {
+                    report.unmatched.push(Unmatched {
+                        line: item.line,
+                        title,
+                    });
+                }
                 continue;
             };
             report.matched += 1;

@@ -486,6 +486,17 @@ struct Csv {
     records: Vec<(usize, csv::StringRecord)>,
 }
 
+/// The line a record starting at byte `at` is on. Counted from the text (the reader's own line
+/// count is one short for CRLF files: a record "starts" at the `\n` of the previous `\r\n`).
+fn record_line(text: &str, at: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut at = at.min(bytes.len());
+    while at < bytes.len() && (bytes[at] == b'\r' || bytes[at] == b'\n') {
+        at += 1;
+    }
+    line_of(text, at)
+}
+
 fn read_csv(text: &str) -> Result<Csv, Vec<LineError>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -506,14 +517,18 @@ fn read_csv(text: &str) -> Result<Csv, Vec<LineError>> {
     for r in reader.records() {
         match r {
             Ok(r) => {
-                let line = r.position().map(|p| p.line() as usize).unwrap_or(0);
+                let line = r
+                    .position()
+                    .map_or(0, |p| record_line(text, p.byte() as usize));
                 if r.iter().all(|f| f.trim().is_empty()) {
                     continue;
                 }
                 records.push((line, r));
             }
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                let line = e
+                    .position()
+                    .map_or(0, |p| record_line(text, p.byte() as usize));
                 errors.push(line, format!("malformed CSV: {e}"));
             }
         }
@@ -942,6 +957,17 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e[0].line, 2, "{e:?}");
+    }
+
+    #[test]
+    fn line_numbers_hold_for_crlf_files() {
+        let crlf =
+            "Date,Name,Year,Letterboxd URI\r\n2024-03-01,Alien,1979,u\r\n2024-03-02,Up,20x9,u\r\n";
+        let e = parse(HistoryFormat::Letterboxd, Some(ListKind::Watched), crlf).unwrap_err();
+        assert_eq!(e[0].line, 3, "{e:?}");
+        let ok = "Date,Name,Year,Letterboxd URI\r\n2024-03-01,Alien,1979,u\r\n";
+        let p = parse(HistoryFormat::Letterboxd, Some(ListKind::Watched), ok).unwrap();
+        assert_eq!(p.items[0].line, 2);
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct Committed<E> {
 pub struct Repository<A: Aggregate> {
     store: PersistedEventStore<PostgresEventRepository, Bound<A>>,
     retry: RetryPolicy,
+    /// Snapshot interval (`None`: no snapshots) and the pool to complete snapshots with.
+    snapshots: Option<(usize, PgPool)>,
 }
 
 impl<A: Aggregate> Repository<A>
@@ -61,15 +63,75 @@ where
     pub fn new(pool: PgPool, retry: RetryPolicy) -> Self {
         let store = PersistedEventStore::new_event_store(PostgresEventRepository::new(pool))
             .with_upcasters(vec![Box::new(Upcasters::<A::Event>::default())]);
-        Self { store, retry }
+        Self {
+            store,
+            retry,
+            snapshots: None,
+        }
     }
 
     /// Loads start from a snapshot taken every `every` events.
     pub fn with_snapshots(pool: PgPool, every: usize, retry: RetryPolicy) -> Self {
-        let store =
-            PersistedEventStore::new_snapshot_store(PostgresEventRepository::new(pool), every)
-                .with_upcasters(vec![Box::new(Upcasters::<A::Event>::default())]);
-        Self { store, retry }
+        let store = PersistedEventStore::new_snapshot_store(
+            PostgresEventRepository::new(pool.clone()),
+            every,
+        )
+        .with_upcasters(vec![Box::new(Upcasters::<A::Event>::default())]);
+        Self {
+            store,
+            retry,
+            snapshots: Some((every.max(1), pool)),
+        }
+    }
+
+    async fn drop_snapshot(&self, id: &str) {
+        if let Some((_, pool)) = &self.snapshots {
+            let _ = sqlx::query(
+                "DELETE FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2",
+            )
+            .bind(A::TYPE)
+            .bind(id)
+            .execute(pool)
+            .await;
+        }
+    }
+
+    /// cqrs-es 0.5 snapshots a commit that crosses a snapshot boundary with the state *at* the
+    /// boundary but stamps it with the commit's last sequence, so a load (snapshot + events after
+    /// that sequence) silently loses the commit's events past the boundary (a 1,000-event feedback
+    /// batch lost up to 99). Rewrites that snapshot with the state after the whole commit.
+    async fn complete_snapshot(
+        &self,
+        id: &str,
+        before: serde_json::Value,
+        committed: &[A::Event],
+        from_sequence: usize,
+    ) -> Result<(), ExecuteError<A::Error>> {
+        let Some((every, pool)) = &self.snapshots else {
+            return Ok(());
+        };
+        let to_sequence = from_sequence + committed.len();
+        if to_sequence / every == from_sequence / every || to_sequence % every == 0 {
+            return Ok(());
+        }
+        let corrupt = |e: serde_json::Error| ExecuteError::Store(format!("snapshot: {e}"));
+        let mut state: Bound<A> = serde_json::from_value(before).map_err(corrupt)?;
+        for e in committed {
+            state.0.apply(e.clone());
+        }
+        let payload = serde_json::to_value(&state).map_err(corrupt)?;
+        sqlx::query(
+            "UPDATE snapshots SET payload = $1
+             WHERE aggregate_type = $2 AND aggregate_id = $3 AND last_sequence = $4",
+        )
+        .bind(payload)
+        .bind(A::TYPE)
+        .bind(id)
+        .bind(to_sequence as i64)
+        .execute(pool)
+        .await
+        .map_err(|e| ExecuteError::Store(format!("snapshot: {e}")))?;
+        Ok(())
     }
 
     /// The aggregate as of its last committed event.
@@ -104,6 +166,15 @@ where
                     events: vec![],
                 });
             }
+            // The state before the commit, for completing a snapshot the commit writes.
+            let before = match &self.snapshots {
+                Some(_) => Some(
+                    serde_json::to_value(&ctx.aggregate)
+                        .map_err(|e| ExecuteError::Store(format!("snapshot: {e}")))?,
+                ),
+                None => None,
+            };
+            let from_sequence = ctx.current_sequence;
             // The commit's trace context rides with its events to the relay (outbox metadata).
             let span = commit_span(id, events.len());
             let metadata: HashMap<String, String> = mediagw_trace::of(&span).into_iter().collect();
@@ -114,13 +185,24 @@ where
                 .await
             {
                 Ok(envelopes) => {
-                    return Ok(Committed {
-                        existed,
-                        events: envelopes
-                            .into_iter()
-                            .map(|e| (e.sequence as i64, e.payload.0))
-                            .collect(),
-                    })
+                    let events: Vec<(i64, A::Event)> = envelopes
+                        .into_iter()
+                        .map(|e| (e.sequence as i64, e.payload.0))
+                        .collect();
+                    if let Some(before) = before {
+                        let committed: Vec<A::Event> =
+                            events.iter().map(|(_, e)| e.clone()).collect();
+                        // The events are committed whatever happens here: a snapshot that cannot
+                        // be completed is dropped (loads replay the stream) rather than trusted.
+                        if let Err(e) = self
+                            .complete_snapshot(id, before, &committed, from_sequence)
+                            .await
+                        {
+                            tracing::error!(error = %e, aggregate_id = id, "snapshot not completed; dropping it");
+                            self.drop_snapshot(id).await;
+                        }
+                    }
+                    return Ok(Committed { existed, events });
                 }
                 Err(AggregateError::AggregateConflict) => {
                     metrics::counter!(self.retry.conflicts_metric).increment(1);
