@@ -111,7 +111,7 @@ where
             return Ok(());
         };
         let to_sequence = from_sequence + committed.len();
-        if to_sequence / every == from_sequence / every || to_sequence % every == 0 {
+        if to_sequence / every == from_sequence / every || to_sequence.is_multiple_of(*every) {
             return Ok(());
         }
         let corrupt = |e: serde_json::Error| ExecuteError::Store(format!("snapshot: {e}"));
