@@ -35,6 +35,22 @@ use mediagw_search_adapters::index::edge::EdgeIndex;
 use mediagw_search_adapters::index::qdrant::{QdrantConfig, QdrantIndex};
 use mediagw_search_adapters::index::SearchIndex;
 use secrecy::ExposeSecret;
+
+/// The key-encryption key from `auth.key_encryption_key` (base64 of 32 bytes; empty: none).
+fn kek(raw: &secrecy::SecretString) -> anyhow::Result<Option<[u8; 32]>> {
+    use base64::Engine;
+    let raw = raw.expose_secret().trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .context("auth.key_encryption_key must be base64")?;
+    let key: [u8; 32] = bytes.try_into().map_err(|_| {
+        anyhow::anyhow!("auth.key_encryption_key must be 32 bytes (base64 of 32 random bytes)")
+    })?;
+    Ok(Some(key))
+}
 use tokio_util::sync::CancellationToken;
 
 pub struct App {
@@ -272,6 +288,7 @@ impl App {
         let keys = KeyStore::open(
             self.pool.clone(),
             KeySettings {
+                kek: kek(&c.key_encryption_key)?,
                 prepublish: Duration::from_secs(c.key_prepublish_s),
                 rotate_after: Duration::from_secs(c.key_rotation_days * 86_400),
                 // An instance may sign with a retired key until its next reload.

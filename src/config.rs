@@ -69,6 +69,8 @@ pub struct AuthConfig {
     pub key_prepublish_s: u64,
     /// How often each instance re-reads the published keys.
     pub key_reload_s: u64,
+    /// 32 bytes, base64: signing keys are stored encrypted with it (empty: stored as they are).
+    pub key_encryption_key: SecretString,
 }
 
 /// Cross-cutting HTTP behaviour of the API (seed §1).

@@ -1636,3 +1636,47 @@ async fn browser_sessions_sign_out() {
     );
     assert_eq!(s.count("SELECT count(*) FROM auth.sessions").await, 0);
 }
+
+/// Signing keys at rest are sealed with the key-encryption key (issue 22): the server signs with
+/// them, the table holds no usable private key, and a process without the KEK refuses to start
+/// rather than mint tokens with something else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_are_encrypted_at_rest() {
+    let mut s = Stack::new("auth_kek").await;
+    let kek = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    s.set_env("MEDIAGW__AUTH__KEY_ENCRYPTION_KEY", &kek);
+    s.start("api,registry");
+    s.wait_http(&format!("{}/health/ready", s.ops)).await;
+    // A key created after start is sealed too.
+    s.run_ok(&["auth", "rotate-key"]);
+    let keys: Vec<Vec<u8>> = sqlx::query_scalar("SELECT private_der FROM auth.signing_keys")
+        .fetch_all(&s.pool)
+        .await
+        .unwrap();
+    assert!(keys.len() >= 2);
+    for k in &keys {
+        assert!(k.starts_with(b"MGK1"), "a private key stored in clear");
+        // A PKCS#1 RSA private key in clear starts with a DER SEQUENCE (0x30 0x82).
+        assert!(!k.windows(2).take(1).any(|w| w == [0x30, 0x82]));
+    }
+    // Without the key-encryption key nothing starts that would need the private keys.
+    let out = s
+        .command(&["auth", "rotate-key"])
+        .env("MEDIAGW__AUTH__KEY_ENCRYPTION_KEY", "")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("key_encryption_key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A malformed KEK is refused by name.
+    let out = s
+        .command(&["auth", "rotate-key"])
+        .env("MEDIAGW__AUTH__KEY_ENCRYPTION_KEY", "c2hvcnQ=")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("32 bytes"));
+}

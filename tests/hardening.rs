@@ -130,3 +130,61 @@ async fn streams_and_sockets_are_capped() {
     .await;
     assert_eq!(told, Ok(true), "a flooding socket was not stopped");
 }
+
+/// Every `/v1` error is the API's JSON shape, also the ones the framework answers by itself
+/// (issue 22): a query string that does not parse names the parameter, unknown routes and wrong
+/// methods say so in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_rejections_answer_in_the_json_error_shape() {
+    let mut s = Stack::new("jsonerr").await;
+    s.start("api");
+    s.wait_http(&format!("{}/health/live", s.api)).await;
+    let token = s.token(Uuid::new_v4(), "");
+    let cases = [
+        (
+            reqwest::Method::GET,
+            "/v1/availability/changes".to_string(),
+            400,
+            Some("region"),
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/availability/changes?region=US&limit=lots".to_string(),
+            400,
+            Some("limit"),
+        ),
+        (
+            reqwest::Method::GET,
+            "/v1/no-such-route".to_string(),
+            404,
+            None,
+        ),
+        (reqwest::Method::DELETE, "/v1/search".to_string(), 405, None),
+        (
+            reqwest::Method::POST,
+            format!("/v1/user/{}/import", Uuid::new_v4()),
+            400,
+            Some("format"),
+        ),
+    ];
+    for (method, path, status, names) in cases {
+        let r = reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", s.api))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{method} {path}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.contains("json"), "{method} {path}: {ct}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            body["error"]["code"].is_string() && !message.is_empty(),
+            "{body}"
+        );
+        if let Some(field) = names {
+            assert!(message.contains(field), "{method} {path}: {body}");
+        }
+    }
+}

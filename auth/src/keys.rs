@@ -24,8 +24,60 @@ use crate::error::AuthError;
 /// Serialises key creation across instances.
 const KEY_LOCK: i64 = 7_311;
 
+/// Prefix of a private key sealed with the key-encryption key (then a 96-bit nonce, then the
+/// AES-256-GCM ciphertext of the PKCS#1 DER with the kid as associated data).
+const SEALED_MAGIC: &[u8] = b"MGK1";
+
+fn seal_key(kek: &[u8; 32], kid: &str, der: &[u8]) -> Result<Vec<u8>, AuthError> {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    use ring::rand::{SecureRandom, SystemRandom};
+    let internal = |m: &str| AuthError::Internal(format!("sealing a signing key: {m}"));
+    let key =
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, kek).map_err(|_| internal("bad key"))?);
+    let mut nonce = [0u8; NONCE_LEN];
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| internal("no randomness"))?;
+    let mut data = der.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(kid.as_bytes()),
+        &mut data,
+    )
+    .map_err(|_| internal("encryption failed"))?;
+    Ok([SEALED_MAGIC, &nonce[..], &data].concat())
+}
+
+/// The DER of a stored private key: opened with the key-encryption key when sealed.
+fn open_key(kek: Option<&[u8; 32]>, kid: &str, stored: &[u8]) -> Result<Vec<u8>, AuthError> {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    let Some(rest) = stored.strip_prefix(SEALED_MAGIC) else {
+        return Ok(stored.to_vec());
+    };
+    let refuse = |m: &str| AuthError::Internal(format!("signing key {kid}: {m}"));
+    let kek = kek
+        .ok_or_else(|| refuse("stored encrypted, and auth.key_encryption_key is not configured"))?;
+    if rest.len() < NONCE_LEN {
+        return Err(refuse("truncated"));
+    }
+    let (nonce, data) = rest.split_at(NONCE_LEN);
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, kek).map_err(|_| refuse("bad key"))?);
+    let mut data = data.to_vec();
+    let plain = key
+        .open_in_place(
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| refuse("bad nonce"))?,
+            Aad::from(kid.as_bytes()),
+            &mut data,
+        )
+        .map_err(|_| refuse("does not open with auth.key_encryption_key (wrong key?)"))?;
+    Ok(plain.to_vec())
+}
+
 #[derive(Debug, Clone)]
 pub struct KeySettings {
+    /// Key-encryption key: private keys are stored sealed with it (AES-256-GCM); `None` stores
+    /// them as they are (development; a warning at start).
+    pub kek: Option<[u8; 32]>,
     /// How long a new key is published before it signs.
     pub prepublish: Duration,
     /// Rotate automatically once the signing key is this old (0 = never).
@@ -86,9 +138,33 @@ impl KeyStore {
                         .unwrap_or(chrono::Duration::MAX)
         });
         if newest.is_none() {
-            insert_key(&mut tx, Duration::ZERO).await?;
+            insert_key(&mut tx, Duration::ZERO, self.settings.kek.as_ref()).await?;
         } else if stale {
-            rotate_in(&mut tx, self.settings.prepublish).await?;
+            rotate_in(
+                &mut tx,
+                self.settings.prepublish,
+                self.settings.kek.as_ref(),
+            )
+            .await?;
+        }
+        if let Some(kek) = &self.settings.kek {
+            // Keys stored before a key-encryption key was configured are sealed now.
+            let clear: Vec<(String, Vec<u8>)> = sqlx::query_as(
+                "SELECT kid, private_der FROM auth.signing_keys
+                 WHERE substring(private_der FROM 1 FOR 4) <> $1",
+            )
+            .bind(SEALED_MAGIC)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (kid, der) in clear {
+                sqlx::query("UPDATE auth.signing_keys SET private_der = $2 WHERE kid = $1")
+                    .bind(&kid)
+                    .bind(seal_key(kek, &kid, &der)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        } else {
+            tracing::warn!("auth.key_encryption_key is empty: signing keys are stored unencrypted");
         }
         tx.commit().await?;
         Ok(())
@@ -107,7 +183,12 @@ impl KeyStore {
     /// Publishes a new key that signs after `prepublish`; returns its kid.
     pub async fn rotate(&self) -> Result<String, AuthError> {
         let mut tx = self.locked().await?;
-        let kid = rotate_in(&mut tx, self.settings.prepublish).await?;
+        let kid = rotate_in(
+            &mut tx,
+            self.settings.prepublish,
+            self.settings.kek.as_ref(),
+        )
+        .await?;
         tx.commit().await?;
         self.reload().await?;
         Ok(kid)
@@ -144,7 +225,8 @@ impl KeyStore {
                 json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e}),
             );
             if row.get::<bool, _>("active") && row.get::<bool, _>("current") {
-                let der: Vec<u8> = row.get("private_der");
+                let stored: Vec<u8> = row.get("private_der");
+                let der = open_key(self.settings.kek.as_ref(), &kid, &stored)?;
                 signing = Some((kid, Arc::new(EncodingKey::from_rsa_der(&der))));
             }
         }
@@ -217,8 +299,9 @@ impl KeyStore {
 async fn rotate_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     prepublish: Duration,
+    kek: Option<&[u8; 32]>,
 ) -> Result<String, AuthError> {
-    let kid = insert_key(tx, prepublish).await?;
+    let kid = insert_key(tx, prepublish, kek).await?;
     sqlx::query(
         "UPDATE auth.signing_keys SET retired_at = now() + make_interval(secs => $2)
          WHERE retired_at IS NULL AND kid <> $1",
@@ -239,6 +322,7 @@ async fn rotate_in(
 async fn insert_key(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     prepublish: Duration,
+    kek: Option<&[u8; 32]>,
 ) -> Result<String, AuthError> {
     let key = tokio::task::spawn_blocking(|| rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048))
         .await
@@ -259,11 +343,40 @@ async fn insert_key(
          VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
     )
     .bind(&kid)
-    .bind(der.as_bytes())
+    .bind(match kek {
+        Some(kek) => seal_key(kek, &kid, der.as_bytes())?,
+        None => der.as_bytes().to_vec(),
+    })
     .bind(&n)
     .bind(&e)
     .bind(prepublish.as_secs_f64())
     .execute(&mut **tx)
     .await?;
     Ok(kid)
+}
+
+#[cfg(test)]
+mod sealing_tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_key_opens_only_with_its_kek_and_kid() {
+        let (kek, other) = ([3u8; 32], [4u8; 32]);
+        let der = b"0\x82private key bytes".to_vec();
+        let sealed = seal_key(&kek, "k1", &der).unwrap();
+        assert!(sealed.starts_with(SEALED_MAGIC));
+        assert!(!sealed.windows(11).any(|w| w == b"private key"));
+        assert_eq!(open_key(Some(&kek), "k1", &sealed).unwrap(), der);
+        assert!(open_key(Some(&other), "k1", &sealed).is_err());
+        assert!(
+            open_key(Some(&kek), "k2", &sealed).is_err(),
+            "moved to another kid"
+        );
+        assert!(open_key(None, "k1", &sealed).is_err());
+        assert_eq!(
+            open_key(None, "k1", &der).unwrap(),
+            der,
+            "legacy rows read as they are"
+        );
+    }
 }

@@ -191,6 +191,7 @@ impl Stack {
         let keys = KeyStore::open(
             pool.clone(),
             KeySettings {
+                kek: None,
                 prepublish: Duration::ZERO,
                 rotate_after: Duration::ZERO,
                 retain: Duration::from_secs(3630),

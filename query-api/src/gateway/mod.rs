@@ -127,6 +127,7 @@ pub fn layer(router: Router) -> Router {
 pub fn api_layer(router: Router, gate: Arc<Gate>, http: &HttpSettings) -> Router {
     let router = router
         .layer(middleware::from_fn_with_state(gate, admit))
+        .layer(middleware::from_fn(json_errors))
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
         .layer(axum::extract::DefaultBodyLimit::max(http.max_body_bytes));
     let router = if http.cors_origins.is_empty() {
@@ -135,6 +136,63 @@ pub fn api_layer(router: Router, gate: Arc<Gate>, http: &HttpSettings) -> Router
         router.layer(cors(&http.cors_origins))
     };
     layer(router)
+}
+
+/// Every error of the `/v1` and `/internal` routes in the API's JSON shape, including the ones
+/// the framework answers by itself in plain text (a query string that does not parse, an unknown
+/// route, a wrong method, a body over the limit). `/oauth/*` keeps RFC 6749 bodies, `/mcp` its
+/// JSON-RPC ones.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json
+        || !(path.starts_with("/v1/") || path.starts_with("/internal/"))
+        || path.starts_with("/v1/sync/ws")
+    {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let code = match status.as_u16() {
+        400 => "invalid_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        406 => "not_acceptable",
+        408 => "request_timeout",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_parameter",
+        429 => "rate_limited",
+        s if s >= 500 => "internal",
+        _ => "invalid_request",
+    };
+    let message = if status.is_server_error() || text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_lowercase()
+    } else {
+        text
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
