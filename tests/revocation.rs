@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use futures::{SinkExt, StreamExt};
@@ -14,39 +13,6 @@ use mediagw_query_api::sync::protocol::ClientMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
-
-struct OwnRedis(Child);
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn own_redis(port: u16) -> OwnRedis {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    OwnRedis(child)
-}
 
 async fn status(api: &str, user: Uuid, token: &str) -> u16 {
     reqwest::Client::new()
@@ -76,10 +42,9 @@ async fn revoke(api: &str, token: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_token_stays_revoked_while_redis_is_down() {
-    let port = Stack::free_port();
-    let redis = own_redis(port).await;
+    let redis = OwnRedis::start().await;
     let mut s = Stack::new("revocation").await;
-    s.set_env("MEDIAGW__REDIS__URL", &format!("redis://127.0.0.1:{port}"));
+    s.set_env("MEDIAGW__REDIS__URL", &redis.url());
     s.start("api,registry,relay,projector:sync");
     s.wait_http(&format!("{}/health/ready", s.ops)).await;
     // A second instance behind the same load balancer.

@@ -675,6 +675,13 @@ impl OwnBroker {
         }
     }
 
+    /// The broker dies (SIGKILL) and, after `down`, comes back on the same address with its data.
+    pub async fn restart(&mut self, down: Duration) {
+        self.stop();
+        tokio::time::sleep(down).await;
+        self.spawn().await;
+    }
+
     /// Broker data loss: the broker dies and comes back with empty storage on the same address.
     pub async fn wipe(&mut self) {
         self.stop();
@@ -686,6 +693,181 @@ impl OwnBroker {
 }
 
 impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A PostgreSQL cluster of a test's own (initdb'd in the test's temporary directory, run as the
+/// `postgres` user), for tests that stop it; never the shared server.
+pub struct OwnPostgres {
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl OwnPostgres {
+    pub async fn start(tag: &str) -> OwnPostgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries (Debian's postgresql package)")
+            .filter_map(|e| Some(e.ok()?.path().join("bin")))
+            .find(|p| p.join("initdb").exists())
+            .expect("initdb under /usr/lib/postgresql/*/bin");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("pg-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg = OwnPostgres {
+            port: free_port(),
+            dir,
+            bin,
+        };
+        pg.as_postgres(&["chown", "-R", "postgres", pg.dir.to_str().unwrap()], true);
+        let data = pg.dir.join("data");
+        pg.as_postgres(
+            &[
+                pg.bin.join("initdb").to_str().unwrap(),
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+            ],
+            false,
+        );
+        pg.up().await;
+        pg
+    }
+
+    /// Runs a command as `postgres` (or as is, for `chown`), asserting it succeeded.
+    fn as_postgres(&self, args: &[&str], plain: bool) {
+        let out = if plain {
+            Command::new(args[0]).args(&args[1..]).output()
+        } else {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .args(args)
+                .output()
+        }
+        .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    async fn up(&self) {
+        let data = self.dir.join("data");
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        self.as_postgres(
+            &[
+                self.bin.join("pg_ctl").to_str().unwrap(),
+                "-D",
+                data.to_str().unwrap(),
+                "-o",
+                &opts,
+                "-l",
+                self.dir.join("server.log").to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+            false,
+        );
+    }
+
+    fn down(&self) {
+        let data = self.dir.join("data");
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
+            .output();
+    }
+
+    /// Stopped abruptly (`immediate`: no checkpoint, like a crash) and back after `down`.
+    pub async fn restart(&self, down: Duration) {
+        self.down();
+        tokio::time::sleep(down).await;
+        self.up().await;
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.down();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A Redis server of a test's own (for tests that kill it; never the shared one).
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    pub async fn start() -> OwnRedis {
+        let mut r = OwnRedis {
+            port: free_port(),
+            child: None,
+        };
+        r.spawn().await;
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "own redis did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Killed, and back (empty: it keeps nothing on disk) after `down`.
+    pub async fn restart(&mut self, down: Duration) {
+        self.stop();
+        tokio::time::sleep(down).await;
+        self.spawn().await;
+    }
+}
+
+impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.stop();
     }
