@@ -197,6 +197,15 @@ ensure_promtool() {
   command -v promtool >/dev/null || apt_install --no-install-recommends prometheus
 }
 
+# The API fuzzer (tests/api_fuzz.rs, scripts/fuzz-api): schemathesis from PyPI, pinned.
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_schemathesis() {
+  if ! st --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION (PyPI, once)"
+    python3 -m pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+
 # scripts/check-k8s renders with `kubectl kustomize` and validates custom resources with node/npm.
 ensure_infra_tools() {
   command -v node >/dev/null || apt_install nodejs

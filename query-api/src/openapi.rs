@@ -76,7 +76,7 @@ use crate::sync::{
         InitiatePlaybackRequest, InitiatePlaybackResponse, Alternative, WatchResponse,
         ControlRequest, SessionBody, UserExportBody, ExportTitleBody, HistoryRecordBody,
         WatchlistRecordBody, PositionRecordBody, ServicesExportBody, ImportReportBody,
-        UnmatchedBody, SkippedBody, ErasureReportBody,
+        UnmatchedBody, SkippedBody, ErasureReportBody, SignOutBody,
     )),
     modifiers(&Security),
     tags(
@@ -548,7 +548,7 @@ struct UserExportBody {
     exported_at: chrono::DateTime<chrono::Utc>,
     user_id: uuid::Uuid,
     /// The account (e-mail, display name, roles, tier, created_at); null without one.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     profile: (),
     services: ServicesExportBody,
     history: Vec<HistoryRecordBody>,
@@ -624,8 +624,14 @@ fn user_import() {}
 fn user_erase() {}
 
 #[utoipa::path(post, path = "/oauth/signout", tag = "auth",
-    request_body(content = String, description = "`csrf=<the session's CSRF token>` (form-encoded, from the signed-in page)", content_type = "application/x-www-form-urlencoded"),
+    request_body(content = SignOutBody, description = "The session's CSRF token (from the signed-in page)", content_type = "application/x-www-form-urlencoded"),
     description = "Ends the browser's session on the auth server and clears its cookie. Without a session: nothing to do (200).",
     responses((status = 200, description = "signed out (HTML page)", content_type = "text/html"), (status = 403, description = "missing or wrong CSRF token (HTML page)", content_type = "text/html")))]
 #[allow(dead_code)]
 fn signout() {}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct SignOutBody {
+    csrf: Option<String>,
+}

@@ -243,6 +243,11 @@ impl Stack {
         mint(&self.tokens, user, scope, false, Tier::Premium)
     }
 
+    /// An operator's token (role `admin`, every scope).
+    pub fn admin_token(&self) -> String {
+        mint(&self.tokens, uuid::Uuid::new_v4(), "", true, Tier::Premium)
+    }
+
     /// A token with every scope issued to a device (the device grant's `device_id` claim).
     pub fn token_for_device(&self, user: uuid::Uuid, device_id: uuid::Uuid) -> String {
         mint_with_device(
