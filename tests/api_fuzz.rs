@@ -49,7 +49,14 @@ fn fuzz(s: &Stack, token: Option<&str>) -> (bool, String) {
 async fn no_documented_operation_answers_5xx() {
     let mut s = Stack::new("fuzz").await;
     s.start_all().await;
-    let (st, v) = s.ingest(&title("tt0113277", "Heat", 1995, json!([offer("netflix", "subscription", None)]))).await;
+    let (st, v) = s
+        .ingest(&title(
+            "tt0113277",
+            "Heat",
+            1995,
+            json!([offer("netflix", "subscription", None)]),
+        ))
+        .await;
     assert_eq!(st, 200, "{v}");
     let admin = s.admin_token();
     let (ok, report) = tokio::task::block_in_place(|| fuzz(&s, Some(&admin)));

@@ -78,7 +78,7 @@ use crate::sync::{
         WatchlistRecordBody, PositionRecordBody, ServicesExportBody, ImportReportBody,
         UnmatchedBody, SkippedBody, ErasureReportBody, SignOutBody,
     )),
-    modifiers(&Security),
+    modifiers(&Security, &CommonResponses),
     tags(
         (name = "search", description = "Hybrid natural-language search"),
         (name = "content", description = "Titles and where to watch them"),
@@ -95,6 +95,61 @@ use crate::sync::{
 pub struct ApiDoc;
 
 struct Security;
+
+/// The answers every `/v1` and `/internal` route can give besides its own, written once: 400
+/// (a path or query parameter that does not parse), 401 (a bad or revoked token), 429 (the
+/// caller's rate tier), and for routes with a body 413 (over `http.max_body_bytes`) and 415; all
+/// in the JSON error shape.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in api.paths.paths.iter_mut() {
+            if !(path.starts_with("/v1/") || path.starts_with("/internal/")) {
+                continue;
+            }
+            let ops = [
+                (&mut item.get, false),
+                (&mut item.delete, false),
+                (&mut item.post, true),
+                (&mut item.put, true),
+            ];
+            for (op, has_body) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                let r = &mut op.responses.responses;
+                r.entry("400".into()).or_insert_with(|| {
+                    error("A parameter or the body is invalid (the message names it)").into()
+                });
+                r.entry("401".into()).or_insert_with(|| {
+                    error("The bearer token is missing where required, invalid or revoked").into()
+                });
+                r.entry("429".into()).or_insert_with(|| {
+                    error("The caller's rate limit is spent (see Retry-After)").into()
+                });
+                if has_body {
+                    r.entry("413".into()).or_insert_with(|| {
+                        error("The body is larger than the server accepts").into()
+                    });
+                    r.entry("415".into()).or_insert_with(|| {
+                        error("The body is not of a type the route reads").into()
+                    });
+                }
+            }
+        }
+    }
+}
 
 impl Modify for Security {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
