@@ -188,3 +188,44 @@ async fn framework_rejections_answer_in_the_json_error_shape() {
         }
     }
 }
+
+/// The `access_token` query parameter is read on the sync socket only (browsers cannot set headers
+/// on a WebSocket); anywhere else a token in a URL is ignored (issue 22).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_url_opens_the_socket_and_nothing_else() {
+    let mut s = Stack::new("urltoken").await;
+    s.start("api,registry");
+    s.wait_http(&format!("{}/health/ready", s.ops)).await;
+    let user = Uuid::new_v4();
+    let token = s.token(user, "");
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/devices?access_token={token}", s.api))
+        .header("upgrade", "websocket")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "a token in the URL of another route was accepted"
+    );
+    let url = format!(
+        "{}/v1/sync/ws?access_token={token}",
+        s.api.replace("http://", "ws://")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let subscribe = ClientMessage::Subscribe {
+        user_id: user,
+        device_id: Uuid::new_v4(),
+        last_seen: None,
+        device_name: None,
+        platform: None,
+    };
+    ws.send(Message::Text(
+        serde_json::to_string(&subscribe).unwrap().into(),
+    ))
+    .await
+    .unwrap();
+    let first = first_text(&mut ws).await;
+    assert!(first.contains("StateDelta"), "{first}");
+}

@@ -284,7 +284,9 @@ pub fn bearer(req: &Request) -> Result<Option<String>, ApiError> {
             )),
         };
     }
-    if req.headers().contains_key(header::UPGRADE) {
+    // Browsers cannot set headers on a WebSocket: the socket route alone takes the token from
+    // the query string (anywhere else it would land in logs and histories).
+    if req.headers().contains_key(header::UPGRADE) && req.uri().path() == "/v1/sync/ws" {
         if let Some(q) = req.uri().query() {
             for pair in q.split('&') {
                 if let Some(t) = pair.strip_prefix("access_token=") {
