@@ -309,7 +309,7 @@ fn suggestions() {}
 #[allow(dead_code)]
 fn trending() {}
 
-#[utoipa::path(get, path = "/v1/content/{id}", tag = "content", params(("id" = String, Path, description = "content UUID")),
+#[utoipa::path(get, path = "/v1/content/{id}", tag = "content", params(("id" = uuid::Uuid, Path, description = "content UUID")),
     responses((status = 200, body = GetContentResponse), (status = 404, body = ErrorBody)))]
 #[allow(dead_code)]
 fn content_get() {}
@@ -319,7 +319,7 @@ fn content_get() {}
 #[allow(dead_code)]
 fn content_batch() {}
 
-#[utoipa::path(get, path = "/v1/content/{id}/availability", tag = "content", params(("id" = String, Path), ("region" = Option<String>, Query)),
+#[utoipa::path(get, path = "/v1/content/{id}/availability", tag = "content", params(("id" = uuid::Uuid, Path), ("region" = Option<String>, Query)),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 #[allow(dead_code)]
 fn content_availability() {}
@@ -349,12 +349,12 @@ fn leaving_soon() {}
 #[allow(dead_code)]
 fn sync_ws() {}
 
-#[utoipa::path(get, path = "/v1/sync/state/{user_id}", tag = "sync", security(("bearer" = ["read:preferences"])), params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/sync/state/{user_id}", tag = "sync", security(("bearer" = ["read:preferences"])), params(("user_id" = uuid::Uuid, Path)),
     responses((status = 200, body = SyncStateResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn sync_state() {}
 
-#[utoipa::path(get, path = "/v1/sync/devices/{user_id}", tag = "sync", security(("bearer" = ["read:devices"])), params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/sync/devices/{user_id}", tag = "sync", security(("bearer" = ["read:devices"])), params(("user_id" = uuid::Uuid, Path)),
     responses((status = 200, body = DevicesResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn sync_devices() {}
@@ -431,23 +431,23 @@ fn recommendations() {}
 #[allow(dead_code)]
 fn cold_start() {}
 
-#[utoipa::path(post, path = "/v1/user/{user_id}/feedback", tag = "recommendations", security(("bearer" = ["write:preferences"])), params(("user_id" = String, Path)), request_body = FeedbackBatch,
+#[utoipa::path(post, path = "/v1/user/{user_id}/feedback", tag = "recommendations", security(("bearer" = ["write:preferences"])), params(("user_id" = uuid::Uuid, Path)), request_body = FeedbackBatch,
     description = "One FeedbackEvent, `{\"events\": [...]}` or a bare array (at most 1000). All or nothing; a repeated `event_id` is acknowledged as a duplicate.",
     responses((status = 200, body = FeedbackResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn feedback() {}
 
-#[utoipa::path(get, path = "/v1/user/{user_id}/profile", tag = "recommendations", security(("bearer" = ["read:preferences"])), params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/user/{user_id}/profile", tag = "recommendations", security(("bearer" = ["read:preferences"])), params(("user_id" = uuid::Uuid, Path)),
     responses((status = 200, body = ProfileResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn profile() {}
 
-#[utoipa::path(get, path = "/v1/user/{user_id}/services", tag = "recommendations", security(("bearer" = ["read:preferences"])), params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/user/{user_id}/services", tag = "recommendations", security(("bearer" = ["read:preferences"])), params(("user_id" = uuid::Uuid, Path)),
     responses((status = 200, body = ServicesResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn services_get() {}
 
-#[utoipa::path(put, path = "/v1/user/{user_id}/services", tag = "recommendations", security(("bearer" = ["write:preferences"])), params(("user_id" = String, Path)), request_body = ServicesRequest,
+#[utoipa::path(put, path = "/v1/user/{user_id}/services", tag = "recommendations", security(("bearer" = ["write:preferences"])), params(("user_id" = uuid::Uuid, Path)), request_body = ServicesRequest,
     responses((status = 200, body = ServicesResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn services_put() {}
@@ -464,7 +464,7 @@ fn devices_list() {}
 #[allow(dead_code)]
 fn devices_register() {}
 
-#[utoipa::path(delete, path = "/v1/devices/{device_id}", tag = "playback", security(("bearer" = ["write:playback"])), params(("device_id" = String, Path)),
+#[utoipa::path(delete, path = "/v1/devices/{device_id}", tag = "playback", security(("bearer" = ["write:playback"])), params(("device_id" = uuid::Uuid, Path)),
     responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 #[allow(dead_code)]
 fn devices_delete() {}
@@ -481,13 +481,13 @@ fn playback_initiate() {}
 #[allow(dead_code)]
 fn playback_control() {}
 
-#[utoipa::path(get, path = "/v1/playback/session/{session_id}", tag = "playback", security(("bearer" = ["read:devices"])), params(("session_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/playback/session/{session_id}", tag = "playback", security(("bearer" = ["read:devices"])), params(("session_id" = uuid::Uuid, Path)),
     responses((status = 200, body = SessionBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[allow(dead_code)]
 fn playback_session() {}
 
 #[utoipa::path(get, path = "/v1/content/{content_id}/watch", tag = "playback", security(("bearer" = ["read:content"])),
-    params(("content_id" = String, Path), ("device_id" = Option<String>, Query), ("preferred_platform" = Option<String>, Query), ("quality_preference" = Option<String>, Query)),
+    params(("content_id" = uuid::Uuid, Path), ("device_id" = Option<String>, Query), ("preferred_platform" = Option<String>, Query), ("quality_preference" = Option<String>, Query)),
     description = "Can I watch it now? The routing decision of `/v1/playback/initiate` without a session (no `device_id`: a browser).",
     responses((status = 200, body = WatchResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[allow(dead_code)]
@@ -658,21 +658,21 @@ struct ErasureReportBody {
     tokens_revoked: u64,
 }
 
-#[utoipa::path(get, path = "/v1/user/{user_id}/export", tag = "account", security(("bearer" = ["read:preferences"])), params(("user_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/user/{user_id}/export", tag = "account", security(("bearer" = ["read:preferences"])), params(("user_id" = uuid::Uuid, Path)),
     description = "Everything the product holds about the user (GDPR access right), as one JSON document that `import?format=mediagw` reads back losslessly. The user themself or an admin.",
     responses((status = 200, body = UserExportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[allow(dead_code)]
 fn user_export() {}
 
 #[utoipa::path(post, path = "/v1/user/{user_id}/import", tag = "account", security(("bearer" = ["write:preferences"])),
-    params(("user_id" = String, Path), ("format" = String, Query, description = "trakt, letterboxd, imdb or mediagw"), ("list" = Option<String>, Query, description = "diary, ratings, watched or watchlist, when a CSV header cannot tell")),
+    params(("user_id" = uuid::Uuid, Path), ("format" = String, Query, description = "trakt, letterboxd, imdb or mediagw"), ("list" = Option<String>, Query, description = "diary, ratings, watched or watchlist, when a CSV header cannot tell")),
     request_body(content = String, description = "The exported file as it is (CSV or JSON, UTF-8, at most 16 MiB)", content_type = "text/plain"),
     description = "Imports a history file into the user's feedback, watchlist and playback positions; titles matched through entity resolution (unmatched ones reported with their line). A file with a malformed entry is refused whole (400, one `line N` detail per problem); importing a file twice records nothing twice.",
     responses((status = 200, body = ImportReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[allow(dead_code)]
 fn user_import() {}
 
-#[utoipa::path(delete, path = "/v1/user/{user_id}", tag = "account", security(("bearer" = ["write:preferences"])), params(("user_id" = String, Path)),
+#[utoipa::path(delete, path = "/v1/user/{user_id}", tag = "account", security(("bearer" = ["write:preferences"])), params(("user_id" = uuid::Uuid, Path)),
     description = "Erases the user (GDPR erasure, ADR 0024): the key sealing every record published about them is destroyed (copies in Kafka, DLQs and backups become unreadable), their streams, account, sessions, tokens, read-model rows and cache keys are deleted. Repeatable.",
     responses((status = 200, body = ErasureReportBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 #[allow(dead_code)]
