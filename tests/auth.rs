@@ -1635,6 +1635,47 @@ async fn browser_sessions_sign_out() {
         "{cleared}"
     );
     assert_eq!(s.count("SELECT count(*) FROM auth.sessions").await, 0);
+
+    // The cleanup job takes what can no longer be used and leaves what can.
+    let ann: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM auth.users WHERE email = 'ann@example.com'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    mediagw_auth::store::create_session(&s.pool, ann, chrono::Duration::seconds(-60))
+        .await
+        .unwrap();
+    let (live, _) = mediagw_auth::store::create_session(&s.pool, ann, chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    mediagw_auth::store::record_revoked(
+        &mut s.pool.acquire().await.unwrap(),
+        &[
+            (
+                uuid::Uuid::new_v4(),
+                chrono::Utc::now() - chrono::Duration::minutes(5),
+            ),
+            (
+                uuid::Uuid::new_v4(),
+                chrono::Utc::now() + chrono::Duration::minutes(5),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    let purged = mediagw_auth::store::purge_expired(&s.pool).await.unwrap();
+    let count = |t: &str| purged.iter().find(|(n, _)| *n == t).map_or(0, |(_, c)| *c);
+    assert_eq!(count("auth.sessions"), 1, "{purged:?}");
+    assert_eq!(count("auth.revoked_access_tokens"), 1, "{purged:?}");
+    assert!(mediagw_auth::store::session(&s.pool, &live)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        s.count("SELECT count(*) FROM auth.revoked_access_tokens")
+            .await,
+        1
+    );
 }
 
 /// Signing keys at rest are sealed with the key-encryption key (issue 22): the server signs with
