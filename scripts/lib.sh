@@ -103,13 +103,51 @@ SQL
   export MEDIAGW_TEST_DATABASE_URL="postgres://$role:$pw@127.0.0.1:5432/postgres"
 }
 
-ensure_redis() {
-  if ! command -v redis-server >/dev/null && ! port_open 127.0.0.1 6379; then apt_install redis-server; fi
-  if ! port_open 127.0.0.1 6379; then
-    log "starting Redis"
-    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir "$STATE" --logfile "$STATE/redis.log"
-    wait_port 127.0.0.1 6379 Redis
+REDIS_PORT="${MEDIAGW_REDIS_PORT:-6379}"   # another port (and MEDIAGW_STATE) for a Redis of one's own
+REDIS_USER="mediagw"
+# What the product may do in Redis: its own keys and channels (every `redis.key_prefix` starts with
+# `mediagw:`), no administrative or dangerous command (FLUSHALL, CONFIG, KEYS, DEBUG, ACL...).
+REDIS_ACL=(resetkeys resetchannels '~mediagw:*' '&mediagw:*' nocommands +@all -@dangerous -@admin)
+
+# redis-cli as the administrator: the default user, with the password a Redis started here was given.
+redis_admin() {
+  if [ -s "$STATE/redis-admin-password" ]; then
+    REDISCLI_AUTH="$(cat "$STATE/redis-admin-password")" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning "$@"
+  else
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
   fi
+}
+
+# Redis with a password: the product connects as the ACL user `mediagw` (password generated once into
+# .mediagw/redis-password, never in the repo), limited to REDIS_ACL. A Redis started here also asks
+# the default user for a password (.mediagw/redis-admin-password); a Redis that was already running
+# keeps its own default user, and gets the `mediagw` user added.
+ensure_redis() {
+  if ! command -v redis-server >/dev/null && ! port_open 127.0.0.1 "$REDIS_PORT"; then apt_install redis-server; fi
+  command -v redis-cli >/dev/null || apt_install redis-tools
+  if ! port_open 127.0.0.1 "$REDIS_PORT"; then
+    log "starting Redis on 127.0.0.1:$REDIS_PORT"
+    [ -s "$STATE/redis-admin-password" ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE/redis-admin-password")
+    # The password travels on stdin (a config file read from `-`), never on the command line.
+    printf 'requirepass %s\n' "$(cat "$STATE/redis-admin-password")" | redis-server - --daemonize yes \
+      --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$STATE" \
+      --logfile "$STATE/redis.log" --pidfile "$STATE/redis-server.pid" >/dev/null
+    wait_port 127.0.0.1 "$REDIS_PORT" Redis
+  elif ! redis_admin ping 2>/dev/null | grep -q PONG; then
+    # Running but not ours to administer (a password we do not hold): an earlier admin password of
+    # ours is stale; try the default user as is.
+    rm -f "$STATE/redis-admin-password"
+  fi
+  [ -s "$STATE/redis-password" ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE/redis-password")
+  local pw; pw=$(cat "$STATE/redis-password")
+  if ! REDISCLI_AUTH="$pw" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --user "$REDIS_USER" --no-auth-warning \
+      acl whoami 2>/dev/null | grep -qx "$REDIS_USER" \
+    || [ "$(redis_admin acl getuser "$REDIS_USER" 2>/dev/null | grep -c -- '~mediagw:\*')" = 0 ]; then
+    log "Redis: ACL user '$REDIS_USER' (keys and channels mediagw:*, no admin commands)"
+    # `>password` on stdin too: redis-cli reads its last argument from stdin with -x.
+    printf '>%s' "$pw" | redis_admin -x acl setuser "$REDIS_USER" reset on "${REDIS_ACL[@]}" >/dev/null
+  fi
+  export MEDIAGW__REDIS__URL="redis://$REDIS_USER:$pw@127.0.0.1:$REDIS_PORT/"
 }
 
 ensure_tansu() {

@@ -243,10 +243,11 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
 
     // A watchlist add on a device counts as `Added`, read from sync.operations.
     let device = Uuid::new_v4();
+    let added_at = chrono::Utc::now();
     let (status, v) = post(&s, "/v1/sync/merge", &ann_token, json!({"device_id": device, "operations": [{
         "operation_id": Uuid::new_v4(),
         "operation_type": {"type": "WatchlistAdd", "content_id": toy, "tag": Uuid::new_v4()},
-        "timestamp": {"physical_ms": chrono::Utc::now().timestamp_millis(), "logical": 0, "device_id": device},
+        "timestamp": {"physical_ms": added_at.timestamp_millis(), "logical": 0, "device_id": device},
         "device_id": device}]})).await;
     assert_eq!(status, 200, "{v}");
 
@@ -275,11 +276,29 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
         Some(true),
         "{profile}"
     );
-    assert_eq!(profile["temporal"]["hours"][20], 1, "{profile}");
+    // The rating's hour and day, plus the watchlist add's (now) where they coincide.
+    use chrono::{Datelike, Timelike};
+    let hours = &profile["temporal"]["hours"];
+    let days = &profile["temporal"]["days"];
+    let (add_hour, add_day) = (
+        added_at.hour() as usize,
+        added_at.weekday().num_days_from_monday() as usize,
+    );
+    assert_eq!(hours[20], 1 + u64::from(add_hour == 20), "{profile}");
+    assert_eq!(hours[add_hour], 1 + u64::from(add_hour == 20), "{profile}");
     assert_eq!(
-        profile["temporal"]["days"][1], 1,
+        days[1],
+        1 + u64::from(add_day == 1),
         "2026-12-01 was a Tuesday: {profile}"
     );
+    let total = |v: &serde_json::Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x.as_u64())
+            .sum::<u64>()
+    };
+    assert_eq!((total(hours), total(days)), (2, 2), "{profile}");
     assert_eq!(profile["watched"], json!([heat]));
     assert_eq!(
         profile["preference_vector"].as_array().map(Vec::len),

@@ -128,7 +128,11 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     assert!(top.get("ranking_features").is_none(), "{top}");
     let (_, body, _) = post(&s, json!({"query": "the godfathr", "explain": true})).await;
     let f = &body["results"][0]["ranking_features"];
-    assert_eq!(f.as_object().map(|o| o.len()), Some(10), "{f}");
+    assert_eq!(
+        f.as_object().map(|o| o.len()),
+        Some(mediagw_domain::search::rerank::FEATURES.len()),
+        "{f}"
+    );
     for (name, v) in f.as_object().unwrap() {
         let v = v.as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{name} = {v}");

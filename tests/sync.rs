@@ -758,10 +758,13 @@ async fn silent_devices_time_out_and_go_offline() {
     let mut silent = Device::new(&s, user, &s.api);
     let silent_id = silent.id;
     // Anyone may listen to a device's presence channel.
-    let redis = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let redis = redis::Client::open(
+        std::env::var("MEDIAGW__REDIS__URL").unwrap_or("redis://127.0.0.1:6379".into()),
+    )
+    .unwrap();
     let mut presence = redis.get_async_pubsub().await.unwrap();
     presence
-        .subscribe(format!("{}:device.{silent_id}.presence", s.name))
+        .subscribe(format!("mediagw:{}:device.{silent_id}.presence", s.name))
         .await
         .unwrap();
     watcher.connect().await;

@@ -343,11 +343,24 @@ async fn redis_keys_mentioning(needle: &str) -> Vec<String> {
     let url = std::env::var("MEDIAGW__REDIS__URL").unwrap_or("redis://127.0.0.1:6379".into());
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("KEYS")
-        .arg(format!("*{needle}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap()
+    // SCAN, not KEYS: the product's Redis user may not run KEYS (scripts/lib.sh REDIS_ACL).
+    let (mut cursor, mut found) = (0u64, Vec::new());
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("*{needle}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        found.extend(keys);
+        if next == 0 {
+            return found;
+        }
+        cursor = next;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,7 +36,11 @@ impl RedisCache {
         // Bounded: an unreachable or untrusted Redis fails the start within seconds, not never.
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(std::time::Duration::from_secs(2))
-            .set_number_of_retries(2);
+            .set_number_of_retries(2)
+            // redis-rs retries through backon: the first wait is 1 s, then ×factor (default 100,
+            // capped at 60 s), so a wrong password failed the start after about a minute.
+            .set_factor(2)
+            .set_max_delay(1000);
         let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| SearchError::Cache(e.to_string()))?;

@@ -175,7 +175,7 @@ impl Stack {
             // Queries' tokens are distilled on first sight (the lazy path) rather than the whole
             // vocabulary at every start.
             ("MEDIAGW__SEARCH__QUERY_ENCODER_WARM", "false".into()),
-            ("MEDIAGW__REDIS__KEY_PREFIX", format!("{name}:")),
+            ("MEDIAGW__REDIS__KEY_PREFIX", format!("mediagw:{name}:")),
             (
                 "MEDIAGW__AUTH__ISSUER",
                 format!("http://127.0.0.1:{api_port}"),
