@@ -14,6 +14,8 @@ export MEDIAGW__SEARCH__INDEX_DIR="$DIR/index" MEDIAGW__REDIS__KEY_PREFIX="media
 # Searches are anonymous here: lift the anonymous tier (the gateway is measured by scripts/bench-auth).
 export MEDIAGW__GATEWAY__RATE_LIMITS__ANONYMOUS__REQUESTS_PER_MINUTE=100000000 MEDIAGW__GATEWAY__RATE_LIMITS__ANONYMOUS__BURST=1000000
 export RUST_LOG=${RUST_LOG:-info,sqlx=warn,librdkafka=error}
+# Text lines: the scripts read serve.log with grep.
+export MEDIAGW__LOG__FORMAT=text
 BIN=target/release/mediagw
 API=http://127.0.0.1:18080
 q() { psql "$MEDIAGW__DATABASE__URL" -Atc "$1"; }

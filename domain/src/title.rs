@@ -1,6 +1,7 @@
 //! The title aggregate: one work (film, series…) as the catalog knows it. It decides which events an
 //! ingested provider record or an availability change produces; it never performs I/O.
 
+use chrono::Datelike;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -249,6 +250,15 @@ impl Title {
                 if record.metadata.cast.is_empty() {
                     if let Some(current) = &self.metadata {
                         record.metadata.cast = current.cast.clone();
+                    }
+                }
+                // A re-release listed years later ("Finding Nemo 3D", 2012, pointing at the 2003
+                // film's article) is the same work: it does not rename or re-date it.
+                if let Some(current) = &self.metadata {
+                    if record.metadata.release_date.year() > current.release_date.year() + 1 {
+                        record.metadata.title = current.title.clone();
+                        record.metadata.original_title = current.original_title.clone();
+                        record.metadata.release_date = current.release_date;
                     }
                 }
                 let mut events = Vec::new();
@@ -585,6 +595,38 @@ mod tests {
         let events = given(history).when(cmd).unwrap();
         assert!(
             matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.cast == ["Laurence Fishburne"]),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_re_release_years_later_keeps_the_works_name_and_date() {
+        // given the 1999 film,
+        let history = vec![ingested()];
+        // when a record for the same work arrives as a 2012 "3D" re-release,
+        let mut cmd = ingest("The Matrix 3D", vec![]);
+        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
+            unreachable!()
+        };
+        record.metadata.release_date = NaiveDate::from_ymd_opt(2012, 9, 14).unwrap();
+        record.metadata.cast = vec!["Keanu Reeves".into()];
+        let events = given(history.clone()).when(cmd).unwrap();
+        // then the rest of its metadata is taken, the name and date stay the original's;
+        let [TitleEvent::TitleUpdated { metadata, .. }] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(metadata.title, "The Matrix");
+        assert_eq!(metadata.release_date.year(), 1999);
+        assert_eq!(metadata.cast, ["Keanu Reeves"]);
+        // and a correction by a year is still taken.
+        let mut cmd = ingest("The Matrix", vec![]);
+        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
+            unreachable!()
+        };
+        record.metadata.release_date = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
+        let events = given(history).when(cmd).unwrap();
+        assert!(
+            matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.release_date.year() == 2000),
             "{events:?}"
         );
     }

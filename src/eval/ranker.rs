@@ -159,7 +159,19 @@ pub async fn train(api: &str, files: &[PathBuf], depth: u32) -> anyhow::Result<(
                 let m = |w: &Features| {
                     mine.iter().map(|x| rr_at_10(w, x)).sum::<f64>() / mine.len().max(1) as f64
                 };
-                format!("{}: {:.3} → {:.3}", files[i].display(), m(&fused), m(&w))
+                // The ceiling: queries with a relevant title anywhere among the candidates.
+                let reachable = mine
+                    .iter()
+                    .filter(|x| x.rows.iter().any(|(_, rel)| *rel))
+                    .count() as f64
+                    / mine.len().max(1) as f64;
+                format!(
+                    "{}: {:.3} → {:.3} (relevant within depth: {:.3})",
+                    files[i].display(),
+                    m(&fused),
+                    m(&w),
+                    reachable
+                )
             })
             .collect();
         eprintln!("{name} MRR@10 (fused → reranked): {}", per_set.join("; "));

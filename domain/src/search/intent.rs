@@ -414,6 +414,36 @@ fn decade_of(w: &str) -> Option<i32> {
     }
 }
 
+/// Decades before this are when a story is set ("1890s london"): there were hardly any films yet.
+const FIRST_FILM_DECADE: i32 = 1900;
+
+/// "set in the 1940s" / "set during the 90s": the words before `i` place the story in time.
+fn set_in(words: &[String], i: usize) -> bool {
+    let before: Vec<&str> = words[i.saturating_sub(3)..i]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    before.contains(&"set")
+        && before
+            .iter()
+            .skip_while(|w| **w != "set")
+            .skip(1)
+            .all(|w| ["in", "during", "the", "of"].contains(w))
+}
+
+/// Things "new" asks for when it means recent ("new comedies", "new on netflix", "something
+/// new"); elsewhere it is part of the description ("new york", "a new teacher", "new girl").
+const RECENT_NOUNS: &[&str] = &[
+    "movie", "movies", "film", "films", "show", "shows", "series", "release", "releases", "stuff",
+    "episodes", "season", "seasons", "titles", "arrivals", "on", "this", "to",
+];
+
+fn new_means_recent(words: &[String], i: usize) -> bool {
+    words.get(i + 1).is_none_or(|next| {
+        RECENT_NOUNS.contains(&next.as_str()) || GENRE_WORDS.iter().any(|(w, _)| *w == next)
+    })
+}
+
 fn merge_range(intent: &mut ParsedIntent, lo: i32, hi: i32) {
     intent.year_range = Some(match intent.year_range {
         Some((a, b)) => (a.max(lo), b.min(hi)),
@@ -506,7 +536,11 @@ fn take_years(words: &mut [String], used: &mut [bool], now: i32, intent: &mut Pa
     while i < n {
         let w = words[i].as_str();
         let prev = if i > 0 { words[i - 1].as_str() } else { "" };
-        if let Some(d) = decade_of(w) {
+        // "set in the 1940s", "in 1890s london": when the story happens, not when it was made.
+        let story_time = set_in(words, i) || decade_of(w).is_some_and(|d| d < FIRST_FILM_DECADE);
+        if story_time {
+            // Left in the text: the plot says when it happens.
+        } else if let Some(d) = decade_of(w) {
             let (lo, hi, start) = match prev {
                 "early" => (d, d + 3, i - 1),
                 "mid" => (d + 3, d + 6, i - 1),
@@ -550,7 +584,9 @@ fn take_years(words: &mut [String], used: &mut [bool], now: i32, intent: &mut Pa
                 }
                 _ => {}
             }
-        } else if ["recent", "new", "newest", "latest"].contains(&w) {
+        } else if ["recent", "newest", "latest"].contains(&w)
+            || (w == "new" && new_means_recent(words, i))
+        {
             merge_range(intent, now - 3, now);
             used[i] = true;
         } else if (w == "older" || w == "old") && words.get(i + 1).is_some_and(|n| n != "man") {
@@ -637,13 +673,67 @@ fn take_moods_and_genres(words: &[String], used: &mut [bool], intent: &mut Parse
             add_genres(intent, genres);
         }
     }
+    // In a description ("mafia family saga about an aging don…") a word that names a genre is
+    // often part of the plot: it stays in the text, and asks for the genre only when a kind of
+    // title follows it ("a war movie where…", "family comedy about…").
+    let described = words.len() >= DESCRIPTION_WORDS;
     for (phrase, genres) in GENRE_WORDS {
-        if let Some(i) = find_phrase(words, used, phrase, 0) {
-            mark(used, i, phrase.split(' ').count());
-            add_genres(intent, genres);
+        let Some(i) = find_phrase(words, used, phrase, 0) else {
+            continue;
+        };
+        let len = phrase.split(' ').count();
+        if described && PLOT_NOUNS.contains(phrase) {
+            let next = words.get(i + len).map(String::as_str).unwrap_or("");
+            let asks = TITLE_KINDS.contains(&next) || GENRE_WORDS.iter().any(|(w, _)| *w == next);
+            if asks {
+                add_genres(intent, genres);
+            }
+            continue;
         }
+        mark(used, i, len);
+        add_genres(intent, genres);
     }
 }
+
+/// From this many words a query reads as a description of the plot.
+const DESCRIPTION_WORDS: usize = 8;
+
+/// Genre words that are also things a plot is about.
+const PLOT_NOUNS: &[&str] = &[
+    "family",
+    "kids",
+    "children",
+    "war",
+    "crime",
+    "mafia",
+    "mob",
+    "heist",
+    "detective",
+    "ghost",
+    "ghosts",
+    "cowboy",
+    "spy",
+    "teen",
+    "dance",
+    "sport",
+    "sports",
+    "superhero",
+    "disaster",
+    "silent",
+    "political",
+    "legal",
+    "courtroom",
+    "historical",
+    "action",
+    "adventure",
+    "romance",
+];
+
+/// Words for a kind of title: a genre word right before one is a request ("war movie").
+const TITLE_KINDS: &[&str] = &[
+    "movie", "movies", "film", "films", "flick", "flicks", "show", "shows", "series", "drama",
+    "comedy", "thriller", "friendly",
+];
 
 fn take_types(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
     for (phrase, ty) in TYPE_WORDS {
@@ -725,6 +815,73 @@ mod tests {
         // A bare year may be a title ("1917"): not a filter.
         assert_eq!(parse("1917").year_range, None);
         assert_eq!(parse("1917").text, "1917");
+    }
+
+    #[test]
+    fn when_the_story_happens_is_not_when_the_film_was_made() {
+        for q in [
+            "two magicians in 1890s london try to outdo each other",
+            "a war drama set in the 1940s",
+            "a heist set in 1969",
+        ] {
+            let i = parse(q);
+            assert_eq!(i.year_range, None, "{q}");
+        }
+        assert!(parse("two magicians in 1890s london")
+            .text
+            .contains("1890s"));
+        assert_eq!(
+            parse("war dramas from the 1940s").year_range,
+            Some((1940, 1949))
+        );
+    }
+
+    #[test]
+    fn genre_words_in_a_plot_stay_in_the_text() {
+        let i = parse("mafia family saga about an aging don and his youngest son taking over");
+        assert!(!i.genres.contains(&"family".to_string()), "{:?}", i.genres);
+        assert!(
+            i.text.contains("mafia") && i.text.contains("family"),
+            "{}",
+            i.text
+        );
+        let i = parse(
+            "black man visits his white girlfriends family and discovers they hypnotize people",
+        );
+        assert!(i.genres.is_empty(), "{:?}", i.genres);
+        // A kind of title after it: a request.
+        let i = parse("a war movie where a squad searches for one missing soldier");
+        assert_eq!(i.genres, vec!["war"]);
+        // Short queries ask for genres as before.
+        assert_eq!(parse("family movies").genres, vec!["family"]);
+        assert_eq!(parse("war").genres, vec!["war"]);
+        // Plurals and unambiguous genre words always ask.
+        assert!(
+            parse("funny comedies about a dog who becomes a basketball player")
+                .genres
+                .contains(&"comedy".to_string())
+        );
+    }
+
+    #[test]
+    fn new_means_recent_only_before_what_is_asked_for() {
+        for q in [
+            "new comedies",
+            "new movies on netflix",
+            "something new",
+            "new horror films",
+        ] {
+            assert_eq!(parse(q).year_range, Some((2023, 2026)), "{q}");
+        }
+        for q in [
+            "man and his dog are the last survivors in new york after a plague",
+            "a new teacher inspires her class",
+            "jazz musicians in new orleans",
+        ] {
+            let i = parse(q);
+            assert_eq!(i.year_range, None, "{q}");
+            assert!(i.text.contains("new"), "{q}: {}", i.text);
+        }
     }
 
     #[test]

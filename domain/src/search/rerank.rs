@@ -16,7 +16,7 @@ use super::prior::with_interactions;
 use super::text::overlap;
 
 /// The features, in the order of [`Features`]' array.
-pub const FEATURES: [&str; 14] = [
+pub const FEATURES: [&str; 10] = [
     "fused",
     "dense",
     "dense_rr",
@@ -27,10 +27,6 @@ pub const FEATURES: [&str; 14] = [
     "neighbour_rr",
     "prior",
     "genre",
-    "dense_desc",
-    "keyword_desc",
-    "keyword_rr_desc",
-    "prior_desc",
 ];
 
 /// One candidate's feature values, named by [`FEATURES`].
@@ -64,27 +60,10 @@ pub struct Context<'a> {
     /// Best BM25 score of the keyword channel.
     pub top_keyword: f32,
     pub engagement: &'a Engagement,
-    /// How much the query reads like a description ([`descriptive`]).
-    pub descriptive: f32,
-}
-
-/// How much a query reads like a description of what happens rather than a title, a name or a
-/// genre: 0 up to 3 words, 1 from 8. Channels are not equally reliable for both (a title is found
-/// by its words; a plot told in a person's words by BM25 over the plot, or by meaning), and a
-/// linear model cannot see that from per-title features alone, so some features get a copy scaled
-/// by this and the model learns a weight for each kind of query.
-pub fn descriptive(text: &str) -> f32 {
-    let words = text.split_whitespace().count() as f32;
-    ((words - 3.0) / 5.0).clamp(0.0, 1.0)
 }
 
 impl<'a> Context<'a> {
-    pub fn new(
-        fused: &[Fused],
-        lists: &[RankedList],
-        engagement: &'a Engagement,
-        descriptive: f32,
-    ) -> Self {
+    pub fn new(fused: &[Fused], lists: &[RankedList], engagement: &'a Engagement) -> Self {
         let top_fused = fused.iter().map(|f| f.score).fold(0.0, f32::max);
         let top_keyword = lists
             .iter()
@@ -95,7 +74,6 @@ impl<'a> Context<'a> {
             top_fused,
             top_keyword,
             engagement,
-            descriptive,
         }
     }
 }
@@ -118,28 +96,18 @@ fn share(x: f32, top: f32) -> f32 {
 /// A candidate's features (each in [0, 1]).
 pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, wanted: &[String]) -> Features {
     let title = f.channel_score(Channel::Title);
-    let dense = f.channel_score(Channel::Dense).clamp(0.0, 1.0);
-    let keyword = share(f.channel_score(Channel::Keyword), ctx.top_keyword);
-    let keyword_rr = rr(f, Channel::Keyword);
-    let prior = ctx
-        .engagement
-        .prior(&f.id, (p.popularity as f32).clamp(0.0, 1.0));
-    let d = ctx.descriptive;
     [
         share(f.score, ctx.top_fused),
-        dense,
+        f.channel_score(Channel::Dense).clamp(0.0, 1.0),
         rr(f, Channel::Dense),
-        keyword,
-        keyword_rr,
+        share(f.channel_score(Channel::Keyword), ctx.top_keyword),
+        rr(f, Channel::Keyword),
         title.clamp(0.0, 1.0),
         if title >= EXACT_TITLE { 1.0 } else { 0.0 },
         rr(f, Channel::Graph).max(rr(f, Channel::Cast)),
-        prior,
+        ctx.engagement
+            .prior(&f.id, (p.popularity as f32).clamp(0.0, 1.0)),
         overlap(wanted, &p.genres),
-        dense * d,
-        keyword * d,
-        keyword_rr * d,
-        prior * d,
     ]
 }
 
@@ -191,14 +159,13 @@ pub fn apply(
     wanted: &[String],
     engagement: &Engagement,
     ranker: &Ranker,
-    descriptive: f32,
 ) {
     super::fuse::sort(fused);
     let depth = ranker.depth.min(fused.len());
     if depth < 2 {
         return;
     }
-    let ctx = Context::new(fused, lists, engagement, descriptive);
+    let ctx = Context::new(fused, lists, engagement);
     let w = ranker.vector();
     let places: Vec<f32> = fused[..depth].iter().map(|f| f.score).collect();
     let mut scored: Vec<(f32, Fused)> = fused
@@ -230,9 +197,8 @@ pub fn explain(
     lists: &[RankedList],
     wanted: &[String],
     engagement: &Engagement,
-    descriptive: f32,
 ) -> HashMap<Uuid, Features> {
-    let ctx = Context::new(fused, lists, engagement, descriptive);
+    let ctx = Context::new(fused, lists, engagement);
     fused
         .iter()
         .map(|f| (f.id, features(f, &payloads[&f.id], &ctx, wanted)))
@@ -318,7 +284,7 @@ mod tests {
         );
         let lists: Vec<RankedList> = vec![(Channel::Keyword, 1.0, vec![(id(2), 12.0)])];
         let none = Engagement::default();
-        let ctx = Context::new(&[f.clone(), fused(2, 1.0, &[])], &lists, &none, 0.5);
+        let ctx = Context::new(&[f.clone(), fused(2, 1.0, &[])], &lists, &none);
         let p = DocPayload {
             popularity: 0.7,
             genres: vec!["drama".into()],
@@ -334,47 +300,6 @@ mod tests {
         assert_eq!(named["neighbour_rr"], 0.25);
         assert!((named["prior"] - 0.7).abs() < 1e-6);
         assert_eq!(named["genre"], 0.5);
-        // Scaled copies for descriptive queries.
-        assert_eq!(named["keyword_desc"], 0.25);
-        assert_eq!(named["keyword_rr_desc"], 0.25);
-        assert_eq!(named["dense_desc"], 0.0);
-        assert!((named["prior_desc"] - 0.35).abs() < 1e-6);
-    }
-
-    #[test]
-    fn a_description_is_told_from_a_title_by_its_length() {
-        assert_eq!(descriptive("heat"), 0.0);
-        assert_eq!(descriptive("raiders lost ark"), 0.0);
-        assert_eq!(
-            descriptive("a clownfish crosses the ocean to find his son"),
-            1.0
-        );
-        assert!((descriptive("a shark terrorises a beach town") - 0.6).abs() < 1e-6);
-    }
-
-    #[test]
-    fn a_description_weight_reorders_only_descriptive_queries() {
-        // Title 1 leads on fused score; title 2 is BM25's best. A weight on `keyword_desc` lifts
-        // title 2 when the query is a description and leaves a short query's order alone.
-        let mk = || {
-            vec![
-                fused(
-                    1,
-                    1.0,
-                    &[(Channel::Dense, 0, 0.9), (Channel::Keyword, 5, 2.0)],
-                ),
-                fused(2, 0.8, &[(Channel::Keyword, 0, 10.0)]),
-            ]
-        };
-        let lists: Vec<RankedList> = vec![(Channel::Keyword, 1.0, vec![(id(2), 10.0)])];
-        let p = payloads(&[(1, 0.0), (2, 0.0)]);
-        let r = ranker(10, &[("fused", 1.0), ("keyword_desc", 1.0)]);
-        for (d, want) in [(0.0, vec![1, 2]), (1.0, vec![2, 1])] {
-            let mut list = mk();
-            apply(&mut list, &p, &lists, &[], &Engagement::default(), &r, d);
-            let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
-            assert_eq!(order, want, "descriptive {d}");
-        }
     }
 
     #[test]
@@ -386,7 +311,7 @@ mod tests {
         ];
         let p = payloads(&[(1, 0.0), (2, 1.0), (3, 1.0)]);
         let r = ranker(2, &[("fused", 1.0), ("prior", 0.5)]);
-        apply(&mut list, &p, &[], &[], &Engagement::default(), &r, 0.0);
+        apply(&mut list, &p, &[], &[], &Engagement::default(), &r);
         let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
         assert_eq!(order, vec![2, 1, 3], "title 3 is below the depth");
         // Scores stay monotone and keep the places' values.
@@ -405,7 +330,7 @@ mod tests {
             ranker(0, &[("prior", 1.0)]),
         ] {
             let mut list = mk();
-            apply(&mut list, &p, &[], &[], &Engagement::default(), &r, 0.0);
+            apply(&mut list, &p, &[], &[], &Engagement::default(), &r);
             let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
             assert_eq!(order, vec![2, 3, 1], "{r:?}");
         }
@@ -422,7 +347,6 @@ mod tests {
             &[],
             &Engagement::default(),
             &ranker(3, &[("prior", 1.0)]),
-            0.0,
         );
         let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
         assert_eq!(order, vec![2, 3, 1]);

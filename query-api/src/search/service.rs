@@ -302,16 +302,8 @@ impl SearchService {
         let taste = self.taste(plan).await?;
         rules::boost::apply(&mut fused, &payloads, &intent.genres, &taste);
         let engagement = self.engagement();
-        let descriptive = rules::rerank::descriptive(&intent.text);
         let features = if plan.explain {
-            rules::rerank::explain(
-                &fused,
-                &payloads,
-                &lists,
-                &intent.genres,
-                &engagement,
-                descriptive,
-            )
+            rules::rerank::explain(&fused, &payloads, &lists, &intent.genres, &engagement)
         } else {
             Default::default()
         };
@@ -322,7 +314,6 @@ impl SearchService {
             &intent.genres,
             &engagement,
             &self.settings.ranker,
-            descriptive,
         );
 
         let (total_count, page) = rules::page::page(fused, plan.page, plan.page_size);
