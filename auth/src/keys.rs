@@ -164,7 +164,13 @@ impl KeyStore {
                     .await?;
             }
         } else {
-            tracing::warn!("auth.key_encryption_key is empty: signing keys are stored unencrypted");
+            // Once per process: this runs at every key check (each minute).
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "auth.key_encryption_key is empty: signing keys are stored unencrypted"
+                )
+            });
         }
         tx.commit().await?;
         Ok(())
