@@ -182,6 +182,60 @@ async fn providers_merge_into_one_title_and_grey_zone_goes_to_review() {
     );
 }
 
+/// A re-release listed years later under the work's own identifier ("Finding Nemo 3D", 2012)
+/// neither renames the title nor hides it from resolution: a later record of the original, from a
+/// source that knows no identifier and sends no overview (a rating dataset), still merges into it
+/// and blanks nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_release_keeps_the_work_findable_and_a_sparse_record_erases_nothing() {
+    let mut s = Stack::new("rerelease").await;
+    s.start_all().await;
+    let work = json!({
+        "external_ids": {"wikipedia": "Finding_Nemo"}, "content_type": "movie",
+        "title": "Finding Nemo", "release_date": "2003-05-30", "runtime_minutes": 100,
+        "overview": "A clownfish searches the ocean for his son.",
+        "cast": ["Albert Brooks", "Ellen DeGeneres"]
+    });
+    let (st, created) = s.ingest(&req("generic", work)).await;
+    assert_eq!(
+        (st, created["action"].as_str()),
+        (200, Some("Created")),
+        "{created}"
+    );
+    let id = created["content_id"].as_str().unwrap().to_string();
+    let rerelease = json!({
+        "external_ids": {"wikipedia": "Finding_Nemo"}, "content_type": "movie",
+        "title": "Finding Nemo 3D", "release_date": "2012-09-14"
+    });
+    let (_, r) = s.ingest(&req("generic", rerelease)).await;
+    assert_eq!(r["content_id"], id.as_str(), "{r}");
+    // A rating dataset's item: title and year, no identifier we know, no overview, no cast.
+    let sparse = json!({"external_ids": {"movietweetings": "0266543"}, "content_type": "movie",
+        "title": "Finding Nemo", "release_date": "2003-01-01"});
+    let (st, m) = s.ingest(&req("generic", sparse)).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(
+        (m["action"].as_str(), m["content_id"].as_str()),
+        (Some("Merged"), Some(id.as_str())),
+        "{m}"
+    );
+    let got = s
+        .eventually(15, "the catalog shows the merged record", || async {
+            let (st, body) = s.get(&format!("/v1/content/{id}")).await;
+            (st == 200 && body["external_ids"]["movietweetings"] == "0266543").then_some(body)
+        })
+        .await;
+    assert_eq!(got["title"], "Finding Nemo", "{got}");
+    assert!(
+        got["release_date"].as_str().unwrap().starts_with("2003-"),
+        "{got}"
+    );
+    assert_eq!(
+        got["overview"], "A clownfish searches the ocean for his son.",
+        "{got}"
+    );
+}
+
 /// A local stand-in for the five providers' HTTP APIs, in their documented shapes.
 struct Double {
     url: String,

@@ -240,6 +240,20 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
         })
         .await;
     assert!(known <= 1.0, "{known}");
+    // and the ranker sees the engagement on its own: the most engaged title scores 1.
+    let (_, v) = post(
+        &s,
+        "/v1/search",
+        &ann_token,
+        json!({"query": "scream", "explain": true}),
+    )
+    .await;
+    let engaged = v["results"].as_array().and_then(|rs| {
+        rs.iter()
+            .find(|r| r["content"]["title"] == "Scream")
+            .and_then(|r| r["ranking_features"]["engaged"].as_f64())
+    });
+    assert_eq!(engaged, Some(1.0), "{v}");
 
     // A watchlist add on a device counts as `Added`, read from sync.operations.
     let device = Uuid::new_v4();

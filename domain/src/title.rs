@@ -246,10 +246,25 @@ impl Title {
                 }
                 check_region(&region, &record.availability)?;
                 let mut record = record;
-                // A provider that lists no cast (YouTube, say) does not erase the cast we know.
-                if record.metadata.cast.is_empty() {
-                    if let Some(current) = &self.metadata {
-                        record.metadata.cast = current.cast.clone();
+                // A source that leaves a field out does not erase what another source told us: a
+                // rating dataset's item ("Jaws (1975)", genres only) must not blank the overview
+                // and cast the encyclopedia gave, nor a provider without cast (YouTube) the cast.
+                if let Some(current) = &self.metadata {
+                    let m = &mut record.metadata;
+                    if m.cast.is_empty() {
+                        m.cast = current.cast.clone();
+                    }
+                    if m.overview.as_deref().is_none_or(|o| o.trim().is_empty()) {
+                        m.overview = current.overview.clone();
+                    }
+                    if m.original_title.is_none() {
+                        m.original_title = current.original_title.clone();
+                    }
+                    if m.runtime_minutes.is_none() {
+                        m.runtime_minutes = current.runtime_minutes;
+                    }
+                    if m.genres.is_empty() {
+                        m.genres = current.genres.clone();
                     }
                 }
                 // A re-release listed years later ("Finding Nemo 3D", 2012, pointing at the 2003
@@ -595,6 +610,64 @@ mod tests {
         let events = given(history).when(cmd).unwrap();
         assert!(
             matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.cast == ["Laurence Fishburne"]),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_sparse_record_keeps_what_richer_sources_told_us() {
+        // Given a title known with overview, cast, runtime and genres,
+        let mut rich = meta("Jaws");
+        rich.cast = vec!["Roy Scheider".into()];
+        rich.runtime_minutes = Some(124);
+        rich.original_title = Some("Jaws".into());
+        let known = TitleEvent::TitleIngested {
+            content_id: id(),
+            source: "wikipedia".into(),
+            metadata: rich.clone(),
+            external_ids: ids(),
+        };
+        // when a rating dataset sends the same film with a title, a date and nothing else,
+        let mut sparse = rich.clone();
+        sparse.overview = None;
+        sparse.cast = vec![];
+        sparse.runtime_minutes = None;
+        sparse.original_title = None;
+        sparse.genres = vec![];
+        let cmd = TitleCommand::IngestRecord {
+            content_id: id(),
+            source: "movietweetings".into(),
+            region: "US".into(),
+            record: CanonicalTitle {
+                external_ids: ids(),
+                metadata: sparse,
+                availability: vec![],
+            },
+        };
+        // then nothing is erased (only offers could change, and it sends none).
+        let events = given(vec![known.clone()]).when(cmd).unwrap();
+        assert!(
+            events
+                .iter()
+                .all(|e| !matches!(e, TitleEvent::TitleUpdated { .. })),
+            "{events:?}"
+        );
+        // And a record that does say something new (a longer overview) still updates.
+        let mut richer = rich.clone();
+        richer.overview = Some("A shark terrorises a beach town.".into());
+        let cmd = TitleCommand::IngestRecord {
+            content_id: id(),
+            source: "tmdb".into(),
+            region: "US".into(),
+            record: CanonicalTitle {
+                external_ids: ids(),
+                metadata: richer,
+                availability: vec![],
+            },
+        };
+        let events = given(vec![known]).when(cmd).unwrap();
+        assert!(
+            matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.overview.as_deref() == Some("A shark terrorises a beach town.") && metadata.cast == ["Roy Scheider"]),
             "{events:?}"
         );
     }

@@ -107,10 +107,17 @@ pub(crate) async fn index(
     sqlx::query(
         "INSERT INTO title_fingerprint (content_id, fingerprint)
          SELECT * FROM UNNEST($1::uuid[], $2::jsonb[])
-         ON CONFLICT (content_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint ||
-            CASE WHEN jsonb_array_length(EXCLUDED.fingerprint->'cast') = 0
-                 THEN jsonb_build_object('cast', title_fingerprint.fingerprint->'cast')
-                 ELSE '{}'::jsonb END",
+         ON CONFLICT (content_id) DO UPDATE SET fingerprint = CASE
+            -- A re-release listed years later keeps the work's name and date (domain/src/title.rs),
+            -- so its fingerprint stays the work's: later records of the original still find it.
+            WHEN (EXCLUDED.fingerprint->>'year')::int > (title_fingerprint.fingerprint->>'year')::int + 1
+            THEN title_fingerprint.fingerprint
+            -- A field the record leaves out (null, no cast) keeps what is known.
+            ELSE title_fingerprint.fingerprint || jsonb_strip_nulls(EXCLUDED.fingerprint) ||
+                CASE WHEN jsonb_array_length(EXCLUDED.fingerprint->'cast') = 0
+                     THEN jsonb_build_object('cast', title_fingerprint.fingerprint->'cast')
+                     ELSE '{}'::jsonb END
+            END",
     )
     .bind(&replaced)
     .bind(&fps)

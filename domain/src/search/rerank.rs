@@ -16,7 +16,7 @@ use super::prior::with_interactions;
 use super::text::overlap;
 
 /// The features, in the order of [`Features`]' array.
-pub const FEATURES: [&str; 10] = [
+pub const FEATURES: [&str; 11] = [
     "fused",
     "dense",
     "dense_rr",
@@ -27,6 +27,7 @@ pub const FEATURES: [&str; 10] = [
     "neighbour_rr",
     "prior",
     "genre",
+    "engaged",
 ];
 
 /// One candidate's feature values, named by [`FEATURES`].
@@ -43,6 +44,16 @@ impl Engagement {
     pub fn new(users: HashMap<Uuid, u64>) -> Self {
         let most = users.values().copied().max().unwrap_or(0);
         Self { users, most }
+    }
+
+    /// How many users engaged with this title, log-scaled against the most engaged one: its own
+    /// feature, so the ranker weighs real interactions apart from the catalog's guess.
+    pub fn share(&self, id: &Uuid) -> f32 {
+        let users = self.users.get(id).copied().unwrap_or(0);
+        if users == 0 || self.most == 0 {
+            return 0.0;
+        }
+        ((1.0 + users as f32).ln() / (1.0 + self.most as f32).ln()).min(1.0)
     }
 
     /// The catalog prior with this title's engagement folded in, against the most engaged title.
@@ -108,6 +119,7 @@ pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, wanted: &[String]) -> 
         ctx.engagement
             .prior(&f.id, (p.popularity as f32).clamp(0.0, 1.0)),
         overlap(wanted, &p.genres),
+        ctx.engagement.share(&f.id),
     ]
 }
 
@@ -363,6 +375,11 @@ mod tests {
         assert!(e.prior(&id(2), 0.2) > 0.2 && e.prior(&id(2), 0.2) < e.prior(&id(1), 0.2));
         assert_eq!(e.prior(&id(3), 0.2), 0.2);
         assert_eq!(Engagement::default().prior(&id(1), 0.4), 0.4);
+        // Its own feature: the most engaged title 1, fewer users less, none 0.
+        assert_eq!(e.share(&id(1)), 1.0);
+        assert!(e.share(&id(2)) > 0.0 && e.share(&id(2)) < 0.5);
+        assert_eq!(e.share(&id(3)), 0.0);
+        assert_eq!(Engagement::default().share(&id(1)), 0.0);
     }
 
     #[test]

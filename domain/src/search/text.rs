@@ -42,17 +42,21 @@ const STOPWORDS: &[&str] = &[
     "would", "you", "your", "film", "films", "movie", "movies",
 ];
 
-/// Light English stemmer: plural and possessive endings only, so "bombs"/"bomb" and
-/// "stories"/"story" meet without mangling names.
+/// English Snowball (Porter 2) stemming, so a description's "searches", "searching" and
+/// "searched" meet the article's "search", and "haunting"/"haunted" meet "haunts". Numbers and
+/// words of up to three letters are kept as written. Both sides of BM25 use it, so names that
+/// stem oddly ("James" → "jame") still meet themselves.
 fn stem(w: &str) -> String {
-    let n = w.len();
-    if n > 4 && w.ends_with("ies") {
-        return format!("{}y", &w[..n - 3]);
+    static STEMMER: std::sync::OnceLock<qdrant_rust_stemmers::Stemmer> = std::sync::OnceLock::new();
+    if w.len() <= 3 || w.bytes().any(|b| b.is_ascii_digit()) {
+        return w.to_string();
     }
-    if n > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") && !w.ends_with("is") {
-        return w[..n - 1].to_string();
-    }
-    w.to_string()
+    STEMMER
+        .get_or_init(|| {
+            qdrant_rust_stemmers::Stemmer::create(qdrant_rust_stemmers::Algorithm::English)
+        })
+        .stem(w)
+        .into_owned()
 }
 
 /// Index terms of a text: folded (case, diacritics), split on non-alphanumerics, stop words
@@ -244,13 +248,21 @@ pub fn embedding_text(m: &TitleMetadata) -> String {
     }
     if let Some(o) = &m.overview {
         let (lead, rest) = split_lead(o);
-        s.push_str(". ");
-        s.push_str(rest);
-        if !lead.is_empty() {
-            if !rest.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(lead);
+        // Plot sentences first, credits after them, the encyclopedic lead last: a Wikipedia lead
+        // spends its second and third sentences on who directed, wrote and starred ("Directed by
+        // Andrew Stanton … The film stars the voices of …") and only then says what happens.
+        let sentences = sentences(rest);
+        let (credits, plot): (Vec<&str>, Vec<&str>) =
+            sentences.into_iter().partition(|x| is_credits(x));
+        let ordered: Vec<&str> = plot.into_iter().chain(credits).chain([lead]).collect();
+        let body = ordered
+            .into_iter()
+            .filter(|x| !x.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !body.is_empty() {
+            s.push_str(". ");
+            s.push_str(&body);
         }
     }
     s
@@ -269,6 +281,62 @@ fn split_lead(overview: &str) -> (&str, &str) {
     } else {
         ("", overview)
     }
+}
+
+/// Sentences of a text, split after ". " (and "! ", "? ") where the next word starts with a
+/// capital; an initial ("Jan de Bont. ", "J. R. R.") stays with its sentence.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (i, w) in bytes.windows(3).enumerate() {
+        if !(matches!(w[0], b'.' | b'!' | b'?') && w[1] == b' ' && w[2].is_ascii_uppercase()) {
+            continue;
+        }
+        // "J. " or "St. ": one capital letter or a short abbreviation before the full stop.
+        let word = text[start..=i].rsplit(' ').next().unwrap_or("");
+        if word.trim_end_matches(['.', '!', '?']).chars().count() > 2 {
+            out.push(text[start..=i].trim());
+            start = i + 2;
+        }
+    }
+    let tail = text[start..].trim();
+    if !tail.is_empty() {
+        out.push(tail);
+    }
+    out
+}
+
+/// A sentence about the making of a film, not its story.
+fn is_credits(sentence: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "directed by",
+        "produced by",
+        "written by",
+        "screenplay",
+        "the film stars",
+        "it stars",
+        "starring",
+        "co-stars",
+        "music by",
+        "cinematograph",
+        "distributed by",
+        "was released",
+        "released on",
+        "released in",
+        "premiered",
+        "box office",
+        "grossed",
+        "nominated",
+        "academy award",
+        "golden globe",
+        "critical",
+        "critics",
+        "principal photography",
+        "filming",
+    ];
+    let lower = sentence.to_lowercase();
+    MARKERS.iter().any(|m| lower.contains(m))
 }
 
 /// Similarity of two titles by trigram overlap (Dice coefficient), used to rank suggestions and
@@ -341,15 +409,53 @@ mod tests {
         );
     }
 
+    #[test]
+    fn credits_sentences_follow_the_story() {
+        let m = TitleMetadata {
+            content_type: crate::catalog::ContentType::Movie,
+            title: "Finding Nemo".into(),
+            original_title: None,
+            overview: Some(
+                "Finding Nemo is a 2003 American computer-animated film produced by Pixar. \
+                 Directed by Andrew Stanton, the screenplay was written by Stanton and Bob Peterson. \
+                 The film stars the voices of Albert Brooks and Ellen DeGeneres. \
+                 It tells the story of a clownfish named Marlin who searches for his son Nemo. \
+                 Along the way, Marlin learns to take risks."
+                    .into(),
+            ),
+            release_date: chrono::NaiveDate::from_ymd_opt(2003, 5, 30).unwrap(),
+            genres: vec![],
+            runtime_minutes: None,
+            cast: vec![],
+        };
+        assert_eq!(
+            embedding_text(&m),
+            "Finding Nemo (2003). It tells the story of a clownfish named Marlin who searches for \
+             his son Nemo. Along the way, Marlin learns to take risks. Directed by Andrew \
+             Stanton, the screenplay was written by Stanton and Bob Peterson. The film stars the \
+             voices of Albert Brooks and Ellen DeGeneres. Finding Nemo is a 2003 American \
+             computer-animated film produced by Pixar."
+        );
+        // An initial does not end a sentence.
+        assert_eq!(
+            sentences("Directed by J. R. Smith and Jan de Bont. A bus. Big."),
+            vec!["Directed by J. R. Smith and Jan de Bont.", "A bus.", "Big."]
+        );
+    }
+
     use super::*;
 
     #[test]
     fn terms_fold_stem_and_drop_stop_words() {
         assert_eq!(
             terms("The Bus that couldn't slow DOWN: Stories of Bombs"),
-            vec!["bus", "couldnt", "slow", "down", "story", "bomb"]
+            vec!["bus", "couldnt", "slow", "down", "stori", "bomb"]
         );
-        assert_eq!(terms("Amélie 2001"), vec!["amelie", "2001"]);
+        // Verb forms meet: what a person writes and what an article says.
+        assert_eq!(terms("searches"), terms("searching"));
+        assert_eq!(terms("haunted"), terms("haunts"));
+        assert_eq!(terms("travelled 1999"), vec!["travel", "1999"]);
+        assert_eq!(terms("Amélie 2001"), terms("amelie 2001"));
     }
 
     #[test]
