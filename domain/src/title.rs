@@ -251,6 +251,16 @@ impl Title {
                 // and cast the encyclopedia gave, nor a provider without cast (YouTube) the cast.
                 if let Some(current) = &self.metadata {
                     let m = &mut record.metadata;
+                    // A bare record (a name, a year, maybe genres: a rating dataset's item) says
+                    // the film exists; it does not re-spell or re-date one we know with a story.
+                    let bare =
+                        m.overview.is_none() && m.cast.is_empty() && m.runtime_minutes.is_none();
+                    if bare && current.overview.is_some() {
+                        m.title = current.title.clone();
+                        m.original_title = current.original_title.clone();
+                        m.release_date = current.release_date;
+                        m.genres = current.genres.clone();
+                    }
                     if m.cast.is_empty() {
                         m.cast = current.cast.clone();
                     }
@@ -634,6 +644,10 @@ mod tests {
         sparse.runtime_minutes = None;
         sparse.original_title = None;
         sparse.genres = vec![];
+        // (spelled and dated its own way: the year only, other genre names),
+        sparse.title = "JAWS".into();
+        sparse.release_date = NaiveDate::from_ymd_opt(1999, 1, 1).unwrap();
+        sparse.genres = vec!["horror".into()];
         let cmd = TitleCommand::IngestRecord {
             content_id: id(),
             source: "movietweetings".into(),
@@ -644,7 +658,7 @@ mod tests {
                 availability: vec![],
             },
         };
-        // then nothing is erased (only offers could change, and it sends none).
+        // then nothing is erased or re-spelled (only offers could change, and it sends none).
         let events = given(vec![known.clone()]).when(cmd).unwrap();
         assert!(
             events
