@@ -220,11 +220,11 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     );
 
     // Search's prior learns how many people engaged: Scream (5 users, the most) is now known.
-    let prior = |v: &Value| {
+    let scream_feature = |v: &Value, feature: &str| {
         v["results"].as_array().and_then(|rs| {
             rs.iter()
                 .find(|r| r["content"]["title"] == "Scream")
-                .and_then(|r| r["ranking_features"]["prior"].as_f64())
+                .and_then(|r| r["ranking_features"][feature].as_f64())
         })
     };
     let known = s
@@ -236,7 +236,7 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
                 json!({"query": "scream", "explain": true}),
             )
             .await;
-            prior(&v).filter(|p| *p >= 0.5)
+            scream_feature(&v, "prior").filter(|p| *p >= 0.5)
         })
         .await;
     assert!(known <= 1.0, "{known}");
@@ -248,12 +248,7 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
         json!({"query": "scream", "explain": true}),
     )
     .await;
-    let engaged = v["results"].as_array().and_then(|rs| {
-        rs.iter()
-            .find(|r| r["content"]["title"] == "Scream")
-            .and_then(|r| r["ranking_features"]["engaged"].as_f64())
-    });
-    assert_eq!(engaged, Some(1.0), "{v}");
+    assert_eq!(scream_feature(&v, "engaged"), Some(1.0), "{v}");
 
     // A watchlist add on a device counts as `Added`, read from sync.operations.
     let device = Uuid::new_v4();

@@ -246,45 +246,8 @@ impl Title {
                 }
                 check_region(&region, &record.availability)?;
                 let mut record = record;
-                // A source that leaves a field out does not erase what another source told us: a
-                // rating dataset's item ("Jaws (1975)", genres only) must not blank the overview
-                // and cast the encyclopedia gave, nor a provider without cast (YouTube) the cast.
                 if let Some(current) = &self.metadata {
-                    let m = &mut record.metadata;
-                    // A bare record (a name, a year, maybe genres: a rating dataset's item) says
-                    // the film exists; it does not re-spell or re-date one we know with a story.
-                    let bare =
-                        m.overview.is_none() && m.cast.is_empty() && m.runtime_minutes.is_none();
-                    if bare && current.overview.is_some() {
-                        m.title = current.title.clone();
-                        m.original_title = current.original_title.clone();
-                        m.release_date = current.release_date;
-                        m.genres = current.genres.clone();
-                    }
-                    if m.cast.is_empty() {
-                        m.cast = current.cast.clone();
-                    }
-                    if m.overview.as_deref().is_none_or(|o| o.trim().is_empty()) {
-                        m.overview = current.overview.clone();
-                    }
-                    if m.original_title.is_none() {
-                        m.original_title = current.original_title.clone();
-                    }
-                    if m.runtime_minutes.is_none() {
-                        m.runtime_minutes = current.runtime_minutes;
-                    }
-                    if m.genres.is_empty() {
-                        m.genres = current.genres.clone();
-                    }
-                }
-                // A re-release listed years later ("Finding Nemo 3D", 2012, pointing at the 2003
-                // film's article) is the same work: it does not rename or re-date it.
-                if let Some(current) = &self.metadata {
-                    if record.metadata.release_date.year() > current.release_date.year() + 1 {
-                        record.metadata.title = current.title.clone();
-                        record.metadata.original_title = current.original_title.clone();
-                        record.metadata.release_date = current.release_date;
-                    }
+                    keep_known(current, &mut record.metadata);
                 }
                 let mut events = Vec::new();
                 let mut external_ids = self.external_ids.clone();
@@ -435,6 +398,44 @@ impl Title {
                 self.offers.clear();
             }
         }
+    }
+}
+
+/// What a new record may not change about a title we already hold.
+fn keep_known(current: &TitleMetadata, m: &mut TitleMetadata) {
+    // A bare record (a name, a year, maybe genres: a rating dataset's item) says the film exists;
+    // it does not re-spell or re-date one we know with a story. A re-release listed years later
+    // ("Finding Nemo 3D", 2012, pointing at the 2003 film's article) is the same work: it does
+    // not rename or re-date it either.
+    let bare = m.overview.is_none()
+        && m.cast.is_empty()
+        && m.runtime_minutes.is_none()
+        && current.overview.is_some();
+    let rerelease = m.release_date.year() > current.release_date.year() + 1;
+    if bare || rerelease {
+        m.title = current.title.clone();
+        m.original_title = current.original_title.clone();
+        m.release_date = current.release_date;
+    }
+    if bare {
+        m.genres = current.genres.clone();
+    }
+    // A source that leaves a field out does not erase what another source told us (a rating
+    // dataset's overview-less item, a provider without cast such as YouTube).
+    if m.cast.is_empty() {
+        m.cast = current.cast.clone();
+    }
+    if m.overview.as_deref().is_none_or(|o| o.trim().is_empty()) {
+        m.overview = current.overview.clone();
+    }
+    if m.original_title.is_none() {
+        m.original_title = current.original_title.clone();
+    }
+    if m.runtime_minutes.is_none() {
+        m.runtime_minutes = current.runtime_minutes;
+    }
+    if m.genres.is_empty() {
+        m.genres = current.genres.clone();
     }
 }
 
