@@ -194,7 +194,7 @@ pub async fn maintain_index(
             0
         };
         last = Some((generation, count));
-        if quiet_checks >= 3 && unindexed >= min_points {
+        if build_due(quiet_checks, unindexed, min_points) {
             let started = std::time::Instant::now();
             tracing::info!(
                 generation,
@@ -216,6 +216,17 @@ pub async fn maintain_index(
             }
         }
     }
+}
+
+/// Quiet checks after which any unindexed point is built, however few: the last points of an
+/// ingest (below `min_points`) would otherwise stay outside the ANN index until the next ingest.
+const TAIL_QUIET_CHECKS: u32 = 12;
+
+/// Whether to build now: the indexer has been quiet for three checks and enough points wait, or
+/// it has been quiet for long and any point waits.
+fn build_due(quiet_checks: u32, unindexed: usize, min_points: usize) -> bool {
+    (quiet_checks >= 3 && unindexed >= min_points)
+        || (quiet_checks >= TAIL_QUIET_CHECKS && unindexed > 0)
 }
 
 /// Fills the distilled query encoder's table in the background (from its file when present).
@@ -241,4 +252,21 @@ pub async fn warm_query_encoder(
         Err(e) => tracing::warn!(error = %e, "warming the distilled query encoder failed"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ingest_tail_below_the_threshold_is_built_once_the_indexer_stays_quiet() {
+        // Enough points: built after three quiet checks, not while the indexer writes.
+        assert!(!build_due(0, 5000, 2000));
+        assert!(build_due(3, 5000, 2000));
+        // The last 1,259 points of an ingest: not at once (more may follow), but in the end.
+        assert!(!build_due(3, 1259, 2000));
+        assert!(build_due(TAIL_QUIET_CHECKS, 1259, 2000));
+        // Nothing waiting: never.
+        assert!(!build_due(100, 0, 2000));
+    }
 }

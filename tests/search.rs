@@ -494,3 +494,44 @@ async fn personalisation_and_index_rebuild() {
     })
     .await;
 }
+
+/// Indexing batches texts of similar length together (less padding) and deals the batches to
+/// every model session: each text must still get its own vector, the one it gets alone.
+#[tokio::test]
+async fn a_batch_gives_each_text_the_vector_it_gets_alone() {
+    use mediagw_search_adapters::embed::{Embedder, OnnxConfig, OnnxEmbedder};
+    let model_dir = std::env::var("MEDIAGW__SEARCH__MODEL_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.mediagw/models/minilm").into());
+    let embedder = OnnxEmbedder::load(&OnnxConfig {
+        model_dir: model_dir.into(),
+        sessions: 2,
+        batch: 3,
+        max_tokens: 128,
+    })
+    .expect("the model from scripts/lib.sh ensure_model");
+    let texts: Vec<String> = [
+        "Jaws (1975). A great white shark terrorises a seaside resort town on a summer weekend and the police chief, a marine biologist and a grizzled fisherman go out to hunt it down.",
+        "Up",
+        "A bus must keep above fifty miles per hour or a bomb on board explodes.",
+        "Toy Story (1995). Animation",
+        "Two strangers meet on a train through Europe and spend one night walking around Vienna, talking about love, death and everything else until the morning comes.",
+        "Heat",
+        "A clownfish crosses the ocean to find his son.",
+    ]
+    .map(String::from)
+    .to_vec();
+    let together = embedder.embed(texts.clone()).await.unwrap();
+    assert_eq!(together.len(), texts.len());
+    for (text, v) in texts.iter().zip(&together) {
+        let alone = embedder.embed(vec![text.clone()]).await.unwrap().remove(0);
+        let cos: f32 = alone.iter().zip(v).map(|(a, b)| a * b).sum();
+        assert!(cos > 0.999, "{text:?}: cosine {cos} with its own vector");
+    }
+    // And the texts are not all alike (the check above would pass on a constant vector).
+    let cos: f32 = together[0]
+        .iter()
+        .zip(&together[2])
+        .map(|(a, b)| a * b)
+        .sum();
+    assert!(cos < 0.9, "different texts, cosine {cos}");
+}

@@ -232,37 +232,34 @@ impl Embedder for OnnxEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let n = self.inner.sessions.len();
-        // Small requests (queries) take one free session; big ones are split across all.
-        if texts.len() <= self.batch || n == 1 {
-            let inner = self.inner.clone();
-            let batch = self.batch;
-            return tokio::task::spawn_blocking(move || {
-                let slot = inner.pick();
-                let mut out = Vec::with_capacity(texts.len());
-                for chunk in texts.chunks(batch) {
-                    out.extend(inner.run(slot, chunk)?);
-                }
-                Ok(out)
-            })
-            .await
-            .map_err(merr)?;
-        }
-        let per = texts.len().div_ceil(n);
-        let mut tasks = Vec::new();
-        for (slot, part) in texts.chunks(per).enumerate() {
-            let (inner, part, batch) = (self.inner.clone(), part.to_vec(), self.batch);
+        // Batches of texts of similar length: a batch is padded to its longest text, so a
+        // 20-token title beside a 128-token plot would cost two 128-token rows.
+        let len = texts.len();
+        let mut order: Vec<usize> = (0..len).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let batches: Vec<Vec<usize>> = order.chunks(self.batch).map(<[usize]>::to_vec).collect();
+        // One batch (a query) takes a free session; more are dealt round-robin to all of them.
+        let n = self.inner.sessions.len().min(batches.len()).max(1);
+        let texts = Arc::new(texts);
+        let mut tasks = Vec::with_capacity(n);
+        for slot in 0..n {
+            let mine: Vec<Vec<usize>> = batches.iter().skip(slot).step_by(n).cloned().collect();
+            let (inner, texts) = (self.inner.clone(), texts.clone());
             tasks.push(tokio::task::spawn_blocking(move || {
-                let mut out = Vec::with_capacity(part.len());
-                for chunk in part.chunks(batch) {
-                    out.extend(inner.run(slot, chunk)?);
+                let slot = if n == 1 { inner.pick() } else { slot };
+                let mut out = Vec::with_capacity(mine.iter().map(Vec::len).sum());
+                for b in mine {
+                    let chunk: Vec<String> = b.iter().map(|&i| texts[i].clone()).collect();
+                    out.extend(b.into_iter().zip(inner.run(slot, &chunk)?));
                 }
                 Ok::<_, SearchError>(out)
             }));
         }
-        let mut out = Vec::with_capacity(texts.len());
+        let mut out = vec![Vec::new(); len];
         for t in tasks {
-            out.extend(t.await.map_err(merr)??);
+            for (i, v) in t.await.map_err(merr)?? {
+                out[i] = v;
+            }
         }
         Ok(out)
     }

@@ -32,6 +32,8 @@ pub struct Distilled {
     cls: u32,
     sep: u32,
     max_tokens: usize,
+    /// Per-token weight in the pooled query (see [`sif_weights`]).
+    weights: Vec<f32>,
     id: String,
     /// Set to abandon a running [`Distilled::warm`] (shutdown).
     stop: Arc<AtomicBool>,
@@ -46,13 +48,15 @@ impl Distilled {
         };
         let (cls, sep) = (id_of("[CLS]")?, id_of("[SEP]")?);
         let vocab = tok.get_vocab_size(true);
+        let weights = sif_weights(vocab, tok.token_to_id("the"), SIF_A);
         Ok(Self {
             inner: model.inner.clone(),
             table: Arc::new((0..vocab).map(|_| OnceLock::new()).collect()),
             cls,
             sep,
             max_tokens: model.max_tokens,
-            id: format!("{}/distilled", model.id),
+            weights,
+            id: format!("{}/distilled-sif", model.id),
             stop: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -169,11 +173,14 @@ impl Distilled {
         let mut n = 0f32;
         for &t in ids {
             if let Some(row) = self.table[t as usize].get() {
-                own.iter_mut().zip(&row[..DIM]).for_each(|(a, x)| *a += x);
+                let w = self.weights[t as usize];
+                own.iter_mut()
+                    .zip(&row[..DIM])
+                    .for_each(|(a, x)| *a += w * x);
                 special
                     .iter_mut()
                     .zip(&row[DIM..])
-                    .for_each(|(a, x)| *a += x);
+                    .for_each(|(a, x)| *a += w * x);
                 n += 1.0;
             }
         }
@@ -185,6 +192,27 @@ impl Distilled {
         normalize(&mut own);
         own
     }
+}
+
+/// SIF's `a`: a word as frequent as this counts half. 1e-3 and 1e-4 found as many described films
+/// on the dense channel alone (docs/quality.md); 1e-3 kept more title words.
+const SIF_A: f32 = 1e-3;
+
+/// Smooth inverse frequency weights (Arora et al. 2017, as Model2Vec applies them): `a / (a + p)`
+/// with a token's probability `p` read off Zipf's law by its rank in the vocabulary. A WordPiece
+/// vocabulary lists its words by frequency from "the" on; the special tokens and single characters
+/// before it count as the most frequent. A plain mean lets "the", "a", "his", "and" outweigh the
+/// two words that carry a description ("shark", "beach").
+fn sif_weights(vocab: usize, first_word: Option<u32>, a: f32) -> Vec<f32> {
+    let first = first_word.map_or(0, |t| t as usize);
+    let ln_v = (vocab.max(2) as f32).ln();
+    (0..vocab)
+        .map(|id| {
+            let rank = id.saturating_sub(first).max(1) as f32;
+            let p = 1.0 / (rank * ln_v);
+            a / (a + p)
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -214,5 +242,28 @@ impl Embedder for Distilled {
             .map_err(merr)??;
         }
         Ok(tokens.iter().map(|ids| self.combine(ids)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frequent_tokens_weigh_little_and_rare_ones_almost_fully() {
+        // A BERT-like vocabulary: specials and characters below "the" (id 1996), words after.
+        let w = sif_weights(30_522, Some(1996), SIF_A);
+        assert_eq!(w.len(), 30_522);
+        let the = w[1996];
+        assert!(the < 0.02, "the: {the}");
+        assert!(
+            w[1037] <= the,
+            "a single character counts as the most frequent"
+        );
+        assert!(w[1996 + 100] > the && w[1996 + 100] < 0.6);
+        assert!(w[20_000] > 0.99, "a rare word: {}", w[20_000]);
+        assert!(w.windows(2).skip(1996).all(|p| p[0] <= p[1]));
+        // No word list known: every id is ranked from 0.
+        assert!(sif_weights(10, None, SIF_A)[9] > sif_weights(10, None, SIF_A)[1]);
     }
 }
