@@ -500,10 +500,8 @@ async fn personalisation_and_index_rebuild() {
 #[tokio::test]
 async fn a_batch_gives_each_text_the_vector_it_gets_alone() {
     use mediagw_search_adapters::embed::{Embedder, OnnxConfig, OnnxEmbedder};
-    let model_dir = std::env::var("MEDIAGW__SEARCH__MODEL_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.mediagw/models/minilm").into());
     let embedder = OnnxEmbedder::load(&OnnxConfig {
-        model_dir: model_dir.into(),
+        model_dir: common::model_dir().into(),
         sessions: 2,
         batch: 3,
         max_tokens: 128,

@@ -126,9 +126,11 @@ impl OnnxEmbedder {
 
 impl Inner {
     /// Runs one batch on session `slot`: mean pooling over the attention mask, then L2 norm.
-    fn run(&self, slot: usize, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let encs = self.tokenizer.encode_batch_fast(refs, true).map_err(merr)?;
+    fn run(&self, slot: usize, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let encs = self
+            .tokenizer
+            .encode_batch_fast(texts.to_vec(), true)
+            .map_err(merr)?;
         let (b, s) = (encs.len(), encs.first().map_or(0, |e| e.len()));
         if b == 0 || s == 0 {
             return Ok(vec![vec![0.0; crate::index::DIM]; b]);
@@ -249,7 +251,7 @@ impl Embedder for OnnxEmbedder {
                 let slot = if n == 1 { inner.pick() } else { slot };
                 let mut out = Vec::with_capacity(mine.iter().map(Vec::len).sum());
                 for b in mine {
-                    let chunk: Vec<String> = b.iter().map(|&i| texts[i].clone()).collect();
+                    let chunk: Vec<&str> = b.iter().map(|&i| texts[i].as_str()).collect();
                     out.extend(b.into_iter().zip(inner.run(slot, &chunk)?));
                 }
                 Ok::<_, SearchError>(out)

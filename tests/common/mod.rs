@@ -165,12 +165,7 @@ impl Stack {
                     .display()
                     .to_string(),
             ),
-            (
-                "MEDIAGW__SEARCH__MODEL_DIR",
-                std::env::var("MEDIAGW__SEARCH__MODEL_DIR").unwrap_or_else(|_| {
-                    concat!(env!("CARGO_MANIFEST_DIR"), "/.mediagw/models/minilm").into()
-                }),
-            ),
+            ("MEDIAGW__SEARCH__MODEL_DIR", model_dir()),
             ("MEDIAGW__SEARCH__EMBED_SESSIONS", "1".into()),
             // Queries' tokens are distilled on first sight (the lazy path) rather than the whole
             // vocabulary at every start.
@@ -899,4 +894,11 @@ pub fn json_lines(out: &str) -> Vec<serde_json::Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
+}
+
+/// The embedding model's directory: `MEDIAGW__SEARCH__MODEL_DIR`, else where
+/// `scripts/lib.sh ensure_model` puts it.
+pub fn model_dir() -> String {
+    std::env::var("MEDIAGW__SEARCH__MODEL_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.mediagw/models/minilm").into())
 }
