@@ -205,6 +205,10 @@ enum IngestCmd {
         items: PathBuf,
         #[arg(long, value_enum)]
         format: cmd::feedback::Format,
+        /// `create`: a title the catalog lacks becomes a catalog record; `match`: only matched
+        /// (ratings of unmatched titles are skipped), so the catalog stays as it was.
+        #[arg(long, value_enum, default_value = "create")]
+        titles: cmd::feedback::Titles,
     },
 }
 
@@ -589,10 +593,11 @@ async fn run(
                     ratings,
                     items,
                     format,
+                    titles,
                 },
         } => {
             let app = app::App::connect(config).await?;
-            let report = cmd::feedback::ingest(&app, &ratings, &items, format).await?;
+            let report = cmd::feedback::ingest(&app, &ratings, &items, format, titles).await?;
             report.print();
             Ok(())
         }

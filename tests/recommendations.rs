@@ -596,8 +596,10 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     assert_eq!(snapshot(&s).await, live);
 
     // A dataset import goes through the same path, and a re-run records nothing twice.
+    // `--titles match` writes no title: before the catalog has the dataset's films nothing is
+    // sent; after, every rating finds its film again (by IMDb id).
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/recommend");
-    let import = |s: &Stack| {
+    let import = |s: &Stack, titles: &str| {
         s.run_ok(&[
             "ingest",
             "feedback",
@@ -607,16 +609,27 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
             &format!("{fixture}/movies.dat"),
             "--format",
             "movietweetings",
+            "--titles",
+            titles,
         ])
     };
-    let first = import(&s);
+    let matched_only = import(&s, "match");
+    assert!(
+        matched_only.contains("titles created 0")
+            && matched_only.contains("not matched 40")
+            && matched_only.contains("0 ratings recorded")
+            && matched_only.contains("540 of unknown items"),
+        "{matched_only}"
+    );
+    let first = import(&s, "create");
     assert!(
         first.contains("titles created 40") && first.contains("60 users, 540 ratings recorded"),
         "{first}"
     );
-    let second = import(&s);
+    let second = import(&s, "match");
     assert!(
-        second.contains("0 ratings recorded, 540 already recorded"),
+        second.contains("matched to existing titles 40")
+            && second.contains("0 ratings recorded, 540 already recorded"),
         "{second}"
     );
     let user = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"movietweetings:1");

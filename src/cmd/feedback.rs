@@ -1,6 +1,7 @@
-//! `mediagw ingest feedback --ratings <file> --items <file> --format movielens|movietweetings|jsonl`:
-//! rating datasets through the product's command path. Titles go through entity resolution
-//! (matched to catalog titles, created when unknown); each rating becomes a `Rated` feedback of the
+//! `mediagw ingest feedback --ratings <file> --items <file> --format movielens|movietweetings|jsonl
+//! [--titles create|match]`: rating datasets through the product's command path. Titles go through
+//! entity resolution (matched to catalog titles, created when unknown; `--titles match` only
+//! matches, so a dataset's titles never add bare records to a catalog that has its own); each rating becomes a `Rated` feedback of the
 //! dataset user `N`, whose id is the UUIDv5 of `"<format>:N"`, with the original timestamp and an
 //! event id derived from (user, item, timestamp), so a re-run records nothing twice.
 
@@ -13,6 +14,7 @@ use anyhow::Context;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use mediagw_commands::{IngestAction, IngestRequest};
+use mediagw_domain::history::TitleRef;
 use mediagw_domain::interaction::{Feedback, Signal};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -58,6 +60,17 @@ impl Format {
             format!("{}:{user}", self.name()).as_bytes(),
         )
     }
+}
+
+/// What happens to a dataset's title the catalog does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Titles {
+    /// Ingested as a catalog record (created when unknown, merged when matched).
+    #[default]
+    Create,
+    /// Only matched (IMDb id, then title and year); ratings of unmatched titles are counted as
+    /// unknown and not sent. Nothing is written to the catalog.
+    Match,
 }
 
 /// A rating as the dataset has it.
@@ -299,6 +312,8 @@ pub struct Report {
     pub titles_merged: u64,
     pub titles_existing: u64,
     pub titles_rejected: u64,
+    /// Titles `--titles match` found no catalog title for.
+    pub titles_unmatched: u64,
     pub users: u64,
     pub recorded: u64,
     pub duplicates: u64,
@@ -312,12 +327,13 @@ pub struct Report {
 impl Report {
     pub fn print(&self) {
         println!(
-            "feedback import in {:.1} s: titles created {}, matched to existing titles {} (merged {}), rejected {}; \
+            "feedback import in {:.1} s: titles created {}, matched to existing titles {} (merged {}), not matched {}, rejected {}; \
              {} users, {} ratings recorded, {} already recorded, {} of unknown items, {} rejected",
             self.seconds,
             self.titles_created,
             self.titles_existing + self.titles_merged,
             self.titles_merged,
+            self.titles_unmatched,
             self.titles_rejected,
             self.users,
             self.recorded,
@@ -344,6 +360,39 @@ fn bar(len: u64, what: &str) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     b
+}
+
+/// Matches the dataset's titles to catalog titles without writing anything (the lookup history
+/// imports use: IMDb id, then title and year with a "same" verdict).
+pub async fn match_titles(
+    app: &App,
+    items: &[RawItem],
+    report: &mut Report,
+) -> anyhow::Result<HashMap<String, Uuid>> {
+    let refs: Vec<TitleRef> = items
+        .iter()
+        .map(|i| TitleRef {
+            imdb: i.imdb.clone(),
+            title: Some(i.title.clone()),
+            year: i.year,
+            kind: Some("movie".into()),
+            ..TitleRef::default()
+        })
+        .collect();
+    let mut ids = HashMap::new();
+    for (chunk, refs) in items.chunks(TITLE_CHUNK).zip(refs.chunks(TITLE_CHUNK)) {
+        let matched = mediagw_commands::resolution::lookup(&app.pool, refs).await?;
+        for (item, m) in chunk.iter().zip(matched) {
+            match m {
+                Some(m) => {
+                    report.titles_existing += 1;
+                    ids.insert(item.id.clone(), m.content_id);
+                }
+                None => report.titles_unmatched += 1,
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// Resolves the dataset's titles to catalog titles (entity resolution; created when unknown).
@@ -480,13 +529,17 @@ pub async fn ingest(
     ratings: &Path,
     items: &Path,
     format: Format,
+    mode: Titles,
 ) -> anyhow::Result<Report> {
     app.migrate().await?;
     let started = Instant::now();
     let items = read_items(items, format)?;
     let ratings = read_ratings(ratings, format)?;
     let mut report = Report::default();
-    let titles = ingest_titles(app, &items, &mut report).await?;
+    let titles = match mode {
+        Titles::Create => ingest_titles(app, &items, &mut report).await?,
+        Titles::Match => match_titles(app, &items, &mut report).await?,
+    };
     let by_user = to_feedback(format, &ratings, &titles, &mut report);
     record(app, by_user, &mut report).await?;
     report.seconds = started.elapsed().as_secs_f64();

@@ -307,14 +307,17 @@ impl SearchService {
         } else {
             Default::default()
         };
-        rules::rerank::apply(
-            &mut fused,
-            &payloads,
-            &lists,
-            &intent.genres,
-            &engagement,
-            &self.settings.ranker,
-        );
+        // A raw channel is measured as it ranks (`mediagw eval search` compares them with hybrid).
+        if plan.mode == SearchMode::Hybrid {
+            rules::rerank::apply(
+                &mut fused,
+                &payloads,
+                &lists,
+                &intent.genres,
+                &engagement,
+                &self.settings.ranker,
+            );
+        }
 
         let (total_count, page) = rules::page::page(fused, plan.page, plan.page_size);
 
