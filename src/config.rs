@@ -1,5 +1,6 @@
-//! One typed configuration: defaults (`config/default.toml`, compiled in) → optional file →
-//! `MEDIAGW__SECTION__KEY` environment variables.
+//! One typed configuration: defaults (`config/default.toml`, then the learned search ranker in
+//! `config/search-ranker.toml`, both compiled in) → optional file → `MEDIAGW__SECTION__KEY`
+//! environment variables.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,6 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
+/// `[search.ranker]` as `mediagw train search-ranker` prints it (weights and trees belong together).
+const RANKER: &str = include_str!("../config/search-ranker.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
@@ -282,7 +285,7 @@ pub struct OtelConfig {
 
 impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        let mut fig = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(RANKER));
         if let Some(f) = file {
             fig = fig.merge(Toml::file_exact(f));
         }

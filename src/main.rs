@@ -228,6 +228,10 @@ enum TrainWhat {
         /// Fused titles reordered per search (the `search.ranker.depth` it prints).
         #[arg(long, default_value_t = 50)]
         depth: u32,
+        /// Boosted trees on top of the linear model: exactly this many (0: linear only); by
+        /// default as many as improve the dev split.
+        #[arg(long)]
+        trees: Option<usize>,
     },
 }
 
@@ -607,8 +611,9 @@ async fn run(
                     api,
                     queries,
                     depth,
+                    trees,
                 },
-        } => eval::ranker::train(&api, &queries, depth).await,
+        } => eval::ranker::train(&api, &queries, depth, trees).await,
         Command::Train {
             what: TrainWhat::Recommendations,
         } => {

@@ -1,7 +1,9 @@
 //! Rerank stage: the fused top candidates are reordered by a linear model over their channel
 //! evidence and the prior. RRF only sees ranks; the reranker also sees how strong each channel's
 //! hit was (a BM25 score twice the next one's, a title that matches exactly) and how well known
-//! the title is. The weights are learned on the train split of the labeled sets
+//! the title is. A few shallow boosted trees on top (LambdaMART) read what a line cannot: that a
+//! well-known title matters when the keyword hit is strong and not when the title matched, and
+//! the like. Weights and trees are learned on the train split of the labeled sets
 //! (`mediagw train search-ranker`) and live in the config, so a retrain is a config change.
 
 use std::collections::{BTreeMap, HashMap};
@@ -123,12 +125,16 @@ pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, wanted: &[String]) -> 
     ]
 }
 
-/// Feature weights by name (absent = 0) and how many of the fused top titles are reordered.
+/// Feature weights by name (absent = 0), boosted trees added to the linear score, and how many
+/// of the fused top titles are reordered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ranker {
     /// 0 turns the stage off: fused order stands.
     pub depth: usize,
     pub weights: BTreeMap<String, f32>,
+    /// Each adds its leaf's value to the linear score (none: the linear model alone).
+    #[serde(default)]
+    pub trees: Vec<Tree>,
 }
 
 impl Default for Ranker {
@@ -137,8 +143,99 @@ impl Default for Ranker {
         Self {
             depth: 0,
             weights: BTreeMap::from([("fused".to_string(), 1.0)]),
+            trees: Vec::new(),
         }
     }
+}
+
+/// A complete regression tree over the features: `2^d - 1` splits in breadth-first order (node
+/// k's children are 2k+1 and 2k+2; `x <= threshold` goes left) and `2^d` leaves. In the config
+/// the split features are named, so a reordered feature list cannot misread a tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TreeSpec", into = "TreeSpec")]
+pub struct Tree {
+    splits: Vec<(usize, f32)>,
+    leaves: Vec<f32>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TreeSpec {
+    features: Vec<String>,
+    thresholds: Vec<f32>,
+    leaves: Vec<f32>,
+}
+
+impl Tree {
+    /// `splits` as (index into [`FEATURES`], threshold); an error unless the shape is complete.
+    pub fn new(splits: Vec<(usize, f32)>, leaves: Vec<f32>) -> Result<Self, String> {
+        if !leaves.len().is_power_of_two() || leaves.len() != splits.len() + 1 {
+            return Err(format!(
+                "a tree needs 2^d leaves and one split fewer, got {} splits and {} leaves",
+                splits.len(),
+                leaves.len()
+            ));
+        }
+        if let Some((f, _)) = splits.iter().find(|(f, _)| *f >= FEATURES.len()) {
+            return Err(format!("feature index {f} out of range"));
+        }
+        Ok(Self { splits, leaves })
+    }
+
+    /// (index into [`FEATURES`], threshold), breadth-first.
+    pub fn splits(&self) -> &[(usize, f32)] {
+        &self.splits
+    }
+
+    pub fn leaves(&self) -> &[f32] {
+        &self.leaves
+    }
+
+    /// The leaf value this candidate falls into.
+    pub fn eval(&self, x: &Features) -> f32 {
+        let mut k = 0;
+        while k < self.splits.len() {
+            let (f, t) = self.splits[k];
+            k = if x[f] <= t { 2 * k + 1 } else { 2 * k + 2 };
+        }
+        self.leaves[k - self.splits.len()]
+    }
+}
+
+impl TryFrom<TreeSpec> for Tree {
+    type Error = String;
+    fn try_from(s: TreeSpec) -> Result<Self, String> {
+        if s.features.len() != s.thresholds.len() {
+            return Err("a tree needs one threshold per split feature".into());
+        }
+        let splits = s
+            .features
+            .iter()
+            .zip(s.thresholds)
+            .map(|(name, t)| {
+                FEATURES
+                    .iter()
+                    .position(|n| n == name)
+                    .map(|i| (i, t))
+                    .ok_or_else(|| format!("unknown ranking feature `{name}` in a tree"))
+            })
+            .collect::<Result<_, _>>()?;
+        Tree::new(splits, s.leaves)
+    }
+}
+
+impl From<Tree> for TreeSpec {
+    fn from(t: Tree) -> Self {
+        TreeSpec {
+            features: t.splits.iter().map(|(f, _)| FEATURES[*f].into()).collect(),
+            thresholds: t.splits.iter().map(|(_, t)| *t).collect(),
+            leaves: t.leaves,
+        }
+    }
+}
+
+/// The linear score plus every tree's leaf.
+pub fn model_score(w: &Features, trees: &[Tree], x: &Features) -> f32 {
+    score(w, x) + trees.iter().map(|t| t.eval(x)).sum::<f32>()
 }
 
 impl Ranker {
@@ -184,7 +281,7 @@ pub fn apply(
         .drain(..depth)
         .map(|f| {
             let x = features(&f, &payloads[&f.id], &ctx, wanted);
-            (score(&w, &x), f)
+            (model_score(&w, &ranker.trees, &x), f)
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
@@ -280,6 +377,7 @@ mod tests {
         Ranker {
             depth,
             weights: w.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            trees: Vec::new(),
         }
     }
 
@@ -380,6 +478,61 @@ mod tests {
         assert!(e.share(&id(2)) > 0.0 && e.share(&id(2)) < 0.5);
         assert_eq!(e.share(&id(3)), 0.0);
         assert_eq!(Engagement::default().share(&id(1)), 0.0);
+    }
+
+    #[test]
+    fn trees_add_their_leaf_to_the_linear_score() {
+        let prior = FEATURES.iter().position(|n| *n == "prior").unwrap();
+        let title = FEATURES.iter().position(|n| *n == "title").unwrap();
+        // prior <= 0.5 → (title <= 0.9 → 0.1 | 0.2), else (title <= 0.3 → 1.0 | -1.0)
+        let t = Tree::new(
+            vec![(prior, 0.5), (title, 0.9), (title, 0.3)],
+            vec![0.1, 0.2, 1.0, -1.0],
+        )
+        .unwrap();
+        let x = |p: f32, ti: f32| {
+            let mut x = [0.0; FEATURES.len()];
+            x[prior] = p;
+            x[title] = ti;
+            x
+        };
+        assert_eq!(t.eval(&x(0.2, 0.5)), 0.1);
+        assert_eq!(t.eval(&x(0.5, 1.0)), 0.2);
+        assert_eq!(t.eval(&x(0.9, 0.3)), 1.0);
+        assert_eq!(t.eval(&x(0.9, 0.8)), -1.0);
+        let mut w = [0.0; FEATURES.len()];
+        w[prior] = 2.0;
+        assert_eq!(
+            model_score(&w, &[t.clone(), t.clone()], &x(0.9, 0.8)),
+            1.8 - 2.0
+        );
+
+        // Named in the config; a bad shape or name is refused at load.
+        let spec = r#"{"features":["prior","title","title"],"thresholds":[0.5,0.9,0.3],"leaves":[0.1,0.2,1.0,-1.0]}"#;
+        let read: Tree = serde_json::from_str(spec).unwrap();
+        assert_eq!(read, t);
+        assert_eq!(serde_json::to_string(&read).unwrap(), spec);
+        let bad = r#"{"features":["prior"],"thresholds":[0.5],"leaves":[0.1,0.2,0.3]}"#;
+        assert!(serde_json::from_str::<Tree>(bad).is_err());
+        let unknown = r#"{"features":["stars"],"thresholds":[0.5],"leaves":[0.1,0.2]}"#;
+        let e = serde_json::from_str::<Tree>(unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stars"), "{e}");
+    }
+
+    #[test]
+    fn a_tree_can_reorder_what_the_weights_leave() {
+        // Fused order 1, 2; a tree that lifts titles people engaged with puts 2 first.
+        let engaged = FEATURES.iter().position(|n| *n == "engaged").unwrap();
+        let mut list = vec![fused(1, 1.0, &[]), fused(2, 0.9, &[])];
+        let p = payloads(&[(1, 0.0), (2, 0.0)]);
+        let e = Engagement::new(HashMap::from([(id(2), 10)]));
+        let mut r = ranker(2, &[("fused", 1.0)]);
+        r.trees = vec![Tree::new(vec![(engaged, 0.5)], vec![0.0, 0.5]).unwrap()];
+        apply(&mut list, &p, &[], &[], &e, &r);
+        let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
+        assert_eq!(order, vec![2, 1]);
     }
 
     #[test]
