@@ -358,7 +358,7 @@ async fn samples(
         let status = resp.status();
         let body: Value = resp.json().await?;
         anyhow::ensure!(status.is_success(), "search `{}`: {status} {body}", q.query);
-        let rows = body["results"]
+        let mut rows: Vec<(Features, bool)> = body["results"]
             .as_array()
             .map(|rs| {
                 rs.iter()
@@ -374,6 +374,8 @@ async fn samples(
                     .collect()
             })
             .unwrap_or_default();
+        // Fused order, whatever model the API serves (the objective breaks ties by it).
+        rows.sort_by(|a, b| b.0[0].total_cmp(&a.0[0]));
         out.push(Sample { set, rows });
     }
     Ok(out)
