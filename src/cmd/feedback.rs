@@ -1,9 +1,10 @@
 //! `mediagw ingest feedback --ratings <file> --items <file> --format movielens|movietweetings|jsonl
 //! [--titles create|match]`: rating datasets through the product's command path. Titles go through
 //! entity resolution (matched to catalog titles, created when unknown; `--titles match` only
-//! matches, so a dataset's titles never add bare records to a catalog that has its own); each rating becomes a `Rated` feedback of the
-//! dataset user `N`, whose id is the UUIDv5 of `"<format>:N"`, with the original timestamp and an
-//! event id derived from (user, item, timestamp), so a re-run records nothing twice.
+//! matches, so a dataset's titles never add bare records to a catalog that has its own). Each
+//! rating becomes a `Rated` feedback of the dataset user `N`, whose id is the UUIDv5 of
+//! `"<format>:N"`, with the original timestamp and an event id derived from (user, item,
+//! timestamp), so a re-run records nothing twice.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
