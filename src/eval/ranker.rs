@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use mediagw_domain::search::rerank::{model_score, score, Features, Tree, FEATURES};
+use mediagw_domain::search::prior;
+use mediagw_domain::search::rerank::{feature_index, model_score, Features, Tree, FEATURES};
 use serde_json::{json, Value};
 
 use super::search::{load, Labeled};
 
 /// One query's candidates (fused order) and which are relevant.
-#[derive(Clone)]
 struct Sample {
     set: usize,
     rows: Vec<(Features, bool)>,
@@ -35,9 +35,18 @@ fn rr_of(scores: &[f32], s: &Sample) -> f64 {
         .map_or(0.0, |p| 1.0 / (p as f64 + 1.0))
 }
 
-fn rr_at_10(w: &Features, s: &Sample) -> f64 {
-    let scores: Vec<f32> = s.rows.iter().map(|(x, _)| score(w, x)).collect();
+/// Reciprocal rank at 10 under the linear weights plus `trees`.
+fn rr_model(w: &Features, trees: &[Tree], s: &Sample) -> f64 {
+    let scores: Vec<f32> = s
+        .rows
+        .iter()
+        .map(|(x, _)| model_score(w, trees, x))
+        .collect();
     rr_of(&scores, s)
+}
+
+fn rr_at_10(w: &Features, s: &Sample) -> f64 {
+    rr_model(w, &[], s)
 }
 
 /// Mean of each set's MRR@10, so a large generated set does not outvote a small hand-written one.
@@ -96,7 +105,7 @@ fn fit(samples: &[Sample], sets: usize) -> Features {
 }
 
 /// The sample as it would be without any user interactions: `engaged` 0 and the prior back to
-/// the catalog's own (the inverse of `with_interactions`: max(catalog, (catalog + share) / 2)).
+/// the catalog's own.
 fn without_interactions(s: &Sample) -> Sample {
     let (p, e) = (feature("prior"), feature("engaged"));
     Sample {
@@ -106,10 +115,7 @@ fn without_interactions(s: &Sample) -> Sample {
             .iter()
             .map(|(x, rel)| {
                 let mut x = *x;
-                let share = x[e];
-                if share > 0.0 && x[p] < share {
-                    x[p] = (2.0 * x[p] - share).max(0.0);
-                }
+                x[p] = prior::without_interactions(x[p], x[e]);
                 x[e] = 0.0;
                 (x, *rel)
             })
@@ -117,15 +123,8 @@ fn without_interactions(s: &Sample) -> Sample {
     }
 }
 
-fn dev_without_interactions(dev: &[Sample]) -> Vec<Sample> {
-    dev.iter().map(without_interactions).collect()
-}
-
 fn feature(name: &str) -> usize {
-    FEATURES
-        .iter()
-        .position(|n| *n == name)
-        .expect("a ranking feature")
+    feature_index(name).expect("a ranking feature")
 }
 
 /// LambdaMART's settings: shallow trees, small steps, leaves that hold enough candidates.
@@ -299,7 +298,7 @@ fn boost(train: &[Sample], dev: &[Sample], sets: usize, w: &Features, b: &Boosti
         .collect();
     let linear = |ss: &[Sample]| -> Vec<Vec<f32>> {
         ss.iter()
-            .map(|s| s.rows.iter().map(|(x, _)| score(w, x)).collect())
+            .map(|s| s.rows.iter().map(|(x, _)| model_score(w, &[], x)).collect())
             .collect()
     };
     let (mut tr, mut dv) = (linear(train), linear(dev));
@@ -416,7 +415,7 @@ pub async fn train(
         w
     };
     // How the model would do for a deployment without interactions yet (reported, not trained).
-    let cold_dev = dev_without_interactions(&dev);
+    let cold_dev: Vec<Sample> = dev.iter().map(without_interactions).collect();
     let w = fit(&train, sets);
     let boosting = match trees {
         Some(n) => Boosting {
@@ -433,16 +432,7 @@ pub async fn train(
             .map(|i| {
                 let mine: Vec<&Sample> = s.iter().filter(|x| x.set == i).collect();
                 let m = |w: &Features, trees: &[Tree]| {
-                    mine.iter()
-                        .map(|x| {
-                            let sc: Vec<f32> = x
-                                .rows
-                                .iter()
-                                .map(|(f, _)| model_score(w, trees, f))
-                                .collect();
-                            rr_of(&sc, x)
-                        })
-                        .sum::<f64>()
+                    mine.iter().map(|x| rr_model(w, trees, x)).sum::<f64>()
                         / mine.len().max(1) as f64
                 };
                 // The ceiling: queries with a relevant title anywhere among the candidates.
@@ -573,17 +563,7 @@ mod tests {
         };
         let trees = boost(&samples, &samples, 1, &w, &b);
         assert!(!trees.is_empty());
-        let boosted = per_set_mean(
-            samples.iter().map(|s| {
-                let sc: Vec<f32> = s
-                    .rows
-                    .iter()
-                    .map(|(x, _)| model_score(&w, &trees, x))
-                    .collect();
-                (s.set, rr_of(&sc, s))
-            }),
-            1,
-        );
+        let boosted = per_set_mean(samples.iter().map(|s| (s.set, rr_model(&w, &trees, s))), 1);
         assert_eq!(boosted, 1.0);
         // The config form reads back as the same trees.
         for t in &trees {

@@ -30,6 +30,18 @@ pub fn with_interactions(catalog: f32, users: u64, saturation: u64) -> f32 {
     (0.5 * catalog + 0.5 * share).max(catalog).clamp(0.0, 1.0)
 }
 
+/// The catalog prior back out of a prior with interactions folded in, given the interaction
+/// share that was folded (`Engagement::share`): how the title would rank for a deployment with no
+/// interactions yet (`mediagw train search-ranker` reports it).
+pub fn without_interactions(prior: f32, share: f32) -> f32 {
+    // with_interactions = max(catalog, (catalog + share) / 2); the mean won only if share > prior.
+    if share > 0.0 && prior < share {
+        (2.0 * prior - share).max(0.0)
+    } else {
+        prior
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +66,18 @@ mod tests {
         assert!(base <= some && some < many, "{base} {some} {many}");
         assert!(many <= 1.0);
         assert!(with_interactions(0.9, 1, 100) >= 0.9);
+    }
+
+    #[test]
+    fn interactions_come_back_out() {
+        for (catalog, users) in [(0.2, 1_000), (0.9, 1_000), (0.1, 3), (0.6, 3), (0.4, 0)] {
+            let share = if users == 0 {
+                0.0
+            } else {
+                ((1.0 + users as f32).ln() / (1.0 + 1_000f32).ln()).min(1.0)
+            };
+            let prior = with_interactions(catalog, users, 1_000);
+            assert!((without_interactions(prior, share) - catalog).abs() < 1e-6);
+        }
     }
 }

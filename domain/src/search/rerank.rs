@@ -32,6 +32,11 @@ pub const FEATURES: [&str; 11] = [
     "engaged",
 ];
 
+/// Where a named feature sits in [`Features`].
+pub fn feature_index(name: &str) -> Option<usize> {
+    FEATURES.iter().position(|n| *n == name)
+}
+
 /// One candidate's feature values, named by [`FEATURES`].
 pub type Features = [f32; FEATURES.len()];
 
@@ -212,9 +217,7 @@ impl TryFrom<TreeSpec> for Tree {
             .iter()
             .zip(s.thresholds)
             .map(|(name, t)| {
-                FEATURES
-                    .iter()
-                    .position(|n| n == name)
+                feature_index(name)
                     .map(|i| (i, t))
                     .ok_or_else(|| format!("unknown ranking feature `{name}` in a tree"))
             })
