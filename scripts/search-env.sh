@@ -26,8 +26,7 @@ start_api() {
   PID=$!
   for _ in $(seq 120); do curl -sf "http://127.0.0.1:19080/health/ready" >/dev/null && break; sleep 0.5; done
   curl -sf "http://127.0.0.1:19080/health/ready" >/dev/null || { echo "the API did not get ready (see $DIR/serve.log)" >&2; return 1; }
-  # The first search starts the background read of interaction counts (the prior's `engaged`);
-  # measured searches come after it, so every query sees the same features.
+  # The API reads interaction counts (the prior's `engaged`) before it is ready; one search
+  # opens the index generation, so the measured ones all start from the same state.
   curl -sf -o /dev/null -H 'content-type: application/json' -H 'cache-control: no-cache' -d '{"query":"warm up"}' "$API/v1/search" || true
-  sleep 3
 }

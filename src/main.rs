@@ -232,6 +232,9 @@ enum TrainWhat {
         /// default as many as improve the dev split.
         #[arg(long)]
         trees: Option<usize>,
+        /// Trains as if this feature were always 0 (repeat the flag): an ablation, measured on dev.
+        #[arg(long)]
+        without: Vec<String>,
     },
 }
 
@@ -612,8 +615,9 @@ async fn run(
                     queries,
                     depth,
                     trees,
+                    without,
                 },
-        } => eval::ranker::train(&api, &queries, depth, trees).await,
+        } => eval::ranker::train(&api, &queries, depth, trees, &without).await,
         Command::Train {
             what: TrainWhat::Recommendations,
         } => {

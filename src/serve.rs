@@ -184,6 +184,7 @@ pub async fn serve(
             Some(Arc::new(events)),
             app.search_settings()?,
         ));
+        search.load_known().await;
         let recommendations = Arc::new(mediagw_query_api::recommend::RecommendationService::new(
             app.pool.clone(),
             Some(search.clone()),

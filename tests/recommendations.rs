@@ -249,6 +249,18 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     )
     .await;
     assert_eq!(scream_feature(&v, "engaged"), Some(1.0), "{v}");
+    // A restarted API reads the counts before it reports ready: its very first search ranks with
+    // them (they used to be read in the background on the first search, which ranked without).
+    assert!(s.terminate("all").success());
+    s.start_all().await;
+    let (_, v) = post(
+        &s,
+        "/v1/search",
+        &ann_token,
+        json!({"query": "scream", "explain": true}),
+    )
+    .await;
+    assert_eq!(scream_feature(&v, "engaged"), Some(1.0), "{v}");
 
     // A watchlist add on a device counts as `Added`, read from sync.operations.
     let device = Uuid::new_v4();

@@ -146,11 +146,11 @@ struct Boosting {
 impl Default for Boosting {
     fn default() -> Self {
         Self {
-            max_trees: 300,
+            max_trees: 600,
             depth: 2,
             learning_rate: 0.05,
             min_leaf: 20,
-            patience: 150,
+            patience: 300,
             fixed: false,
         }
     }
@@ -385,8 +385,20 @@ pub async fn train(
     files: &[PathBuf],
     depth: u32,
     trees: Option<usize>,
+    without: &[String],
 ) -> anyhow::Result<()> {
     anyhow::ensure!((2..=100).contains(&depth), "--depth must be in 2..=100");
+    let ablated = without
+        .iter()
+        .map(|n| {
+            feature_index(n).filter(|i| *i > 0).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--without {n}: not a feature the model can drop ({})",
+                    FEATURES[1..].join(", ")
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<usize>>>()?;
     let http = reqwest::Client::new();
     let (mut train, mut dev) = (Vec::new(), Vec::new());
     for (i, f) in files.iter().enumerate() {
@@ -407,6 +419,13 @@ pub async fn train(
         );
         train.extend(samples(&http, api, i, &t, depth).await?);
         dev.extend(samples(&http, api, i, &d, depth).await?);
+    }
+    for s in train.iter_mut().chain(dev.iter_mut()) {
+        for (x, _) in &mut s.rows {
+            for i in &ablated {
+                x[*i] = 0.0;
+            }
+        }
     }
     let sets = files.len();
     let fused: Features = {

@@ -5,7 +5,7 @@
 //!
 //! A search's stages, in order: [`plan`] (filter, depth) → [`references`] (titles the query
 //! names) → [`probes`] (channel queries) → [`fuse`] (ranked lists, RRF) → [`boost`] (genres,
-//! taste) → [`rerank`] (a learned linear model over channel strength and the [`prior`]) → [`page`] (order, paging) → [`details`] (match reasons, graph score, overview).
+//! taste) → [`rerank`] (a learned model over channel strength, the [`prior`] and [`sequels`]) → [`page`] (order, paging) → [`details`] (match reasons, graph score, overview).
 //! [`suggest`] ranks title completions.
 
 pub mod boost;
@@ -19,6 +19,7 @@ pub mod prior;
 pub mod probes;
 pub mod references;
 pub mod rerank;
+pub mod sequels;
 pub mod suggest;
 pub mod text;
 

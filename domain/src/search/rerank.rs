@@ -15,10 +15,11 @@ use uuid::Uuid;
 use super::fuse::{Channel, Fused, RankedList};
 use super::index::DocPayload;
 use super::prior::with_interactions;
+use super::sequels::Sequels;
 use super::text::overlap;
 
 /// The features, in the order of [`Features`]' array.
-pub const FEATURES: [&str; 11] = [
+pub const FEATURES: [&str; 14] = [
     "fused",
     "dense",
     "dense_rr",
@@ -30,6 +31,9 @@ pub const FEATURES: [&str; 11] = [
     "prior",
     "genre",
     "engaged",
+    "sequels",
+    "year",
+    "query_words",
 ];
 
 /// Where a named feature sits in [`Features`].
@@ -70,6 +74,36 @@ impl Engagement {
     }
 }
 
+/// What is known of each title apart from any query: how many people engaged with it and how
+/// many later titles continue it. Read in the background by the API, shared by every search.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Known {
+    pub engagement: Engagement,
+    pub sequels: Sequels,
+}
+
+/// What the search asked, as the features read it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    /// Genres the query asks for.
+    pub genres: &'a [String],
+    /// Words typed: a title is two or three, a description a dozen; the trees read the other
+    /// features differently for each.
+    pub words: usize,
+}
+
+impl<'a> Asked<'a> {
+    pub fn new(query: &str, genres: &'a [String]) -> Self {
+        Self {
+            genres,
+            words: query.split_whitespace().count(),
+        }
+    }
+}
+
+/// Query length from which the `query_words` feature saturates.
+const LONG_QUERY: f32 = 20.0;
+
 /// What a candidate's features are measured against: the search's best scores.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -77,11 +111,11 @@ pub struct Context<'a> {
     pub top_fused: f32,
     /// Best BM25 score of the keyword channel.
     pub top_keyword: f32,
-    pub engagement: &'a Engagement,
+    pub known: &'a Known,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(fused: &[Fused], lists: &[RankedList], engagement: &'a Engagement) -> Self {
+    pub fn new(fused: &[Fused], lists: &[RankedList], known: &'a Known) -> Self {
         let top_fused = fused.iter().map(|f| f.score).fold(0.0, f32::max);
         let top_keyword = lists
             .iter()
@@ -91,7 +125,7 @@ impl<'a> Context<'a> {
         Self {
             top_fused,
             top_keyword,
-            engagement,
+            known,
         }
     }
 }
@@ -111,8 +145,20 @@ fn share(x: f32, top: f32) -> f32 {
     }
 }
 
+/// Earliest and latest year the `year` feature tells apart; 0 means not known.
+const YEARS: (f32, f32) = (1900.0, 2030.0);
+
+/// Release year in [0, 1]: what people look for is not spread over the years the way a catalog
+/// is (the shared one is 37 % silent-era films; the labeled sets ask for none of them).
+fn release_year(year: i64) -> f32 {
+    if year <= 0 {
+        return 0.0;
+    }
+    ((year as f32 - YEARS.0) / (YEARS.1 - YEARS.0)).clamp(0.0, 1.0)
+}
+
 /// A candidate's features (each in [0, 1]).
-pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, wanted: &[String]) -> Features {
+pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, asked: &Asked) -> Features {
     let title = f.channel_score(Channel::Title);
     [
         share(f.score, ctx.top_fused),
@@ -123,10 +169,14 @@ pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, wanted: &[String]) -> 
         title.clamp(0.0, 1.0),
         if title >= EXACT_TITLE { 1.0 } else { 0.0 },
         rr(f, Channel::Graph).max(rr(f, Channel::Cast)),
-        ctx.engagement
+        ctx.known
+            .engagement
             .prior(&f.id, (p.popularity as f32).clamp(0.0, 1.0)),
-        overlap(wanted, &p.genres),
-        ctx.engagement.share(&f.id),
+        overlap(asked.genres, &p.genres),
+        ctx.known.engagement.share(&f.id),
+        ctx.known.sequels.share(&f.id),
+        release_year(p.year),
+        (asked.words as f32 / LONG_QUERY).min(1.0),
     ]
 }
 
@@ -268,8 +318,8 @@ pub fn apply(
     fused: &mut Vec<Fused>,
     payloads: &HashMap<Uuid, Arc<DocPayload>>,
     lists: &[RankedList],
-    wanted: &[String],
-    engagement: &Engagement,
+    asked: &Asked,
+    known: &Known,
     ranker: &Ranker,
 ) {
     super::fuse::sort(fused);
@@ -277,13 +327,13 @@ pub fn apply(
     if depth < 2 {
         return;
     }
-    let ctx = Context::new(fused, lists, engagement);
+    let ctx = Context::new(fused, lists, known);
     let w = ranker.vector();
     let places: Vec<f32> = fused[..depth].iter().map(|f| f.score).collect();
     let mut scored: Vec<(f32, Fused)> = fused
         .drain(..depth)
         .map(|f| {
-            let x = features(&f, &payloads[&f.id], &ctx, wanted);
+            let x = features(&f, &payloads[&f.id], &ctx, asked);
             (model_score(&w, &ranker.trees, &x), f)
         })
         .collect();
@@ -307,13 +357,13 @@ pub fn explain(
     fused: &[Fused],
     payloads: &HashMap<Uuid, Arc<DocPayload>>,
     lists: &[RankedList],
-    wanted: &[String],
-    engagement: &Engagement,
+    asked: &Asked,
+    known: &Known,
 ) -> HashMap<Uuid, Features> {
-    let ctx = Context::new(fused, lists, engagement);
+    let ctx = Context::new(fused, lists, known);
     fused
         .iter()
-        .map(|f| (f.id, features(f, &payloads[&f.id], &ctx, wanted)))
+        .map(|f| (f.id, features(f, &payloads[&f.id], &ctx, asked)))
         .collect()
 }
 
@@ -396,14 +446,22 @@ mod tests {
             ],
         );
         let lists: Vec<RankedList> = vec![(Channel::Keyword, 1.0, vec![(id(2), 12.0)])];
-        let none = Engagement::default();
-        let ctx = Context::new(&[f.clone(), fused(2, 1.0, &[])], &lists, &none);
+        let known = Known {
+            sequels: crate::search::sequels::Sequels::from_titles([
+                (id(1), "Speed", 1994),
+                (id(9), "Speed 2: Cruise Control", 1997),
+            ]),
+            ..Known::default()
+        };
+        let ctx = Context::new(&[f.clone(), fused(2, 1.0, &[])], &lists, &known);
         let p = DocPayload {
+            year: 1994,
             popularity: 0.7,
             genres: vec!["drama".into()],
             ..DocPayload::default()
         };
-        let x = features(&f, &p, &ctx, &["drama".to_string(), "comedy".to_string()]);
+        let genres = ["drama".to_string(), "comedy".to_string()];
+        let x = features(&f, &p, &ctx, &Asked::new("a drama or a comedy", &genres));
         let named: BTreeMap<&str, f32> = FEATURES.iter().copied().zip(x).collect();
         assert_eq!(named["fused"], 0.5);
         assert_eq!(named["keyword"], 0.5);
@@ -413,6 +471,10 @@ mod tests {
         assert_eq!(named["neighbour_rr"], 0.25);
         assert!((named["prior"] - 0.7).abs() < 1e-6);
         assert_eq!(named["genre"], 0.5);
+        assert!(named["sequels"] > 0.0 && named["sequels"] < 1.0);
+        assert!((named["year"] - 94.0 / 130.0).abs() < 1e-6);
+        assert_eq!(release_year(0), 0.0);
+        assert_eq!(named["query_words"], 0.25);
     }
 
     #[test]
@@ -424,7 +486,7 @@ mod tests {
         ];
         let p = payloads(&[(1, 0.0), (2, 1.0), (3, 1.0)]);
         let r = ranker(2, &[("fused", 1.0), ("prior", 0.5)]);
-        apply(&mut list, &p, &[], &[], &Engagement::default(), &r);
+        apply(&mut list, &p, &[], &Asked::default(), &Known::default(), &r);
         let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
         assert_eq!(order, vec![2, 1, 3], "title 3 is below the depth");
         // Scores stay monotone and keep the places' values.
@@ -443,7 +505,7 @@ mod tests {
             ranker(0, &[("prior", 1.0)]),
         ] {
             let mut list = mk();
-            apply(&mut list, &p, &[], &[], &Engagement::default(), &r);
+            apply(&mut list, &p, &[], &Asked::default(), &Known::default(), &r);
             let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
             assert_eq!(order, vec![2, 3, 1], "{r:?}");
         }
@@ -457,8 +519,8 @@ mod tests {
             &mut list,
             &p,
             &[],
-            &[],
-            &Engagement::default(),
+            &Asked::default(),
+            &Known::default(),
             &ranker(3, &[("prior", 1.0)]),
         );
         let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
@@ -530,10 +592,13 @@ mod tests {
         let engaged = FEATURES.iter().position(|n| *n == "engaged").unwrap();
         let mut list = vec![fused(1, 1.0, &[]), fused(2, 0.9, &[])];
         let p = payloads(&[(1, 0.0), (2, 0.0)]);
-        let e = Engagement::new(HashMap::from([(id(2), 10)]));
+        let e = Known {
+            engagement: Engagement::new(HashMap::from([(id(2), 10)])),
+            ..Known::default()
+        };
         let mut r = ranker(2, &[("fused", 1.0)]);
         r.trees = vec![Tree::new(vec![(engaged, 0.5)], vec![0.0, 0.5]).unwrap()];
-        apply(&mut list, &p, &[], &[], &e, &r);
+        apply(&mut list, &p, &[], &Asked::default(), &e, &r);
         let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
         assert_eq!(order, vec![2, 1]);
     }

@@ -1,47 +1,105 @@
-//! Rerank stage, the I/O half: how many distinct users engaged with each title (the profiles
-//! projection's `user_items`), held in memory and re-read at most once a minute (by default), in the
-//! background, so a search never waits for it. The pure half is `mediagw_domain::search::rerank`.
+//! Rerank stage, the I/O half: what is known of each title apart from the query — how many
+//! distinct users engaged with it (the profiles projection's `user_items`) and how many later
+//! catalog titles continue it (`catalog.content`). Read once before the API serves, then re-read at
+//! most once a minute (by default) in the background, so a search never waits for it. The pure
+//! half is `mediagw_domain::search::rerank` and `::sequels`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mediagw_domain::search::rerank::Engagement;
+use mediagw_domain::search::rerank::{Engagement, Known};
+use mediagw_domain::search::sequels::Sequels;
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::service::SearchService;
+use super::service::{CatalogVersion, SearchService, SharedKnown};
 
 impl SearchService {
-    /// The latest counts; starts a refresh when they are stale (the first search ranks without).
-    pub(super) fn engagement(&self) -> Arc<Engagement> {
-        let mut c = self.engagement.lock().expect("engagement");
+    /// Reads the counts now: called at start-up, so the first searches after a restart rank with
+    /// the same features as the rest.
+    pub async fn load_known(&self) {
+        self.known_cache.lock().expect("known").refreshing = true;
+        refresh(&self.pool, &self.known_cache).await;
+    }
+
+    /// The latest counts; starts a background refresh when they are stale.
+    pub(super) fn known(&self) -> Arc<Known> {
+        let mut c = self.known_cache.lock().expect("known");
         let stale = c
             .read_at
             .is_none_or(|t| t.elapsed() >= self.settings.engagement_refresh);
         if stale && !c.refreshing {
             c.refreshing = true;
-            let (pool, shared) = (self.pool.clone(), self.engagement.clone());
-            tokio::spawn(async move {
-                let read: Result<Vec<(Uuid, i64)>, sqlx::Error> = sqlx::query_as(
-                    "SELECT content_id, count(*) FROM profiles.user_items WHERE engaged
-                     GROUP BY content_id",
-                )
-                .fetch_all(&pool)
-                .await;
-                let mut c = shared.lock().expect("engagement");
-                c.refreshing = false;
-                c.read_at = Some(Instant::now());
-                match read {
-                    Ok(rows) => {
-                        let users: HashMap<Uuid, u64> =
-                            rows.into_iter().map(|(id, n)| (id, n as u64)).collect();
-                        c.counts = Arc::new(Engagement::new(users));
-                    }
-                    // No profiles projection here (an api-only database, or not migrated yet).
-                    Err(e) => tracing::debug!(error = %e, "engagement counts not read"),
-                }
-            });
+            let (pool, shared) = (self.pool.clone(), self.known_cache.clone());
+            tokio::spawn(async move { refresh(&pool, &shared).await });
         }
-        c.counts.clone()
+        c.known.clone()
     }
+}
+
+async fn refresh(pool: &PgPool, shared: &SharedKnown) {
+    let engaged: Result<Vec<(Uuid, i64)>, sqlx::Error> = sqlx::query_as(
+        "SELECT content_id, count(*) FROM profiles.user_items WHERE engaged GROUP BY content_id",
+    )
+    .fetch_all(pool)
+    .await;
+    // Either may be missing (an api-only database, or not migrated yet): keep what was read last.
+    let engagement = match engaged {
+        Ok(rows) => Some(Engagement::new(
+            rows.into_iter().map(|(id, n)| (id, n as u64)).collect(),
+        )),
+        Err(e) => {
+            tracing::debug!(error = %e, "engagement counts not read");
+            None
+        }
+    };
+    let last = shared.lock().expect("known").catalog;
+    let sequels = match sequels(pool, last).await {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::debug!(error = %e, "catalog titles not read");
+            None
+        }
+    };
+    let mut c = shared.lock().expect("known");
+    c.refreshing = false;
+    c.read_at = Some(Instant::now());
+    let mut known = Known::clone(&c.known);
+    if let Some(e) = engagement {
+        known.engagement = e;
+    }
+    if let Some((s, version)) = sequels {
+        known.sequels = s;
+        c.catalog = Some(version);
+    }
+    c.known = Arc::new(known);
+}
+
+/// The catalog's sequel counts, unless the catalog is as it was at `last` (titles and latest
+/// change): the whole title list is read and matched only after the catalog changed, and off the
+/// async workers, so searches running meanwhile do not wait behind it.
+async fn sequels(
+    pool: &PgPool,
+    last: Option<CatalogVersion>,
+) -> Result<Option<(Sequels, CatalogVersion)>, sqlx::Error> {
+    let version: CatalogVersion =
+        sqlx::query_as("SELECT count(*), max(last_updated) FROM catalog.content")
+            .fetch_one(pool)
+            .await?;
+    if last == Some(version) {
+        return Ok(None);
+    }
+    let rows: Vec<(Uuid, String, i32)> =
+        sqlx::query_as("SELECT id, title, release_year FROM catalog.content")
+            .fetch_all(pool)
+            .await?;
+    let sequels = tokio::task::spawn_blocking(move || {
+        Sequels::from_titles(
+            rows.iter()
+                .map(|(id, title, year)| (*id, title.as_str(), i64::from(*year))),
+        )
+    })
+    .await
+    .unwrap_or_default();
+    Ok(Some((sequels, version)))
 }

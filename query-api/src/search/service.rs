@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, Utc};
 use mediagw_domain::search::fuse::Candidates;
 use mediagw_domain::search::fuse::ChannelWeights;
-use mediagw_domain::search::rerank::{Engagement, Ranker};
+use mediagw_domain::search::rerank::{Known, Ranker};
 use mediagw_domain::search::text::title_trigrams;
 use mediagw_domain::search::{self as rules, Bm25};
 use mediagw_search_adapters::cache::{Cache, CACHE_GENERATION_KEY};
@@ -40,7 +40,7 @@ pub struct SearchSettings {
     pub rrf_k: f32,
     /// Reorders the fused top titles (depth 0: fused order).
     pub ranker: Ranker,
-    /// How stale the per-title engagement counts behind the prior may get.
+    /// How stale the per-title engagement and sequel counts behind the prior may get.
     pub engagement_refresh: Duration,
 }
 
@@ -78,15 +78,20 @@ pub trait SearchEvents: Send + Sync + 'static {
     fn searched(&self, event: SearchEvent);
 }
 
-/// Engagement counts for the prior, as last read (see `rerank`).
+/// Engagement and sequel counts for the ranker, as last read (see `rerank`).
 #[derive(Default)]
-pub(super) struct EngagementCache {
-    pub counts: Arc<Engagement>,
+pub(super) struct KnownCache {
+    pub known: Arc<Known>,
     pub read_at: Option<Instant>,
     pub refreshing: bool,
+    /// The catalog the sequel counts were read from.
+    pub catalog: Option<CatalogVersion>,
 }
 
-pub(super) type SharedEngagement = Arc<Mutex<EngagementCache>>;
+/// Titles in the catalog and its latest change: the sequel counts are re-read when it moves.
+pub(super) type CatalogVersion = (i64, Option<chrono::DateTime<Utc>>);
+
+pub(super) type SharedKnown = Arc<Mutex<KnownCache>>;
 
 pub struct SearchService {
     pub pool: PgPool,
@@ -97,7 +102,7 @@ pub struct SearchService {
     pub settings: SearchSettings,
     bm25: Bm25,
     pub(super) generation: Mutex<Option<(Instant, i64)>>,
-    pub(super) engagement: SharedEngagement,
+    pub(super) known_cache: SharedKnown,
 }
 
 impl SearchService {
@@ -118,7 +123,7 @@ impl SearchService {
             settings,
             bm25: Bm25::default(),
             generation: Mutex::new(None),
-            engagement: Default::default(),
+            known_cache: Default::default(),
         }
     }
 
@@ -301,9 +306,10 @@ impl SearchService {
 
         let taste = self.taste(plan).await?;
         rules::boost::apply(&mut fused, &payloads, &intent.genres, &taste);
-        let engagement = self.engagement();
+        let known = self.known();
+        let asked = rules::rerank::Asked::new(&plan.query, &intent.genres);
         let features = if plan.explain {
-            rules::rerank::explain(&fused, &payloads, &lists, &intent.genres, &engagement)
+            rules::rerank::explain(&fused, &payloads, &lists, &asked, &known)
         } else {
             Default::default()
         };
@@ -313,8 +319,8 @@ impl SearchService {
                 &mut fused,
                 &payloads,
                 &lists,
-                &intent.genres,
-                &engagement,
+                &asked,
+                &known,
                 &self.settings.ranker,
             );
         }
