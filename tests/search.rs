@@ -139,6 +139,12 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     }
     assert!(f["title"].as_f64().unwrap() > 0.5, "{f}");
     assert!(f["prior"].as_f64().unwrap() > 0.0, "{f}");
+    // The misspelt word is not in the film's text; spelt right, every query term is.
+    assert_eq!(f["coverage"].as_f64(), Some(0.0), "{f}");
+    let (_, body, _) = post(&s, json!({"query": "the godfather", "explain": true})).await;
+    let f = &body["results"][0]["ranking_features"];
+    assert_eq!(body["results"][0]["content"]["title"], "The Godfather");
+    assert_eq!(f["coverage"].as_f64(), Some(1.0), "{f}");
 
     // A description with a decade: the year range becomes a hard filter.
     let (_, body, _) = post(

@@ -19,7 +19,7 @@ use super::sequels::Sequels;
 use super::text::overlap;
 
 /// The features, in the order of [`Features`]' array.
-pub const FEATURES: [&str; 14] = [
+pub const FEATURES: [&str; 15] = [
     "fused",
     "dense",
     "dense_rr",
@@ -34,6 +34,7 @@ pub const FEATURES: [&str; 14] = [
     "sequels",
     "year",
     "query_words",
+    "coverage",
 ];
 
 /// Where a named feature sits in [`Features`].
@@ -90,6 +91,9 @@ pub struct Asked<'a> {
     /// Words typed: a title is two or three, a description a dozen; the trees read the other
     /// features differently for each.
     pub words: usize,
+    /// Per candidate, the share of the query's keyword terms its text holds ([`coverage`]); read
+    /// for the reranked head only (others count 0).
+    pub coverage: Option<&'a HashMap<Uuid, f32>>,
 }
 
 impl<'a> Asked<'a> {
@@ -97,8 +101,23 @@ impl<'a> Asked<'a> {
         Self {
             genres,
             words: query.split_whitespace().count(),
+            coverage: None,
         }
     }
+}
+
+/// The share of the query's distinct terms a document holds. BM25 rewards a short text that
+/// repeats one query word; a person describing a film uses many words, and the film's own article
+/// tends to hold more of them.
+pub fn coverage(query: &[u32], doc: &[u32]) -> f32 {
+    let mut q = query.to_vec();
+    q.sort_unstable();
+    q.dedup();
+    if q.is_empty() {
+        return 0.0;
+    }
+    let held = q.iter().filter(|t| doc.contains(t)).count();
+    held as f32 / q.len() as f32
 }
 
 /// Query length from which the `query_words` feature saturates.
@@ -177,6 +196,11 @@ pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, asked: &Asked) -> Feat
         ctx.known.sequels.share(&f.id),
         release_year(p.year),
         (asked.words as f32 / LONG_QUERY).min(1.0),
+        asked
+            .coverage
+            .and_then(|c| c.get(&f.id))
+            .copied()
+            .unwrap_or(0.0),
     ]
 }
 
@@ -461,7 +485,12 @@ mod tests {
             ..DocPayload::default()
         };
         let genres = ["drama".to_string(), "comedy".to_string()];
-        let x = features(&f, &p, &ctx, &Asked::new("a drama or a comedy", &genres));
+        let held = HashMap::from([(id(1), 0.75)]);
+        let asked = Asked {
+            coverage: Some(&held),
+            ..Asked::new("a drama or a comedy", &genres)
+        };
+        let x = features(&f, &p, &ctx, &asked);
         let named: BTreeMap<&str, f32> = FEATURES.iter().copied().zip(x).collect();
         assert_eq!(named["fused"], 0.5);
         assert_eq!(named["keyword"], 0.5);
@@ -475,6 +504,9 @@ mod tests {
         assert!((named["year"] - 94.0 / 130.0).abs() < 1e-6);
         assert_eq!(release_year(0), 0.0);
         assert_eq!(named["query_words"], 0.25);
+        assert_eq!(named["coverage"], 0.75);
+        let other = features(&fused(2, 1.0, &[]), &p, &ctx, &asked);
+        assert_eq!(other[feature_index("coverage").unwrap()], 0.0);
     }
 
     #[test]
@@ -601,6 +633,13 @@ mod tests {
         apply(&mut list, &p, &[], &Asked::default(), &e, &r);
         let order: Vec<u128> = list.iter().map(|f| f.id.as_u128()).collect();
         assert_eq!(order, vec![2, 1]);
+    }
+
+    #[test]
+    fn coverage_counts_distinct_query_terms_the_text_holds() {
+        assert_eq!(coverage(&[1, 2, 2, 3, 4], &[9, 2, 4, 7]), 0.5);
+        assert_eq!(coverage(&[1], &[]), 0.0);
+        assert_eq!(coverage(&[], &[1]), 0.0);
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! Rerank stage, the I/O half: what is known of each title apart from the query — how many
-//! distinct users engaged with it (the profiles projection's `user_items`) and how many later
-//! catalog titles continue it (`catalog.content`). Read once before the API serves, then re-read at
-//! most once a minute (by default) in the background, so a search never waits for it. The pure
-//! half is `mediagw_domain::search::rerank` and `::sequels`.
+//! Rerank stage, the I/O half. Per search: which of the query's keyword terms each candidate of
+//! the reranked head holds (its stored terms, from the index). Per title, apart from any query:
+//! how many distinct users engaged with it (the profiles projection's `user_items`) and how many
+//! later catalog titles continue it (`catalog.content`), read once before the API serves, then
+//! re-read at most once a minute (by default) in the background, so a search never waits for
+//! them. The pure half is `mediagw_domain::search::rerank` and `::sequels`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mediagw_domain::search::rerank::{Engagement, Known};
+use mediagw_domain::search::rerank::{coverage, Engagement, Known};
 use mediagw_domain::search::sequels::Sequels;
+use mediagw_domain::search::Fused;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -20,6 +23,31 @@ impl SearchService {
     pub async fn load_known(&self) {
         self.known_cache.lock().expect("known").refreshing = true;
         refresh(&self.pool, &self.known_cache).await;
+    }
+
+    /// How much of the keyword text each candidate of the reranked head holds. Read from the
+    /// index (the candidates' stored terms); a failure only costs the feature, not the search.
+    pub(super) async fn coverage(
+        &self,
+        generation: i64,
+        head: &[Fused],
+        text: &str,
+    ) -> HashMap<Uuid, f32> {
+        let query = self.bm25.query(text).indices;
+        if query.is_empty() || head.len() < 2 {
+            return HashMap::new();
+        }
+        let ids = head.iter().map(|f| f.id).collect();
+        match self.index.text_terms(generation, ids).await {
+            Ok(docs) => docs
+                .into_iter()
+                .map(|(id, terms)| (id, coverage(&query, &terms)))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "candidate terms not read; ranking without coverage");
+                HashMap::new()
+            }
+        }
     }
 
     /// The latest counts; starts a background refresh when they are stale.

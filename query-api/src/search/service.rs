@@ -100,7 +100,7 @@ pub struct SearchService {
     pub cache: Option<Arc<dyn Cache>>,
     pub events: Option<Arc<dyn SearchEvents>>,
     pub settings: SearchSettings,
-    bm25: Bm25,
+    pub(super) bm25: Bm25,
     pub(super) generation: Mutex<Option<(Instant, i64)>>,
     pub(super) known_cache: SharedKnown,
 }
@@ -306,8 +306,18 @@ impl SearchService {
 
         let taste = self.taste(plan).await?;
         rules::boost::apply(&mut fused, &payloads, &intent.genres, &taste);
+        rules::fuse::sort(&mut fused);
+        let held = if plan.mode == SearchMode::Hybrid {
+            let head = self.settings.ranker.depth.min(fused.len());
+            self.coverage(generation, &fused[..head], &text).await
+        } else {
+            Default::default()
+        };
         let known = self.known();
-        let asked = rules::rerank::Asked::new(&plan.query, &intent.genres);
+        let asked = rules::rerank::Asked {
+            coverage: Some(&held),
+            ..rules::rerank::Asked::new(&plan.query, &intent.genres)
+        };
         let features = if plan.explain {
             rules::rerank::explain(&fused, &payloads, &lists, &asked, &known)
         } else {

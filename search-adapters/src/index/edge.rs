@@ -507,6 +507,27 @@ impl SearchIndex for EdgeIndex {
         .await
     }
 
+    async fn text_terms(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, Vec<u32>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.blocking(generation, move |s| {
+            let recs = retrieve(s, ids, WithVector::Selector(vec![TEXT.to_string()]))?;
+            Ok(recs
+                .into_iter()
+                .filter_map(|mut r| {
+                    let id = uuid_of(&r.id)?;
+                    match VectorStructInternal::take_opt(&mut r.vector, TEXT) {
+                        Some(VectorInternal::Sparse(v)) => Some((id, v.indices)),
+                        // A title with no keyword text holds no terms.
+                        _ => Some((id, Vec::new())),
+                    }
+                })
+                .collect())
+        })
+        .await
+    }
+
     async fn payloads(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, DocPayload)>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -619,6 +640,36 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    /// The reranker reads which query terms each candidate's keyword text holds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn text_terms_are_the_stored_keyword_terms() {
+        let dir = std::env::temp_dir().join(format!("mediagw-edge-{}", Uuid::new_v4()));
+        let index = EdgeIndex::new(&dir);
+        let mut two = doc(2, "Beta");
+        two.text = SparseVector::from_pairs(vec![(3, 0.5), (9, 1.2)]);
+        index.upsert(1, vec![doc(1, "Alpha"), two]).await.unwrap();
+        let mut got = index
+            .text_terms(
+                1,
+                vec![Uuid::from_u128(2), Uuid::from_u128(1), Uuid::from_u128(5)],
+            )
+            .await
+            .unwrap();
+        got.sort();
+        for (_, t) in &mut got {
+            t.sort();
+        }
+        assert_eq!(
+            got,
+            vec![
+                (Uuid::from_u128(1), vec![7]),
+                (Uuid::from_u128(2), vec![3, 9])
+            ]
+        );
+        index.release(1).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Brief hits come from the in-memory map (ADR 0014): it follows upserts, payload changes and

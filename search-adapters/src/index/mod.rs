@@ -73,6 +73,9 @@ pub trait SearchIndex: Send + Sync + 'static {
         generation: i64,
         ids: Vec<Uuid>,
     ) -> Result<Vec<(Uuid, Vec<f32>, DocPayload)>>;
+    /// The [`TEXT`] term ids each point holds (the reranker's query-term coverage), in no
+    /// particular order; unknown ids are left out.
+    async fn text_terms(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, Vec<u32>)>>;
     /// Whole payloads of some points (a result page), in no particular order; unknown ids are
     /// left out.
     async fn payloads(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, DocPayload)>>;

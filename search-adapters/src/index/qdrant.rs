@@ -390,6 +390,36 @@ impl SearchIndex for QdrantIndex {
             .collect())
     }
 
+    async fn text_terms(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, Vec<u32>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let name = self.ensure(generation).await?;
+        let got = self
+            .client
+            .get_points(
+                GetPointsBuilder::new(&name, ids.into_iter().map(point_id).collect::<Vec<_>>())
+                    .with_payload(false)
+                    .with_vectors(VectorsSelector {
+                        names: vec![TEXT.to_string()],
+                    }),
+            )
+            .await
+            .map_err(ierr)?;
+        Ok(got
+            .result
+            .into_iter()
+            .filter_map(|r| {
+                let id = uuid_of(r.id)?;
+                let terms = match r.vectors.and_then(|v| v.get_vector_by_name(TEXT)) {
+                    Some(vector_output::Vector::Sparse(v)) => v.indices,
+                    _ => Vec::new(),
+                };
+                Some((id, terms))
+            })
+            .collect())
+    }
+
     async fn payloads(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, DocPayload)>> {
         if ids.is_empty() {
             return Ok(Vec::new());
