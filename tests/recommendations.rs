@@ -220,47 +220,24 @@ async fn feedback_becomes_profiles_and_explained_recommendations() {
     );
 
     // Search's prior learns how many people engaged: Scream (5 users, the most) is now known.
-    let scream_feature = |v: &Value, feature: &str| {
-        v["results"].as_array().and_then(|rs| {
-            rs.iter()
-                .find(|r| r["content"]["title"] == "Scream")
-                .and_then(|r| r["ranking_features"][feature].as_f64())
-        })
-    };
     let known = s
         .eventually(30, "Scream's prior from engagement", || async {
-            let (_, v) = post(
-                &s,
-                "/v1/search",
-                &ann_token,
-                json!({"query": "scream", "explain": true}),
-            )
-            .await;
-            scream_feature(&v, "prior").filter(|p| *p >= 0.5)
+            scream_feature(&s, &ann_token, "prior")
+                .await
+                .0
+                .filter(|p| *p >= 0.5)
         })
         .await;
     assert!(known <= 1.0, "{known}");
     // and the ranker sees the engagement on its own: the most engaged title scores 1.
-    let (_, v) = post(
-        &s,
-        "/v1/search",
-        &ann_token,
-        json!({"query": "scream", "explain": true}),
-    )
-    .await;
-    assert_eq!(scream_feature(&v, "engaged"), Some(1.0), "{v}");
+    let (engaged, v) = scream_feature(&s, &ann_token, "engaged").await;
+    assert_eq!(engaged, Some(1.0), "{v}");
     // A restarted API reads the counts before it reports ready: its very first search ranks with
     // them (they used to be read in the background on the first search, which ranked without).
     assert!(s.terminate("all").success());
     s.start_all().await;
-    let (_, v) = post(
-        &s,
-        "/v1/search",
-        &ann_token,
-        json!({"query": "scream", "explain": true}),
-    )
-    .await;
-    assert_eq!(scream_feature(&v, "engaged"), Some(1.0), "{v}");
+    let (engaged, v) = scream_feature(&s, &ann_token, "engaged").await;
+    assert_eq!(engaged, Some(1.0), "{v}");
 
     // A watchlist add on a device counts as `Added`, read from sync.operations.
     let device = Uuid::new_v4();
@@ -731,4 +708,22 @@ async fn the_eval_command_reports_product_baselines_and_ablation() {
             "{slice}: the product beats popularity: {v}"
         );
     }
+}
+
+/// One reranker feature of Scream in an explained search for "scream" (None when Scream is not
+/// among the results), with the answer for assertion messages.
+async fn scream_feature(s: &Stack, token: &str, feature: &str) -> (Option<f64>, Value) {
+    let (_, v) = post(
+        s,
+        "/v1/search",
+        token,
+        json!({"query": "scream", "explain": true}),
+    )
+    .await;
+    let value = v["results"].as_array().and_then(|rs| {
+        rs.iter()
+            .find(|r| r["content"]["title"] == "Scream")
+            .and_then(|r| r["ranking_features"][feature].as_f64())
+    });
+    (value, v)
 }

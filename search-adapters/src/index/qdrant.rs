@@ -16,7 +16,7 @@ use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
     DeletePointsBuilder, FieldType, GetPointsBuilder, HnswConfigDiffBuilder, Modifier,
     PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryBatchPointsBuilder,
-    QueryPoints, QueryPointsBuilder, SearchParamsBuilder, SetPayloadPointsBuilder,
+    QueryPoints, QueryPointsBuilder, RetrievedPoint, SearchParamsBuilder, SetPayloadPointsBuilder,
     SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, VectorInput,
     VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
 };
@@ -175,6 +175,32 @@ fn doc_payload(p: HashMap<String, qdrant::Value>) -> DocPayload {
 }
 
 impl QdrantIndex {
+    /// Points by id in one round trip, with or without their payload and with one named vector
+    /// or none.
+    async fn retrieve(
+        &self,
+        generation: i64,
+        ids: Vec<Uuid>,
+        payload: bool,
+        vector: Option<&str>,
+    ) -> Result<Vec<RetrievedPoint>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let name = self.ensure(generation).await?;
+        let request =
+            GetPointsBuilder::new(&name, ids.into_iter().map(point_id).collect::<Vec<_>>())
+                .with_payload(payload);
+        let request = match vector {
+            Some(v) => request.with_vectors(VectorsSelector {
+                names: vec![v.to_string()],
+            }),
+            None => request.with_vectors(false),
+        };
+        let got = self.client.get_points(request).await.map_err(ierr)?;
+        Ok(got.result)
+    }
+
     pub fn connect(cfg: &QdrantConfig) -> Result<Self> {
         let mut b = Qdrant::from_url(&cfg.url).skip_compatibility_check();
         if let Some(k) = &cfg.api_key {
@@ -361,23 +387,8 @@ impl SearchIndex for QdrantIndex {
         generation: i64,
         ids: Vec<Uuid>,
     ) -> Result<Vec<(Uuid, Vec<f32>, DocPayload)>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let name = self.ensure(generation).await?;
-        let got = self
-            .client
-            .get_points(
-                GetPointsBuilder::new(&name, ids.into_iter().map(point_id).collect::<Vec<_>>())
-                    .with_payload(true)
-                    .with_vectors(VectorsSelector {
-                        names: vec![DENSE.to_string()],
-                    }),
-            )
-            .await
-            .map_err(ierr)?;
+        let got = self.retrieve(generation, ids, true, Some(DENSE)).await?;
         Ok(got
-            .result
             .into_iter()
             .filter_map(|r| {
                 let id = uuid_of(r.id)?;
@@ -391,23 +402,8 @@ impl SearchIndex for QdrantIndex {
     }
 
     async fn text_terms(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, Vec<u32>)>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let name = self.ensure(generation).await?;
-        let got = self
-            .client
-            .get_points(
-                GetPointsBuilder::new(&name, ids.into_iter().map(point_id).collect::<Vec<_>>())
-                    .with_payload(false)
-                    .with_vectors(VectorsSelector {
-                        names: vec![TEXT.to_string()],
-                    }),
-            )
-            .await
-            .map_err(ierr)?;
+        let got = self.retrieve(generation, ids, false, Some(TEXT)).await?;
         Ok(got
-            .result
             .into_iter()
             .filter_map(|r| {
                 let id = uuid_of(r.id)?;
@@ -421,21 +417,8 @@ impl SearchIndex for QdrantIndex {
     }
 
     async fn payloads(&self, generation: i64, ids: Vec<Uuid>) -> Result<Vec<(Uuid, DocPayload)>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let name = self.ensure(generation).await?;
-        let got = self
-            .client
-            .get_points(
-                GetPointsBuilder::new(&name, ids.into_iter().map(point_id).collect::<Vec<_>>())
-                    .with_payload(true)
-                    .with_vectors(false),
-            )
-            .await
-            .map_err(ierr)?;
+        let got = self.retrieve(generation, ids, true, None).await?;
         Ok(got
-            .result
             .into_iter()
             .filter_map(|r| Some((uuid_of(r.id)?, doc_payload(r.payload))))
             .collect())
