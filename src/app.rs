@@ -261,6 +261,11 @@ impl App {
             unknown.join(", "),
             mediagw_domain::search::rerank::FEATURES.join(", ")
         );
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&c.expansion_weight),
+            "search.expansion_weight must be in [0, 1] (0 turns query expansion off), not {}",
+            c.expansion_weight
+        );
         Ok(SearchSettings {
             depth: c.depth,
             result_ttl: Duration::from_secs(c.result_ttl_s),
@@ -273,6 +278,8 @@ impl App {
             rrf_k: c.rrf_k,
             ranker: c.ranker.clone(),
             engagement_refresh: Duration::from_secs(c.engagement_refresh_s.max(1)),
+            expansion_weight: c.expansion_weight,
+            expansion_words: c.expansion_words,
         })
     }
 

@@ -141,6 +141,10 @@ pub struct SearchConfig {
     pub ranker: mediagw_query_api::search::Ranker,
     /// How often the per-title engagement counts behind the ranking prior are re-read.
     pub engagement_refresh_s: u64,
+    /// Weight of related words in the hybrid keyword channel (0: off) …
+    pub expansion_weight: f32,
+    /// … and how many of each typed word's related words it adds.
+    pub expansion_words: usize,
     /// Answered searches are published as one record per window of this length (ADR 0013) …
     pub events_flush_ms: u64,
     /// … or as soon as this many are waiting.

@@ -146,6 +146,22 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     assert_eq!(body["results"][0]["content"]["title"], "The Godfather");
     assert_eq!(f["coverage"].as_f64(), Some(1.0), "{f}");
 
+    // No title's text says "jailed": plain BM25 finds nothing, while hybrid's keyword channel also
+    // looks for its related words (config/related-words.txt) and finds the film set in a prison.
+    let (_, body, _) = post(&s, json!({"query": "jailed", "mode": "keyword"})).await;
+    assert_eq!(titles(&body), Vec::<String>::new(), "{body}");
+    let (_, body, _) = post(&s, json!({"query": "jailed", "explain": true})).await;
+    let shawshank = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["content"]["title"] == "The Shawshank Redemption")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        shawshank["ranking_features"]["keyword"].as_f64().unwrap() > 0.0,
+        "{shawshank}"
+    );
+
     // A description with a decade: the year range becomes a hard filter.
     let (_, body, _) = post(
         &s,

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod prior;
 pub mod probes;
 pub mod references;
+pub mod related;
 pub mod rerank;
 pub mod sequels;
 pub mod suggest;

@@ -6,6 +6,7 @@ use super::index::Filter;
 use super::intent::ParsedIntent;
 use super::plan::Mode;
 use super::references::Referenced;
+use super::related::Expansion;
 use super::text::{cast_vector, Bm25, SparseVector};
 
 /// Hits the title channel returns: a title query names few titles.
@@ -49,6 +50,9 @@ pub struct Search<'a> {
     pub filter: &'a Filter,
     /// Hits each channel returns (the title channel: [`TITLE_LIMIT`]).
     pub depth: usize,
+    /// Related words the keyword channel also looks for, in hybrid mode only: the raw keyword
+    /// mode stays plain BM25, the baseline hybrid is measured against.
+    pub expansion: Option<Expansion<'a>>,
 }
 
 /// The channels in fusion order: dense, keyword, title, then per referenced title its graph
@@ -71,9 +75,13 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
         ));
     }
     if s.mode != Mode::Dense && !s.text.is_empty() {
+        let terms = match s.expansion {
+            Some(e) if s.mode == Mode::Hybrid => e.query(s.text),
+            _ => bm25.query(s.text),
+        };
         out.push(probe(
             Channel::Keyword,
-            Probe::Terms(bm25.query(s.text)),
+            Probe::Terms(terms),
             s.filter,
             s.depth,
         ));
@@ -178,6 +186,7 @@ mod tests {
                 referenced,
                 filter,
                 depth: 80,
+                expansion: None,
             },
             &Bm25::default(),
         )
@@ -211,6 +220,53 @@ mod tests {
         assert_eq!(p[0].probe, Probe::Embed("heist funny comedy".into()));
         assert_eq!(p[1].probe, Probe::Terms(Bm25::default().query("heist")));
         assert_eq!(p[2].probe, Probe::Title(tq.clone()));
+    }
+
+    #[test]
+    fn only_hybrid_widens_the_keyword_channel_with_related_words() {
+        // Given a description and a list relating "jailed" to "prison",
+        let intent = ParsedIntent {
+            original: "jailed banker".into(),
+            text: "jailed banker".into(),
+            ..ParsedIntent::default()
+        };
+        let related = crate::search::related::Related::parse("jailed prison\n");
+        let expansion = Some(Expansion {
+            related: &related,
+            per_word: 5,
+            weight: 0.3,
+        });
+        let tq = SparseVector::default();
+        let f = Filter::default();
+        let keyword_terms = |mode| {
+            let p = probes(
+                &Search {
+                    mode,
+                    query: &intent.original,
+                    intent: &intent,
+                    text: &intent.text,
+                    title_query: &tq,
+                    referenced: &[],
+                    filter: &f,
+                    depth: 80,
+                    expansion,
+                },
+                &Bm25::default(),
+            );
+            p.into_iter()
+                .find(|p| p.channel == Channel::Keyword)
+                .map(|p| p.probe)
+        };
+        // then hybrid also looks for "prison" (at 0.3), the raw keyword mode does not.
+        let Some(Probe::Terms(hybrid)) = keyword_terms(Mode::Hybrid) else {
+            panic!("hybrid runs the keyword channel")
+        };
+        assert_eq!(hybrid.indices.len(), 3);
+        assert!(hybrid.values.contains(&0.3));
+        assert_eq!(
+            keyword_terms(Mode::Keyword),
+            Some(Probe::Terms(Bm25::default().query("jailed banker")))
+        );
     }
 
     #[test]

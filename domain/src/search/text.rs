@@ -46,7 +46,7 @@ const STOPWORDS: &[&str] = &[
 /// "searched" meet the article's "search", and "haunting"/"haunted" meet "haunts". Numbers and
 /// words of up to three letters are kept as written. Both sides of BM25 use it, so names that
 /// stem oddly ("James" → "jame") still meet themselves.
-fn stem(w: &str) -> String {
+pub fn stem(w: &str) -> String {
     static STEMMER: std::sync::OnceLock<qdrant_rust_stemmers::Stemmer> = std::sync::OnceLock::new();
     if w.len() <= 3 || w.bytes().any(|b| b.is_ascii_digit()) {
         return w.to_string();
@@ -59,15 +59,20 @@ fn stem(w: &str) -> String {
         .into_owned()
 }
 
-/// Index terms of a text: folded (case, diacritics), split on non-alphanumerics, stop words
-/// dropped, lightly stemmed.
-pub fn terms(text: &str) -> Vec<String> {
+/// Words of a text as the index sees them before stemming: folded (case, diacritics), split on
+/// non-alphanumerics, stop words dropped.
+pub fn words(text: &str) -> Vec<String> {
     fold(text)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty() && !STOPWORDS.contains(w))
         .filter(|w| w.len() > 1 || w.chars().all(|c| c.is_ascii_digit()))
-        .map(stem)
+        .map(str::to_string)
         .collect()
+}
+
+/// Index terms of a text: its [`words`], lightly stemmed.
+pub fn terms(text: &str) -> Vec<String> {
+    words(text).iter().map(|w| stem(w)).collect()
 }
 
 /// FNV-1a 64: stable hashes for cache keys (embeddings, query results).

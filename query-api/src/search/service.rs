@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, Utc};
 use mediagw_domain::search::fuse::Candidates;
 use mediagw_domain::search::fuse::ChannelWeights;
+use mediagw_domain::search::related::{Expansion, Related};
 use mediagw_domain::search::rerank::{Known, Ranker};
 use mediagw_domain::search::text::title_trigrams;
 use mediagw_domain::search::{self as rules, Bm25};
@@ -42,6 +43,15 @@ pub struct SearchSettings {
     pub ranker: Ranker,
     /// How stale the per-title engagement and sequel counts behind the prior may get.
     pub engagement_refresh: Duration,
+    /// Related words in the hybrid keyword channel: their weight (0: off) and how many per word.
+    pub expansion_weight: f32,
+    pub expansion_words: usize,
+}
+
+/// The related-word list (`config/related-words.txt`, compiled in), read on first use.
+fn related_words() -> &'static Related {
+    static RELATED: std::sync::OnceLock<Related> = std::sync::OnceLock::new();
+    RELATED.get_or_init(|| Related::parse(include_str!("../../../config/related-words.txt")))
 }
 
 impl Default for SearchSettings {
@@ -58,6 +68,8 @@ impl Default for SearchSettings {
             rrf_k: 20.0,
             ranker: Ranker::default(),
             engagement_refresh: Duration::from_secs(60),
+            expansion_weight: 0.3,
+            expansion_words: 5,
         }
     }
 }
@@ -288,6 +300,11 @@ impl SearchService {
                 referenced: &referenced,
                 filter: &filter,
                 depth,
+                expansion: (self.settings.expansion_weight > 0.0).then(|| Expansion {
+                    related: related_words(),
+                    per_word: self.settings.expansion_words,
+                    weight: self.settings.expansion_weight.min(1.0),
+                }),
             },
             &self.bm25,
         );
