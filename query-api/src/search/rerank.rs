@@ -18,9 +18,11 @@ use uuid::Uuid;
 use super::service::{CatalogVersion, SearchService, SharedKnown};
 
 impl SearchService {
-    /// Reads the counts now: called at start-up, so the first searches after a restart rank with
-    /// the same features as the rest.
+    /// Reads the counts (and the related-word list) now: called at start-up, so the first
+    /// searches after a restart rank with the same features as the rest.
     pub async fn load_known(&self) {
+        // 20k lines: parsed here rather than by the first search.
+        super::service::related_words();
         self.known_cache.lock().expect("known").refreshing = true;
         refresh(&self.pool, &self.known_cache).await;
     }

@@ -48,8 +48,9 @@ pub struct SearchSettings {
     pub expansion_words: usize,
 }
 
-/// The related-word list (`config/related-words.txt`, compiled in), read on first use.
-fn related_words() -> &'static Related {
+/// The related-word list (`config/related-words.txt`, compiled in), parsed once (before the API
+/// reports ready: [`SearchService::load_known`]).
+pub(super) fn related_words() -> &'static Related {
     static RELATED: std::sync::OnceLock<Related> = std::sync::OnceLock::new();
     RELATED.get_or_init(|| Related::parse(include_str!("../../../config/related-words.txt")))
 }
