@@ -49,6 +49,14 @@ async fn post(s: &Stack, body: Value) -> (u16, Value, String) {
     (status, r.json().await.unwrap_or(Value::Null), cache)
 }
 
+/// The result whose title is `title`, if the search returned it.
+fn result<'a>(body: &'a Value, title: &str) -> Option<&'a Value> {
+    body["results"]
+        .as_array()?
+        .iter()
+        .find(|r| r["content"]["title"] == title)
+}
+
 fn titles(body: &Value) -> Vec<String> {
     body["results"]
         .as_array()
@@ -151,12 +159,7 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     let (_, body, _) = post(&s, json!({"query": "jailed", "mode": "keyword"})).await;
     assert_eq!(titles(&body), Vec::<String>::new(), "{body}");
     let (_, body, _) = post(&s, json!({"query": "jailed", "explain": true})).await;
-    let shawshank = body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["content"]["title"] == "The Shawshank Redemption")
-        .unwrap_or_else(|| panic!("{body}"));
+    let shawshank = result(&body, "The Shawshank Redemption").unwrap_or_else(|| panic!("{body}"));
     assert!(
         shawshank["ranking_features"]["keyword"].as_f64().unwrap() > 0.0,
         "{shawshank}"
@@ -215,12 +218,8 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     let (_, body, _) = post(&s, json!({"query": "movies like The Matrix"})).await;
     let got = titles(&body);
     assert_eq!(got[0], "The Matrix Reloaded", "{got:?}");
-    let speed = body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["content"]["title"] == "Speed")
-        .unwrap_or_else(|| panic!("Speed shares Keanu Reeves: {got:?}"));
+    let speed =
+        result(&body, "Speed").unwrap_or_else(|| panic!("Speed shares Keanu Reeves: {got:?}"));
     let reasons = speed["match_reasons"].to_string();
     assert!(
         reasons.contains("shares cast with The Matrix (1999): Keanu Reeves"),

@@ -176,6 +176,17 @@ mod tests {
         referenced: &'a [Referenced],
         filter: &'a Filter,
     ) -> Vec<ChannelProbe> {
+        plan_expanded(mode, intent, title_query, referenced, filter, None)
+    }
+
+    fn plan_expanded<'a>(
+        mode: Mode,
+        intent: &'a ParsedIntent,
+        title_query: &'a SparseVector,
+        referenced: &'a [Referenced],
+        filter: &'a Filter,
+        expansion: Option<Expansion<'a>>,
+    ) -> Vec<ChannelProbe> {
         probes(
             &Search {
                 mode,
@@ -186,7 +197,7 @@ mod tests {
                 referenced,
                 filter,
                 depth: 80,
-                expansion: None,
+                expansion,
             },
             &Bm25::default(),
         )
@@ -239,21 +250,8 @@ mod tests {
         let tq = SparseVector::default();
         let f = Filter::default();
         let keyword_terms = |mode| {
-            let p = probes(
-                &Search {
-                    mode,
-                    query: &intent.original,
-                    intent: &intent,
-                    text: &intent.text,
-                    title_query: &tq,
-                    referenced: &[],
-                    filter: &f,
-                    depth: 80,
-                    expansion,
-                },
-                &Bm25::default(),
-            );
-            p.into_iter()
+            plan_expanded(mode, &intent, &tq, &[], &f, expansion)
+                .into_iter()
                 .find(|p| p.channel == Channel::Keyword)
                 .map(|p| p.probe)
         };

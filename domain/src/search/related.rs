@@ -85,6 +85,12 @@ mod tests {
 
     const LIST: &str = "# comment\njailed imprisoned prison arrested\ncop police officer\n";
 
+    /// The weight a query gives a word's term, if it holds it.
+    fn weight(q: &SparseVector, word: &str) -> Option<f32> {
+        let id = term_id(&stem(word));
+        q.indices.iter().position(|i| *i == id).map(|p| q.values[p])
+    }
+
     #[test]
     fn parses_words_and_their_related_words() {
         let r = Related::parse(LIST);
@@ -104,10 +110,7 @@ mod tests {
         };
         // when a description says "jailed banker",
         let q = e.query("jailed banker");
-        let w = |t: &str| {
-            let id = term_id(&stem(t));
-            q.indices.iter().position(|i| *i == id).map(|p| q.values[p])
-        };
+        let w = |t| weight(&q, t);
         // then the typed words count fully, the first two related words at 0.3, the third not.
         assert_eq!(w("jailed"), Some(1.0));
         assert_eq!(w("banker"), Some(1.0));
@@ -126,12 +129,7 @@ mod tests {
         };
         let q = e.query("cop police");
         assert_eq!(q.indices.len(), 3, "cop, police and officer once each");
-        let police = q
-            .indices
-            .iter()
-            .position(|i| *i == term_id(&stem("police")))
-            .unwrap();
-        assert_eq!(q.values[police], 1.0);
+        assert_eq!(weight(&q, "police"), Some(1.0));
     }
 
     #[test]
