@@ -182,6 +182,16 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         assert!((1990..=1999).contains(&y), "{r}");
     }
 
+    // A kind of title inside a plot is part of the story, not a filter: "tv show" here must not
+    // restrict the answer to series (the film would be filtered out).
+    let (_, body, _) = post(
+        &s,
+        json!({"query": "cast of a cancelled sci-fi tv show mistaken for real heroes by aliens"}),
+    )
+    .await;
+    assert_eq!(body["query_parsed"]["content_types"], json!([]), "{body}");
+    assert_eq!(titles(&body)[0], "Galaxy Quest", "{body}");
+
     // A runtime bound is understood and filters: the long heist goes, the short one stays.
     let (_, body, _) = post(&s, json!({"query": "vault heist under 90 minutes"})).await;
     assert_eq!(body["query_parsed"]["max_runtime"], 90, "{body}");

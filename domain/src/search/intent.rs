@@ -62,6 +62,51 @@ const REFERENCE_MARKERS: &[&str] = &[
     "like",
 ];
 
+/// Words before "like" that make it a comparison or a wish, not a reference ("looks like a
+/// boy", "would like to", "I'd like" → "id like").
+const COMPARING: &[&str] = &[
+    "look",
+    "looks",
+    "looked",
+    "looking",
+    "act",
+    "acts",
+    "acted",
+    "acting",
+    "dress",
+    "dresses",
+    "dressed",
+    "shaped",
+    "disguised",
+    "sound",
+    "sounds",
+    "sounded",
+    "feel",
+    "feels",
+    "felt",
+    "seem",
+    "seems",
+    "seemed",
+    "behave",
+    "behaves",
+    "behaved",
+    "treat",
+    "treats",
+    "treated",
+    "talk",
+    "talks",
+    "live",
+    "lives",
+    "lived",
+    "would",
+    "id",
+    "wed",
+    "youd",
+    "hed",
+    "shed",
+    "theyd",
+];
+
 /// Words that end a referenced title ("like The Matrix but funnier").
 const REFERENCE_ENDS: &[&str] = &[
     "but", "except", "without", "only", "that", "which", "where", "released", "made", "set",
@@ -444,9 +489,67 @@ fn new_means_recent(words: &[String], i: usize) -> bool {
     })
 }
 
+/// "old" asks for older titles only before what is asked for ("old movies", "old westerns",
+/// "something old"); "old widower", "5 year old son", "his old love" describe the plot.
+fn old_means_era(words: &[String], i: usize) -> bool {
+    new_means_recent(words, i)
+        || words.get(i + 1).is_some_and(|n| {
+            ["cartoon", "cartoons", "classic", "classics", "one", "ones"].contains(&n.as_str())
+        })
+}
+
+/// Words before a decade that leave it at the start of the request ("that 90s film…").
+const LEADING: &[&str] = &[
+    "a", "an", "the", "that", "this", "some", "any", "whats", "what", "is", "there",
+];
+
+/// In a description: does the decade at `i` say when the film was made? It does where it names
+/// a kind of title or a genre ("90s film", "80s thriller"), opens the query ("1950s biblical
+/// epic…"), or follows "from" / "made in" / "released in".
+fn decade_names_the_film(words: &[String], i: usize) -> bool {
+    let start = match words.get(i.wrapping_sub(1)).map(String::as_str) {
+        Some("early" | "mid" | "late") => i - 1,
+        _ => i,
+    };
+    let next = words.get(i + 1).map(String::as_str).unwrap_or("");
+    let names_a_kind = TITLE_KINDS.contains(&next)
+        || ["cartoon", "cartoons", "one", "ones", "classic", "classics"].contains(&next)
+        || GENRE_WORDS
+            .iter()
+            .any(|(w, _)| w.split(' ').next() == Some(next))
+        || MOODS
+            .iter()
+            .any(|(w, _, _)| w.split(' ').next() == Some(next));
+    let opens = words[..start].iter().all(|w| LEADING.contains(&w.as_str()));
+    let mut s = start;
+    while s > 0 && ["the", "in", "of", "during"].contains(&words[s - 1].as_str()) {
+        s -= 1;
+    }
+    let from = s > 0
+        && (["from", "made", "released", "filmed"].contains(&words[s - 1].as_str())
+            || came_out(words, s - 1))
+        || start > 0 && words[start - 1] == "from";
+    names_a_kind || opens || from
+}
+
+/// "came out in 1999", "released in 1999", "made in 1999": `in_at` is the "in".
+fn made_in(words: &[String], in_at: usize) -> bool {
+    in_at > 0
+        && (["released", "made", "filmed", "premiered"].contains(&words[in_at - 1].as_str())
+            || came_out(words, in_at - 1))
+}
+
+/// "came out" ends at `i` ("thawed out" does not count).
+fn came_out(words: &[String], i: usize) -> bool {
+    i > 0 && words[i] == "out" && words[i - 1] == "came"
+}
+
+/// Several ranges narrow each other; ranges that do not overlap ("80s or 90s") were both
+/// asked for, so their span is kept rather than an empty range that finds nothing.
 fn merge_range(intent: &mut ParsedIntent, lo: i32, hi: i32) {
     intent.year_range = Some(match intent.year_range {
-        Some((a, b)) => (a.max(lo), b.min(hi)),
+        Some((a, b)) if a.max(lo) <= b.min(hi) => (a.max(lo), b.min(hi)),
+        Some((a, b)) => (a.min(lo), b.max(hi)),
         None => (lo, hi),
     });
 }
@@ -532,12 +635,19 @@ fn take_runtime(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) 
 
 fn take_years(words: &mut [String], used: &mut [bool], now: i32, intent: &mut ParsedIntent) {
     let n = words.len();
+    let described = n >= DESCRIPTION_WORDS;
     let mut i = 0;
     while i < n {
         let w = words[i].as_str();
         let prev = if i > 0 { words[i - 1].as_str() } else { "" };
         // "set in the 1940s", "in 1890s london": when the story happens, not when it was made.
-        let story_time = set_in(words, i) || decade_of(w).is_some_and(|d| d < FIRST_FILM_DECADE);
+        // In a description a decade is when it was made only where it names the film ("a 90s
+        // film where…", "1930s horror", "from the 80s"); "three 1950s los angeles cops" and
+        // "…parties with drugs in the 90s" say when the story happens.
+        let story_time = set_in(words, i)
+            || decade_of(w).is_some_and(|d| {
+                d < FIRST_FILM_DECADE || (described && !decade_names_the_film(words, i))
+            });
         if story_time {
             // Left in the text: the plot says when it happens.
         } else if let Some(d) = decade_of(w) {
@@ -578,6 +688,9 @@ fn take_years(words: &mut [String], used: &mut [bool], now: i32, intent: &mut Pa
                     mark(used, i - 1, 4);
                     i += 2;
                 }
+                // "a high school team in 1971", "summer in 1962": in a description "in <year>"
+                // is when the story happens, unless the film "came out in" it.
+                "in" if described && !made_in(words, i - 1) => {}
                 "in" | "from" | "year" => {
                     merge_range(intent, y, y);
                     mark(used, i - 1, 2);
@@ -589,7 +702,7 @@ fn take_years(words: &mut [String], used: &mut [bool], now: i32, intent: &mut Pa
         {
             merge_range(intent, now - 3, now);
             used[i] = true;
-        } else if (w == "older" || w == "old") && words.get(i + 1).is_some_and(|n| n != "man") {
+        } else if (w == "older" || w == "old") && old_means_era(words, i) {
             merge_range(intent, 1870, now - 25);
             used[i] = true;
         }
@@ -634,6 +747,16 @@ fn take_references(words: &[String], used: &mut [bool], intent: &mut ParsedInten
         let mut from = 0;
         while let Some(i) = find_phrase(words, used, marker, from) {
             let start = i + marker.split(' ').count();
+            // "a girl who dresses like a boy", "would like to": a comparison or a wish in the
+            // description, not a title.
+            // In a description "like a …" compares too ("a van shaped like a sheepdog").
+            let compares = (i > 0 && COMPARING.contains(&words[i - 1].as_str()))
+                || (words.len() >= DESCRIPTION_WORDS
+                    && matches!(words.get(start).map(String::as_str), Some("a" | "an")));
+            if compares {
+                from = start;
+                continue;
+            }
             // "feel like watching" / "something like": not a reference unless a title follows.
             let mut end = start;
             while end < words.len() && !used[end] && !REFERENCE_ENDS.contains(&words[end].as_str())
@@ -690,7 +813,11 @@ fn take_moods_and_genres(words: &[String], used: &mut [bool], intent: &mut Parse
             }
             continue;
         }
-        mark(used, i, len);
+        // Other genre words in a description ask for the genre and stay in the text too ("a
+        // caped vigilante fights a gangster…").
+        if !described {
+            mark(used, i, len);
+        }
         add_genres(intent, genres);
     }
 }
@@ -735,13 +862,50 @@ const TITLE_KINDS: &[&str] = &[
     "comedy", "thriller", "friendly",
 ];
 
+/// Words after a kind of title that make it a request ("a movie where…", "tv show about…").
+const REQUEST_FOLLOWERS: &[&str] = &[
+    "where",
+    "about",
+    "with",
+    "that",
+    "which",
+    "in",
+    "when",
+    "set",
+    "from",
+    "starring",
+    "like",
+    "based",
+    "featuring",
+    "for",
+    "whose",
+    "who",
+    "of",
+];
+
 fn take_types(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
+    // In a description a kind of title is often part of the plot ("his whole life is a reality
+    // tv show", "a quiz show", "their stage shows"): it filters only when a clause follows it.
+    let described = words.len() >= DESCRIPTION_WORDS;
     for (phrase, ty) in TYPE_WORDS {
-        if let Some(i) = find_phrase(words, used, phrase, 0) {
-            mark(used, i, phrase.split(' ').count());
+        let mut from = 0;
+        while let Some(i) = find_phrase(words, used, phrase, from) {
+            let len = phrase.split(' ').count();
+            // A constraint right after it ("shows on disney+", "films from the 90s") asks too.
+            let next = i + len;
+            let asks = used.get(next).copied().unwrap_or(false)
+                || words
+                    .get(next)
+                    .is_some_and(|w| REQUEST_FOLLOWERS.contains(&w.as_str()));
+            if described && !asks {
+                from = next;
+                continue;
+            }
+            mark(used, i, len);
             if !intent.content_types.contains(ty) {
                 intent.content_types.push(*ty);
             }
+            break;
         }
     }
 }
@@ -906,6 +1070,108 @@ mod tests {
         let q = parse("\"Heat\" but romantic");
         assert_eq!(q.references, vec!["heat"]);
         assert_eq!(q.moods, vec!["romantic"]);
+    }
+
+    #[test]
+    fn like_after_a_verb_compares_and_stays_in_the_description() {
+        let i = parse("a girl who dresses like a boy to join the army in china");
+        assert!(i.references.is_empty(), "{:?}", i.references);
+        assert!(i.text.contains("boy"), "{}", i.text);
+        let j = parse("a robot that acts like a human falls in love");
+        assert!(j.references.is_empty());
+        assert!(j.text.contains("human"), "{}", j.text);
+        assert!(parse("I'd like something funny").references.is_empty());
+        let v =
+            parse("two idiots drive to aspen in a van shaped like a sheepdog to give back cash");
+        assert!(v.references.is_empty());
+        assert!(v.text.contains("sheepdog"), "{}", v.text);
+        // A reference after the comparison is still one.
+        let k = parse("looks like a western, something like Unforgiven");
+        assert_eq!(k.references, vec!["unforgiven"]);
+    }
+
+    #[test]
+    fn a_kind_of_title_in_a_plot_is_not_a_filter() {
+        for q in [
+            "man finds out his whole life is a reality tv show",
+            "cast of a cancelled sci-fi tv show mistaken for real heroes by aliens",
+            "team of magicians rob banks during their stage shows and shower the money",
+            "orphan from the mumbai slums on a quiz show knows the answers",
+        ] {
+            assert!(parse(q).content_types.is_empty(), "{q}");
+        }
+        let i = parse("man finds out his whole life is a reality tv show");
+        assert!(i.text.contains("tv"), "{}", i.text);
+        // Asked for: a clause follows the kind, or the query is short.
+        for (q, ty) in [
+            (
+                "tv show about a chemistry teacher who cooks meth",
+                ContentType::Series,
+            ),
+            (
+                "what's the hitchcock movie where the guy with the broken leg spies",
+                ContentType::Movie,
+            ),
+            ("reality tv shows", ContentType::Series),
+        ] {
+            assert_eq!(parse(q).content_types, vec![ty], "{q}");
+        }
+    }
+
+    #[test]
+    fn in_a_description_a_time_is_when_the_story_happens_unless_it_names_the_film() {
+        for q in [
+            "three 1950s los angeles cops uncover corruption behind a coffee shop massacre",
+            "stock broker gets rich through fraud and parties with drugs in the 90s",
+            "black coach takes over a newly integrated virginia high school team in 1971",
+            "old widower ties thousands of balloons to his house and floats away",
+            "mother and her 5 year old son held captive in a shed",
+            "swinging sixties secret agent frozen and thawed out in the nineties to fight his nemesis",
+        ] {
+            let i = parse(q);
+            assert_eq!(i.year_range, None, "{q}");
+        }
+        assert!(parse("team in 1971 wins the state title against all odds")
+            .text
+            .contains("1971"));
+        for (q, range) in [
+            ("that 90s film where a bus can't slow down", (1990, 1999)),
+            (
+                "1950s biblical epic, jewish prince sold into slavery on a galley",
+                (1950, 1959),
+            ),
+            (
+                "50s b movie with giant radioactive ants in the desert",
+                (1950, 1959),
+            ),
+            (
+                "robot from the future hunts a waitress, an action movie from the 80s",
+                (1980, 1989),
+            ),
+            (
+                "a cop movie about a bomb on a bus that came out in 1994",
+                (1994, 1994),
+            ),
+            ("old movies", (1870, 2001)),
+            ("the old cartoon with the flying elephant", (1870, 2001)),
+        ] {
+            assert_eq!(parse(q).year_range, Some(range), "{q}");
+        }
+    }
+
+    #[test]
+    fn ranges_that_do_not_overlap_were_both_asked_for() {
+        assert_eq!(parse("80s or 90s action").year_range, Some((1980, 1999)));
+        assert_eq!(parse("90s movies from 1995").year_range, Some((1995, 1995)));
+    }
+
+    #[test]
+    fn genre_words_in_a_description_stay_in_the_text() {
+        let i = parse("caped vigilante fights a gangster who fell into chemicals");
+        assert_eq!(i.genres, vec!["crime"]);
+        assert!(i.text.contains("gangster"), "{}", i.text);
+        let short = parse("gangster movies");
+        assert_eq!(short.text, "");
     }
 
     #[test]

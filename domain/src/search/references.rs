@@ -5,9 +5,11 @@ use uuid::Uuid;
 
 use super::index::{DocPayload, Hit};
 use super::text::{title_trigrams, trigram_dice};
+use crate::resolution::fold;
 
-/// Title-trigram candidates looked at per name.
-pub const CANDIDATES: usize = 10;
+/// Title-trigram candidates looked at per name. Titles are indexed without a leading article,
+/// so "die hard" probes for "hard" and ties with every "Hard …" title: look well past ten.
+pub const CANDIDATES: usize = 40;
 
 /// How alike a candidate's title and the name must be for the candidate to be the title meant.
 pub const MIN_SIMILARITY: f32 = 0.5;
@@ -20,15 +22,25 @@ pub struct Referenced {
     pub payload: DocPayload,
 }
 
-/// The candidate whose title is most like `name` (the last of equally good ones), if alike
-/// enough.
+/// The candidate whose title is most like `name`, if alike enough. Of equally alike ones: the
+/// title spelled exactly as the name (articles count: "Die Hard", not "Hard"), then the better
+/// known (the catalog prior in `popularity`), then the last.
 pub fn best_match(name: &str, candidates: Vec<Hit>) -> Option<Hit> {
     let wanted = title_trigrams(name);
+    let folded = fold(name);
     candidates
         .into_iter()
-        .map(|h| (trigram_dice(&wanted, &title_trigrams(&h.payload.title)), h))
-        .filter(|(s, _)| *s >= MIN_SIMILARITY)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|h| {
+            let similarity = trigram_dice(&wanted, &title_trigrams(&h.payload.title));
+            let exact = fold(&h.payload.title) == folded;
+            ((similarity, exact, h.payload.popularity), h)
+        })
+        .filter(|((s, _, _), _)| *s >= MIN_SIMILARITY)
+        .max_by(|(a, _), (b, _)| {
+            a.0.total_cmp(&b.0)
+                .then(a.1.cmp(&b.1))
+                .then(a.2.total_cmp(&b.2))
+        })
         .map(|(_, h)| h)
 }
 
@@ -72,11 +84,24 @@ mod tests {
     }
 
     #[test]
-    fn equally_close_titles_pick_the_last() {
+    fn equally_close_titles_pick_the_exact_spelling_then_the_better_known() {
         let candidates = vec![hit(1, "Heat"), hit(2, "Heat")];
         assert_eq!(
             best_match("heat", candidates).map(|h| h.id),
             Some(Uuid::from_u128(2))
+        );
+        // "die hard" and "Hard" are equally alike once the leading article is gone.
+        let candidates = vec![hit(3, "Die Hard"), hit(4, "Hard")];
+        assert_eq!(
+            best_match("die hard", candidates).map(|h| h.id),
+            Some(Uuid::from_u128(3))
+        );
+        let mut known = hit(5, "Halloween");
+        Arc::make_mut(&mut known.payload).popularity = 0.9;
+        let candidates = vec![known, hit(6, "Halloween")];
+        assert_eq!(
+            best_match("halloween", candidates).map(|h| h.id),
+            Some(Uuid::from_u128(5))
         );
     }
 
