@@ -314,6 +314,7 @@ const FILLER: &[&str] = &[
     "watch",
     "something",
     "anything",
+    "stuff",
     "some",
     "a",
     "an",
@@ -512,14 +513,6 @@ fn decade_names_the_film(words: &[String], i: usize) -> bool {
         _ => i,
     };
     let next = words.get(i + 1).map(String::as_str).unwrap_or("");
-    let names_a_kind = TITLE_KINDS.contains(&next)
-        || ["cartoon", "cartoons", "one", "ones", "classic", "classics"].contains(&next)
-        || GENRE_WORDS
-            .iter()
-            .any(|(w, _)| w.split(' ').next() == Some(next))
-        || MOODS
-            .iter()
-            .any(|(w, _, _)| w.split(' ').next() == Some(next));
     let opens = words[..start].iter().all(|w| LEADING.contains(&w.as_str()));
     let mut s = start;
     while s > 0 && ["the", "in", "of", "during"].contains(&words[s - 1].as_str()) {
@@ -529,7 +522,19 @@ fn decade_names_the_film(words: &[String], i: usize) -> bool {
         && (["from", "made", "released", "filmed"].contains(&words[s - 1].as_str())
             || came_out(words, s - 1))
         || start > 0 && words[start - 1] == "from";
-    names_a_kind || opens || from
+    names_a_kind(next) || opens || from
+}
+
+/// A kind of title, a genre or a mood: a time right before it dates the film ("90s thriller").
+fn names_a_kind(next: &str) -> bool {
+    TITLE_KINDS.contains(&next)
+        || ["cartoon", "cartoons", "one", "ones", "classic", "classics"].contains(&next)
+        || GENRE_WORDS
+            .iter()
+            .any(|(w, _)| w.split(' ').next() == Some(next))
+        || MOODS
+            .iter()
+            .any(|(w, _, _)| w.split(' ').next() == Some(next))
 }
 
 /// "came out in 1999", "released in 1999", "made in 1999": `in_at` is the "in".
@@ -695,6 +700,14 @@ fn take_years(words: &mut [String], used: &mut [bool], now: i32, intent: &mut Pa
                     merge_range(intent, y, y);
                     mark(used, i - 1, 2);
                 }
+                // "a 2019 horror movie", "biting 1976 satire": the year dates the film. Not
+                // where it may be the title ("1917 war movie", "the 2012 movie").
+                _ if (matches!(prev, "a" | "an") || (i > 0 && !LEADING.contains(&prev)))
+                    && names_a_kind(words.get(i + 1).map(String::as_str).unwrap_or("")) =>
+                {
+                    merge_range(intent, y, y);
+                    used[i] = true;
+                }
                 _ => {}
             }
         } else if ["recent", "newest", "latest"].contains(&w)
@@ -807,7 +820,10 @@ fn take_moods_and_genres(words: &[String], used: &mut [bool], intent: &mut Parse
         let len = phrase.split(' ').count();
         if described && PLOT_NOUNS.contains(phrase) {
             let next = words.get(i + len).map(String::as_str).unwrap_or("");
-            let asks = TITLE_KINDS.contains(&next) || GENRE_WORDS.iter().any(|(w, _)| *w == next);
+            // "a faded silent film star": the kind is part of a person or a thing in the plot.
+            let after = words.get(i + len + 1).map(String::as_str).unwrap_or("");
+            let asks = (TITLE_KINDS.contains(&next) && !FILM_COMPOUNDS.contains(&after))
+                || GENRE_WORDS.iter().any(|(w, _)| *w == next);
             if asks {
                 add_genres(intent, genres);
             }
@@ -854,6 +870,38 @@ const PLOT_NOUNS: &[&str] = &[
     "action",
     "adventure",
     "romance",
+];
+
+/// Nouns that make "film" / "movie" part of something in the plot ("movie star", "film crew").
+const FILM_COMPOUNDS: &[&str] = &[
+    "star",
+    "stars",
+    "director",
+    "directors",
+    "actor",
+    "actors",
+    "actress",
+    "studio",
+    "crew",
+    "critic",
+    "buff",
+    "producer",
+    "set",
+    "shoot",
+    "festival",
+    "career",
+    "fan",
+    "fans",
+    "industry",
+    "maker",
+    "makers",
+    "camera",
+    "theater",
+    "theatre",
+    "projector",
+    "club",
+    "reel",
+    "student",
 ];
 
 /// Words for a kind of title: a genre word right before one is a request ("war movie").
@@ -1160,9 +1208,34 @@ mod tests {
     }
 
     #[test]
+    fn a_year_before_a_kind_of_title_dates_the_film() {
+        let i = parse("a 2019 horror movie about a doppelganger family");
+        assert_eq!(i.year_range, Some((2019, 2019)));
+        assert!(!i.text.contains("2019"), "{}", i.text);
+        assert_eq!(
+            parse("biting 1976 satire of television news").year_range,
+            Some((1976, 1976))
+        );
+        // Elsewhere a year stays in the text ("2001 a space odyssey").
+        assert_eq!(parse("2001 a space odyssey").year_range, None);
+        assert_eq!(parse("1917 war movie").year_range, None);
+        assert_eq!(parse("the 2012 movie").year_range, None);
+        assert_eq!(parse("stuff like pulp fiction").text, "");
+    }
+
+    #[test]
     fn ranges_that_do_not_overlap_were_both_asked_for() {
         assert_eq!(parse("80s or 90s action").year_range, Some((1980, 1999)));
         assert_eq!(parse("90s movies from 1995").year_range, Some((1995, 1995)));
+    }
+
+    #[test]
+    fn a_film_star_in_the_plot_asks_for_no_genre() {
+        let q =
+            "struggling screenwriter gets entangled with a faded silent film star in her mansion";
+        assert!(parse(q).genres.is_empty(), "{:?}", parse(q).genres);
+        let w = parse("a war movie where a sniper hides in the ruins of a city");
+        assert_eq!(w.genres, vec!["war"]);
     }
 
     #[test]
