@@ -242,6 +242,16 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         "shared cast outranks a genre neighbour: {got:?}"
     );
 
+    // A person the query names is looked up in the cast, with the name as the reason.
+    let (_, body, _) = post(&s, json!({"query": "that keanu reeves one on a bus"})).await;
+    let got = titles(&body);
+    assert_eq!(got[0], "Speed", "{got:?}");
+    for t in ["Speed", "The Matrix Reloaded"] {
+        let r = result(&body, t).unwrap_or_else(|| panic!("{t} stars Keanu Reeves: {got:?}"));
+        let reasons = r["match_reasons"].to_string();
+        assert!(reasons.contains("stars Keanu Reeves"), "{t}: {reasons}");
+    }
+
     // Explicit filters: platform in a region, content type, year range.
     let (_, body, _) = post(
         &s,

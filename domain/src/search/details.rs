@@ -8,6 +8,7 @@ use super::index::{DocPayload, Filter};
 use super::intent::ParsedIntent;
 use super::references::Referenced;
 use super::text::{shared_cast, MAX_CAST};
+use crate::resolution::fold;
 
 /// Characters of an overview a result shows.
 pub const OVERVIEW_CHARS: usize = 300;
@@ -58,6 +59,18 @@ impl<'a> Explain<'a> {
             out.push(format!("similar to {} ({:.2})", self.similar_to, h.score));
         }
         if f.hits.contains_key(&Channel::Cast) {
+            // People the query names (the cast probe of a description).
+            let text = format!(" {} ", self.intent.text);
+            let named: Vec<&str> = p
+                .cast
+                .iter()
+                .filter(|c| !c.is_empty() && text.contains(&format!(" {} ", fold(c))))
+                .take(3)
+                .map(String::as_str)
+                .collect();
+            if !named.is_empty() {
+                out.push(format!("stars {}", named.join(", ")));
+            }
             for r in self.referenced {
                 let r = &r.payload;
                 let shared = shared_cast(&r.cast, &p.cast);

@@ -7,7 +7,7 @@ use super::intent::ParsedIntent;
 use super::plan::Mode;
 use super::references::Referenced;
 use super::related::Expansion;
-use super::text::{cast_vector, Bm25, SparseVector};
+use super::text::{cast_vector, named_people_vector, Bm25, SparseVector};
 
 /// Hits the title channel returns: a title query names few titles.
 pub const TITLE_LIMIT: usize = 50;
@@ -125,6 +125,17 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
             ));
         }
     }
+    // People the description names ("emma stone spreads a rumor at high school"): their titles,
+    // through the same cast vectors. BM25 alone reads "emma" and "stone" apart and puts a
+    // "Stone" in a title above the actress.
+    if s.mode == Mode::Hybrid && s.text.split_whitespace().nth(1).is_some() {
+        out.push(probe(
+            Channel::Cast,
+            Probe::Cast(named_people_vector(s.text)),
+            s.filter,
+            s.depth,
+        ));
+    }
     out
 }
 
@@ -231,6 +242,41 @@ mod tests {
         assert_eq!(p[0].probe, Probe::Embed("heist funny comedy".into()));
         assert_eq!(p[1].probe, Probe::Terms(Bm25::default().query("heist")));
         assert_eq!(p[2].probe, Probe::Title(tq.clone()));
+    }
+
+    #[test]
+    fn a_description_of_several_words_also_looks_for_the_people_it_names() {
+        // Given a description that names an actress,
+        let intent = ParsedIntent {
+            original: "emma stone spreads a rumor".into(),
+            text: "emma stone spreads rumor".into(),
+            title_query: "emma stone spreads a rumor".into(),
+            ..ParsedIntent::default()
+        };
+        let tq = title_trigrams(&intent.title_query);
+        let f = Filter::default();
+        // when hybrid plans it, a cast probe asks for every two- and three-word run,
+        let p = plan(Mode::Hybrid, &intent, &tq, &[], &f);
+        let cast: Vec<&ChannelProbe> = p.iter().filter(|p| p.channel == Channel::Cast).collect();
+        assert_eq!(cast.len(), 1, "{:?}", shape(&p));
+        let Probe::Cast(v) = &cast[0].probe else {
+            panic!("a cast probe")
+        };
+        let emma_stone = cast_vector(&["Emma Stone".to_string()]);
+        assert!(v.indices.contains(&emma_stone.indices[0]));
+        assert_eq!(v.indices.len(), 3 + 2);
+        // and the raw modes and one-word texts run none.
+        for mode in [Mode::Keyword, Mode::Dense] {
+            let p = plan(mode, &intent, &tq, &[], &f);
+            assert!(p.iter().all(|p| p.channel != Channel::Cast));
+        }
+        let one = ParsedIntent {
+            text: "heist".into(),
+            ..intent.clone()
+        };
+        assert!(plan(Mode::Hybrid, &one, &tq, &[], &f)
+            .iter()
+            .all(|p| p.channel != Channel::Cast));
     }
 
     #[test]

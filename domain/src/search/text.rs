@@ -188,6 +188,23 @@ pub fn cast_vector(cast: &[String]) -> SparseVector {
     v
 }
 
+/// The people a query may name: every run of two or three of its (folded) words as a cast term
+/// ("emma stone spreads a rumor" → "emma stone", "stone spreads", "emma stone spreads", …). Only
+/// the runs that are somebody's name have postings in the cast vectors; the rest find nothing,
+/// so no list of names is needed.
+pub fn named_people_vector(text: &str) -> SparseVector {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut pairs = Vec::new();
+    for n in 2..=3 {
+        for run in words.windows(n) {
+            pairs.push((term_id(&format!("cast:{}", run.join(" "))), 1.0));
+        }
+    }
+    let mut v = SparseVector::from_pairs(pairs);
+    v.values.iter_mut().for_each(|x| *x = 1.0);
+    v
+}
+
 /// Cast names a title contributes to the graph (leading billing).
 pub const MAX_CAST: usize = 15;
 
