@@ -52,6 +52,16 @@ impl ParsedIntent {
 }
 
 const REFERENCE_MARKERS: &[&str] = &[
+    "if i liked",
+    "if you liked",
+    "if i loved",
+    "if you loved",
+    "if i enjoyed",
+    "if you enjoyed",
+    "fans of",
+    "i liked",
+    "i loved",
+    "i enjoyed",
     "in the style of",
     "in the vein of",
     "along the lines of",
@@ -109,9 +119,38 @@ const COMPARING: &[&str] = &[
 
 /// Words that end a referenced title ("like The Matrix but funnier").
 const REFERENCE_ENDS: &[&str] = &[
-    "but", "except", "without", "only", "that", "which", "where", "released", "made", "set",
-    "starring", "for", "though", "yet", "with", "from", "in", "on", "before", "after", "since",
-    "during", "between",
+    "but",
+    "except",
+    "without",
+    "only",
+    "that",
+    "which",
+    "where",
+    "released",
+    "made",
+    "set",
+    "starring",
+    "for",
+    "though",
+    "yet",
+    "with",
+    "from",
+    "in",
+    "on",
+    "before",
+    "after",
+    "since",
+    "during",
+    "between",
+    "what",
+    "should",
+    "now",
+    "next",
+    "please",
+    "recommend",
+    "suggest",
+    "anything",
+    "something",
 ];
 
 /// (phrase, genres, mood) — phrases are matched on folded whole words.
@@ -315,6 +354,8 @@ const FILLER: &[&str] = &[
     "something",
     "anything",
     "stuff",
+    "should",
+    "else",
     "some",
     "a",
     "an",
@@ -1245,6 +1286,22 @@ mod tests {
         assert!(i.text.contains("gangster"), "{}", i.text);
         let short = parse("gangster movies");
         assert_eq!(short.text, "");
+    }
+
+    #[test]
+    fn what_someone_liked_is_a_reference() {
+        let i = parse("if i liked the dark knight what should i watch");
+        assert_eq!(i.references, vec!["the dark knight"]);
+        assert!(i.moods.is_empty(), "{:?}", i.moods);
+        assert_eq!(i.text, "");
+        assert_eq!(
+            parse("i loved inception, recommend something").references,
+            vec!["inception"]
+        );
+        assert_eq!(
+            parse("for fans of the truman show").references,
+            vec!["the truman show"]
+        );
     }
 
     #[test]
