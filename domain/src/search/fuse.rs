@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::index::{DocPayload, Hit};
-use super::text::{overlap, title_trigrams, trigram_dice, SparseVector};
+use super::text::{
+    holds_number, overlap, sequel_trigrams, title_trigrams, trigram_dice, SparseVector,
+};
 
 /// Best first; equal scores by id, so paging is stable.
 pub fn sort(items: &mut [Fused]) {
@@ -126,13 +128,18 @@ pub struct Candidates {
     pub payloads: HashMap<Uuid, Arc<DocPayload>>,
 }
 
+/// Title similarity kept by a title without the number typed.
+const NUMBER_MISSING: f32 = 0.9;
+
 /// Turns each probe's hits (`channels[i]` ran probe `i`) into ranked lists. Title hits are
-/// rescored by their similarity to `title_query`; the graph and cast probes of every referenced
+/// rescored by their similarity to `title_query` (a tenth less for a title without the number
+/// the query ends with, `number`: "godfather 3" is not The Godfather); the graph and cast probes of every referenced
 /// title merge into one list per kind of edge, titles in the `wanted` genres first.
 pub fn candidates(
     channels: &[Channel],
     results: Vec<Vec<Hit>>,
     title_query: &SparseVector,
+    number: Option<&str>,
     weights: &ChannelWeights,
     wanted: &[String],
 ) -> Candidates {
@@ -145,7 +152,12 @@ pub fn candidates(
             Channel::Title => hits
                 .into_iter()
                 .filter_map(|mut h| {
-                    let sim = trigram_dice(title_query, &title_trigrams(&h.payload.title));
+                    let t = &h.payload.title;
+                    let mut sim = trigram_dice(title_query, &title_trigrams(t))
+                        .max(sequel_trigrams(t).map_or(0.0, |s| trigram_dice(title_query, &s)));
+                    if number.is_some_and(|n| !holds_number(t, n)) {
+                        sim *= NUMBER_MISSING;
+                    }
                     (sim >= TITLE_MIN_SIMILARITY).then(|| {
                         h.score = sim;
                         h
@@ -279,6 +291,7 @@ mod tests {
             &[Channel::Title],
             results,
             &tq,
+            None,
             &ChannelWeights::default(),
             &[],
         );
@@ -319,6 +332,7 @@ mod tests {
             ],
             results,
             &SparseVector::default(),
+            None,
             &weights,
             &["comedy".to_string()],
         );
@@ -349,10 +363,34 @@ mod tests {
             &[Channel::Dense, Channel::Keyword],
             results,
             &SparseVector::default(),
+            None,
             &ChannelWeights::default(),
             &[],
         );
         assert_eq!(c.payloads[&id(1)].title, "first");
         assert_eq!(c.lists[0].1, 0.4);
+    }
+
+    #[test]
+    fn a_number_typed_is_part_of_the_title_asked_for() {
+        // Given "godfather 3" and both films among the title hits,
+        let tq = title_trigrams("godfather 3");
+        let results = vec![vec![
+            hit(1, 5.0, "The Godfather", &[]),
+            hit(2, 4.0, "The Godfather Part III", &[]),
+        ]];
+        // when rescored with the number the query ends with,
+        let c = candidates(
+            &[Channel::Title],
+            results,
+            &tq,
+            Some("3"),
+            &ChannelWeights::default(),
+            &[],
+        );
+        // then the third part is the exact match and the first film falls below it.
+        let (_, _, ranked) = &c.lists[0];
+        assert_eq!(ranked[0], (id(2), 1.0));
+        assert!(ranked[1].1 < 0.9, "{ranked:?}");
     }
 }

@@ -342,6 +342,9 @@ const TYPE_WORDS: &[(&str, ContentType)] = &[
     ("shorts", ContentType::Short),
 ];
 
+/// Phrases that only shape the request; dropped before anything else is read.
+const FILLER_PHRASES: &[&str] = &["of all time", "all time", "right now", "at the moment"];
+
 /// Words that only shape the request ("show me", "something", "recent"); dropped from the text.
 const FILLER: &[&str] = &[
     "show",
@@ -430,6 +433,15 @@ pub fn parse_intent(query: &str, current_year: i32) -> ParsedIntent {
         .collect();
     let mut used = vec![false; words.len()];
 
+    // Phrases that only praise or time the request ("best horror of all time").
+    for phrase in FILLER_PHRASES {
+        let mut from = 0;
+        while let Some(i) = find_phrase(&words, &used, phrase, from) {
+            let len = phrase.split(' ').count();
+            mark(&mut used, i, len);
+            from = i + len;
+        }
+    }
     take_runtime(&words, &mut used, &mut intent);
     take_years(&mut words, &mut used, current_year, &mut intent);
     take_platforms(&words, &mut used, &mut intent);
@@ -1302,6 +1314,14 @@ mod tests {
             parse("for fans of the truman show").references,
             vec!["the truman show"]
         );
+    }
+
+    #[test]
+    fn praise_and_time_phrases_are_not_searched_for() {
+        let i = parse("best horror films of all time");
+        assert_eq!(i.text, "");
+        assert_eq!(i.genres, vec!["horror"]);
+        assert_eq!(parse("something funny to watch right now").text, "");
     }
 
     #[test]

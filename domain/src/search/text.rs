@@ -172,6 +172,43 @@ pub fn title_trigrams(title: &str) -> SparseVector {
     v
 }
 
+/// The number a title query ends with ("godfather 3", "toy story iii" → "3"): part of the title
+/// asked for, so a title without it is not an exact match.
+pub fn typed_number(title_query: &str) -> Option<String> {
+    let norm = normalize_title(title_query);
+    let last = norm.rsplit(' ').next()?;
+    let short = !last.is_empty() && last.len() <= 2 && last.bytes().all(|b| b.is_ascii_digit());
+    (short && norm.contains(' ')).then(|| last.to_string())
+}
+
+/// Whether `title` holds the number `n` as a word ("The Godfather Part III" holds "3").
+pub fn holds_number(title: &str, n: &str) -> bool {
+    normalize_title(title).split(' ').any(|w| w == n)
+}
+
+/// Words that only mark a sequel's number ("The Godfather Part III", "Chapter 2").
+const SEQUEL_MARKERS: &[&str] = &["part", "chapter", "episode", "vol", "volume"];
+
+/// A sequel's title as people type it: "The Godfather Part III" → the trigrams of "godfather 3"
+/// (so "godfather 3" is an exact match, not a weaker one than "The Godfather"). `None` when no
+/// marker stands before a number.
+pub fn sequel_trigrams(title: &str) -> Option<SparseVector> {
+    let norm = normalize_title(title).replace(" : ", " ");
+    let words: Vec<&str> = norm.split(' ').collect();
+    let numbered = |i: usize| {
+        words
+            .get(i + 1)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let kept: Vec<&str> = words
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| !(SEQUEL_MARKERS.contains(w) && numbered(*i)))
+        .map(|(_, w)| *w)
+        .collect();
+    (kept.len() < words.len()).then(|| title_trigrams(&kept.join(" ")))
+}
+
 /// Names a title's leading cast, for the graph's "shared cast" edges: one binary term per
 /// folded name (case, accents and punctuation ignored), so with the index's IDF a rarely seen
 /// actor shared by two titles counts for more than a prolific one. At most `MAX_CAST` names.
@@ -535,5 +572,22 @@ mod tests {
             vec!["Keanu Reeves"]
         );
         assert!(cast_vector(&[]).indices.is_empty());
+    }
+
+    #[test]
+    fn a_sequel_reads_as_its_name_and_number() {
+        let typed = title_trigrams("godfather 3");
+        let sequel = sequel_trigrams("The Godfather Part III").expect("a numbered part");
+        assert_eq!(trigram_dice(&typed, &sequel), 1.0);
+        assert!(trigram_dice(&typed, &title_trigrams("The Godfather")) < 1.0);
+        assert_eq!(sequel_trigrams("The Godfather"), None);
+        assert_eq!(sequel_trigrams("Part of the Family"), None);
+        // The number typed is part of the title asked for.
+        assert_eq!(typed_number("godfather iii").as_deref(), Some("3"));
+        assert_eq!(typed_number("apollo 13").as_deref(), Some("13"));
+        assert_eq!(typed_number("1917"), None);
+        assert_eq!(typed_number("the godfather"), None);
+        assert!(holds_number("The Godfather Part III", "3"));
+        assert!(!holds_number("The Godfather", "3"));
     }
 }

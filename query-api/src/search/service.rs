@@ -311,10 +311,12 @@ impl SearchService {
         );
         let (channels, results) = self.probe(generation, planned, &referenced).await?;
 
+        let number = rules::text::typed_number(&intent.title_query);
         let Candidates { lists, payloads } = rules::fuse::candidates(
             &channels,
             results,
             &title_query,
+            number.as_deref(),
             &self.settings.weights,
             &intent.genres,
         );
