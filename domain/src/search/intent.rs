@@ -543,13 +543,16 @@ fn new_means_recent(words: &[String], i: usize) -> bool {
     })
 }
 
+/// Words for a title beyond [`TITLE_KINDS`] that a time can date ("old cartoons", "a 50s one").
+const OTHER_KINDS: &[&str] = &["cartoon", "cartoons", "classic", "classics", "one", "ones"];
+
 /// "old" asks for older titles only before what is asked for ("old movies", "old westerns",
 /// "something old"); "old widower", "5 year old son", "his old love" describe the plot.
 fn old_means_era(words: &[String], i: usize) -> bool {
     new_means_recent(words, i)
-        || words.get(i + 1).is_some_and(|n| {
-            ["cartoon", "cartoons", "classic", "classics", "one", "ones"].contains(&n.as_str())
-        })
+        || words
+            .get(i + 1)
+            .is_some_and(|n| OTHER_KINDS.contains(&n.as_str()))
 }
 
 /// Words before a decade that leave it at the start of the request ("that 90s film…").
@@ -573,15 +576,14 @@ fn decade_names_the_film(words: &[String], i: usize) -> bool {
     }
     let from = s > 0
         && (["from", "made", "released", "filmed"].contains(&words[s - 1].as_str())
-            || came_out(words, s - 1))
-        || start > 0 && words[start - 1] == "from";
+            || came_out(words, s - 1));
     names_a_kind(next) || opens || from
 }
 
 /// A kind of title, a genre or a mood: a time right before it dates the film ("90s thriller").
 fn names_a_kind(next: &str) -> bool {
     TITLE_KINDS.contains(&next)
-        || ["cartoon", "cartoons", "one", "ones", "classic", "classics"].contains(&next)
+        || OTHER_KINDS.contains(&next)
         || GENRE_WORDS
             .iter()
             .any(|(w, _)| w.split(' ').next() == Some(next))
