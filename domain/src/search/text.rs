@@ -193,6 +193,13 @@ const SEQUEL_MARKERS: &[&str] = &["part", "chapter", "episode", "vol", "volume"]
 /// (so "godfather 3" is an exact match, not a weaker one than "The Godfather"). `None` when no
 /// marker stands before a number.
 pub fn sequel_trigrams(title: &str) -> Option<SparseVector> {
+    // Runs for every title hit: most titles hold no marker, so look before normalising.
+    let marked = title
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| SEQUEL_MARKERS.iter().any(|m| w.eq_ignore_ascii_case(m)));
+    if !marked {
+        return None;
+    }
     let norm = normalize_title(title).replace(" : ", " ");
     let words: Vec<&str> = norm.split(' ').collect();
     let numbered = |i: usize| {
