@@ -10,6 +10,10 @@ the query). Kinds:
   title_typo     a title with one typo (deletion, transposition or doubled letter)
   people         "films with <actor> from the <decade>s" (every such film is relevant; 2–6 of them)
   genre_era      "<genre> films from <year>" narrowed by an actor (2–6 relevant)
+  title_series   a film of a numbered series as people type it: a sequel as name + arabic number
+                 ("godfather 3" for The Godfather Part III, "star trek 2" for Star Trek II: The Wrath
+                 of Khan; not where that is the title itself), and the first film by its own title
+                 ("the godfather": not Part II); 150 of each at most
 
     python3 scripts/make_search_queries.py [--data ../shared/data/wikipedia-movies] [--out …]
 """
@@ -104,6 +108,40 @@ def typo(word, rng):
     return word[:i] + word[i] + word[i:]
 
 
+ROMAN = {"ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8}
+SEQUEL = re.compile(r"^(.*?)[\s:,]+(?:part\s+|chapter\s+)?(ii|iii|iv|v|vi|vii|viii|[2-9])(?:$|:| -)", re.I)
+
+
+def bare(title):
+    return re.sub(r"^the\s+", "", title.lower()).strip()
+
+
+def sequel_queries(films, title_count):
+    """Numbered sequels whose first film (same name, earlier year) is in the catalog, as
+    (film, "name n") where that is not just the title without its article; and those first films,
+    as (film, its title in lower case), each once."""
+    by_name = defaultdict(list)
+    for m in films:
+        by_name[bare(m["title"])].append(m)
+    sequels, firsts = [], {}
+    for m in films:
+        hit = SEQUEL.match(m["title"])
+        if not hit or title_count[m["title"].lower()] > 1:
+            continue
+        base = bare(hit.group(1).strip(" :,-"))
+        number = ROMAN.get(hit.group(2).lower()) or int(hit.group(2))
+        earlier = sorted((f for f in by_name.get(base, []) if f["year"] < m["year"]), key=lambda f: f["year"])
+        if not earlier:
+            continue
+        query = f"{base} {number}"
+        if query != bare(m["title"]):
+            sequels.append((m, query))
+        first = earlier[0]
+        if title_count[first["title"].lower()] == 1:
+            firsts[(first["title"], first["year"])] = (first, first["title"].lower())
+    return sequels, list(firsts.values())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/data/wikipedia-movies")
@@ -188,6 +226,10 @@ def main():
             break
         if add("genre_era", f"{actor} {genre} movies {decade}s", [(m["title"], m["year"]) for m in ms]):
             n += 1
+    # numbered series (drawn last, so the kinds above keep their queries)
+    sequels, firsts = sequel_queries(films, title_count)
+    for m, q in rng.sample(sequels, min(150, len(sequels))) + rng.sample(firsts, min(150, len(firsts))):
+        add("title_series", q, [(m["title"], m["year"])])
     out.sort(key=lambda q: (q["kind"], q["query"]))
     with open(a.out, "w") as f:
         f.write("[\n" + ",\n".join("  " + json.dumps(q, ensure_ascii=False) for q in out) + "\n]\n")

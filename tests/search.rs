@@ -66,8 +66,8 @@ fn titles(body: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The sample catalog (23 titles), three the reference queries need and two heists of known
-/// runtime.
+/// The sample catalog (23 titles), three the reference queries need, two heists of known runtime
+/// and The Godfather's two sequels.
 async fn catalog(s: &mut Stack) {
     s.set_env("MEDIAGW__SEARCH__TRENDING_MIN_SEARCHES", "2");
     s.start_all().await;
@@ -88,6 +88,12 @@ async fn catalog(s: &mut Stack) {
         movie("tt9000002", "The Long Vault Job", 2012, &["crime"],
             "A crew of safecrackers plans a bank vault heist over three patient years.",
             json!([])),
+        movie("tt0071562", "The Godfather Part II", 1974, &["crime", "drama"],
+            "The early life of Vito Corleone in New York and his son Michael's hold on the family crime syndicate.",
+            json!([])),
+        movie("tt0099674", "The Godfather Part III", 1990, &["crime", "drama"],
+            "An ageing Michael Corleone seeks to free his family from crime and find a successor.",
+            json!([])),
     ] {
         let mut body = body;
         match body["raw_content"]["title"].as_str() {
@@ -101,10 +107,10 @@ async fn catalog(s: &mut Stack) {
         let (status, body) = s.ingest(&body).await;
         assert!(status < 300, "{body}");
     }
-    s.eventually(180, "28 titles indexed", || async {
+    s.eventually(180, "30 titles indexed", || async {
         (s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await
-            == 28)
+            == 30)
             .then_some(())
     })
     .await;
@@ -153,6 +159,15 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     let f = &body["results"][0]["ranking_features"];
     assert_eq!(body["results"][0]["content"]["title"], "The Godfather");
     assert_eq!(f["coverage"].as_f64(), Some(1.0), "{f}");
+    // A sequel typed as name + number is that sequel, not the first film nor the next one.
+    for (query, first) in [
+        ("godfather 3", "The Godfather Part III"),
+        ("godfather part 2", "The Godfather Part II"),
+        ("godfather", "The Godfather"),
+    ] {
+        let (_, body, _) = post(&s, json!({ "query": query })).await;
+        assert_eq!(titles(&body)[0], first, "{query}: {body}");
+    }
 
     // No title's text says "jailed": plain BM25 finds nothing, while hybrid's keyword channel also
     // looks for its related words (config/related-words.txt) and finds the film set in a prison.
@@ -500,7 +515,7 @@ async fn personalisation_and_index_rebuild() {
     assert_eq!(
         s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await,
-        28
+        30
     );
     let body = s
         .eventually(30, "search on the rebuilt generation", || async {
