@@ -313,6 +313,22 @@ pub fn normalize_region(s: &str) -> Option<String> {
     is_region(&up).then_some(up)
 }
 
+/// A title as people read it: catalogs sorted by name send "Goonies, The" or "Godfather, The:
+/// Part II"; shown, searched for and suggested, it is "The Goonies". Only English articles move
+/// ("Tanz, Der" may be a word of the title, not an inverted article).
+pub fn reading_order(title: String) -> String {
+    let (head, tail) = title.split_at(title.find(':').unwrap_or(title.len()));
+    match head.rsplit_once(',') {
+        Some((name, art))
+            if !name.trim().is_empty()
+                && ["the", "a", "an"].contains(&art.trim().to_lowercase().as_str()) =>
+        {
+            format!("{} {}{tail}", art.trim(), name.trim())
+        }
+        _ => title,
+    }
+}
+
 /// Reads a canonical title JSON object (the `generic` source), collecting every field problem.
 ///
 /// `region` is the request's region: offers default to it and must not name another one, because a
@@ -380,7 +396,7 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
         }
     };
 
-    let title = text_field(obj, "title", true, MAX_TITLE_CHARS, &mut errs);
+    let title = text_field(obj, "title", true, MAX_TITLE_CHARS, &mut errs).map(reading_order);
     let original_title = text_field(obj, "original_title", false, MAX_TITLE_CHARS, &mut errs);
     let overview = text_field(obj, "overview", false, MAX_OVERVIEW_CHARS, &mut errs);
 
@@ -773,6 +789,31 @@ mod tests {
                 "web_url": "https://www.netflix.com/title/20557937"
             }]
         })
+    }
+
+    #[test]
+    fn an_inverted_article_goes_back_in_front() {
+        // Given titles as name-sorted catalogs send them, when read, then they read as people say them.
+        for (sent, read) in [
+            ("Goonies, The", "The Goonies"),
+            ("Godfather, The: Part II", "The Godfather: Part II"),
+            ("Man Called Horse, A", "A Man Called Horse"),
+            (
+                "The Good, the Bad and the Ugly",
+                "The Good, the Bad and the Ugly",
+            ),
+            ("Me, Myself & Irene", "Me, Myself & Irene"),
+            ("Blaue Engel, Der", "Blaue Engel, Der"),
+            (", The", ", The"),
+        ] {
+            assert_eq!(reading_order(sent.to_string()), read);
+        }
+        let mut v = matrix();
+        v["title"] = json!("Matrix, The");
+        assert_eq!(
+            parse_generic(&v, "US").unwrap().metadata.title,
+            "The Matrix"
+        );
     }
 
     #[test]

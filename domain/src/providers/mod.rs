@@ -75,7 +75,7 @@ impl Draft {
     }
 
     pub fn title(&mut self, title: Option<String>) {
-        self.title = title;
+        self.title = title.map(crate::catalog::reading_order);
     }
 
     /// Adds an offer; when a provider lists the same platform and type twice (one per quality),
