@@ -317,16 +317,7 @@ pub fn normalize_region(s: &str) -> Option<String> {
 /// Part II"; shown, searched for and suggested, it is "The Goonies". Only English articles move
 /// ("Tanz, Der" may be a word of the title, not an inverted article).
 pub fn reading_order(title: String) -> String {
-    let (head, tail) = title.split_at(title.find(':').unwrap_or(title.len()));
-    match head.rsplit_once(',') {
-        Some((name, art))
-            if !name.trim().is_empty()
-                && ["the", "a", "an"].contains(&art.trim().to_lowercase().as_str()) =>
-        {
-            format!("{} {}{tail}", art.trim(), name.trim())
-        }
-        _ => title,
-    }
+    crate::resolution::article_in_front(&title, &["the", "a", "an"]).unwrap_or(title)
 }
 
 /// Reads a canonical title JSON object (the `generic` source), collecting every field problem.

@@ -303,22 +303,22 @@ const ARTICLES: [&str; 14] = [
     "the", "a", "an", "le", "la", "les", "l", "el", "los", "las", "der", "die", "das", "il",
 ];
 
+/// The title with an inverted article put back in front ("Godfather, The: Part II" → "The
+/// Godfather: Part II"), if it ends its main title with one of `articles`.
+pub fn article_in_front(title: &str, articles: &[&str]) -> Option<String> {
+    let (head, tail) = title.split_at(title.find(':').unwrap_or(title.len()));
+    let (name, art) = head.rsplit_once(',')?;
+    (!name.trim().is_empty() && articles.contains(&art.trim().to_lowercase().as_str()))
+        .then(|| format!("{} {}{tail}", art.trim(), name.trim()))
+}
+
 /// Canonical comparison form of a title: folded, trailing or leading article removed
 /// ("Godfather, The" and "The Godfather" → "godfather"), roman numerals as digits, `and` for `&`.
 /// A subtitle separator is kept as ` : ` so [`main_title`] can cut it.
 pub fn normalize_title(s: &str) -> String {
     // "Godfather, The" / "Godfather, The: Part II": move a trailing article to the front first.
-    let mut base = s.trim().to_string();
-    let (head, tail) = match base.find(':') {
-        Some(i) => (base[..i].to_string(), base[i..].to_string()),
-        None => (base.clone(), String::new()),
-    };
-    if let Some((name, art)) = head.rsplit_once(',') {
-        let art_l = art.trim().to_lowercase();
-        if ARTICLES.contains(&art_l.as_str()) {
-            base = format!("{} {}{}", art.trim(), name.trim(), tail);
-        }
-    }
+    let s = s.trim();
+    let base = article_in_front(s, &ARTICLES).unwrap_or_else(|| s.to_string());
     // Dashes between words mark a subtitle as often as colons do.
     let base = base
         .replace(" - ", ": ")
