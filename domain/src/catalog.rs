@@ -317,7 +317,16 @@ pub fn normalize_region(s: &str) -> Option<String> {
 /// Part II"; shown, searched for and suggested, it is "The Goonies". Only English articles move
 /// ("Tanz, Der" may be a word of the title, not an inverted article).
 pub fn reading_order(title: String) -> String {
-    crate::resolution::article_in_front(&title, &["the", "a", "an"]).unwrap_or(title)
+    article_in_front(&title, &["the", "a", "an"]).unwrap_or(title)
+}
+
+/// The title with an inverted article put back in front ("Godfather, The: Part II" → "The
+/// Godfather: Part II"), if it ends its main title with one of `articles`.
+pub fn article_in_front(title: &str, articles: &[&str]) -> Option<String> {
+    let (head, tail) = title.split_at(title.find(':').unwrap_or(title.len()));
+    let (name, art) = head.rsplit_once(',')?;
+    (!name.trim().is_empty() && articles.contains(&art.trim().to_lowercase().as_str()))
+        .then(|| format!("{} {}{tail}", art.trim(), name.trim()))
 }
 
 /// Reads a canonical title JSON object (the `generic` source), collecting every field problem.

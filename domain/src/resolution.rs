@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::catalog::{CanonicalTitle, ContentType, ExternalIds};
+use crate::catalog::{article_in_front, CanonicalTitle, ContentType, ExternalIds};
 
 /// At or above: the record is merged into the candidate without asking anyone.
 pub const MERGE_THRESHOLD: f32 = 0.90;
@@ -302,15 +302,6 @@ pub(crate) fn fold(s: &str) -> String {
 const ARTICLES: [&str; 14] = [
     "the", "a", "an", "le", "la", "les", "l", "el", "los", "las", "der", "die", "das", "il",
 ];
-
-/// The title with an inverted article put back in front ("Godfather, The: Part II" → "The
-/// Godfather: Part II"), if it ends its main title with one of `articles`.
-pub fn article_in_front(title: &str, articles: &[&str]) -> Option<String> {
-    let (head, tail) = title.split_at(title.find(':').unwrap_or(title.len()));
-    let (name, art) = head.rsplit_once(',')?;
-    (!name.trim().is_empty() && articles.contains(&art.trim().to_lowercase().as_str()))
-        .then(|| format!("{} {}{tail}", art.trim(), name.trim()))
-}
 
 /// Canonical comparison form of a title: folded, trailing or leading article removed
 /// ("Godfather, The" and "The Godfather" → "godfather"), roman numerals as digits, `and` for `&`.
