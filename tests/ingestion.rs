@@ -434,6 +434,15 @@ async fn connectors_page_through_every_provider_within_budget_and_retry() {
     }
     let (_, matrix) = s.get("/v1/content/by-external-id/tmdb_movie/603").await;
     assert_eq!(matrix["external_ids"]["gracenote"], "MV000911650000");
+    // TMDb's rating survives Gracenote's update, which carries none; Watchmode's counts no votes.
+    assert_eq!(matrix["average_rating"], json!(8.2), "{matrix}");
+    assert_eq!(matrix["vote_count"], 26_280, "{matrix}");
+    let (_, bad) = s.get("/v1/content/by-external-id/watchmode/3173903").await;
+    assert_eq!(
+        (&bad["average_rating"], &bad["vote_count"]),
+        (&json!(9.3), &json!(0)),
+        "{bad}"
+    );
     let runs = s.count("SELECT count(*) FROM connector_runs").await;
     assert_eq!(runs, 5);
 

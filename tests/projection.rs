@@ -42,6 +42,7 @@ fn metadata(title: String) -> TitleMetadata {
         genres: vec!["drama".into(), "crime".into()],
         runtime_minutes: Some(90),
         cast: vec![],
+        rating: None,
     }
 }
 

@@ -101,6 +101,18 @@ async fn catalog(s: &mut Stack) {
             Some("The Long Vault Job") => body["raw_content"]["runtime_minutes"] = json!(171),
             _ => {}
         }
+        // Audience ratings as providers send them (the generic format's `average_rating`).
+        match body["raw_content"]["title"].as_str() {
+            Some("Galaxy Quest") => {
+                body["raw_content"]["average_rating"] = json!(7.3);
+                body["raw_content"]["vote_count"] = json!(5_000);
+            }
+            Some("Men in Black") => {
+                body["raw_content"]["average_rating"] = json!(6.9);
+                body["raw_content"]["vote_count"] = json!(14_000);
+            }
+            _ => {}
+        }
         if body["raw_content"]["title"] == "The Matrix Reloaded" {
             body["raw_content"]["cast"] = json!(["Keanu Reeves", "Laurence Fishburne", "Carrie-Anne Moss"]);
         }
@@ -266,6 +278,29 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         let reasons = r["match_reasons"].to_string();
         assert!(reasons.contains("stars Keanu Reeves"), "{t}: {reasons}");
     }
+
+    // A rating range keeps the titles rated within it; unrated titles are not in any range.
+    let (status, body, _) = post(
+        &s,
+        json!({"query": "science fiction comedy aliens", "filters": {"rating_range": [7.0, 10.0]}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(titles(&body), ["Galaxy Quest"], "{body}");
+    let (_, body, _) = post(
+        &s,
+        json!({"query": "science fiction comedy aliens", "filters": {"rating_range": [6.0, 7.0]}}),
+    )
+    .await;
+    assert_eq!(titles(&body), ["Men in Black"], "{body}");
+    // The content API says what the provider said.
+    let id = result(&body, "Men in Black").unwrap()["content"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, content) = s.get(&format!("/v1/content/{id}")).await;
+    assert_eq!(content["average_rating"], json!(6.9), "{content}");
+    assert_eq!(content["vote_count"], 14_000, "{content}");
 
     // Explicit filters: platform in a region, content type, year range.
     let (_, body, _) = post(

@@ -103,6 +103,46 @@ pub struct TitleMetadata {
     /// cast" edges. Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cast: Vec<String>,
+    /// What audiences think of it, where a provider says (absent in records written before it
+    /// existed, and for sources that do not rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<AudienceRating>,
+}
+
+/// An audience rating as a provider reports it (TMDb's vote average and count, Watchmode's user
+/// rating, Streaming Availability's score), on one scale so sources compare: 0–100, and the votes
+/// behind it (0 where the provider does not count them). Integers, so metadata stays `Eq` and a
+/// re-sent record with the same rating is no change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AudienceRating {
+    pub score: u8,
+    pub votes: u32,
+}
+
+impl AudienceRating {
+    /// From an average out of `scale` (10 for TMDb, 100 for Streaming Availability); `None` when
+    /// it is not a number within the scale.
+    pub fn from_scale(average: f64, scale: f64, votes: u64) -> Option<Self> {
+        (average.is_finite() && (0.0..=scale).contains(&average) && scale > 0.0).then(|| Self {
+            score: (average / scale * 100.0).round() as u8,
+            votes: u32::try_from(votes).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// 0–10: the scale of `filters.rating_range` and `catalog.content.average_rating`.
+    pub fn average(self) -> f32 {
+        f32::from(self.score) / 10.0
+    }
+
+    /// Of two reports, the one more people stand behind (the newer on a tie: a provider's own
+    /// count only grows).
+    pub fn better_of(current: Option<Self>, new: Option<Self>) -> Option<Self> {
+        match (current, new) {
+            (Some(c), Some(n)) if c.votes > n.votes => Some(c),
+            (c, None) => c,
+            (_, n) => n,
+        }
+    }
 }
 
 /// Identifier type → value (`imdb` → `tt0133093`). Ordered so events and hashes are deterministic.
@@ -463,6 +503,31 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
         },
     };
 
+    // The seed's `average_rating` (0–10) and `vote_count`; votes alone say nothing.
+    let votes = match obj.get("vote_count") {
+        None | Some(Value::Null) => Some(0),
+        Some(v) => v.as_u64().or_else(|| {
+            errs.push(p("vote_count"), "must be a non-negative integer");
+            None
+        }),
+    };
+    let rating = match obj.get("average_rating") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v
+            .as_f64()
+            .and_then(|a| AudienceRating::from_scale(a, 10.0, 0))
+        {
+            Some(r) => votes.map(|votes| AudienceRating {
+                votes: u32::try_from(votes).unwrap_or(u32::MAX),
+                ..r
+            }),
+            None => {
+                errs.push(p("average_rating"), "must be a number between 0 and 10");
+                None
+            }
+        },
+    };
+
     let mut availability = Vec::new();
     match obj.get("availability") {
         None | Some(Value::Null) => {}
@@ -502,6 +567,7 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
                 genres,
                 runtime_minutes,
                 cast: names(obj.get("cast")),
+                rating,
             },
             availability,
         })

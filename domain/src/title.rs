@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalog::{CanonicalTitle, ExternalIds, Offer, OfferKey, TitleMetadata};
+use crate::catalog::{AudienceRating, CanonicalTitle, ExternalIds, Offer, OfferKey, TitleMetadata};
 use crate::event::Upcaster;
 
 /// Commands the title aggregate accepts.
@@ -437,6 +437,8 @@ fn keep_known(current: &TitleMetadata, m: &mut TitleMetadata) {
     if m.genres.is_empty() {
         m.genres = current.genres.clone();
     }
+    // Providers disagree on ratings; the one with more votes behind it stands.
+    m.rating = AudienceRating::better_of(current.rating, m.rating);
 }
 
 fn check_region(region: &str, offers: &[Offer]) -> Result<(), TitleError> {
@@ -519,6 +521,7 @@ mod tests {
             genres: vec!["action".into()],
             runtime_minutes: Some(136),
             cast: vec![],
+            rating: None,
         }
     }
 
@@ -621,6 +624,42 @@ mod tests {
         let events = given(history).when(cmd).unwrap();
         assert!(
             matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.cast == ["Laurence Fishburne"]),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn the_rating_with_more_votes_behind_it_stands() {
+        let rated = |score, votes| {
+            let mut cmd = ingest("The Matrix", vec![]);
+            let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
+                unreachable!()
+            };
+            record.metadata.rating = Some(AudienceRating { score, votes });
+            cmd
+        };
+        // Given a title TMDb rated 82 from 26,000 votes,
+        let mut m = meta("The Matrix");
+        m.rating = Some(AudienceRating {
+            score: 82,
+            votes: 26_000,
+        });
+        let history = vec![TitleEvent::TitleIngested {
+            content_id: id(),
+            source: "tmdb".into(),
+            metadata: m,
+            external_ids: ids(),
+        }];
+        // when a source without a rating, or one with fewer votes (Watchmode counts none), sends
+        // it, the rating stays;
+        for cmd in [ingest("The Matrix", vec![]), rated(93, 0)] {
+            let events = given(history.clone()).when(cmd).unwrap();
+            assert!(events.is_empty(), "{events:?}");
+        }
+        // and a newer count from TMDb replaces it.
+        let events = given(history).when(rated(81, 27_000)).unwrap();
+        assert!(
+            matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.rating == Some(AudienceRating { score: 81, votes: 27_000 })),
             "{events:?}"
         );
     }

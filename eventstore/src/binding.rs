@@ -107,6 +107,7 @@ mod tests {
                 genres: vec![],
                 runtime_minutes: None,
                 cast: vec![],
+                rating: None,
             },
             availability: vec![],
         }

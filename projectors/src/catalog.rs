@@ -174,15 +174,17 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
             .collect();
         let applied: Vec<Uuid> = sqlx::query_scalar(&format!(
             "INSERT INTO {s}.content (id, content_type, title, original_title, overview, release_date, release_year,
-                                      runtime_minutes, genres, version, last_updated)
+                                      runtime_minutes, genres, average_rating, vote_count, version, last_updated)
              SELECT id, ct, t, ot, ov, rd, EXTRACT(YEAR FROM rd)::int, rt,
-                    ARRAY(SELECT json_array_elements_text(g::json)), v, lu
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::int[], $8::text[], $9::bigint[], $10::timestamptz[])
-                  AS x(id, ct, t, ot, ov, rd, rt, g, v, lu)
+                    ARRAY(SELECT json_array_elements_text(g::json)), ar, vc, v, lu
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::int[], $8::text[],
+                         $9::real[], $10::int[], $11::bigint[], $12::timestamptz[])
+                  AS x(id, ct, t, ot, ov, rd, rt, g, ar, vc, v, lu)
              ON CONFLICT (id) DO UPDATE SET
                 content_type = EXCLUDED.content_type, title = EXCLUDED.title, original_title = EXCLUDED.original_title,
                 overview = EXCLUDED.overview, release_date = EXCLUDED.release_date, release_year = EXCLUDED.release_year,
-                runtime_minutes = EXCLUDED.runtime_minutes, genres = EXCLUDED.genres, version = EXCLUDED.version,
+                runtime_minutes = EXCLUDED.runtime_minutes, genres = EXCLUDED.genres,
+                average_rating = EXCLUDED.average_rating, vote_count = EXCLUDED.vote_count, version = EXCLUDED.version,
                 last_updated = EXCLUDED.last_updated
              WHERE {s}.content.version < EXCLUDED.version
              RETURNING id"
@@ -195,6 +197,9 @@ CREATE INDEX IF NOT EXISTS idx_changes_region_time ON {s}.availability_changes (
         .bind(rows.iter().map(|r| r.1.release_date).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.1.runtime_minutes.map(i32::from)).collect::<Vec<_>>())
         .bind(&genres)
+        // Unrated titles keep the seed's defaults (0.0, 0 votes).
+        .bind(rows.iter().map(|r| r.1.rating.map_or(0.0, |x| x.average())).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.1.rating.map_or(0, |x| i32::try_from(x.votes).unwrap_or(i32::MAX))).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.0.sequence).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.0.occurred_at).collect::<Vec<_>>())
         .fetch_all(&mut *tx)

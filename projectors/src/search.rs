@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Datelike;
 use mediagw_domain::catalog::TitleMetadata;
-use mediagw_domain::search::prior::catalog_prior;
+use mediagw_domain::search::prior::{catalog_prior, with_votes};
 use mediagw_domain::search::text::{
     cast_vector, document_text, embedding_text, fnv1a64, title_trigrams, MAX_CAST,
 };
@@ -63,6 +63,8 @@ struct DocRow {
     prior: f32,
     /// Minutes, 0 when unknown.
     runtime: i32,
+    /// Audience rating 0–10 from a provider, 0 when none (`filters.rating_range`).
+    rating: f32,
 }
 
 impl SearchProjection {
@@ -115,6 +117,7 @@ CREATE TABLE IF NOT EXISTS {s}.documents (
 );
 ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS "cast" text[] NOT NULL DEFAULT '{{}}';
 ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS prior real NOT NULL DEFAULT 0;
+ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS rating real NOT NULL DEFAULT 0;
 ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS runtime integer NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS {s}.offers (
     content_id        uuid NOT NULL,
@@ -227,7 +230,7 @@ impl SearchProjection {
                         genres: d.genres.clone(),
                         platforms,
                         offers,
-                        rating: 0.0,
+                        rating: f64::from(d.rating),
                         popularity: f64::from(d.prior),
                         cast: d.cast.clone(),
                         runtime: i64::from(d.runtime),
@@ -379,8 +382,12 @@ impl Projection for SearchProjection {
                 content_type: md.content_type.as_str().to_string(),
                 genres: md.genres.clone(),
                 cast: md.cast.iter().take(MAX_CAST).cloned().collect(),
-                prior: catalog_prior(md.overview.as_deref(), md.cast.len()),
+                prior: with_votes(
+                    catalog_prior(md.overview.as_deref(), md.cast.len()),
+                    md.rating.map_or(0, |r| u64::from(r.votes)),
+                ),
                 runtime: md.runtime_minutes.map_or(0, i32::from),
+                rating: md.rating.map_or(0.0, |r| r.average()),
             })
             .collect();
         if !rows.is_empty() {
@@ -388,16 +395,16 @@ impl Projection for SearchProjection {
             let genres: Vec<String> = rows.iter().map(|r| json(&r.genres)).collect();
             let cast: Vec<String> = rows.iter().map(|r| json(&r.cast)).collect();
             sqlx::query(&format!(
-                "INSERT INTO {s}.documents (content_id, sequence, title, year, content_type, genres, \"cast\", prior, runtime)
+                "INSERT INTO {s}.documents (content_id, sequence, title, year, content_type, genres, \"cast\", prior, runtime, rating)
                  SELECT id, seq, title, year, ct, ARRAY(SELECT jsonb_array_elements_text(g::jsonb)),
-                        ARRAY(SELECT jsonb_array_elements_text(c::jsonb)), prior, runtime
-                 FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::real[], $9::int[])
-                   AS t(id, seq, title, year, ct, g, c, prior, runtime)
+                        ARRAY(SELECT jsonb_array_elements_text(c::jsonb)), prior, runtime, rating
+                 FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::real[], $9::int[], $10::real[])
+                   AS t(id, seq, title, year, ct, g, c, prior, runtime, rating)
                  ON CONFLICT (content_id) DO UPDATE SET sequence = EXCLUDED.sequence,
                    title = EXCLUDED.title, year = EXCLUDED.year,
                    content_type = EXCLUDED.content_type, genres = EXCLUDED.genres,
                    \"cast\" = EXCLUDED.\"cast\", prior = EXCLUDED.prior,
-                   runtime = EXCLUDED.runtime"
+                   runtime = EXCLUDED.runtime, rating = EXCLUDED.rating"
             ))
             .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
             .bind(fresh.iter().map(|(m, _)| m.sequence).collect::<Vec<_>>())
@@ -408,6 +415,7 @@ impl Projection for SearchProjection {
             .bind(&cast)
             .bind(rows.iter().map(|r| r.prior).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.runtime).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.rating).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await?;
         }
@@ -431,24 +439,27 @@ impl Projection for SearchProjection {
         let indexed: HashSet<Uuid> = docs.iter().map(|d| d.id).collect();
         let others: Vec<Uuid> = touched.difference(&indexed).copied().collect();
         let other_rows: Vec<DocRow> =
-            sqlx::query_as::<_, (Uuid, String, i32, String, Vec<String>, Vec<String>, f32, i32)>(&format!(
-                "SELECT content_id, title, year, content_type, genres, \"cast\", prior, runtime FROM {s}.documents
+            sqlx::query_as::<_, (Uuid, String, i32, String, Vec<String>, Vec<String>, f32, i32, f32)>(&format!(
+                "SELECT content_id, title, year, content_type, genres, \"cast\", prior, runtime, rating FROM {s}.documents
              WHERE content_id = ANY($1) AND NOT retired"
             ))
             .bind(&others)
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|(id, title, year, content_type, genres, cast, prior, runtime)| DocRow {
-                id,
-                title,
-                year,
-                content_type,
-                genres,
-                cast,
-                prior,
-                runtime,
-            })
+            .map(
+                |(id, title, year, content_type, genres, cast, prior, runtime, rating)| DocRow {
+                    id,
+                    title,
+                    year,
+                    content_type,
+                    genres,
+                    cast,
+                    prior,
+                    runtime,
+                    rating,
+                },
+            )
             .collect();
         let updates: Vec<(Uuid, DocPayload)> =
             self.payloads(tx, &other_rows).await?.into_iter().collect();

@@ -46,6 +46,10 @@ pub struct GetContentResponse {
     pub genres: Vec<String>,
     /// Region → rating; filled once a ratings source is ingested.
     pub ratings: BTreeMap<String, String>,
+    /// Audience rating 0–10 where a provider reports one (TMDb, Watchmode, Streaming
+    /// Availability; `null` otherwise), and the votes behind it (0 where none are counted).
+    pub average_rating: Option<f32>,
+    pub vote_count: i32,
     pub runtime_minutes: Option<i32>,
     pub availability: Vec<PlatformAvailability>,
     pub images: ContentImages,
@@ -236,6 +240,7 @@ pub async fn fetch_resolved(
         .collect();
     let rows = sqlx::query(
         "SELECT c.id, c.content_type, c.title, c.original_title, c.overview, c.release_date, c.genres, c.runtime_minutes, c.last_updated,
+                c.average_rating, c.vote_count,
                 COALESCE((SELECT json_object_agg(e.id_type, e.id_value) FROM catalog.external_ids e WHERE e.content_id = c.id), '{}'::json) AS ids,
                 COALESCE((SELECT json_agg(json_build_object(
                     'platform', a.platform, 'region', a.region, 'availability_type', a.availability_type,
@@ -269,6 +274,9 @@ pub async fn fetch_resolved(
                 release_date: r.get("release_date"),
                 genres: r.get("genres"),
                 ratings: BTreeMap::new(),
+                average_rating: Some(r.get::<f32, _>("average_rating"))
+                    .filter(|a| *a > 0.0 || r.get::<i32, _>("vote_count") > 0),
+                vote_count: r.get("vote_count"),
                 runtime_minutes: r.get("runtime_minutes"),
                 availability: offers
                     .as_array()

@@ -18,6 +18,14 @@ pub struct MetadataDto {
     pub runtime_minutes: Option<i32>,
     #[serde(default)]
     pub cast: Vec<String>,
+    #[serde(default)]
+    pub rating: Option<RatingDto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatingDto {
+    pub score: i32,
+    pub votes: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

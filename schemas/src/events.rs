@@ -184,6 +184,15 @@ mod tests {
             genres: vec!["science fiction".into()],
             runtime_minutes: Some(136),
             cast: vec!["Keanu Reeves".into()],
+            rating: None,
+        };
+        // Records written before ratings existed, and those with one.
+        let rated = TitleMetadata {
+            rating: Some(mediagw_domain::catalog::AudienceRating {
+                score: 82,
+                votes: 26_280,
+            }),
+            ..metadata.clone()
         };
         let ids = [("imdb".to_string(), "tt0133093".to_string())].into();
         let titles = [
@@ -195,7 +204,7 @@ mod tests {
             },
             TitleEvent::TitleUpdated {
                 source: "tmdb".into(),
-                metadata,
+                metadata: rated,
                 external_ids: Default::default(),
             },
             TitleEvent::AvailabilityArrived {

@@ -2,7 +2,9 @@
 //! publishes) and record → domain event (what projectors fold), validating what Avro cannot express.
 
 use chrono::{DateTime, NaiveDate};
-use mediagw_domain::catalog::{AvailabilityType, ContentType, Offer, OfferKey, TitleMetadata};
+use mediagw_domain::catalog::{
+    AudienceRating, AvailabilityType, ContentType, Offer, OfferKey, TitleMetadata,
+};
 use mediagw_domain::title::{OfferChange, TitleEvent};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -221,6 +223,10 @@ fn metadata_dto(m: &TitleMetadata) -> MetadataDto {
         genres: m.genres.clone(),
         runtime_minutes: m.runtime_minutes.map(i32::from),
         cast: m.cast.clone(),
+        rating: m.rating.map(|r| RatingDto {
+            score: i32::from(r.score),
+            votes: i64::from(r.votes),
+        }),
     }
 }
 
@@ -239,6 +245,18 @@ fn metadata_domain(m: MetadataDto) -> Result<TitleMetadata, MappingError> {
             .map(|r| u16::try_from(r).map_err(|e| bad("metadata.runtime_minutes", e)))
             .transpose()?,
         cast: m.cast,
+        rating: m
+            .rating
+            .map(|r| {
+                Ok::<_, MappingError>(AudienceRating {
+                    score: u8::try_from(r.score)
+                        .ok()
+                        .filter(|s| *s <= 100)
+                        .ok_or_else(|| bad("metadata.rating.score", r.score))?,
+                    votes: u32::try_from(r.votes).map_err(|e| bad("metadata.rating.votes", e))?,
+                })
+            })
+            .transpose()?,
     })
 }
 

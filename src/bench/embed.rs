@@ -51,6 +51,7 @@ pub async fn run(
                     .unwrap_or_default(),
                 runtime_minutes: None,
                 cast: vec![],
+                rating: None,
             };
             out.push(mediagw_domain::search::text::embedding_text(&md));
             if out.len() >= texts {

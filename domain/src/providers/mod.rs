@@ -17,8 +17,8 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::catalog::{
-    is_slug, AvailabilityType, CanonicalTitle, ContentType, ExternalIds, IngestSource, Offer,
-    OfferKey, TitleMetadata, MAX_TITLE_CHARS,
+    is_slug, AudienceRating, AvailabilityType, CanonicalTitle, ContentType, ExternalIds,
+    IngestSource, Offer, OfferKey, TitleMetadata, MAX_TITLE_CHARS,
 };
 use crate::error::ValidationErrors;
 
@@ -52,6 +52,7 @@ pub(crate) struct Draft {
     pub genres: Vec<String>,
     pub runtime_minutes: Option<u16>,
     pub cast: Vec<String>,
+    pub rating: Option<AudienceRating>,
     offers: BTreeMap<OfferKey, Offer>,
 }
 
@@ -127,6 +128,7 @@ impl Draft {
                 genres: self.genres,
                 runtime_minutes: self.runtime_minutes,
                 cast: self.cast,
+                rating: self.rating,
             },
             availability: self.offers.into_values().collect(),
         })

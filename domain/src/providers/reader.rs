@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
 use crate::catalog::{
-    normalize_genre, normalize_region, MAX_GENRES, MAX_OFFERS, MAX_OVERVIEW_CHARS,
+    normalize_genre, normalize_region, AudienceRating, MAX_GENRES, MAX_OFFERS, MAX_OVERVIEW_CHARS,
 };
 use crate::error::ValidationErrors;
 
@@ -149,6 +149,36 @@ impl<'a> Obj<'a> {
                     None
                 }
             },
+        }
+    }
+
+    /// An audience rating: the average at `average` out of `scale`, with the count at `votes`
+    /// where the provider has one. A count of 0 is no rating (TMDb sends 0 / 0 for unrated titles).
+    pub fn rating(
+        &self,
+        average: &str,
+        scale: f64,
+        votes: Option<&str>,
+        errs: &mut ValidationErrors,
+    ) -> Option<AudienceRating> {
+        let count = match votes {
+            Some(v) => self.int(v, 0..=i64::from(u32::MAX), errs)?,
+            None => 0,
+        };
+        let value = self.get(average)?;
+        match value
+            .as_f64()
+            .and_then(|a| AudienceRating::from_scale(a, scale, count as u64))
+        {
+            Some(_) if votes.is_some() && count == 0 => None,
+            Some(r) => Some(r),
+            None => {
+                errs.push(
+                    self.p(average),
+                    format!("must be a number between 0 and {scale}"),
+                );
+                None
+            }
         }
     }
 

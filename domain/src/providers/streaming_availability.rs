@@ -53,6 +53,7 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
         errs.push(o.p(year_f), "is required");
     }
     d.genres = o.genres("genres", &mut errs);
+    d.rating = o.rating("rating", 100.0, None, &mut errs);
     d.runtime_minutes = o
         .int("runtime", 0..=6000, &mut errs)
         .filter(|m| *m > 0)

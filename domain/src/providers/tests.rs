@@ -2,7 +2,7 @@
 //! and mutated JSON (`PROPTEST_CASES` scales the fuzz run; see docs/quality.md).
 
 use super::*;
-use crate::catalog::is_region;
+use crate::catalog::{is_region, AudienceRating};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -178,6 +178,45 @@ fn gracenote_availabilities() {
         .find(|o| o.platform == "apple_tv")
         .unwrap();
     assert_eq!(buy.availability_type, AvailabilityType::Buy);
+}
+
+#[test]
+fn audience_ratings_on_one_scale() {
+    let rating = |s: IngestSource, v: &Value| normalize(s, v, "US").unwrap().metadata.rating;
+    let r = |score, votes| Some(AudienceRating { score, votes });
+    // TMDb: average of 10 with its vote count; 0 / 0 is an unrated title, not a bad one.
+    assert_eq!(rating(IngestSource::Tmdb, &tmdb_movie()), r(82, 26_280));
+    let mut v = tmdb_movie();
+    v["vote_average"] = json!(0);
+    v["vote_count"] = json!(0);
+    assert_eq!(rating(IngestSource::Tmdb, &v), None);
+    // Watchmode's user rating (of 10) and Streaming Availability's (of 100) count no votes.
+    assert_eq!(rating(IngestSource::Watchmode, &watchmode()), r(93, 0));
+    assert_eq!(
+        rating(
+            IngestSource::StreamingAvailability,
+            &streaming_availability()
+        ),
+        r(87, 0)
+    );
+    // Our own format: the seed's `average_rating` (0–10) and `vote_count`.
+    let generic = json!({"content_type": "movie", "title": "Speed", "release_date": "1994-06-10",
+        "average_rating": 7.3, "vote_count": 5_000});
+    assert_eq!(rating(IngestSource::Generic, &generic), r(73, 5_000));
+    // Out of scale is an error naming the field.
+    let mut v = tmdb_movie();
+    v["vote_average"] = json!(11);
+    assert_eq!(
+        fields(normalize(IngestSource::Tmdb, &v, "US")),
+        ["raw_content.vote_average"]
+    );
+    let mut bad = generic.clone();
+    bad["average_rating"] = json!("great");
+    bad["vote_count"] = json!(-3);
+    assert_eq!(
+        fields(normalize(IngestSource::Generic, &bad, "US")),
+        ["raw_content.vote_count", "raw_content.average_rating"]
+    );
 }
 
 #[test]

@@ -50,6 +50,7 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
         );
     }
     d.genres = o.genres("genres", &mut errs);
+    d.rating = o.rating("vote_average", 10.0, Some("vote_count"), &mut errs);
     d.runtime_minutes = if is_tv {
         match o.get("episode_run_time") {
             Some(Value::Array(a)) => a.first().and_then(Value::as_u64),

@@ -54,6 +54,8 @@ pub(super) fn parse(raw: &Value, region: &str) -> Result<CanonicalTitle, Validat
         errs.push(o.p("release_date"), "is required (or `year`)");
     }
     d.genres = o.genres("genre_names", &mut errs);
+    // Watchmode's `user_rating` (0–10) counts no votes; `critic_score` is critics, not audiences.
+    d.rating = o.rating("user_rating", 10.0, None, &mut errs);
     d.runtime_minutes = o
         .int("runtime_minutes", 0..=6000, &mut errs)
         .filter(|m| *m > 0)

@@ -457,6 +457,7 @@ mod tests {
             genres: vec!["action".into(), "thriller".into()],
             runtime_minutes: None,
             cast: vec!["Keanu Reeves".into(), "Sandra Bullock".into()],
+            rating: None,
         };
         assert_eq!(
             embedding_text(&m),
@@ -493,6 +494,7 @@ mod tests {
             genres: vec![],
             runtime_minutes: None,
             cast: vec![],
+            rating: None,
         };
         assert_eq!(
             embedding_text(&m),

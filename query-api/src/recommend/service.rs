@@ -32,8 +32,15 @@ const DAY_MS: i64 = 86_400_000;
 
 /// Offers per title, each with its expiry.
 type OffersById = HashMap<Uuid, Vec<(Offer, Option<DateTime<Utc>>)>>;
-/// What a pick shows: title, type, year, genres, overview.
-type Facts = (String, String, i64, Vec<String>, Option<String>);
+/// Title, type, year, genres, overview and audience rating (0–10, where a provider rated it).
+type Facts = (
+    String,
+    String,
+    i64,
+    Vec<String>,
+    Option<String>,
+    Option<f32>,
+);
 
 #[derive(Debug, Clone)]
 pub struct RecommendSettings {
@@ -423,7 +430,8 @@ impl RecommendationService {
             return Ok(HashMap::new());
         }
         let rows = sqlx::query(
-            "SELECT id, title, content_type, release_year, genres, overview
+            "SELECT id, title, content_type, release_year, genres, overview,
+                    CASE WHEN average_rating > 0 OR vote_count > 0 THEN average_rating END
              FROM catalog.content WHERE id = ANY($1)",
         )
         .bind(ids)
@@ -440,6 +448,7 @@ impl RecommendationService {
                         r.get::<i32, _>(3) as i64,
                         r.get(4),
                         r.get(5),
+                        r.get(6),
                     ),
                 )
             })
@@ -630,7 +639,8 @@ impl RecommendationService {
             .filter_map(|p| {
                 let id = p.candidate.id;
                 // A title the catalog no longer has (merged away) is not shown.
-                let (title, content_type, year, genres, overview) = facts.remove(&id)?;
+                let (title, content_type, year, genres, overview, average_rating) =
+                    facts.remove(&id)?;
                 let (explanation, based_on) =
                     rank::explain(p, &by_id, title_of, availability.get(&id));
                 Some(Recommendation {
@@ -641,6 +651,7 @@ impl RecommendationService {
                         release_year: year,
                         genres,
                         overview,
+                        average_rating,
                         availability: offers
                             .remove(&id)
                             .unwrap_or_default()

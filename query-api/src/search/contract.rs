@@ -91,6 +91,8 @@ pub struct ContentSummary {
     pub release_year: i64,
     pub genres: Vec<String>,
     pub overview: Option<String>,
+    /// Audience rating 0–10 where a provider rated it (ADR 0027), else `null`.
+    pub average_rating: Option<f32>,
     /// Where to watch it in the request's region.
     pub availability: Vec<Offer>,
 }

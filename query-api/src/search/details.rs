@@ -65,6 +65,7 @@ impl SearchService {
                         release_year: p.year,
                         genres: p.genres.clone(),
                         overview,
+                        average_rating: (p.rating > 0.0).then_some(p.rating as f32),
                         availability,
                     },
                 }
