@@ -13,17 +13,18 @@ async fn content_service_health_and_reflection() {
     let mut s = Stack::new("grpc").await;
     s.set_env("MEDIAGW__GRPC__REFLECTION", "true");
     s.start_all().await;
-    let (_, a) = s
-        .ingest(&title(
-            "tt0000301",
-            "Gamma Ray",
-            2011,
-            json!([
-                offer("netflix", "subscription", None),
-                offer("apple_tv", "rent", Some(3.99))
-            ]),
-        ))
-        .await;
+    let mut gamma = title(
+        "tt0000301",
+        "Gamma Ray",
+        2011,
+        json!([
+            offer("netflix", "subscription", None),
+            offer("apple_tv", "rent", Some(3.99))
+        ]),
+    );
+    gamma["raw_content"]["average_rating"] = json!(6.4);
+    gamma["raw_content"]["vote_count"] = json!(321);
+    let (_, a) = s.ingest(&gamma).await;
     let id = a["content_id"].as_str().unwrap().to_string();
     // Title and offers travel on different topics: wait for both to be projected.
     s.eventually(15, "title and offers projected", || async {
@@ -44,6 +45,7 @@ async fn content_service_health_and_reflection() {
     assert_eq!(c.release_date, "2011-05-01");
     assert_eq!(c.external_ids["imdb"], "tt0000301");
     assert_eq!(c.availability.len(), 2);
+    assert_eq!((c.average_rating, c.vote_count), (Some(6.4), 321));
     let rent = c
         .availability
         .iter()

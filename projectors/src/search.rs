@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::Datelike;
 use mediagw_domain::catalog::TitleMetadata;
-use mediagw_domain::search::prior::{catalog_prior, with_votes};
+use mediagw_domain::search::prior::catalog_prior;
 use mediagw_domain::search::text::{
     cast_vector, document_text, embedding_text, fnv1a64, title_trigrams, MAX_CAST,
 };
@@ -382,10 +382,9 @@ impl Projection for SearchProjection {
                 content_type: md.content_type.as_str().to_string(),
                 genres: md.genres.clone(),
                 cast: md.cast.iter().take(MAX_CAST).cloned().collect(),
-                prior: with_votes(
-                    catalog_prior(md.overview.as_deref(), md.cast.len()),
-                    md.rating.map_or(0, |r| u64::from(r.votes)),
-                ),
+                // Provider votes stay out of the prior: measured, they gave the reranker nothing
+                // (docs/quality.md, tenth pass; ADR 0027).
+                prior: catalog_prior(md.overview.as_deref(), md.cast.len()),
                 runtime: md.runtime_minutes.map_or(0, i32::from),
                 rating: md.rating.map_or(0.0, |r| r.average()),
             })

@@ -56,6 +56,8 @@ fn detail(c: GetContentResponse) -> pb::ContentDetail {
             .collect(),
         external_ids: c.external_ids.into_iter().collect(),
         last_updated: c.last_updated.to_rfc3339(),
+        average_rating: c.average_rating,
+        vote_count: u32::try_from(c.vote_count).unwrap_or(0),
     }
 }
 

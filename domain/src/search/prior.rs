@@ -30,16 +30,6 @@ pub fn with_interactions(catalog: f32, users: u64, saturation: u64) -> f32 {
     (0.5 * catalog + 0.5 * share).max(catalog).clamp(0.0, 1.0)
 }
 
-/// Votes behind a provider's rating at which that evidence saturates (TMDb: a well-known film
-/// has tens of thousands, an obscure one a handful).
-pub const VOTE_SATURATION: u64 = 10_000;
-
-/// Adds a provider's vote count to a catalog prior, the way [`with_interactions`] adds our own
-/// users: people who bothered to rate a title know it.
-pub fn with_votes(catalog: f32, votes: u64) -> f32 {
-    with_interactions(catalog, votes, VOTE_SATURATION)
-}
-
 /// The catalog prior back out of a prior with interactions folded in, given the interaction
 /// share that was folded (`Engagement::share`): how the title would rank for a deployment with no
 /// interactions yet (`mediagw train search-ranker` reports it).
@@ -76,14 +66,6 @@ mod tests {
         assert!(base <= some && some < many, "{base} {some} {many}");
         assert!(many <= 1.0);
         assert!(with_interactions(0.9, 1, 100) >= 0.9);
-    }
-
-    #[test]
-    fn provider_votes_lift_a_short_article() {
-        let stub = catalog_prior(Some("A 1994 action film."), 2);
-        assert_eq!(with_votes(stub, 0), stub);
-        let rated = with_votes(stub, 9_000);
-        assert!(rated > 0.45 && rated > with_votes(stub, 50), "{rated}");
     }
 
     #[test]
