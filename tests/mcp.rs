@@ -136,15 +136,15 @@ async fn an_agent_searches_and_starts_playback_with_consent() {
     let mut s = Stack::new("mcp").await;
     s.start_all().await;
 
-    let (st, v) = s
-        .ingest(&title(
-            "tt0113277",
-            "Heat",
-            1995,
-            json!([{"platform": "netflix", "availability_type": "subscription",
-                    "deep_link": "https://www.netflix.com/title/70020185", "web_url": "https://www.netflix.com/title/70020185"}]),
-        ))
-        .await;
+    let mut record = title(
+        "tt0113277",
+        "Heat",
+        1995,
+        json!([{"platform": "netflix", "availability_type": "subscription",
+                "deep_link": "https://www.netflix.com/title/70020185", "web_url": "https://www.netflix.com/title/70020185"}]),
+    );
+    record["raw_content"]["average_rating"] = json!(8.3);
+    let (st, v) = s.ingest(&record).await;
     assert_eq!(st, 200, "{v}");
     let heat = v["content_id"].as_str().unwrap().to_string();
     s.eventually(60, "Heat searchable", || async {
@@ -205,7 +205,9 @@ async fn an_agent_searches_and_starts_playback_with_consent() {
             {"op": "call", "name": "no_such_tool", "args": {}},
             {"op": "call", "name": "semantic_search", "args": {"limit": 3}},
             {"op": "call", "name": "get_content_details", "args": {"entity_id": heat, "region": "Narnia"}},
-            {"op": "call", "name": "list_devices", "args": {"status_filter": "all"}}
+            {"op": "call", "name": "list_devices", "args": {"status_filter": "all"}},
+            {"op": "call", "name": "semantic_search", "args": {"query": "Heat", "filters": {"rating_range": [8.0, 10.0]}}},
+            {"op": "call", "name": "semantic_search", "args": {"query": "Heat", "filters": {"rating_range": [9.0, 10.0]}}}
         ]),
     )
     .await;
@@ -303,6 +305,21 @@ async fn an_agent_searches_and_starts_playback_with_consent() {
         out[8]
     );
     assert!(out[9]["text"].as_str().unwrap().contains(&tv.to_string()));
+    // Filters reach the search: Heat is rated 8.3, inside the first range and outside the second.
+    assert_eq!(
+        out[10]["structured"]["results"][0]["id"],
+        json!(heat),
+        "{}",
+        out[10]
+    );
+    assert!(
+        out[11]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("No titles found"),
+        "{}",
+        out[11]
+    );
 
     // A token without write:playback: a clear tool error, nothing started.
     let reader = s.token_for_client(user, "claude-desktop", "read:content read:devices");

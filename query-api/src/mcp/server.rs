@@ -143,7 +143,8 @@ fn enc(s: &str) -> String {
 pub struct SearchArgs {
     /// What the person is looking for, in their words ("funny space movies from the 90s").
     pub query: String,
-    /// Optional filters: genres, platforms, content_types, year_range [from, to].
+    /// Optional filters: genres, platforms, content_types, year_range [from, to], rating_range
+    /// [min, max] (audience rating 0–10; unrated titles are in no range).
     #[serde(default)]
     pub filters: Option<SearchFiltersArg>,
     /// How many results (1–50, default 10).
@@ -164,6 +165,8 @@ pub struct SearchFiltersArg {
     pub content_types: Option<Vec<String>>,
     #[serde(default)]
     pub year_range: Option<(i32, i32)>,
+    #[serde(default)]
+    pub rating_range: Option<(f32, f32)>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -415,6 +418,9 @@ impl MediaGatewayMcp {
         }
         if let Some(y) = f.year_range {
             filters.insert("year_range".into(), json!([y.0, y.1]));
+        }
+        if let Some(r) = f.rating_range {
+            filters.insert("rating_range".into(), json!([r.0, r.1]));
         }
         let mut body = json!({"query": a.query, "page_size": limit});
         if !filters.is_empty() {
