@@ -161,16 +161,17 @@ impl<'a> Obj<'a> {
         votes: Option<&str>,
         errs: &mut ValidationErrors,
     ) -> Option<AudienceRating> {
-        let count = match votes {
-            Some(v) => self.int(v, 0..=i64::from(u32::MAX), errs)?,
-            None => 0,
+        // An absent count is unknown (0 votes, the rating kept); a count of 0 is "unrated".
+        let count = match votes.filter(|v| self.get(v).is_some()) {
+            Some(v) => Some(self.int(v, 0..=i64::from(u32::MAX), errs)?),
+            None => None,
         };
         let value = self.get(average)?;
         match value
             .as_f64()
-            .and_then(|a| AudienceRating::from_scale(a, scale, count as u64))
+            .and_then(|a| AudienceRating::from_scale(a, scale, count.unwrap_or(0) as u64))
         {
-            Some(_) if votes.is_some() && count == 0 => None,
+            Some(_) if count == Some(0) => None,
             Some(r) => Some(r),
             None => {
                 errs.push(

@@ -190,6 +190,10 @@ fn audience_ratings_on_one_scale() {
     v["vote_average"] = json!(0);
     v["vote_count"] = json!(0);
     assert_eq!(rating(IngestSource::Tmdb, &v), None);
+    // A record without the count keeps the average, with no votes counted.
+    let mut v = tmdb_movie();
+    v.as_object_mut().unwrap().remove("vote_count");
+    assert_eq!(rating(IngestSource::Tmdb, &v), r(82, 0));
     // Watchmode's user rating (of 10) and Streaming Availability's (of 100) count no votes.
     assert_eq!(rating(IngestSource::Watchmode, &watchmode()), r(93, 0));
     assert_eq!(
