@@ -134,6 +134,42 @@ impl AudienceRating {
         f32::from(self.score) / 10.0
     }
 
+    /// Reads one from a record: the average at `average` (field name, value) out of `scale`, the
+    /// count at `votes` where the source has one. An absent count is unknown (0 votes, the rating
+    /// kept); an explicit 0 is "unrated" (TMDb sends 0 / 0). Each bad field goes to
+    /// `bad(name, why)`, both when both are bad.
+    pub fn read(
+        average: (&str, Option<&Value>),
+        scale: f64,
+        votes: Option<(&str, Option<&Value>)>,
+        mut bad: impl FnMut(&str, String),
+    ) -> Option<Self> {
+        fn present(v: Option<&Value>) -> Option<&Value> {
+            v.filter(|v| !v.is_null())
+        }
+        let mut bad_count = false;
+        let count = match votes.and_then(|(name, v)| present(v).map(|v| (name, v))) {
+            Some((name, v)) => {
+                let n = v.as_u64().filter(|n| *n <= u64::from(u32::MAX));
+                if n.is_none() {
+                    bad(name, "must be a non-negative integer".into());
+                    bad_count = true;
+                }
+                n
+            }
+            None => None,
+        };
+        let value = present(average.1)?;
+        let Some(rating) = value
+            .as_f64()
+            .and_then(|a| Self::from_scale(a, scale, count.unwrap_or(0)))
+        else {
+            bad(average.0, format!("must be a number between 0 and {scale}"));
+            return None;
+        };
+        (!bad_count && count != Some(0)).then_some(rating)
+    }
+
     /// Of two reports, the one more people stand behind (the newer on a tie: a provider's own
     /// count only grows).
     pub fn better_of(current: Option<Self>, new: Option<Self>) -> Option<Self> {
@@ -504,29 +540,12 @@ pub fn parse_generic(raw: &Value, region: &str) -> Result<CanonicalTitle, Valida
     };
 
     // The seed's `average_rating` (0–10) and `vote_count`; votes alone say nothing.
-    let votes = match obj.get("vote_count") {
-        None | Some(Value::Null) => Some(0),
-        Some(v) => v.as_u64().or_else(|| {
-            errs.push(p("vote_count"), "must be a non-negative integer");
-            None
-        }),
-    };
-    let rating = match obj.get("average_rating") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v
-            .as_f64()
-            .and_then(|a| AudienceRating::from_scale(a, 10.0, 0))
-        {
-            Some(r) => votes.map(|votes| AudienceRating {
-                votes: u32::try_from(votes).unwrap_or(u32::MAX),
-                ..r
-            }),
-            None => {
-                errs.push(p("average_rating"), "must be a number between 0 and 10");
-                None
-            }
-        },
-    };
+    let rating = AudienceRating::read(
+        ("average_rating", obj.get("average_rating")),
+        10.0,
+        Some(("vote_count", obj.get("vote_count"))),
+        |name, why| errs.push(p(name), why),
+    );
 
     let mut availability = Vec::new();
     match obj.get("availability") {

@@ -240,7 +240,9 @@ pub async fn fetch_resolved(
         .collect();
     let rows = sqlx::query(
         "SELECT c.id, c.content_type, c.title, c.original_title, c.overview, c.release_date, c.genres, c.runtime_minutes, c.last_updated,
-                c.average_rating, c.vote_count,
+                -- Unrated titles keep the seed's defaults (0.0, 0 votes): no rating to show.
+                CASE WHEN c.average_rating > 0 OR c.vote_count > 0 THEN c.average_rating END AS average_rating,
+                c.vote_count,
                 COALESCE((SELECT json_object_agg(e.id_type, e.id_value) FROM catalog.external_ids e WHERE e.content_id = c.id), '{}'::json) AS ids,
                 COALESCE((SELECT json_agg(json_build_object(
                     'platform', a.platform, 'region', a.region, 'availability_type', a.availability_type,
@@ -274,8 +276,7 @@ pub async fn fetch_resolved(
                 release_date: r.get("release_date"),
                 genres: r.get("genres"),
                 ratings: BTreeMap::new(),
-                average_rating: Some(r.get::<f32, _>("average_rating"))
-                    .filter(|a| *a > 0.0 || r.get::<i32, _>("vote_count") > 0),
+                average_rating: r.get("average_rating"),
                 vote_count: r.get("vote_count"),
                 runtime_minutes: r.get("runtime_minutes"),
                 availability: offers

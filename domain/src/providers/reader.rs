@@ -152,8 +152,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    /// An audience rating: the average at `average` out of `scale`, with the count at `votes`
-    /// where the provider has one. A count of 0 is no rating (TMDb sends 0 / 0 for unrated titles).
+    /// An audience rating (see [`AudienceRating::read`]), errors under this object's path.
     pub fn rating(
         &self,
         average: &str,
@@ -161,26 +160,12 @@ impl<'a> Obj<'a> {
         votes: Option<&str>,
         errs: &mut ValidationErrors,
     ) -> Option<AudienceRating> {
-        // An absent count is unknown (0 votes, the rating kept); a count of 0 is "unrated".
-        let count = match votes.filter(|v| self.get(v).is_some()) {
-            Some(v) => Some(self.int(v, 0..=i64::from(u32::MAX), errs)?),
-            None => None,
-        };
-        let value = self.get(average)?;
-        match value
-            .as_f64()
-            .and_then(|a| AudienceRating::from_scale(a, scale, count.unwrap_or(0) as u64))
-        {
-            Some(_) if count == Some(0) => None,
-            Some(r) => Some(r),
-            None => {
-                errs.push(
-                    self.p(average),
-                    format!("must be a number between 0 and {scale}"),
-                );
-                None
-            }
-        }
+        AudienceRating::read(
+            (average, self.get(average)),
+            scale,
+            votes.map(|v| (v, self.get(v))),
+            |name, why| errs.push(self.p(name), why),
+        )
     }
 
     pub fn year(&self, name: &str, errs: &mut ValidationErrors) -> Option<NaiveDate> {
