@@ -35,6 +35,10 @@ pub const MAX_STREAMS_PER_IP: usize = 4;
 /// position; streams query their own filter when that moved).
 const POLL: Duration = Duration::from_millis(250);
 
+/// A change can be projected a moment before its title (they arrive on different topics): a live
+/// stream holds an untitled change this long for the title to land rather than send it without one.
+const TITLE_WAIT: Duration = Duration::from_secs(5);
+
 /// The feed's shared state: the pool, the stream caps and the change signal every stream waits on.
 pub struct Feed {
     pool: PgPool,
@@ -300,7 +304,8 @@ async fn changes(
 
 /// `GET /v1/availability/changes/stream?region=US[&platform=…][&since=…]`: Server-Sent Events, one
 /// `change` event per row (its id is the cursor, so a client can resume with `after`). Without
-/// `since`/`after` the stream starts at the current end of the feed.
+/// `since`/`after` the stream starts at the current end of the feed. A change whose title has not
+/// landed yet is held up to `TITLE_WAIT` so live events carry the title.
 async fn stream(
     State(feed): State<Arc<Feed>>,
     ip: Option<axum::Extension<ClientIp>>,
@@ -315,8 +320,8 @@ async fn stream(
     let moved = feed.moved.clone();
     // Reads its page, then sleeps until the shared poller sees the catalog move.
     let events = futures::stream::unfold(
-        (slot, moved, f, Vec::<Change>::new()),
-        |(slot, mut moved, mut f, mut buffered)| async move {
+        (slot, moved, f, Vec::<Change>::new(), None),
+        |(slot, mut moved, mut f, mut buffered, mut untitled_since)| async move {
             loop {
                 if let Some(c) = (!buffered.is_empty()).then(|| buffered.remove(0)) {
                     f.start = (c.occurred_at.timestamp_micros(), c.content_id, c.sequence);
@@ -325,11 +330,28 @@ async fn stream(
                         .id(cursor_of(&c))
                         .json_data(&c)
                         .unwrap_or_default();
-                    return Some((Ok(ev), (slot, moved, f, buffered)));
+                    return Some((Ok(ev), (slot, moved, f, buffered, untitled_since)));
                 }
                 moved.mark_unchanged();
                 match page(&slot.feed.pool, &f, 200).await {
-                    Ok(rows) if !rows.is_empty() => buffered = rows,
+                    Ok(mut rows) if !rows.is_empty() => {
+                        match rows.iter().position(|c| c.title.is_none()) {
+                            Some(0)
+                                if untitled_since
+                                    .get_or_insert_with(std::time::Instant::now)
+                                    .elapsed()
+                                    < TITLE_WAIT =>
+                            {
+                                let _ = tokio::time::timeout(POLL, moved.changed()).await;
+                                continue;
+                            }
+                            Some(0) | None => {}
+                            // Send what is complete; the untitled change waits at the head.
+                            Some(i) => rows.truncate(i),
+                        }
+                        untitled_since = None;
+                        buffered = rows;
+                    }
                     Ok(_) => {
                         if moved.changed().await.is_err() {
                             return None;
