@@ -234,7 +234,9 @@ fn metadata_domain(m: MetadataDto) -> Result<TitleMetadata, MappingError> {
     Ok(TitleMetadata {
         content_type: ContentType::parse(&m.content_type)
             .ok_or_else(|| bad("metadata.content_type", &m.content_type))?,
-        title: m.title,
+        // An upcast: titles logged before sources were read in reading order ("Goonies, The")
+        // read as they are written now, so a replay puts every existing title right.
+        title: mediagw_domain::catalog::reading_order(m.title),
         original_title: m.original_title,
         overview: m.overview,
         release_date: NaiveDate::parse_from_str(&m.release_date, "%Y-%m-%d")
@@ -956,3 +958,28 @@ mod playback_mapping {
 }
 
 pub use playback_mapping::DeviceFacts;
+
+#[cfg(test)]
+mod upcast_tests {
+    use super::*;
+
+    #[test]
+    fn a_title_logged_in_name_sorted_order_reads_in_reading_order() {
+        let logged = |title: &str| MetadataDto {
+            content_type: "movie".into(),
+            title: title.into(),
+            original_title: None,
+            overview: None,
+            release_date: "1985-06-07".into(),
+            genres: vec![],
+            runtime_minutes: None,
+            cast: vec![],
+            rating: None,
+        };
+        let read = metadata_domain(logged("Goonies, The")).unwrap();
+        assert_eq!(read.title, "The Goonies");
+        let now = metadata_domain(logged("The Goonies")).unwrap();
+        assert_eq!(now.title, "The Goonies");
+        assert_eq!(metadata_dto(&now).title, "The Goonies");
+    }
+}
