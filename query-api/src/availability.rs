@@ -38,6 +38,9 @@ const POLL: Duration = Duration::from_millis(250);
 /// A change can be projected a moment before its title (they arrive on different topics): a live
 /// stream holds an untitled change this long for the title to land rather than send it without one.
 const TITLE_WAIT: Duration = Duration::from_secs(5);
+/// Only a change this recent is held: an old one without a title (its title merged away) will not
+/// get one, and a stream replaying history must not stall on each.
+const FRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// The feed's shared state: the pool, the stream caps and the change signal every stream waits on.
 pub struct Feed {
@@ -335,7 +338,11 @@ async fn stream(
                 moved.mark_unchanged();
                 match page(&slot.feed.pool, &f, 200).await {
                     Ok(mut rows) if !rows.is_empty() => {
-                        match rows.iter().position(|c| c.title.is_none()) {
+                        let fresh = Utc::now() - FRESH;
+                        match rows
+                            .iter()
+                            .position(|c| c.title.is_none() && c.occurred_at > fresh)
+                        {
                             Some(0)
                                 if untitled_since
                                     .get_or_insert_with(std::time::Instant::now)
