@@ -338,23 +338,13 @@ async fn stream(
                 moved.mark_unchanged();
                 match page(&slot.feed.pool, &f, 200).await {
                     Ok(mut rows) if !rows.is_empty() => {
-                        let fresh = Utc::now() - FRESH;
-                        match rows
-                            .iter()
-                            .position(|c| c.title.is_none() && c.occurred_at > fresh)
-                        {
-                            Some(0)
-                                if untitled_since
-                                    .get_or_insert_with(std::time::Instant::now)
-                                    .elapsed()
-                                    < TITLE_WAIT =>
-                            {
+                        let held = *untitled_since.get_or_insert_with(std::time::Instant::now);
+                        match hold(&rows, Utc::now(), held.elapsed()) {
+                            Hold::Wait => {
                                 let _ = tokio::time::timeout(POLL, moved.changed()).await;
                                 continue;
                             }
-                            Some(0) | None => {}
-                            // Send what is complete; the untitled change waits at the head.
-                            Some(i) => rows.truncate(i),
+                            Hold::Send(n) => rows.truncate(n),
                         }
                         untitled_since = None;
                         buffered = rows;
@@ -373,6 +363,28 @@ async fn stream(
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// What a live stream does with a page it read.
+#[derive(Debug, PartialEq)]
+enum Hold {
+    /// Send the first n changes.
+    Send(usize),
+    /// The first change is fresh and untitled: wait for its title.
+    Wait,
+}
+
+/// `waited`: how long the page's first change has been held already. Complete changes before a
+/// fresh untitled one go out; the untitled one waits at the head up to `TITLE_WAIT`.
+fn hold(rows: &[Change], now: DateTime<Utc>, waited: Duration) -> Hold {
+    match rows
+        .iter()
+        .position(|c| c.title.is_none() && c.occurred_at > now - FRESH)
+    {
+        Some(0) if waited < TITLE_WAIT => Hold::Wait,
+        Some(0) | None => Hold::Send(rows.len()),
+        Some(i) => Hold::Send(i),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -425,4 +437,45 @@ async fn leaving_soon(
     .fetch_all(&feed.pool)
     .await?;
     Ok(Json(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(title: Option<&str>, age_s: i64, now: DateTime<Utc>) -> Change {
+        Change {
+            content_id: Uuid::nil(),
+            sequence: 1,
+            change: "arrived".into(),
+            platform: "hulu".into(),
+            region: "US".into(),
+            availability_type: "subscription".into(),
+            price_amount: None,
+            price_currency: None,
+            expires_at: None,
+            video_quality: None,
+            occurred_at: now - chrono::TimeDelta::seconds(age_s),
+            title: title.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_live_stream_waits_briefly_for_a_fresh_changes_title() {
+        let now = Utc::now();
+        let zero = Duration::ZERO;
+        // Complete changes before an untitled one go out; the untitled one waits at the head.
+        let page = [
+            change(Some("Gamma"), 1, now),
+            change(None, 1, now),
+            change(Some("Delta"), 1, now),
+        ];
+        assert_eq!(hold(&page, now, zero), Hold::Send(1));
+        assert_eq!(hold(&page[1..], now, zero), Hold::Wait);
+        // Given up after TITLE_WAIT: sent without a title rather than never.
+        assert_eq!(hold(&page[1..], now, TITLE_WAIT), Hold::Send(2));
+        // An old change without a title (merged away) is not held: replays do not stall.
+        assert_eq!(hold(&[change(None, 3_600, now)], now, zero), Hold::Send(1));
+        assert_eq!(hold(&page[..1], now, zero), Hold::Send(1));
+    }
 }
