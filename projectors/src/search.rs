@@ -52,6 +52,7 @@ fn text_key(model: &str, text: &str) -> i64 {
     fnv1a64(model.bytes().chain([0u8]).chain(text.bytes())) as i64
 }
 
+#[derive(sqlx::FromRow)]
 struct DocRow {
     id: Uuid,
     title: String,
@@ -437,29 +438,13 @@ impl Projection for SearchProjection {
         // Offer changes of titles not re-indexed above: payload only.
         let indexed: HashSet<Uuid> = docs.iter().map(|d| d.id).collect();
         let others: Vec<Uuid> = touched.difference(&indexed).copied().collect();
-        let other_rows: Vec<DocRow> =
-            sqlx::query_as::<_, (Uuid, String, i32, String, Vec<String>, Vec<String>, f32, i32, f32)>(&format!(
-                "SELECT content_id, title, year, content_type, genres, \"cast\", prior, runtime, rating FROM {s}.documents
-             WHERE content_id = ANY($1) AND NOT retired"
-            ))
-            .bind(&others)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .map(
-                |(id, title, year, content_type, genres, cast, prior, runtime, rating)| DocRow {
-                    id,
-                    title,
-                    year,
-                    content_type,
-                    genres,
-                    cast,
-                    prior,
-                    runtime,
-                    rating,
-                },
-            )
-            .collect();
+        let other_rows: Vec<DocRow> = sqlx::query_as(&format!(
+            "SELECT content_id AS id, title, year, content_type, genres, \"cast\", prior, runtime, rating
+             FROM {s}.documents WHERE content_id = ANY($1) AND NOT retired"
+        ))
+        .bind(&others)
+        .fetch_all(&mut *tx)
+        .await?;
         let updates: Vec<(Uuid, DocPayload)> =
             self.payloads(tx, &other_rows).await?.into_iter().collect();
 
