@@ -14,6 +14,11 @@ the query). Kinds:
                  ("godfather 3" for The Godfather Part III, "star trek 2" for Star Trek II: The Wrath
                  of Khan; not where that is the title itself), and the first film by its own title
                  ("the godfather": not Part II); 150 of each at most
+  title_shared   a title several films share, typed as is ("scarface", "the maltese falcon"): the
+                 film meant is the one far better known, read off IMDb's 2005 vote counts (R's
+                 ggplot2 `movies`, fetched from PyPI by scripts/provider_ratings.py): ≥ 1,000 votes
+                 and ≥ 3× the next; only where every film of that title is from 2004 or before
+                 (the counts could not know a later one); 150 at most
 
     python3 scripts/make_search_queries.py [--data ../shared/data/wikipedia-movies] [--out …]
 """
@@ -142,6 +147,34 @@ def sequel_queries(films, title_count):
     return sequels, list(firsts.values())
 
 
+def shared_title_queries(films):
+    """(the film meant, its title in lower case) for titles several films share, where IMDb's 2005
+    vote counts name one far better known than the rest."""
+    from provider_ratings import key, movies_csv
+    import csv
+    import io
+
+    votes = {}
+    for row in csv.DictReader(io.StringIO(movies_csv())):
+        if row["votes"].isdigit():
+            votes[(key(row["title"]), int(row["year"]))] = int(row["votes"])
+    groups = defaultdict(list)
+    for m in films:
+        groups[key(m["title"])].append(m)
+    out = []
+    for k, ms in sorted(groups.items()):
+        if len({m["year"] for m in ms}) < 2 or any(m["year"] > 2004 for m in ms):
+            continue
+        counted = [(votes.get((k, m["year"])), m) for m in ms]
+        if any(v is None for v, _ in counted):
+            continue
+        counted.sort(key=lambda x: -x[0])
+        (top, film), (second, _) = counted[0], counted[1]
+        if top >= 1000 and top >= 3 * max(1, second):
+            out.append((film, film["title"].lower()))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/data/wikipedia-movies")
@@ -230,6 +263,10 @@ def main():
     sequels, firsts = sequel_queries(films, title_count)
     for m, q in rng.sample(sequels, min(150, len(sequels))) + rng.sample(firsts, min(150, len(firsts))):
         add("title_series", q, [(m["title"], m["year"])])
+    # titles several films share (drawn last, so the kinds above keep their queries)
+    shared = shared_title_queries(films)
+    for m, q in rng.sample(shared, min(150, len(shared))):
+        add("title_shared", q, [(m["title"], m["year"])])
     out.sort(key=lambda q: (q["kind"], q["query"]))
     with open(a.out, "w") as f:
         f.write("[\n" + ",\n".join("  " + json.dumps(q, ensure_ascii=False) for q in out) + "\n]\n")
