@@ -302,6 +302,27 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     assert_eq!(content["average_rating"], json!(6.9), "{content}");
     assert_eq!(content["vote_count"], 14_000, "{content}");
 
+    // A genre and nothing else to match browses the best-known titles of it, those with every
+    // wanted genre first ("science fiction comedies": not the science fiction that is not funny).
+    let (status, body, _) = post(&s, json!({"query": "science fiction comedies"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["query_parsed"]["text"], "", "{body}");
+    let results = body["results"].as_array().unwrap();
+    for r in &results[..2] {
+        let genres = r["content"]["genres"].as_array().unwrap();
+        assert!(
+            genres.contains(&json!("science fiction")) && genres.contains(&json!("comedy")),
+            "{r}"
+        );
+        assert!(
+            r["match_reasons"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("well known among the titles asked for")),
+            "{r}"
+        );
+    }
+
     // Explicit filters: platform in a region, content type, year range.
     let (_, body, _) = post(
         &s,

@@ -91,6 +91,9 @@ impl<'a> Explain<'a> {
         if let Some(h) = f.hits.get(&Channel::Dense) {
             out.push(format!("semantic match ({:.2})", h.score));
         }
+        if f.hits.contains_key(&Channel::Browse) {
+            out.push("well known among the titles asked for".to_string());
+        }
         let wanted: Vec<&String> = self
             .intent
             .genres

@@ -34,6 +34,10 @@ pub enum Channel {
     Graph,
     /// Titles sharing leading cast with the titles the query refers to (graph edges too).
     Cast,
+    /// The best-known titles the filter lets through, for a browse query ("heist movies",
+    /// "90s romantic comedies") that leaves no words to match: no other channel brings the
+    /// films a person means by a genre alone.
+    Browse,
 }
 
 /// One channel's hit: its rank (0-based) and its own score.
@@ -100,10 +104,17 @@ pub struct ChannelWeights {
     /// Shared-cast neighbours of referenced titles.
     #[serde(default = "default_cast_weight")]
     pub cast: f32,
+    /// The filter's best-known titles, for browse queries.
+    #[serde(default = "default_browse_weight")]
+    pub browse: f32,
 }
 
 fn default_cast_weight() -> f32 {
     ChannelWeights::default().cast
+}
+
+fn default_browse_weight() -> f32 {
+    ChannelWeights::default().browse
 }
 
 impl Default for ChannelWeights {
@@ -114,6 +125,7 @@ impl Default for ChannelWeights {
             title: 2.0,
             graph: 2.0,
             cast: 1.0,
+            browse: 1.0,
         }
     }
 }
@@ -164,6 +176,24 @@ pub fn candidates(
                     })
                 })
                 .collect(),
+            // Best known first among the titles with most of the wanted genres: "romantic
+            // comedies" are romance and comedy, though the filter lets either through.
+            Channel::Browse => {
+                let mut hits = hits;
+                let held = |h: &Hit| {
+                    wanted
+                        .iter()
+                        .filter(|g| h.payload.genres.contains(g))
+                        .count()
+                };
+                hits.sort_by(|a, b| {
+                    held(b)
+                        .cmp(&held(a))
+                        .then(b.score.total_cmp(&a.score))
+                        .then(a.id.cmp(&b.id))
+                });
+                hits
+            }
             _ => hits,
         };
         let ranked: Vec<(Uuid, f32)> = hits.iter().map(|h| (h.id, h.score)).collect();
@@ -182,6 +212,7 @@ pub fn candidates(
             let weight = match channel {
                 Channel::Title => weights.title,
                 Channel::Keyword => weights.keyword,
+                Channel::Browse => weights.browse,
                 _ => weights.dense,
             };
             lists.push((*channel, weight, ranked));
@@ -235,6 +266,40 @@ mod tests {
         Uuid::from_u128(n)
     }
 
+    #[test]
+    fn browse_hits_with_more_of_the_wanted_genres_come_first_then_the_best_known() {
+        // Given browse hits by popularity: a comedy, a romance and a romantic comedy,
+        let hit = |n: u128, score: f32, genres: &[&str]| Hit {
+            id: id(n),
+            score,
+            payload: Arc::new(DocPayload {
+                genres: genres.iter().map(|g| g.to_string()).collect(),
+                ..DocPayload::default()
+            }),
+        };
+        let hits = vec![
+            hit(1, 0.9, &["comedy"]),
+            hit(2, 0.8, &["romance"]),
+            hit(3, 0.5, &["romance", "comedy"]),
+            hit(4, 0.7, &["drama", "comedy"]),
+        ];
+        // when "romantic comedies" fuses them,
+        let wanted = vec!["romance".to_string(), "comedy".to_string()];
+        let c = candidates(
+            &[Channel::Browse],
+            vec![hits],
+            &SparseVector::default(),
+            None,
+            &ChannelWeights::default(),
+            &wanted,
+        );
+        // the romantic comedy leads, then the rest by popularity.
+        let (channel, weight, ranked) = &c.lists[0];
+        assert_eq!(*channel, Channel::Browse);
+        assert_eq!(*weight, ChannelWeights::default().browse);
+        let order: Vec<Uuid> = ranked.iter().map(|(id, _)| *id).collect();
+        assert_eq!(order, vec![id(3), id(1), id(2), id(4)]);
+    }
     #[test]
     fn agreement_across_channels_wins() {
         // Given title 2 is second in both lists and titles 1 and 3 top one list each,

@@ -12,6 +12,9 @@ use super::text::{cast_vector, named_people_vector, Bm25, SparseVector};
 /// Hits the title channel returns: a title query names few titles.
 pub const TITLE_LIMIT: usize = 50;
 
+/// How many times the other channels' depth the browse channel reads.
+pub const BROWSE_DEPTH: usize = 4;
+
 /// What one channel asks the index.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
@@ -25,6 +28,8 @@ pub enum Probe {
     Neighbours(usize),
     /// Titles sharing leading cast.
     Cast(SparseVector),
+    /// The filter's titles, best known first (the catalog prior).
+    Popular,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +141,25 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
             s.depth,
         ));
     }
+    // Browse: a genre, an era or a kind and no words left to match ("heist movies", "90s
+    // romantic comedies"). The dense channel would embed the genre words and find titles made of
+    // them ("Funny People"); the films a person means are the genre's best known.
+    if s.mode == Mode::Hybrid && s.text.trim().is_empty() && s.referenced.is_empty() {
+        let mut f = s.filter.clone();
+        if f.genres_any.is_empty() {
+            f.genres_any = s.intent.genres.clone();
+        }
+        if !f.genres_any.is_empty() || f.year_range.is_some() || !f.offers_any.is_empty() {
+            // Deeper than the other channels: the fuse stage puts titles with all the wanted
+            // genres first, and the filter lets titles with any of them through.
+            out.push(probe(
+                Channel::Browse,
+                Probe::Popular,
+                &f,
+                BROWSE_DEPTH * s.depth,
+            ));
+        }
+    }
     out
 }
 
@@ -242,6 +266,54 @@ mod tests {
         assert_eq!(p[0].probe, Probe::Embed("heist funny comedy".into()));
         assert_eq!(p[1].probe, Probe::Terms(Bm25::default().query("heist")));
         assert_eq!(p[2].probe, Probe::Title(tq.clone()));
+    }
+
+    #[test]
+    fn a_genre_with_no_words_left_browses_the_best_known_titles_of_it() {
+        // Given "90s romantic comedies": genres and an era, no words left to match,
+        let intent = ParsedIntent {
+            original: "90s romantic comedies".into(),
+            genres: vec!["romance".into(), "comedy".into()],
+            title_query: "90s romantic comedies".into(),
+            ..ParsedIntent::default()
+        };
+        let tq = title_trigrams(&intent.title_query);
+        let f = Filter {
+            year_range: Some((1990, 1999)),
+            ..Filter::default()
+        };
+        // when hybrid plans it, a browse probe reads the filter's titles in the wanted genres,
+        let p = plan(Mode::Hybrid, &intent, &tq, &[], &f);
+        let browse: Vec<&ChannelProbe> =
+            p.iter().filter(|p| p.channel == Channel::Browse).collect();
+        assert_eq!(browse.len(), 1, "{:?}", shape(&p));
+        assert_eq!(browse[0].probe, Probe::Popular);
+        assert_eq!(browse[0].limit, BROWSE_DEPTH * 80);
+        assert_eq!(browse[0].filter.genres_any, vec!["romance", "comedy"]);
+        assert_eq!(browse[0].filter.year_range, Some((1990, 1999)));
+        // and a query with words to match, a reference, a raw mode or nothing to browse by runs
+        // none.
+        let worded = ParsedIntent {
+            text: "new york".into(),
+            ..intent.clone()
+        };
+        let bare = ParsedIntent {
+            genres: vec![],
+            ..intent.clone()
+        };
+        let r = [referenced(1, &[])];
+        for p in [
+            plan(Mode::Hybrid, &worded, &tq, &[], &f),
+            plan(Mode::Hybrid, &intent, &tq, &r, &f),
+            plan(Mode::Dense, &intent, &tq, &[], &f),
+            plan(Mode::Hybrid, &bare, &tq, &[], &Filter::default()),
+        ] {
+            assert!(
+                p.iter().all(|p| p.channel != Channel::Browse),
+                "{:?}",
+                shape(&p)
+            );
+        }
     }
 
     #[test]

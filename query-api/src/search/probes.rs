@@ -40,6 +40,7 @@ impl SearchService {
                 probes::Probe::Title(v) => Probe::Sparse(TITLE, v),
                 probes::Probe::Neighbours(i) => Probe::Dense(referenced[i].vector.clone()),
                 probes::Probe::Cast(v) => Probe::Sparse(CAST, v),
+                probes::Probe::Popular => Probe::Popular,
             };
             channels.push(p.channel);
             queries.push(ChannelQuery {

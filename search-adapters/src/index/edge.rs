@@ -13,19 +13,19 @@ use async_trait::async_trait;
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::serde_json;
 use qdrant_edge::{
-    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeOptimizersConfig, EdgeShard,
-    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations,
+    Condition, CountRequest, CreateIndex, Direction, Distance, EdgeConfig, EdgeOptimizersConfig,
+    EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations,
     Filter as QFilter, HasIdCondition, HnswIndexConfig, JsonPath, Match, Modifier, NamedQuery,
-    Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId, PointInsertOperations,
-    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record, ScoringQuery,
-    ScrollRequest, SearchParams, SetPayloadOp, UpdateOperation, Vector, VectorInternal,
-    VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+    OrderBy, OrderByInterface, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record,
+    ScoringQuery, ScrollRequest, SearchParams, SetPayloadOp, UpdateOperation, Vector,
+    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
 use super::{
     ChannelQuery, DocPayload, Filter, Hit, IndexDoc, PayloadFields, Probe, SearchIndex,
-    BRIEF_FIELDS, CAST, DENSE, DIM, TEXT, TITLE,
+    BRIEF_FIELDS, CAST, DENSE, DIM, POPULARITY, TEXT, TITLE,
 };
 use crate::{Result, SearchError};
 
@@ -115,6 +115,7 @@ fn open(dir: &Path) -> Result<(EdgeShard, bool)> {
         ("year", PayloadSchemaType::Integer),
         ("rating", PayloadSchemaType::Float),
         ("runtime", PayloadSchemaType::Integer),
+        (POPULARITY, PayloadSchemaType::Float),
     ] {
         shard
             .update(UpdateOperation::FieldIndexOperation(
@@ -154,6 +155,41 @@ fn retrieve(s: &Shard, ids: Vec<Uuid>, vectors: WithVector) -> Result<Vec<Record
     s.shard
         .retrieve(&pids, Some(WithPayloadInterface::Bool(true)), Some(vectors))
         .map_err(ierr)
+}
+
+/// The filter's points by popularity, highest first (an ordered scroll over the payload index).
+fn popular(s: &Shard, q: &ChannelQuery) -> Result<Vec<Hit>> {
+    let (records, _) = s
+        .shard
+        .scroll(ScrollRequest {
+            offset: None,
+            limit: Some(q.limit),
+            filter: filter(&q.filter),
+            with_payload: Some(WithPayloadInterface::Bool(q.fields == PayloadFields::All)),
+            with_vector: WithVector::Bool(false),
+            order_by: Some(OrderByInterface::Struct(OrderBy {
+                key: path(POPULARITY),
+                direction: Some(Direction::Desc),
+                start_from: None,
+            })),
+        })
+        .map_err(ierr)?;
+    let briefs = s.briefs.read().expect("briefs");
+    Ok(records
+        .into_iter()
+        .filter_map(|r| {
+            let id = uuid_of(&r.id)?;
+            let payload = match q.fields {
+                PayloadFields::All => Arc::new(payload_of(r.payload)),
+                PayloadFields::Brief => briefs.get(&id).cloned().unwrap_or_default(),
+            };
+            Some(Hit {
+                id,
+                score: payload.popularity as f32,
+                payload,
+            })
+        })
+        .collect())
 }
 
 /// Every point's brief payload, read once when a generation is opened.
@@ -421,6 +457,10 @@ impl SearchIndex for EdgeIndex {
             let mut out = Vec::with_capacity(queries.len());
             for q in queries {
                 let (vector, using) = match q.probe {
+                    Probe::Popular => {
+                        out.push(popular(s, &q)?);
+                        continue;
+                    }
                     Probe::Dense(v) => (VectorInternal::from(v), DENSE),
                     Probe::Sparse(name, v) => {
                         if v.is_empty() || (name == CAST && !s.has_cast) {
@@ -640,6 +680,48 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    /// A browse query reads the filter's titles, best known first, with popularity as score.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn popular_reads_the_filters_titles_best_known_first() {
+        let dir = std::env::temp_dir().join(format!("mediagw-edge-{}", Uuid::new_v4()));
+        let index = EdgeIndex::new(&dir);
+        let known = |n: u128, title: &str, popularity: f64, genre: &str| {
+            let mut d = doc(n, title);
+            d.payload.popularity = popularity;
+            d.payload.genres = vec![genre.into()];
+            d
+        };
+        index
+            .upsert(
+                1,
+                vec![
+                    known(1, "Obscure", 0.2, "comedy"),
+                    known(2, "Famous", 0.9, "comedy"),
+                    known(3, "Drama", 0.95, "drama"),
+                    known(4, "Known", 0.6, "comedy"),
+                ],
+            )
+            .await
+            .unwrap();
+        let q = ChannelQuery {
+            probe: Probe::Popular,
+            filter: Filter {
+                genres_any: vec!["comedy".into()],
+                ..Filter::default()
+            },
+            limit: 2,
+            fields: PayloadFields::Brief,
+        };
+        let hits = &index.query(1, vec![q]).await.unwrap()[0];
+        let got: Vec<(&str, f32)> = hits
+            .iter()
+            .map(|h| (h.payload.title.as_str(), h.score))
+            .collect();
+        assert_eq!(got, vec![("Famous", 0.9), ("Known", 0.6)]);
+        index.release(1).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The reranker reads which query terms each candidate's keyword text holds.

@@ -38,7 +38,12 @@ pub enum Probe {
     Dense(Vec<f32>),
     /// A sparse vector against [`TEXT`], [`TITLE`] or [`CAST`].
     Sparse(&'static str, SparseVector),
+    /// The filter's points by payload [`POPULARITY`], highest first; the hit's score is it.
+    Popular,
 }
+
+/// The payload field [`Probe::Popular`] orders by (the catalog prior, 0–1).
+pub const POPULARITY: &str = "popularity";
 
 /// Which payload fields hits carry. A search ranks hundreds of candidates but shows a page:
 /// decoding every candidate's whole payload (cast, offers…) was a large share of its CPU.

@@ -14,18 +14,18 @@ use async_trait::async_trait;
 use qdrant_client::qdrant::{
     self, point_id::PointIdOptions, vector_output, with_payload_selector::SelectorOptions,
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, FieldType, GetPointsBuilder, HnswConfigDiffBuilder, Modifier,
-    PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryBatchPointsBuilder,
-    QueryPoints, QueryPointsBuilder, RetrievedPoint, SearchParamsBuilder, SetPayloadPointsBuilder,
-    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, VectorInput,
-    VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
+    DeletePointsBuilder, Direction, FieldType, GetPointsBuilder, HnswConfigDiffBuilder, Modifier,
+    OrderByBuilder, PayloadIncludeSelector, PointId, PointStruct, PointsIdsList,
+    QueryBatchPointsBuilder, QueryPoints, QueryPointsBuilder, RetrievedPoint, SearchParamsBuilder,
+    SetPayloadPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
+    UpsertPointsBuilder, VectorInput, VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
 };
 use qdrant_client::{Payload, Qdrant};
 use uuid::Uuid;
 
 use super::{
     ChannelQuery, DocPayload, Filter, Hit, IndexDoc, PayloadFields, Probe, SearchIndex,
-    BRIEF_FIELDS, CAST, DENSE, DIM, TEXT, TITLE,
+    BRIEF_FIELDS, CAST, DENSE, DIM, POPULARITY, TEXT, TITLE,
 };
 use crate::{Result, SearchError};
 
@@ -55,13 +55,14 @@ fn ierr(e: impl std::fmt::Display) -> SearchError {
 }
 
 /// Payload fields with an index, and their types (the filters of [`Filter`]).
-const INDEXED_FIELDS: [(&str, FieldType); 7] = [
+const INDEXED_FIELDS: [(&str, FieldType); 8] = [
     ("genres", FieldType::Keyword),
     ("platforms", FieldType::Keyword),
     ("offers", FieldType::Keyword),
     ("content_type", FieldType::Keyword),
     ("year", FieldType::Integer),
     ("rating", FieldType::Float),
+    (POPULARITY, FieldType::Float),
     ("runtime", FieldType::Integer),
 ];
 
@@ -136,6 +137,17 @@ fn uuid_of(id: Option<PointId>) -> Option<Uuid> {
 /// One channel as a Qdrant query (`None` for an empty sparse probe: nothing can match it).
 pub(crate) fn query_points(collection: &str, q: &ChannelQuery) -> Option<QueryPoints> {
     let (input, using) = match &q.probe {
+        Probe::Popular => {
+            let order = OrderByBuilder::new(POPULARITY).direction(Direction::Desc as i32);
+            let mut b = QueryPointsBuilder::new(collection)
+                .query(qdrant::Query::new_order_by(order))
+                .limit(q.limit as u64)
+                .with_payload(selector(q.fields));
+            if let Some(f) = filter(&q.filter) {
+                b = b.filter(f);
+            }
+            return Some(b.build());
+        }
         Probe::Dense(v) => (VectorInput::new_dense(v.clone()), DENSE),
         Probe::Sparse(name, v) => {
             if v.is_empty() {
@@ -151,17 +163,21 @@ pub(crate) fn query_points(collection: &str, q: &ChannelQuery) -> Option<QueryPo
         .query(qdrant::Query::new_nearest(input))
         .using(using)
         .limit(q.limit as u64)
-        .with_payload(match q.fields {
-            PayloadFields::All => SelectorOptions::from(true),
-            PayloadFields::Brief => SelectorOptions::from(PayloadIncludeSelector {
-                fields: BRIEF_FIELDS.iter().map(|f| f.to_string()).collect(),
-            }),
-        })
+        .with_payload(selector(q.fields))
         .params(SearchParamsBuilder::default().hnsw_ef(HNSW_EF));
     if let Some(f) = filter(&q.filter) {
         b = b.filter(f);
     }
     Some(b.build())
+}
+
+fn selector(fields: PayloadFields) -> SelectorOptions {
+    match fields {
+        PayloadFields::All => SelectorOptions::from(true),
+        PayloadFields::Brief => SelectorOptions::from(PayloadIncludeSelector {
+            fields: BRIEF_FIELDS.iter().map(|f| f.to_string()).collect(),
+        }),
+    }
 }
 
 fn payload(p: &DocPayload) -> Result<Payload> {
@@ -361,7 +377,8 @@ impl SearchIndex for QdrantIndex {
         .into_iter();
         Ok(built
             .iter()
-            .map(|b| match b {
+            .zip(&queries)
+            .map(|(b, q)| match b {
                 None => Vec::new(),
                 Some(_) => answers
                     .next()
@@ -369,10 +386,15 @@ impl SearchIndex for QdrantIndex {
                         r.result
                             .into_iter()
                             .filter_map(|p| {
+                                let payload = doc_payload(p.payload);
                                 Some(Hit {
                                     id: uuid_of(p.id)?,
-                                    score: p.score,
-                                    payload: std::sync::Arc::new(doc_payload(p.payload)),
+                                    // An ordered query scores nothing: its order is the value.
+                                    score: match q.probe {
+                                        Probe::Popular => payload.popularity as f32,
+                                        _ => p.score,
+                                    },
+                                    payload: std::sync::Arc::new(payload),
                                 })
                             })
                             .collect()
@@ -559,6 +581,30 @@ mod tests {
             fields: PayloadFields::All,
         };
         assert!(query_points("mediagw_g1", &empty).is_none());
+    }
+
+    #[test]
+    fn a_browse_query_orders_the_filters_points_by_popularity() {
+        let popular = ChannelQuery {
+            probe: Probe::Popular,
+            filter: Filter {
+                genres_any: vec!["comedy".into()],
+                ..Filter::default()
+            },
+            limit: 200,
+            fields: PayloadFields::Brief,
+        };
+        let q = query_points("mediagw_g1", &popular).expect("ordered query");
+        assert_eq!(q.limit, Some(200));
+        assert!(q.using.is_none());
+        assert!(q.filter.is_some());
+        match q.query.and_then(|x| x.variant) {
+            Some(Variant::OrderBy(o)) => {
+                assert_eq!(o.key, POPULARITY);
+                assert_eq!(o.direction, Some(Direction::Desc as i32));
+            }
+            other => panic!("an order-by query, got {other:?}"),
+        }
     }
 
     #[test]
