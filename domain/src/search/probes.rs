@@ -61,7 +61,8 @@ pub struct Search<'a> {
 }
 
 /// The channels in fusion order: dense, keyword, title, then per referenced title its graph
-/// neighbours and, last, its shared cast.
+/// neighbours and its shared cast, the people a description names, and, for a query with no
+/// words left, browse.
 pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
     let probe = |channel, probe, filter: &Filter, limit| ChannelProbe {
         channel,

@@ -36,7 +36,7 @@ pub struct SearchSettings {
     /// A query shows in trending only once this many searches made it (privacy floor).
     pub trending_min_searches: i64,
     pub default_region: String,
-    /// RRF votes per channel (dense, keyword, title, graph, cast) and the RRF constant.
+    /// RRF votes per channel (dense, keyword, title, graph, cast, browse) and the RRF constant.
     pub weights: ChannelWeights,
     pub rrf_k: f32,
     /// Reorders the fused top titles (depth 0: fused order).
