@@ -885,12 +885,24 @@ fn take_moods_and_genres(words: &[String], used: &mut [bool], intent: &mut Parse
             continue;
         }
         // Other genre words in a description ask for the genre and stay in the text too ("a
-        // caped vigilante fights a gangster…").
-        if !described {
+        // caped vigilante fights a gangster…"); so does a word narrower than its genre ("heist
+        // movies" are not every crime film).
+        if !described && !NARROW_GENRE_WORDS.contains(phrase) {
             mark(used, i, len);
         }
         add_genres(intent, genres);
     }
+}
+
+/// Genre words that name a kind of story inside their genre: they ask for the genre and stay in
+/// the text, so the keyword channel looks for them too.
+const NARROW_GENRE_WORDS: &[&str] = &["heist", "gangster", "mafia", "mob", "ghost", "ghosts"];
+
+/// Whether a search text holds nothing but such words (a browse query all the same:
+/// "heist movies").
+pub fn only_narrow_genre_words(text: &str) -> bool {
+    let mut words = text.split_whitespace().peekable();
+    words.peek().is_some() && words.all(|w| NARROW_GENRE_WORDS.contains(&w))
 }
 
 /// From this many words a query reads as a description of the plot.
@@ -1299,7 +1311,12 @@ mod tests {
         assert_eq!(i.genres, vec!["crime"]);
         assert!(i.text.contains("gangster"), "{}", i.text);
         let short = parse("gangster movies");
-        assert_eq!(short.text, "");
+        assert_eq!(short.genres, vec!["crime"]);
+        assert_eq!(short.text, "gangster");
+        assert!(only_narrow_genre_words(&short.text));
+        assert!(!only_narrow_genre_words("gangster in chicago"));
+        assert!(!only_narrow_genre_words(""));
+        assert_eq!(parse("crime movies").text, "");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::fuse::Channel;
 use super::index::Filter;
-use super::intent::ParsedIntent;
+use super::intent::{only_narrow_genre_words, ParsedIntent};
 use super::plan::Mode;
 use super::references::Referenced;
 use super::related::Expansion;
@@ -145,7 +145,8 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
     // Browse: a genre, an era or a kind and no words left to match ("heist movies", "90s
     // romantic comedies"). The dense channel would embed the genre words and find titles made of
     // them ("Funny People"); the films a person means are the genre's best known.
-    if s.mode == Mode::Hybrid && s.text.trim().is_empty() && s.referenced.is_empty() {
+    let nothing_else = s.text.trim().is_empty() || only_narrow_genre_words(s.text);
+    if s.mode == Mode::Hybrid && nothing_else && s.referenced.is_empty() {
         let mut f = s.filter.clone();
         if f.genres_any.is_empty() {
             f.genres_any = s.intent.genres.clone();
@@ -246,11 +247,11 @@ mod tests {
     #[test]
     fn hybrid_without_references_runs_dense_keyword_and_title() {
         let intent = ParsedIntent {
-            original: "funny heist".into(),
-            text: "heist".into(),
+            original: "funny robbery".into(),
+            text: "robbery".into(),
             moods: vec!["funny".into()],
             genres: vec!["comedy".into()],
-            title_query: "funny heist".into(),
+            title_query: "funny robbery".into(),
             ..ParsedIntent::default()
         };
         let tq = title_trigrams(&intent.title_query);
@@ -264,8 +265,8 @@ mod tests {
                 (Channel::Title, TITLE_LIMIT)
             ]
         );
-        assert_eq!(p[0].probe, Probe::Embed("heist funny comedy".into()));
-        assert_eq!(p[1].probe, Probe::Terms(Bm25::default().query("heist")));
+        assert_eq!(p[0].probe, Probe::Embed("robbery funny comedy".into()));
+        assert_eq!(p[1].probe, Probe::Terms(Bm25::default().query("robbery")));
         assert_eq!(p[2].probe, Probe::Title(tq.clone()));
     }
 
@@ -298,6 +299,23 @@ mod tests {
             text: "new york".into(),
             ..intent.clone()
         };
+        // A word narrower than its genre stays in the text and still browses ("heist movies").
+        let heist = ParsedIntent {
+            text: "heist".into(),
+            genres: vec!["crime".into()],
+            ..intent.clone()
+        };
+        let p = plan(Mode::Hybrid, &heist, &tq, &[], &f);
+        assert!(
+            p.iter().any(|p| p.channel == Channel::Browse),
+            "{:?}",
+            shape(&p)
+        );
+        assert!(
+            p.iter().any(|p| p.channel == Channel::Keyword),
+            "{:?}",
+            shape(&p)
+        );
         let bare = ParsedIntent {
             genres: vec![],
             ..intent.clone()
