@@ -105,13 +105,12 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
     // or genre was asked for ("like The Matrix but funnier").
     for i in 0..s.referenced.len() {
         if !s.intent.genres.is_empty() {
-            let mut f = s.filter.clone();
-            f.genres_any = if f.genres_any.is_empty() {
-                s.intent.genres.clone()
-            } else {
-                f.genres_any.clone()
-            };
-            out.push(probe(Channel::Graph, Probe::Neighbours(i), &f, s.depth));
+            out.push(probe(
+                Channel::Graph,
+                Probe::Neighbours(i),
+                &in_wanted_genres(s),
+                s.depth,
+            ));
         }
         out.push(probe(
             Channel::Graph,
@@ -147,10 +146,7 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
     // them ("Funny People"); the films a person means are the genre's best known.
     let nothing_else = s.text.trim().is_empty() || only_narrow_genre_words(s.text);
     if s.mode == Mode::Hybrid && nothing_else && s.referenced.is_empty() {
-        let mut f = s.filter.clone();
-        if f.genres_any.is_empty() {
-            f.genres_any = s.intent.genres.clone();
-        }
+        let f = in_wanted_genres(s);
         if !f.genres_any.is_empty() || f.year_range.is_some() || !f.offers_any.is_empty() {
             // Deeper than the other channels: the fuse stage puts titles with all the wanted
             // genres first, and the filter lets titles with any of them through.
@@ -163,6 +159,15 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
         }
     }
     out
+}
+
+/// The plan's filter narrowed to the genres the query asked for, where the request named none.
+fn in_wanted_genres(s: &Search<'_>) -> Filter {
+    let mut f = s.filter.clone();
+    if f.genres_any.is_empty() {
+        f.genres_any = s.intent.genres.clone();
+    }
+    f
 }
 
 /// What the dense channel embeds. Hybrid: the description with its mood and genre words; the

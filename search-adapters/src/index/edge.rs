@@ -174,22 +174,35 @@ fn popular(s: &Shard, q: &ChannelQuery) -> Result<Vec<Hit>> {
             })),
         })
         .map_err(ierr)?;
-    let briefs = s.briefs.read().expect("briefs");
-    Ok(records
-        .into_iter()
-        .filter_map(|r| {
-            let id = uuid_of(&r.id)?;
-            let payload = match q.fields {
-                PayloadFields::All => Arc::new(payload_of(r.payload)),
-                PayloadFields::Brief => briefs.get(&id).cloned().unwrap_or_default(),
+    Ok(to_hits(
+        s,
+        q.fields,
+        records.into_iter().map(|r| (r.id, r.payload, None)),
+    ))
+}
+
+/// Points as hits: whole payloads as stored, brief ones from memory (ADR 0014). A point without
+/// a score (an ordered read) is scored by its popularity.
+fn to_hits(
+    s: &Shard,
+    fields: PayloadFields,
+    points: impl Iterator<Item = (PointId, Option<Payload>, Option<f32>)>,
+) -> Vec<Hit> {
+    let briefs = (fields == PayloadFields::Brief).then(|| s.briefs.read().expect("briefs"));
+    points
+        .filter_map(|(id, stored, score)| {
+            let id = uuid_of(&id)?;
+            let payload = match &briefs {
+                Some(b) => b.get(&id).cloned().unwrap_or_default(),
+                None => Arc::new(payload_of(stored)),
             };
             Some(Hit {
                 id,
-                score: payload.popularity as f32,
+                score: score.unwrap_or(payload.popularity as f32),
                 payload,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// Every point's brief payload, read once when a generation is opened.
@@ -490,31 +503,11 @@ impl SearchIndex for EdgeIndex {
                     with_payload: WithPayloadInterface::Bool(q.fields == PayloadFields::All),
                 };
                 let hits = s.shard.query(req).map_err(ierr)?;
-                let hits: Vec<Hit> = match q.fields {
-                    PayloadFields::All => hits
-                        .into_iter()
-                        .filter_map(|p| {
-                            Some(Hit {
-                                id: uuid_of(&p.id)?,
-                                score: p.score,
-                                payload: Arc::new(payload_of(p.payload)),
-                            })
-                        })
-                        .collect(),
-                    PayloadFields::Brief => {
-                        let briefs = s.briefs.read().expect("briefs");
-                        hits.into_iter()
-                            .filter_map(|p| {
-                                let id = uuid_of(&p.id)?;
-                                Some(Hit {
-                                    id,
-                                    score: p.score,
-                                    payload: briefs.get(&id).cloned().unwrap_or_default(),
-                                })
-                            })
-                            .collect()
-                    }
-                };
+                let hits = to_hits(
+                    s,
+                    q.fields,
+                    hits.into_iter().map(|p| (p.id, p.payload, Some(p.score))),
+                );
                 out.push(hits);
             }
             Ok(out)
