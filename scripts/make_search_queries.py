@@ -19,6 +19,9 @@ the query). Kinds:
                  ggplot2 `movies`, fetched from PyPI by scripts/provider_ratings.py): ≥ 1,000 votes
                  and ≥ 3× the next; only where every film of that title is from 2004 or before
                  (the counts could not know a later one); 150 at most
+  director       "films directed by <name> from the <decade>s" or "<name> movies from the <decade>s":
+                 every film whose lead says "directed by <name>" in that decade (2–6 of them, one
+                 well known); the name read by a regular expression here, not by the product
 
     python3 scripts/make_search_queries.py [--data ../shared/data/wikipedia-movies] [--out …]
 """
@@ -40,6 +43,9 @@ story year years one two three first second new later time life world own only a
 some such many much can will would could should may might has have had do does did up out off all
 any each both few us s t""".split())
 WORD = re.compile(r"[a-z][a-z'-]+")
+# The first director a lead names: "directed by D. W. Griffith", "written and directed by Jan de Bont".
+DIRECTED = re.compile(
+    r"[Dd]irected(?:,? (?:and )?[a-z-]+)*?,? by ((?:[A-Z]\. ?)*[A-Z][\w'-]+(?: (?:[A-Z]\. ?)*(?:(?:de|van|von|del|di|da|le|la) )?[A-Z][\w'-]+)+)")
 
 
 def tokens(text):
@@ -267,6 +273,21 @@ def main():
     shared = shared_title_queries(films)
     for m, q in rng.sample(shared, min(150, len(shared))):
         add("title_shared", q, [(m["title"], m["year"])])
+    # directors (drawn last, so the kinds above keep their queries)
+    by_director_decade = defaultdict(list)
+    for m in films:
+        d = DIRECTED.search(m.get("extract") or "")
+        if d:
+            by_director_decade[(d.group(1), m["year"] // 10 * 10)].append(m)
+    directed = [(k, v) for k, v in by_director_decade.items() if 2 <= len(v) <= 6 and any(known(m) for m in v)]
+    rng.shuffle(directed)
+    n = 0
+    for (name, decade), ms in directed:
+        if n >= 60:
+            break
+        q = f"films directed by {name} from the {decade}s" if n % 2 else f"{name} movies from the {decade}s"
+        if add("director", q, [(m["title"], m["year"]) for m in ms]):
+            n += 1
     out.sort(key=lambda q: (q["kind"], q["query"]))
     with open(a.out, "w") as f:
         f.write("[\n" + ",\n".join("  " + json.dumps(q, ensure_ascii=False) for q in out) + "\n]\n")

@@ -83,10 +83,10 @@ async fn catalog(s: &mut Stack) {
             "Neo and the rebels fight the machines as the simulated world and its agents close in on Zion.",
             json!([])),
         movie("tt9000001", "The Quick Vault Job", 2011, &["crime"],
-            "A crew of safecrackers pulls off a bank vault heist in a single night.",
+            "A crew of safecrackers pulls off a bank vault heist in a single night. It was directed by Mara Quillfeather.",
             json!([])),
         movie("tt9000002", "The Long Vault Job", 2012, &["crime"],
-            "A crew of safecrackers plans a bank vault heist over three patient years.",
+            "A crew of safecrackers plans a bank vault heist over three patient years, written and directed by Mara Quillfeather.",
             json!([])),
         movie("tt0071562", "The Godfather Part II", 1974, &["crime", "drama"],
             "The early life of Vito Corleone in New York and his son Michael's hold on the family crime syndicate.",
@@ -277,6 +277,24 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         let r = result(&body, t).unwrap_or_else(|| panic!("{t} stars Keanu Reeves: {got:?}"));
         let reasons = r["match_reasons"].to_string();
         assert!(reasons.contains("stars Keanu Reeves"), "{t}: {reasons}");
+    }
+
+    // A director the overview credits is a person too: her films, with the reason.
+    let (_, body, _) = post(&s, json!({"query": "mara quillfeather movies"})).await;
+    let got = titles(&body);
+    let mut top: Vec<&str> = got.iter().take(2).map(String::as_str).collect();
+    top.sort();
+    assert_eq!(
+        top,
+        ["The Long Vault Job", "The Quick Vault Job"],
+        "{got:?}"
+    );
+    for r in body["results"].as_array().unwrap().iter().take(2) {
+        let reasons = r["match_reasons"].to_string();
+        assert!(
+            reasons.contains("directed by Mara Quillfeather"),
+            "{reasons}"
+        );
     }
 
     // A rating range keeps the titles rated within it; unrated titles are not in any range.

@@ -16,7 +16,7 @@ use chrono::Datelike;
 use mediagw_domain::catalog::TitleMetadata;
 use mediagw_domain::search::prior::catalog_prior;
 use mediagw_domain::search::text::{
-    cast_vector, document_text, embedding_text, fnv1a64, title_trigrams, MAX_CAST,
+    directors, document_text, embedding_text, fnv1a64, people_vector, title_trigrams, MAX_CAST,
 };
 use mediagw_domain::search::Bm25;
 use mediagw_domain::title::TitleEvent;
@@ -60,6 +60,8 @@ struct DocRow {
     content_type: String,
     genres: Vec<String>,
     cast: Vec<String>,
+    /// Read from the overview ([`directors`]).
+    directors: Vec<String>,
     /// How well known the title is (catalog signals), in [0, 1].
     prior: f32,
     /// Minutes, 0 when unknown.
@@ -120,6 +122,7 @@ ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS "cast" text[] NOT NULL DEFAUL
 ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS prior real NOT NULL DEFAULT 0;
 ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS rating real NOT NULL DEFAULT 0;
 ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS runtime integer NOT NULL DEFAULT 0;
+ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS directors text[] NOT NULL DEFAULT '{{}}';
 CREATE TABLE IF NOT EXISTS {s}.offers (
     content_id        uuid NOT NULL,
     platform          text NOT NULL,
@@ -234,6 +237,7 @@ impl SearchProjection {
                         rating: f64::from(d.rating),
                         popularity: f64::from(d.prior),
                         cast: d.cast.clone(),
+                        directors: d.directors.clone(),
                         runtime: i64::from(d.runtime),
                     },
                 )
@@ -383,6 +387,7 @@ impl Projection for SearchProjection {
                 content_type: md.content_type.as_str().to_string(),
                 genres: md.genres.clone(),
                 cast: md.cast.iter().take(MAX_CAST).cloned().collect(),
+                directors: md.overview.as_deref().map(directors).unwrap_or_default(),
                 // Provider votes stay out of the prior: measured, they gave the reranker nothing
                 // (docs/quality.md, tenth pass; ADR 0027).
                 prior: catalog_prior(md.overview.as_deref(), md.cast.len()),
@@ -394,17 +399,20 @@ impl Projection for SearchProjection {
             let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialise");
             let genres: Vec<String> = rows.iter().map(|r| json(&r.genres)).collect();
             let cast: Vec<String> = rows.iter().map(|r| json(&r.cast)).collect();
+            let directed: Vec<String> = rows.iter().map(|r| json(&r.directors)).collect();
             sqlx::query(&format!(
-                "INSERT INTO {s}.documents (content_id, sequence, title, year, content_type, genres, \"cast\", prior, runtime, rating)
+                "INSERT INTO {s}.documents (content_id, sequence, title, year, content_type, genres, \"cast\", prior, runtime, rating, directors)
                  SELECT id, seq, title, year, ct, ARRAY(SELECT jsonb_array_elements_text(g::jsonb)),
-                        ARRAY(SELECT jsonb_array_elements_text(c::jsonb)), prior, runtime, rating
-                 FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::real[], $9::int[], $10::real[])
-                   AS t(id, seq, title, year, ct, g, c, prior, runtime, rating)
+                        ARRAY(SELECT jsonb_array_elements_text(c::jsonb)), prior, runtime, rating,
+                        ARRAY(SELECT jsonb_array_elements_text(d::jsonb))
+                 FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::real[], $9::int[], $10::real[], $11::text[])
+                   AS t(id, seq, title, year, ct, g, c, prior, runtime, rating, d)
                  ON CONFLICT (content_id) DO UPDATE SET sequence = EXCLUDED.sequence,
                    title = EXCLUDED.title, year = EXCLUDED.year,
                    content_type = EXCLUDED.content_type, genres = EXCLUDED.genres,
                    \"cast\" = EXCLUDED.\"cast\", prior = EXCLUDED.prior,
-                   runtime = EXCLUDED.runtime, rating = EXCLUDED.rating"
+                   runtime = EXCLUDED.runtime, rating = EXCLUDED.rating,
+                   directors = EXCLUDED.directors"
             ))
             .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
             .bind(fresh.iter().map(|(m, _)| m.sequence).collect::<Vec<_>>())
@@ -416,6 +424,7 @@ impl Projection for SearchProjection {
             .bind(rows.iter().map(|r| r.prior).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.runtime).collect::<Vec<_>>())
             .bind(rows.iter().map(|r| r.rating).collect::<Vec<_>>())
+            .bind(&directed)
             .execute(&mut *tx)
             .await?;
         }
@@ -424,13 +433,14 @@ impl Projection for SearchProjection {
         let mut payloads = self.payloads(tx, &rows).await?;
         let docs: Vec<IndexDoc> = fresh
             .iter()
+            .zip(&rows)
             .zip(vectors)
-            .map(|((m, md), dense)| IndexDoc {
+            .map(|(((m, md), row), dense)| IndexDoc {
                 id: m.content_id,
                 dense,
                 text: self.bm25.document(&document_text(md)),
                 title: title_trigrams(&md.title),
-                cast: cast_vector(&md.cast),
+                cast: people_vector(&md.cast, &row.directors),
                 payload: payloads.remove(&m.content_id).expect("payload per row"),
             })
             .collect();
@@ -439,7 +449,7 @@ impl Projection for SearchProjection {
         let indexed: HashSet<Uuid> = docs.iter().map(|d| d.id).collect();
         let others: Vec<Uuid> = touched.difference(&indexed).copied().collect();
         let other_rows: Vec<DocRow> = sqlx::query_as(&format!(
-            "SELECT content_id AS id, title, year, content_type, genres, \"cast\", prior, runtime, rating
+            "SELECT content_id AS id, title, year, content_type, genres, \"cast\", directors, prior, runtime, rating
              FROM {s}.documents WHERE content_id = ANY($1) AND NOT retired"
         ))
         .bind(&others)

@@ -74,12 +74,17 @@ fn synthetic_doc(rng: &mut Rng, n: u64) -> mediagw_search_adapters::index::Index
             format!("Actor {}", (u * u * 200_000.0) as u32)
         })
         .collect();
+    // A director of 20k, as skewed.
+    let directors = vec![format!("Director {}", {
+        let u = rng.unit();
+        (u * u * 20_000.0) as u32
+    })];
     IndexDoc {
         id: uuid::Uuid::from_u128(0x5EED_0000_0000_0000_0000_0000_0000_0000 | n as u128),
         dense,
         text,
         title,
-        cast: mediagw_domain::search::text::cast_vector(&cast_names),
+        cast: mediagw_domain::search::text::people_vector(&cast_names, &directors),
         payload: DocPayload {
             title: format!("Synthetic title {n}"),
             year: 1920 + rng.below(106) as i64,
@@ -90,6 +95,7 @@ fn synthetic_doc(rng: &mut Rng, n: u64) -> mediagw_search_adapters::index::Index
             rating: 1.0 + 9.0 * rng.unit() as f64,
             popularity: rng.unit() as f64,
             cast: cast_names,
+            directors,
             runtime: 70 + rng.below(110) as i64,
         },
     }

@@ -71,6 +71,15 @@ impl<'a> Explain<'a> {
             if !named.is_empty() {
                 out.push(format!("stars {}", named.join(", ")));
             }
+            let directed: Vec<&str> = p
+                .directors
+                .iter()
+                .filter(|d| text.contains(&format!(" {} ", fold(d))))
+                .map(String::as_str)
+                .collect();
+            if !directed.is_empty() {
+                out.push(format!("directed by {}", directed.join(", ")));
+            }
             for r in self.referenced {
                 let r = &r.payload;
                 let shared = shared_cast(&r.cast, &p.cast);
@@ -81,6 +90,15 @@ impl<'a> Explain<'a> {
                         r.title,
                         r.year,
                         shown.join(", ")
+                    ));
+                }
+                let same = shared_cast(&r.directors, &p.directors);
+                if !same.is_empty() {
+                    out.push(format!(
+                        "same director as {} ({}): {}",
+                        r.title,
+                        r.year,
+                        same.join(", ")
                     ));
                 }
             }
@@ -288,6 +306,38 @@ mod tests {
         assert_eq!(
             explain.graph_score(&fused(&[(Channel::Graph, 0.2)]), &p),
             0.5
+        );
+    }
+
+    #[test]
+    fn directors_are_reasons_too() {
+        // Given a query naming a director, and one like a film of his,
+        let named = ParsedIntent {
+            text: "christopher nolan".into(),
+            ..ParsedIntent::default()
+        };
+        let mut inception = referenced("Inception", 2010, &["Leonardo DiCaprio"]);
+        inception.payload.directors = strings(&["Christopher Nolan"]);
+        let filter = Filter::default();
+        // when a title he directed is found through the people channel,
+        let f = fused(&[(Channel::Cast, 1.0)]);
+        let p = DocPayload {
+            cast: strings(&["Matthew McConaughey"]),
+            directors: strings(&["Christopher Nolan"]),
+            ..DocPayload::default()
+        };
+        // then the reason names him, as director of it or as the reference's.
+        let explain = Explain::new(&named, [], &[], &[], &filter);
+        assert_eq!(
+            explain.reasons(&f, &p),
+            vec!["directed by Christopher Nolan"]
+        );
+        let like = ParsedIntent::default();
+        let refs = [inception];
+        let explain = Explain::new(&like, [("Inception", 2010)], &refs, &[], &filter);
+        assert_eq!(
+            explain.reasons(&f, &p),
+            vec!["same director as Inception (2010): Christopher Nolan"]
         );
     }
 

@@ -133,6 +133,10 @@ impl Default for ChannelWeights {
 /// Title-channel hits whose title is less like the query than this are noise, not evidence.
 pub const TITLE_MIN_SIMILARITY: f32 = 0.45;
 
+/// In a browse query (all genre, era and kind words) only a title typed whole counts: "scary
+/// movie" is still Scary Movie, but "westerns" is the genre, not The Westerner.
+pub const BROWSE_TITLE_MIN_SIMILARITY: f32 = super::rerank::EXACT_TITLE;
+
 /// What fusion votes with, and every candidate's (brief) payload for the later stages.
 #[derive(Debug, Clone, Default)]
 pub struct Candidates {
@@ -145,7 +149,8 @@ const NUMBER_MISSING: f32 = 0.9;
 
 /// Turns each probe's hits (`channels[i]` ran probe `i`) into ranked lists. Title hits are
 /// rescored by their similarity to `title_query` (a tenth less for a title without the number
-/// the query ends with, `number`: "godfather 3" is not The Godfather); the graph and cast probes of every referenced
+/// the query ends with, `number`: "godfather 3" is not The Godfather), and beside a browse
+/// probe only a title typed whole is kept; the graph and cast probes of every referenced
 /// title merge into one list per kind of edge, titles in the `wanted` genres first.
 pub fn candidates(
     channels: &[Channel],
@@ -159,6 +164,11 @@ pub fn candidates(
     let mut lists: Vec<RankedList> = Vec::new();
     let mut graph: Vec<(Uuid, f32)> = Vec::new();
     let mut cast: Vec<(Uuid, f32)> = Vec::new();
+    let title_min = if channels.contains(&Channel::Browse) {
+        BROWSE_TITLE_MIN_SIMILARITY
+    } else {
+        TITLE_MIN_SIMILARITY
+    };
     for (channel, hits) in channels.iter().zip(results) {
         let hits: Vec<Hit> = match channel {
             Channel::Title => hits
@@ -170,7 +180,7 @@ pub fn candidates(
                     if number.is_some_and(|n| !holds_number(t, n)) {
                         sim *= NUMBER_MISSING;
                     }
-                    (sim >= TITLE_MIN_SIMILARITY).then(|| {
+                    (sim >= title_min).then(|| {
                         h.score = sim;
                         h
                     })
@@ -375,6 +385,47 @@ mod tests {
             )]
         );
         assert_eq!(c.payloads.len(), 2);
+    }
+
+    #[test]
+    fn a_browse_query_keeps_only_a_title_typed_whole() {
+        // Given "westerns" and "scary movie", each a browse query with title hits,
+        let run = |query: &str, titles: &[&str]| {
+            let tq = title_trigrams(query);
+            let hits = titles
+                .iter()
+                .enumerate()
+                .map(|(i, t)| hit(i as u128 + 1, 1.0, t, &[]))
+                .collect();
+            let c = candidates(
+                &[Channel::Title, Channel::Browse],
+                vec![hits, vec![hit(9, 0.8, "Red River", &["western"])]],
+                &tq,
+                None,
+                &ChannelWeights::default(),
+                &["western".to_string()],
+            );
+            c.lists[0]
+                .2
+                .iter()
+                .map(|(id, _)| *id)
+                .collect::<Vec<Uuid>>()
+        };
+        // then a title only like the genre word is dropped, and one typed whole is kept.
+        assert!(
+            trigram_dice(
+                &title_trigrams("westerns"),
+                &title_trigrams("The Westerner")
+            ) > TITLE_MIN_SIMILARITY
+        );
+        assert_eq!(run("westerns", &["The Westerner"]), Vec::<Uuid>::new());
+        assert_eq!(
+            run(
+                "scary movie",
+                &["Scary Movie", "Scary Stories to Tell in the Dark"]
+            ),
+            vec![id(1)]
+        );
     }
 
     #[test]

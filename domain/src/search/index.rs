@@ -23,6 +23,10 @@ pub struct DocPayload {
     /// Leading cast (billing order), for graph probes and match reasons.
     #[serde(default)]
     pub cast: Vec<String>,
+    /// Directors the overview credits ([`super::text::directors`]), for "same director" probes
+    /// and match reasons. Empty in points indexed before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directors: Vec<String>,
     /// Minutes; 0 = not known (so "under 90 minutes" keeps titles whose runtime is unknown).
     #[serde(default)]
     pub runtime: i64,

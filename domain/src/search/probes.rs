@@ -7,7 +7,7 @@ use super::intent::{only_narrow_genre_words, ParsedIntent};
 use super::plan::Mode;
 use super::references::Referenced;
 use super::related::Expansion;
-use super::text::{cast_vector, named_people_vector, Bm25, SparseVector};
+use super::text::{named_people_vector, people_vector, Bm25, SparseVector};
 
 /// Hits the title channel returns: a title query names few titles.
 pub const TITLE_LIMIT: usize = 50;
@@ -119,12 +119,13 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
             s.depth,
         ));
     }
-    // Shared cast: sequels, franchises and an actor's other work (rare names weigh most).
+    // Shared cast or director: sequels, franchises, an actor's or a director's other work
+    // (rare names weigh most).
     for r in s.referenced {
-        if !r.payload.cast.is_empty() {
+        if !r.payload.cast.is_empty() || !r.payload.directors.is_empty() {
             out.push(probe(
                 Channel::Cast,
-                Probe::Cast(cast_vector(&r.payload.cast)),
+                Probe::Cast(people_vector(&r.payload.cast, &r.payload.directors)),
                 s.filter,
                 s.depth,
             ));
@@ -198,7 +199,7 @@ mod tests {
 
     use super::*;
     use crate::search::index::DocPayload;
-    use crate::search::text::title_trigrams;
+    use crate::search::text::{cast_vector, title_trigrams};
 
     fn referenced(n: u128, cast: &[&str]) -> Referenced {
         Referenced {
@@ -466,6 +467,37 @@ mod tests {
         assert_eq!(
             p[5].probe,
             Probe::Cast(cast_vector(&["Keanu Reeves".to_string()]))
+        );
+    }
+
+    #[test]
+    fn a_referenced_titles_director_joins_its_cast_probe() {
+        // Given "like Inception", a title whose lead credits its director,
+        let intent = ParsedIntent::default();
+        let mut inception = referenced(1, &["Leonardo DiCaprio"]);
+        inception.payload.directors = vec!["Christopher Nolan".into()];
+        // and one with a director and no cast,
+        let mut short = referenced(2, &[]);
+        short.payload.directors = vec!["Hal Roach".into()];
+        let refs = [inception, short];
+        let f = Filter::default();
+        // when planned,
+        let p = plan(Mode::Hybrid, &intent, &SparseVector::default(), &refs, &f);
+        let cast: Vec<&Probe> = p
+            .iter()
+            .filter(|p| p.channel == Channel::Cast)
+            .map(|p| &p.probe)
+            .collect();
+        // then each gets a people probe asking for the director too.
+        assert_eq!(
+            cast,
+            vec![
+                &Probe::Cast(people_vector(
+                    &["Leonardo DiCaprio".into()],
+                    &["Christopher Nolan".into()]
+                )),
+                &Probe::Cast(people_vector(&[], &["Hal Roach".into()])),
+            ]
         );
     }
 
