@@ -643,6 +643,7 @@ mod tests {
             rating: 7.0,
             popularity: 0.5,
             cast: vec!["Keanu Reeves".into()],
+            directors: vec!["Lana Wachowski".into()],
             runtime: 136,
         }
     }

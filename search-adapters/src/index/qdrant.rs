@@ -619,6 +619,7 @@ mod tests {
             rating: 7.5,
             popularity: 0.5,
             cast: vec!["Keanu Reeves".into()],
+            directors: vec!["Jan de Bont".into()],
             runtime: 116,
         };
         let back = doc_payload(payload(&p).unwrap().into());
