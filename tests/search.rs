@@ -94,6 +94,9 @@ async fn catalog(s: &mut Stack) {
         movie("tt0099674", "The Godfather Part III", 1990, &["crime", "drama"],
             "An ageing Michael Corleone seeks to free his family from crime and find a successor.",
             json!([])),
+        movie("tt0053291", "Some Like It Hot", 1959, &["comedy", "romance"],
+            "Two musicians who witnessed a gangland killing flee Chicago disguised as women in an all-female band.",
+            json!([])),
     ] {
         let mut body = body;
         match body["raw_content"]["title"].as_str() {
@@ -119,10 +122,10 @@ async fn catalog(s: &mut Stack) {
         let (status, body) = s.ingest(&body).await;
         assert!(status < 300, "{body}");
     }
-    s.eventually(180, "30 titles indexed", || async {
+    s.eventually(180, "31 titles indexed", || async {
         (s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await
-            == 30)
+            == 31)
             .then_some(())
     })
     .await;
@@ -278,6 +281,11 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         let reasons = r["match_reasons"].to_string();
         assert!(reasons.contains("stars Keanu Reeves"), "{t}: {reasons}");
     }
+
+    // A title that reads as a request is the title, not "like It Hot".
+    let (_, body, _) = post(&s, json!({"query": "some like it hot"})).await;
+    assert_eq!(titles(&body)[0], "Some Like It Hot", "{body}");
+    assert_eq!(body["query_parsed"]["references"], json!([]), "{body}");
 
     // A director the overview credits is a person too: her films, with the reason.
     let (_, body, _) = post(&s, json!({"query": "mara quillfeather movies"})).await;
@@ -589,7 +597,7 @@ async fn personalisation_and_index_rebuild() {
     assert_eq!(
         s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await,
-        30
+        31
     );
     let body = s
         .eventually(30, "search on the rebuilt generation", || async {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::index::{DocPayload, Hit};
 use super::text::{
-    holds_number, overlap, sequel_trigrams, title_trigrams, trigram_dice, SparseVector,
+    holds_number, overlap, sequel_trigrams, title_trigrams, trigram_dice, SparseVector, EXACT_TITLE,
 };
 
 /// Best first; equal scores by id, so paging is stable.
@@ -135,7 +135,7 @@ pub const TITLE_MIN_SIMILARITY: f32 = 0.45;
 
 /// In a browse query (all genre, era and kind words) only a title typed whole counts: "scary
 /// movie" is still Scary Movie, but "westerns" is the genre, not The Westerner.
-pub const BROWSE_TITLE_MIN_SIMILARITY: f32 = super::rerank::EXACT_TITLE;
+pub const BROWSE_TITLE_MIN_SIMILARITY: f32 = EXACT_TITLE;
 
 /// What fusion votes with, and every candidate's (brief) payload for the later stages.
 #[derive(Debug, Clone, Default)]

@@ -31,12 +31,18 @@ pub struct Constraints {
 pub fn intent(mode: Mode, query: &str, current_year: i32) -> ParsedIntent {
     match mode {
         Mode::Hybrid => parse_intent(query, current_year),
-        Mode::Dense | Mode::Keyword => ParsedIntent {
-            original: query.to_string(),
-            text: query.to_string(),
-            title_query: query.to_string(),
-            ..ParsedIntent::default()
-        },
+        Mode::Dense | Mode::Keyword => as_typed(query),
+    }
+}
+
+/// The query as typed, nothing read into it: for the raw channels, and for a query that is a
+/// title spelled like a request ("Some Like It Hot" is no reference to "It Hot").
+pub fn as_typed(query: &str) -> ParsedIntent {
+    ParsedIntent {
+        original: query.to_string(),
+        text: query.to_string(),
+        title_query: query.to_string(),
+        ..ParsedIntent::default()
     }
 }
 

@@ -44,6 +44,14 @@ pub fn best_match(name: &str, candidates: Vec<Hit>) -> Option<Hit> {
         .map(|(_, h)| h)
 }
 
+/// Whether one of the title-trigram candidates is spelled as the whole query (case, accents and
+/// punctuation aside): then the query names that title, whatever its words read as ("Some Like
+/// It Hot", "Like Crazy", "Like Water for Chocolate" are not "like X" references).
+pub fn is_a_title(query: &str, candidates: &[Hit]) -> bool {
+    let folded = fold(query);
+    !folded.is_empty() && candidates.iter().any(|h| fold(&h.payload.title) == folded)
+}
+
 /// The description the text channels search: the intent's, then each name no title matched.
 pub fn searched_text<'a>(text: &str, unmatched: impl IntoIterator<Item = &'a str>) -> String {
     let mut text = text.to_string();
@@ -103,6 +111,19 @@ mod tests {
             best_match("halloween", candidates).map(|h| h.id),
             Some(Uuid::from_u128(5))
         );
+    }
+
+    #[test]
+    fn a_query_spelled_as_a_title_is_that_title() {
+        // Given title candidates for "some like it hot",
+        let candidates = vec![hit(1, "It's Hot"), hit(2, "Some Like It Hot")];
+        // then the query is the title, whatever case or punctuation it is typed in,
+        assert!(is_a_title("some like it hot", &candidates));
+        assert!(is_a_title("Some like it hot!", &candidates));
+        // and a request around a title, or no title at all, is not.
+        assert!(!is_a_title("movies like some like it hot", &candidates));
+        assert!(!is_a_title("like crazy", &candidates));
+        assert!(!is_a_title("", &[hit(3, "")]));
     }
 
     #[test]

@@ -149,8 +149,7 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Title similarity from which a hit counts as the title typed whole.
-pub const EXACT_TITLE: f32 = 0.9;
+pub use super::text::EXACT_TITLE;
 
 fn rr(f: &Fused, c: Channel) -> f32 {
     f.hits.get(&c).map_or(0.0, |h| 1.0 / (h.rank as f32 + 1.0))

@@ -546,6 +546,9 @@ fn is_credits(sentence: &str) -> bool {
     MARKERS.iter().any(|m| lower.contains(m))
 }
 
+/// Title similarity from which a hit counts as the title typed whole.
+pub const EXACT_TITLE: f32 = 0.9;
+
 /// Similarity of two titles by trigram overlap (Dice coefficient), used to rank suggestions and
 /// pick the referenced title.
 pub fn title_similarity(a: &str, b: &str) -> f32 {

@@ -1,7 +1,7 @@
 //! References stage: looks up the titles a query names ("like The Matrix") in the index.
 
 use mediagw_domain::search::index::Filter;
-use mediagw_domain::search::references::{best_match, Referenced, CANDIDATES};
+use mediagw_domain::search::references::{best_match, is_a_title, Referenced, CANDIDATES};
 use mediagw_domain::search::text::title_trigrams;
 use mediagw_domain::search::ParsedIntent;
 use mediagw_search_adapters::index::{ChannelQuery, PayloadFields, Probe, TITLE};
@@ -12,6 +12,28 @@ use super::service::SearchService;
 use crate::error::ApiError;
 
 impl SearchService {
+    /// Whether the query as typed is a title in the index (one title-trigram probe).
+    pub(super) async fn names_a_title(
+        &self,
+        generation: i64,
+        query: &str,
+    ) -> Result<bool, ApiError> {
+        let found = self
+            .index
+            .query(
+                generation,
+                vec![ChannelQuery {
+                    probe: Probe::Sparse(TITLE, title_trigrams(query)),
+                    filter: Filter::default(),
+                    limit: CANDIDATES,
+                    fields: PayloadFields::Brief,
+                }],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(found.iter().any(|hits| is_a_title(query, hits)))
+    }
+
     /// Each name's best title match (in the query's order, unmatched ones too) and the stored
     /// vector and payload of every title found.
     pub(super) async fn references(

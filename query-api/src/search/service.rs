@@ -275,7 +275,11 @@ impl SearchService {
     /// The stages, in order (see the module documentation).
     pub(super) async fn run(&self, plan: &Plan) -> Result<SearchResponse, ApiError> {
         let generation = self.generation().await?;
-        let intent = rules::plan::intent(plan.mode.into(), &plan.query, Utc::now().year());
+        let mut intent = rules::plan::intent(plan.mode.into(), &plan.query, Utc::now().year());
+        // A title that reads as a request ("Some Like It Hot" as "like It Hot") is the title.
+        if !intent.references.is_empty() && self.names_a_title(generation, &plan.query).await? {
+            intent = rules::plan::as_typed(&plan.query);
+        }
         let region = rules::plan::region(&intent, &plan.region);
         let mut filter = rules::plan::filter(&plan.constraints, &intent, &region);
         let depth = rules::plan::depth(self.settings.depth, plan.page, plan.page_size);
