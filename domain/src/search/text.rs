@@ -308,19 +308,13 @@ fn names_listed(text: &str) -> Vec<String> {
         let raw = tokens[i];
         let word = raw.trim_end_matches([',', '.', ';', ':']);
         let initial = is_initial(raw);
-        let capital = word.chars().next().is_some_and(char::is_uppercase);
-        let particle = !name.is_empty()
-            && PARTICLES.contains(&word)
-            && tokens
-                .get(i + 1)
-                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
+        let capital = capitalised(word);
+        let next_capital = tokens.get(i + 1).is_some_and(|n| capitalised(n));
+        let particle = !name.is_empty() && PARTICLES.contains(&word) && next_capital;
         let joins = !name.is_empty() && (word == "and" || word == "&");
         if joins {
             // "A and B": the next word must start a name.
-            if tokens
-                .get(i + 1)
-                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase))
-            {
+            if next_capital {
                 out.push(name.join(" "));
                 name.clear();
                 i += 1;
@@ -343,9 +337,6 @@ fn names_listed(text: &str) -> Vec<String> {
             // "A, B and C" goes on to the next name; "A, and …" / "A, who" ends the list.
             out.push(name.join(" "));
             name.clear();
-            let next_capital = tokens
-                .get(i + 1)
-                .is_some_and(|n| n.chars().next().is_some_and(char::is_uppercase));
             if !next_capital {
                 break;
             }
@@ -361,6 +352,10 @@ fn names_listed(text: &str) -> Vec<String> {
     // named-people probe reads runs of two or three words anyway.
     out.retain(|n| n.split(' ').count() >= 2 && n.split(' ').any(|w| !is_initial(w)));
     out
+}
+
+fn capitalised(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
 }
 
 /// "D." or "E.V.": a name's initial, not the end of a sentence.
