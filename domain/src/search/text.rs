@@ -220,35 +220,23 @@ pub fn sequel_trigrams(title: &str) -> Option<SparseVector> {
 /// folded name (case, accents and punctuation ignored), so with the index's IDF a rarely seen
 /// actor shared by two titles counts for more than a prolific one. At most `MAX_CAST` names.
 pub fn cast_vector(cast: &[String]) -> SparseVector {
-    let names: Vec<String> = cast.iter().take(MAX_CAST).cloned().collect();
-    let mut v = cast_vector_of(&names);
-    v.values.iter_mut().for_each(|x| *x = 1.0);
-    v
-}
-
-/// One term per folded name (collisions summed; callers set every value to 1).
-fn cast_vector_of(names: &[String]) -> SparseVector {
-    SparseVector::from_pairs(
-        names
-            .iter()
-            .map(|n| fold(n))
-            .filter(|n| !n.is_empty())
-            .map(|n| (term_id(&format!("cast:{n}")), 1.0))
-            .collect(),
-    )
+    people_vector(cast, &[])
 }
 
 /// The people a title's search vector credits: its leading cast and its directors, one term
 /// each in the same namespace, so "christopher nolan movies" finds the films he directed
 /// through the probe that finds an actor's ([`named_people_vector`]).
 pub fn people_vector(cast: &[String], directors: &[String]) -> SparseVector {
-    let names: Vec<String> = cast
+    let pairs = cast
         .iter()
         .take(MAX_CAST)
         .chain(directors.iter().take(MAX_DIRECTORS))
-        .cloned()
+        .map(|n| fold(n))
+        .filter(|n| !n.is_empty())
+        .map(|n| (term_id(&format!("cast:{n}")), 1.0))
         .collect();
-    let mut v = cast_vector_of(&names);
+    // Binary: a name repeated (or two colliding) still counts once.
+    let mut v = SparseVector::from_pairs(pairs);
     v.values.iter_mut().for_each(|x| *x = 1.0);
     v
 }
