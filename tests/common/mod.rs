@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +14,9 @@ use mediagw_domain::auth::{Role, Scopes, Tier};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+mod ports;
+pub use ports::free_port;
+
 pub fn admin_url() -> String {
     std::env::var("MEDIAGW_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://mediagw@127.0.0.1:5432/postgres".into())
@@ -24,12 +26,31 @@ pub fn brokers() -> String {
     std::env::var("MEDIAGW_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into())
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The last lines of every log in `dir`, for a failure message that says why without a rerun.
+pub fn log_tails(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "log"))
+    {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(15)..];
+        out.push_str(&format!(
+            "\n--- {} (last {} lines)\n",
+            f.display(),
+            tail.len()
+        ));
+        for l in tail {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 pub struct Stack {
@@ -406,7 +427,11 @@ impl Stack {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{url} not ready in 60 s; logs in {}", self.logs.display());
+        panic!(
+            "{url} not ready in 60 s; logs in {}{}",
+            self.logs.display(),
+            log_tails(&self.logs)
+        );
     }
 
     /// API + registry + relay + catalog projector in one process.
@@ -451,8 +476,9 @@ impl Stack {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; logs in {}",
-                self.logs.display()
+                "timed out waiting for {what}; logs in {}{}",
+                self.logs.display(),
+                log_tails(&self.logs)
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
