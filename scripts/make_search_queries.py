@@ -22,6 +22,9 @@ the query). Kinds:
   director       "films directed by <name> from the <decade>s" or "<name> movies from the <decade>s":
                  every film whose lead says "directed by <name>" in that decade (2–6 of them, one
                  well known); the name read by a regular expression here, not by the product
+  surname        the director kind's films asked for by surname alone ("Kubrick movies from the
+                 1960s", "kubrick films from the 1960s"), where no other person in the data (cast
+                 or director) has that surname; 60 at most
 
     python3 scripts/make_search_queries.py [--data ../shared/data/wikipedia-movies] [--out …]
 """
@@ -287,6 +290,30 @@ def main():
             break
         q = f"films directed by {name} from the {decade}s" if n % 2 else f"{name} movies from the {decade}s"
         if add("director", q, [(m["title"], m["year"]) for m in ms]):
+            n += 1
+    # a director asked for by surname alone (drawn last, so the kinds above keep their queries):
+    # only surnames no other person in the data (cast or director) has, so the label is the
+    # whole answer
+    surnamed = defaultdict(set)
+    for m in films:
+        d = DIRECTED.search(m.get("extract") or "")
+        for p in (m.get("cast") or []) + ([d.group(1)] if d else []):
+            parts = p.split()
+            if len(parts) >= 2:
+                surnamed[parts[-1].lower()].add(p)
+    alone = [(name, decade, ms) for (name, decade), ms in by_director_decade.items()
+             if 2 <= len(ms) <= 6 and any(known(m) for m in ms)
+             and (last := name.split()[-1]).isalpha() and len(last) >= 4
+             and last.lower() not in STOP and len(surnamed[last.lower()]) == 1]
+    alone.sort(key=lambda x: (x[0], x[1]))
+    rng.shuffle(alone)
+    n = 0
+    for name, decade, ms in alone:
+        if n >= 60:
+            break
+        last = name.split()[-1]
+        q = f"{last.lower()} films from the {decade}s" if n % 2 else f"{last} movies from the {decade}s"
+        if add("surname", q, [(m["title"], m["year"]) for m in ms]):
             n += 1
     out.sort(key=lambda q: (q["kind"], q["query"]))
     with open(a.out, "w") as f:

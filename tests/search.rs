@@ -70,6 +70,8 @@ fn titles(body: &Value) -> Vec<String> {
 /// and The Godfather's two sequels.
 async fn catalog(s: &mut Stack) {
     s.set_env("MEDIAGW__SEARCH__TRENDING_MIN_SEARCHES", "2");
+    // What is known of the catalog apart from queries (surnames among it) follows it within 1 s.
+    s.set_env("MEDIAGW__SEARCH__ENGAGEMENT_REFRESH_S", "1");
     s.start_all().await;
     s.run_ok(&["ingest", "file", SAMPLE, "--format", "jsonl"]);
     for body in [
@@ -303,6 +305,22 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
             reasons.contains("directed by Mara Quillfeather"),
             "{reasons}"
         );
+    }
+
+    // A surname alone names the person the catalog credits under it: Keanu Reeves's three
+    // films, each with the reason (read off the indexed credits, within a refresh).
+    let keanu = ["Speed", "The Matrix", "The Matrix Reloaded"];
+    let body = s
+        .eventually(30, "\"reeves movies\" finding Keanu Reeves", || async {
+            let (_, body, _) = post(&s, json!({"query": "reeves movies", "explain": true})).await;
+            let mut top: Vec<String> = titles(&body).into_iter().take(3).collect();
+            top.sort();
+            (top == keanu).then_some(body)
+        })
+        .await;
+    for r in body["results"].as_array().unwrap().iter().take(3) {
+        let reasons = r["match_reasons"].to_string();
+        assert!(reasons.contains("stars Keanu Reeves"), "{reasons}");
     }
 
     // A rating range keeps the titles rated within it; unrated titles are not in any range.

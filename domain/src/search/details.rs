@@ -23,6 +23,8 @@ pub struct Explain<'a> {
     /// The user's strongest genres.
     taste: HashSet<&'a String>,
     filter: &'a Filter,
+    /// People the query named by surname alone (folded full names).
+    people: &'a [String],
 }
 
 impl<'a> Explain<'a> {
@@ -45,7 +47,14 @@ impl<'a> Explain<'a> {
             referenced,
             taste: taste.iter().take(3).map(|(g, _)| g).collect(),
             filter,
+            people: &[],
         }
+    }
+
+    /// The people the query named by surname alone, for "stars" and "directed by" reasons.
+    pub fn with_people(mut self, people: &'a [String]) -> Self {
+        self.people = people;
+        self
     }
 
     /// A title's `match_reasons`, in a fixed order: channels that found it, then the wanted
@@ -61,10 +70,14 @@ impl<'a> Explain<'a> {
         if f.hits.contains_key(&Channel::Cast) {
             // People the query names (the cast probe of a description).
             let text = format!(" {} ", self.intent.text);
+            let named_here = |n: &str| {
+                let n = fold(n);
+                !n.is_empty() && (text.contains(&format!(" {n} ")) || self.people.contains(&n))
+            };
             let named: Vec<&str> = p
                 .cast
                 .iter()
-                .filter(|c| !c.is_empty() && text.contains(&format!(" {} ", fold(c))))
+                .filter(|c| named_here(c))
                 .take(3)
                 .map(String::as_str)
                 .collect();
@@ -74,7 +87,7 @@ impl<'a> Explain<'a> {
             let directed: Vec<&str> = p
                 .directors
                 .iter()
-                .filter(|d| text.contains(&format!(" {} ", fold(d))))
+                .filter(|d| named_here(d))
                 .map(String::as_str)
                 .collect();
             if !directed.is_empty() {
@@ -332,6 +345,21 @@ mod tests {
             explain.reasons(&f, &p),
             vec!["directed by Christopher Nolan"]
         );
+        // A surname alone ("nolan films") names him through the people it was resolved to.
+        let surname = ParsedIntent {
+            text: "nolan".into(),
+            ..ParsedIntent::default()
+        };
+        let people = strings(&["christopher nolan"]);
+        assert_eq!(
+            Explain::new(&surname, [], &[], &[], &filter)
+                .with_people(&people)
+                .reasons(&f, &p),
+            vec!["directed by Christopher Nolan"]
+        );
+        assert!(Explain::new(&surname, [], &[], &[], &filter)
+            .reasons(&f, &p)
+            .is_empty());
         let like = ParsedIntent::default();
         let refs = [inception];
         let explain = Explain::new(&like, [("Inception", 2010)], &refs, &[], &filter);

@@ -14,6 +14,7 @@ pub mod fuse;
 pub mod index;
 pub mod intent;
 pub mod page;
+pub mod people;
 pub mod plan;
 pub mod prior;
 pub mod probes;

@@ -7,7 +7,7 @@ use super::intent::{only_narrow_genre_words, ParsedIntent};
 use super::plan::Mode;
 use super::references::Referenced;
 use super::related::Expansion;
-use super::text::{named_people_vector, people_vector, Bm25, SparseVector};
+use super::text::{named_people_vector, people_vector, ranked_people_vector, Bm25, SparseVector};
 
 /// Hits the title channel returns: a title query names few titles.
 pub const TITLE_LIMIT: usize = 50;
@@ -52,6 +52,8 @@ pub struct Search<'a> {
     /// Trigrams of the intent's title query (the fuse stage rescores title hits with them too).
     pub title_query: &'a SparseVector,
     pub referenced: &'a [Referenced],
+    /// People the query names by surname alone ([`super::people::Surnames::named`]).
+    pub people: &'a [String],
     pub filter: &'a Filter,
     /// Hits each channel returns (the title channel: [`TITLE_LIMIT`]).
     pub depth: usize,
@@ -92,8 +94,25 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
             s.depth,
         ));
     }
+    // Browse: a genre, an era or a kind and no words left to match ("heist movies", "90s
+    // romantic comedies"). The dense channel would embed the genre words and find titles made of
+    // them ("Funny People"); the films a person means are the genre's best known.
+    let nothing_else = s.text.trim().is_empty() || only_narrow_genre_words(s.text);
+    let browse = (s.mode == Mode::Hybrid && nothing_else && s.referenced.is_empty())
+        .then(|| in_wanted_genres(s))
+        .filter(|f| !f.genres_any.is_empty() || f.year_range.is_some() || !f.offers_any.is_empty());
     // A named title is found by the references stage; the title channel would find it again.
-    if s.mode == Mode::Hybrid && s.referenced.is_empty() && !s.intent.title_query.is_empty() {
+    // Asking for a kind in the plural ("superhero movies", "scary films") is not typing a title
+    // (Superhero Movie, Scary Movie): "scary movie" still is.
+    let plural_kind = browse.is_some()
+        && s.query
+            .split_whitespace()
+            .any(|w| w.eq_ignore_ascii_case("movies") || w.eq_ignore_ascii_case("films"));
+    if s.mode == Mode::Hybrid
+        && s.referenced.is_empty()
+        && !s.intent.title_query.is_empty()
+        && !plural_kind
+    {
         out.push(probe(
             Channel::Title,
             Probe::Title(s.title_query.clone()),
@@ -142,22 +161,24 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
             s.depth,
         ));
     }
-    // Browse: a genre, an era or a kind and no words left to match ("heist movies", "90s
-    // romantic comedies"). The dense channel would embed the genre words and find titles made of
-    // them ("Funny People"); the films a person means are the genre's best known.
-    let nothing_else = s.text.trim().is_empty() || only_narrow_genre_words(s.text);
-    if s.mode == Mode::Hybrid && nothing_else && s.referenced.is_empty() {
-        let f = in_wanted_genres(s);
-        if !f.genres_any.is_empty() || f.year_range.is_some() || !f.offers_any.is_empty() {
-            // Deeper than the other channels: the fuse stage puts titles with all the wanted
-            // genres first, and the filter lets titles with any of them through.
-            out.push(probe(
-                Channel::Browse,
-                Probe::Popular,
-                &f,
-                BROWSE_DEPTH * s.depth,
-            ));
-        }
+    // A surname alone ("spielberg movies"): the people it stands for, through the same vectors.
+    if s.mode == Mode::Hybrid && !s.people.is_empty() {
+        out.push(probe(
+            Channel::Cast,
+            Probe::Cast(ranked_people_vector(s.people)),
+            s.filter,
+            s.depth,
+        ));
+    }
+    if let Some(f) = browse {
+        // Deeper than the other channels: the fuse stage puts titles with all the wanted
+        // genres first, and the filter lets titles with any of them through.
+        out.push(probe(
+            Channel::Browse,
+            Probe::Popular,
+            &f,
+            BROWSE_DEPTH * s.depth,
+        ));
     }
     out
 }
@@ -238,6 +259,7 @@ mod tests {
                 text: &intent.text,
                 title_query,
                 referenced,
+                people: &[],
                 filter,
                 depth: 80,
                 expansion,
@@ -299,6 +321,24 @@ mod tests {
         assert_eq!(browse[0].limit, BROWSE_DEPTH * 80);
         assert_eq!(browse[0].filter.genres_any, vec!["romance", "comedy"]);
         assert_eq!(browse[0].filter.year_range, Some((1990, 1999)));
+        // Asked for in the plural, the kind is no title typed: no title probe ("superhero
+        // movies" is not Superhero Movie), but the singular still runs it ("scary movie").
+        for (query, titled) in [("superhero movies", false), ("scary movie", true)] {
+            let kind = ParsedIntent {
+                original: query.into(),
+                genres: vec!["horror".into()],
+                title_query: query.into(),
+                ..ParsedIntent::default()
+            };
+            let p = plan(Mode::Hybrid, &kind, &tq, &[], &Filter::default());
+            assert_eq!(
+                p.iter().any(|p| p.channel == Channel::Title),
+                titled,
+                "{query}: {:?}",
+                shape(&p)
+            );
+            assert!(p.iter().any(|p| p.channel == Channel::Browse), "{query}");
+        }
         // and a query with words to match, a reference, a raw mode or nothing to browse by runs
         // none.
         let worded = ParsedIntent {
@@ -338,6 +378,54 @@ mod tests {
                 "{:?}",
                 shape(&p)
             );
+        }
+    }
+
+    #[test]
+    fn a_lone_surname_looks_for_the_people_it_stands_for() {
+        // Given "nolan movies", whose surname the catalog's credits resolved,
+        let intent = ParsedIntent {
+            original: "nolan movies".into(),
+            text: "nolan".into(),
+            title_query: "nolan".into(),
+            ..ParsedIntent::default()
+        };
+        let tq = title_trigrams(&intent.title_query);
+        let f = Filter::default();
+        let people = vec!["christopher nolan".to_string(), "lloyd nolan".to_string()];
+        let search = |mode| Search {
+            mode,
+            query: &intent.original,
+            intent: &intent,
+            text: &intent.text,
+            title_query: &tq,
+            referenced: &[],
+            people: &people,
+            filter: &f,
+            depth: 80,
+            expansion: None,
+        };
+        // when hybrid plans it, one people probe asks for them by their whole names, the best
+        // known weighing most,
+        let p = probes(&search(Mode::Hybrid), &Bm25::default());
+        let cast: Vec<&ChannelProbe> = p.iter().filter(|p| p.channel == Channel::Cast).collect();
+        assert_eq!(cast.len(), 1, "{:?}", shape(&p));
+        let Probe::Cast(v) = &cast[0].probe else {
+            panic!("a people probe")
+        };
+        let weight = |name: &str| {
+            let term = cast_vector(&[name.to_string()]).indices[0];
+            v.indices
+                .iter()
+                .position(|i| *i == term)
+                .map(|at| v.values[at])
+        };
+        assert_eq!(weight("Christopher Nolan"), Some(1.0));
+        assert_eq!(weight("Lloyd Nolan"), Some(0.5));
+        // and the raw channels stay raw.
+        for mode in [Mode::Keyword, Mode::Dense] {
+            let p = probes(&search(mode), &Bm25::default());
+            assert!(p.iter().all(|p| p.channel != Channel::Cast));
         }
     }
 

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::fuse::{Channel, Fused, RankedList};
 use super::index::DocPayload;
+use super::people::Surnames;
 use super::prior::with_interactions;
 use super::sequels::Sequels;
 use super::text::overlap;
@@ -76,11 +77,13 @@ impl Engagement {
 }
 
 /// What is known of each title apart from any query: how many people engaged with it and how
-/// many later titles continue it. Read in the background by the API, shared by every search.
+/// many later titles continue it; and whom the catalog's surnames stand for. Read in the
+/// background by the API, shared by every search.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Known {
     pub engagement: Engagement,
     pub sequels: Sequels,
+    pub surnames: Surnames,
 }
 
 /// What the search asked, as the features read it.

@@ -241,6 +241,19 @@ pub fn people_vector(cast: &[String], directors: &[String]) -> SparseVector {
     v
 }
 
+/// People asked for best known first: the first weighs 1, the next 1/2, then 1/3, so the people
+/// channel ranks the best known one's titles first ("nolan": Christopher's before Lloyd's).
+pub fn ranked_people_vector(names: &[String]) -> SparseVector {
+    let pairs = names
+        .iter()
+        .map(|n| fold(n))
+        .filter(|n| !n.is_empty())
+        .enumerate()
+        .map(|(i, n)| (term_id(&format!("cast:{n}")), 1.0 / (i + 1) as f32))
+        .collect();
+    SparseVector::from_pairs(pairs)
+}
+
 /// Directors credited per title, at most.
 pub const MAX_DIRECTORS: usize = 4;
 

@@ -3,19 +3,22 @@
 //! how many distinct users engaged with it (the profiles projection's `user_items`) and how many
 //! later catalog titles continue it (`catalog.content`), read once before the API serves, then
 //! re-read at most once a minute (by default) in the background, so a search never waits for
-//! them. The pure half is `mediagw_domain::search::rerank` and `::sequels`.
+//! them. Beside them, whom each surname stands for (the search projection's credits). The pure
+//! half is `mediagw_domain::search::rerank`, `::sequels` and `::people`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use mediagw_domain::search::people::{Credits, Surnames, MIN_CREDITS};
 use mediagw_domain::search::rerank::{coverage, Engagement, Known};
 use mediagw_domain::search::sequels::Sequels;
+use mediagw_domain::search::text::MAX_CAST;
 use mediagw_domain::search::Fused;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::service::{CatalogVersion, SearchService, SharedKnown};
+use super::service::{CatalogVersion, DocumentsVersion, SearchService, SharedKnown};
 
 impl SearchService {
     /// Reads the counts (and the related-word list) now: called at start-up, so the first
@@ -83,7 +86,10 @@ async fn refresh(pool: &PgPool, shared: &SharedKnown) {
             None
         }
     };
-    let last = shared.lock().expect("known").catalog;
+    let (last, documents) = {
+        let c = shared.lock().expect("known");
+        (c.catalog, c.documents)
+    };
     let sequels = match sequels(pool, last).await {
         Ok(read) => read,
         Err(e) => {
@@ -91,10 +97,21 @@ async fn refresh(pool: &PgPool, shared: &SharedKnown) {
             None
         }
     };
+    let surnames = match surnames(pool, documents).await {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::debug!(error = %e, "credited people not read");
+            None
+        }
+    };
     let mut c = shared.lock().expect("known");
     c.refreshing = false;
     c.read_at = Some(Instant::now());
     let mut known = Known::clone(&c.known);
+    if let Some((s, version)) = surnames {
+        known.surnames = s;
+        c.documents = Some(version);
+    }
     if let Some(e) = engagement {
         known.engagement = e;
     }
@@ -132,4 +149,67 @@ async fn sequels(
     .await
     .unwrap_or_default();
     Ok(Some((sequels, version)))
+}
+
+/// Whom each surname stands for, unless the search projection's documents are as they were at
+/// `last`: every person credited (leading cast or director) on at least [`MIN_CREDITS`] live
+/// titles with the people who engaged with those titles (none where the profiles projection is
+/// not in this database), and the catalog's titles (a surname that is a common title word stays
+/// a word). Built off the async workers.
+async fn surnames(
+    pool: &PgPool,
+    last: Option<DocumentsVersion>,
+) -> Result<Option<(Surnames, DocumentsVersion)>, sqlx::Error> {
+    let version: DocumentsVersion = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE NOT retired), count(*) FILTER (WHERE retired), \
+         coalesce(sum(sequence), 0)::int8 FROM search.documents",
+    )
+    .fetch_one(pool)
+    .await?;
+    if last == Some(version) {
+        return Ok(None);
+    }
+    const CREDITED: &str = "SELECT DISTINCT d.content_id, name FROM search.documents d \
+         CROSS JOIN LATERAL unnest(d.\"cast\"[1:$1] || d.directors) AS name WHERE NOT d.retired";
+    let engaged = format!(
+        "WITH e AS (SELECT content_id, count(*) AS n FROM profiles.user_items WHERE engaged \
+         GROUP BY content_id), p AS ({CREDITED}) \
+         SELECT name, count(*), coalesce(sum(e.n), 0)::int8 FROM p LEFT JOIN e USING (content_id) \
+         GROUP BY name HAVING count(*) >= $2"
+    );
+    let alone = format!(
+        "SELECT name, count(*), 0::int8 FROM ({CREDITED}) p GROUP BY name HAVING count(*) >= $2"
+    );
+    let read = |sql: String| async move {
+        sqlx::query_as::<_, (String, i64, i64)>(&sql)
+            .bind(MAX_CAST as i32)
+            .bind(i64::from(MIN_CREDITS))
+            .fetch_all(pool)
+            .await
+    };
+    let credits = match read(engaged).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::debug!(error = %e, "engagement per person not read; credits alone");
+            read(alone).await?
+        }
+    };
+    let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM catalog.content")
+        .fetch_all(pool)
+        .await?;
+    let surnames = tokio::task::spawn_blocking(move || {
+        Surnames::from_credits(
+            credits.iter().map(|(n, titles, engaged)| {
+                let c = Credits {
+                    titles: u32::try_from(*titles).unwrap_or(u32::MAX),
+                    engaged: u64::try_from(*engaged).unwrap_or(0),
+                };
+                (n.as_str(), c)
+            }),
+            titles.iter().map(String::as_str),
+        )
+    })
+    .await
+    .unwrap_or_default();
+    Ok(Some((surnames, version)))
 }

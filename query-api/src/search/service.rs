@@ -99,7 +99,13 @@ pub(super) struct KnownCache {
     pub refreshing: bool,
     /// The catalog the sequel counts were read from.
     pub catalog: Option<CatalogVersion>,
+    /// The search projection's documents the surnames were read from (they are re-read when
+    /// it moves: it trails the catalog).
+    pub documents: Option<DocumentsVersion>,
 }
+
+/// Live and retired documents and the sum of their event sequences: any write moves one.
+pub(super) type DocumentsVersion = (i64, i64, i64);
 
 /// Titles in the catalog and its latest change: the sequel counts are re-read when it moves.
 pub(super) type CatalogVersion = (i64, Option<chrono::DateTime<Utc>>);
@@ -295,6 +301,11 @@ impl SearchService {
         );
 
         let title_query = title_trigrams(&intent.title_query);
+        let known = self.known();
+        let people = match plan.mode {
+            SearchMode::Hybrid => known.surnames.named(&text),
+            _ => Vec::new(),
+        };
         let planned = rules::probes::probes(
             &rules::probes::Search {
                 mode: plan.mode.into(),
@@ -303,6 +314,7 @@ impl SearchService {
                 text: &text,
                 title_query: &title_query,
                 referenced: &referenced,
+                people: &people,
                 filter: &filter,
                 depth,
                 expansion: (self.settings.expansion_weight > 0.0).then(|| Expansion {
@@ -337,7 +349,6 @@ impl SearchService {
         } else {
             Default::default()
         };
-        let known = self.known();
         let asked = rules::rerank::Asked {
             coverage: Some(&held),
             ..rules::rerank::Asked::new(&plan.query, &intent.genres)
@@ -369,7 +380,8 @@ impl SearchService {
             &referenced,
             &taste,
             &filter,
-        );
+        )
+        .with_people(&people);
         let results = self
             .details(
                 generation,
