@@ -17,6 +17,8 @@ const MAX_PER_SURNAME: usize = 3;
 const TITLE_WORD: u32 = 3;
 /// Words of a query beyond which it is a description, not a name with a few words beside it.
 const MAX_WORDS: usize = 3;
+/// Words after a surname ("Robert Downey Jr." is "downey").
+const SUFFIXES: &[&str] = &["jr", "sr", "ii", "iii", "iv"];
 /// Words that belong to a surname ("Guillermo del Toro" is "del toro").
 const PARTICLES: &[&str] = &[
     "de", "del", "della", "der", "di", "da", "van", "von", "le", "la", "du", "dos", "st",
@@ -59,7 +61,10 @@ impl Surnames {
             }
             let known = u64::from(c.titles) + c.engaged;
             let name = fold(name);
-            let words: Vec<&str> = name.split_whitespace().collect();
+            let mut words: Vec<&str> = name.split_whitespace().collect();
+            if words.len() > 2 && words.last().is_some_and(|w| SUFFIXES.contains(w)) {
+                words.pop();
+            }
             let Some((&last, before)) = words.split_last() else {
                 continue;
             };
@@ -152,6 +157,7 @@ mod tests {
                 ("Henry King", credited(40)),
                 ("Cher", credited(10)),
                 ("Ed Wu", credited(8)),
+                ("Robert Downey Jr.", credited(25)),
             ],
             ["King Kong", "The Lion King", "King Arthur", "Jaws"],
         )
@@ -192,6 +198,7 @@ mod tests {
         );
         assert_eq!(engaged.named("nolan films"), vec!["christopher nolan"]);
         assert_eq!(s.named("toro monsters"), vec!["guillermo del toro"]);
+        assert_eq!(s.named("downey movies"), vec!["robert downey jr"]);
     }
 
     #[test]
