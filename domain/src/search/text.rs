@@ -233,12 +233,17 @@ pub fn people_vector(cast: &[String], directors: &[String]) -> SparseVector {
         .chain(directors.iter().take(MAX_DIRECTORS))
         .map(|n| fold(n))
         .filter(|n| !n.is_empty())
-        .map(|n| (term_id(&format!("cast:{n}")), 1.0))
+        .map(|n| (person_term(&n), 1.0))
         .collect();
     // Binary: a name repeated (or two colliding) still counts once.
     let mut v = SparseVector::from_pairs(pairs);
     v.values.iter_mut().for_each(|x| *x = 1.0);
     v
+}
+
+/// The people vectors' term for a (folded) name: cast and directors share the namespace.
+fn person_term(folded: &str) -> u32 {
+    term_id(&format!("cast:{folded}"))
 }
 
 /// People asked for best known first: the first weighs 1, the next 1/2, then 1/3, so the people
@@ -249,7 +254,7 @@ pub fn ranked_people_vector(names: &[String]) -> SparseVector {
         .map(|n| fold(n))
         .filter(|n| !n.is_empty())
         .enumerate()
-        .map(|(i, n)| (term_id(&format!("cast:{n}")), 1.0 / (i + 1) as f32))
+        .map(|(i, n)| (person_term(&n), 1.0 / (i + 1) as f32))
         .collect();
     SparseVector::from_pairs(pairs)
 }
@@ -378,7 +383,7 @@ pub fn named_people_vector(text: &str) -> SparseVector {
     let mut pairs = Vec::new();
     for n in 2..=3 {
         for run in words.windows(n) {
-            pairs.push((term_id(&format!("cast:{}", run.join(" "))), 1.0));
+            pairs.push((person_term(&run.join(" ")), 1.0));
         }
     }
     let mut v = SparseVector::from_pairs(pairs);
