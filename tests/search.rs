@@ -260,6 +260,13 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     let (_, body, _) = post(&s, json!({"query": "movies like The Matrix"})).await;
     let got = titles(&body);
     assert_eq!(got[0], "The Matrix Reloaded", "{got:?}");
+    // More like this: the sequel's text shares The Matrix's rare words (machines, a simulated
+    // world), and says so.
+    let reasons = body["results"][0]["match_reasons"].to_string();
+    assert!(
+        reasons.contains("described like The Matrix (1999)"),
+        "{reasons}"
+    );
     let speed =
         result(&body, "Speed").unwrap_or_else(|| panic!("Speed shares Keanu Reeves: {got:?}"));
     let reasons = speed["match_reasons"].to_string();

@@ -67,6 +67,9 @@ impl<'a> Explain<'a> {
         if let Some(h) = f.hits.get(&Channel::Graph) {
             out.push(format!("similar to {} ({:.2})", self.similar_to, h.score));
         }
+        if f.hits.contains_key(&Channel::MoreLikeThis) {
+            out.push(format!("described like {}", self.similar_to));
+        }
         if f.hits.contains_key(&Channel::Cast) {
             // People the query names (the cast probe of a description).
             let text = format!(" {} ", self.intent.text);
@@ -245,6 +248,7 @@ mod tests {
                 cast: strings(cast),
                 ..DocPayload::default()
             },
+            terms: vec![],
         }
     }
 
@@ -288,6 +292,7 @@ mod tests {
         let f = fused(&[
             (Channel::Title, 0.5),
             (Channel::Graph, 0.876),
+            (Channel::MoreLikeThis, 12.5),
             (Channel::Cast, 3.0),
             (Channel::Keyword, 7.0),
             (Channel::Dense, 0.61),
@@ -305,6 +310,7 @@ mod tests {
             vec![
                 "title matches \"like the matrix\"",
                 "similar to The Matrix (1999) and Heat (1995) (0.88)",
+                "described like The Matrix (1999) and Heat (1995)",
                 "shares cast with The Matrix (1999): Keanu Reeves, Hugo Weaving",
                 "keywords match the description",
                 "semantic match (0.61)",

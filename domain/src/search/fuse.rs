@@ -34,6 +34,9 @@ pub enum Channel {
     Graph,
     /// Titles sharing leading cast with the titles the query refers to (graph edges too).
     Cast,
+    /// Titles whose text shares the rare words of a referenced title's text (BM25 with that
+    /// text as the query: Lucene's "more like this").
+    MoreLikeThis,
     /// The best-known titles the filter lets through, for a browse query ("heist movies",
     /// "90s romantic comedies") that leaves no words to match: no other channel brings the
     /// films a person means by a genre alone.
@@ -107,6 +110,13 @@ pub struct ChannelWeights {
     /// The filter's best-known titles, for browse queries.
     #[serde(default = "default_browse_weight")]
     pub browse: f32,
+    /// Titles whose text is like a referenced title's.
+    #[serde(default = "default_more_like_this_weight")]
+    pub more_like_this: f32,
+}
+
+fn default_more_like_this_weight() -> f32 {
+    ChannelWeights::default().more_like_this
 }
 
 fn default_cast_weight() -> f32 {
@@ -126,6 +136,7 @@ impl Default for ChannelWeights {
             graph: 2.0,
             cast: 1.0,
             browse: 1.0,
+            more_like_this: 2.0,
         }
     }
 }
@@ -164,6 +175,7 @@ pub fn candidates(
     let mut lists: Vec<RankedList> = Vec::new();
     let mut graph: Vec<(Uuid, f32)> = Vec::new();
     let mut cast: Vec<(Uuid, f32)> = Vec::new();
+    let mut alike: Vec<(Uuid, f32)> = Vec::new();
     let title_min = if channels.contains(&Channel::Browse) {
         BROWSE_TITLE_MIN_SIMILARITY
     } else {
@@ -214,6 +226,8 @@ pub fn candidates(
             graph.extend(ranked);
         } else if *channel == Channel::Cast {
             cast.extend(ranked);
+        } else if *channel == Channel::MoreLikeThis {
+            alike.extend(ranked);
         } else {
             let mut ranked = ranked;
             if *channel == Channel::Title {
@@ -231,6 +245,7 @@ pub fn candidates(
     for (channel, hits, weight) in [
         (Channel::Graph, graph, weights.graph),
         (Channel::Cast, cast, weights.cast),
+        (Channel::MoreLikeThis, alike, weights.more_like_this),
     ] {
         if !hits.is_empty() {
             let ranked = neighbours(hits, wanted, &payloads);
@@ -430,12 +445,14 @@ mod tests {
 
     #[test]
     fn graph_edges_merge_over_references_wanted_genres_first() {
-        // Given two graph probes (one per referenced title) and a cast probe,
+        // Given two graph probes (one per referenced title), a cast probe and a more-like-this
+        // probe,
         let results = vec![
             vec![hit(1, 0.9, "A", &["drama"]), hit(2, 0.8, "B", &["drama"])],
             vec![hit(2, 0.95, "B", &["drama"]), hit(3, 0.7, "C", &["comedy"])],
             vec![hit(4, 0.5, "D", &[]), hit(1, 0.4, "A", &["drama"])],
             vec![hit(5, 7.0, "E", &[])],
+            vec![hit(6, 9.0, "F", &[]), hit(3, 4.0, "C", &["comedy"])],
         ];
         let weights = ChannelWeights::default();
         // when turned into lists for a query wanting comedy,
@@ -445,6 +462,7 @@ mod tests {
                 Channel::Graph,
                 Channel::Cast,
                 Channel::Keyword,
+                Channel::MoreLikeThis,
             ],
             results,
             &SparseVector::default(),
@@ -453,7 +471,7 @@ mod tests {
             &["comedy".to_string()],
         );
         // then the keyword list keeps its order, and each title's best graph score counts,
-        // the comedy first.
+        // the comedy first (so are the titles described alike).
         assert_eq!(
             c.lists,
             vec![
@@ -464,9 +482,10 @@ mod tests {
                     vec![(id(3), 0.7), (id(2), 0.95), (id(1), 0.9)]
                 ),
                 (Channel::Cast, 1.0, vec![(id(4), 0.5), (id(1), 0.4)]),
+                (Channel::MoreLikeThis, 2.0, vec![(id(3), 4.0), (id(6), 9.0)]),
             ]
         );
-        assert_eq!(c.payloads.len(), 5);
+        assert_eq!(c.payloads.len(), 6);
     }
 
     #[test]

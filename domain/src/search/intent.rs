@@ -250,6 +250,17 @@ const MOODS: &[(&str, &str, &[&str])] = &[
     ("sad", "sad", &["drama"]),
     ("tearjerker", "sad", &["drama"]),
     ("emotional", "sad", &["drama"]),
+    ("heartbreaking", "sad", &["drama"]),
+    ("tear jerker", "sad", &["drama"]),
+    ("tearjerkers", "sad", &["drama"]),
+    ("make you cry", "sad", &["drama"]),
+    ("makes you cry", "sad", &["drama"]),
+    ("make me cry", "sad", &["drama"]),
+    ("make you laugh out loud", "funny", &["comedy"]),
+    ("make you laugh", "funny", &["comedy"]),
+    ("makes you laugh", "funny", &["comedy"]),
+    ("make me laugh", "funny", &["comedy"]),
+    ("laugh out loud", "funny", &["comedy"]),
     ("feel good", "feel-good", &["comedy", "family"]),
     ("uplifting", "feel-good", &["comedy", "family"]),
     ("heartwarming", "feel-good", &["family", "comedy"]),
@@ -1042,6 +1053,20 @@ mod tests {
         assert_eq!(i.content_types, vec![ContentType::Movie]);
         assert_eq!(i.text, "");
         assert_eq!(i.semantic_text(), "funny comedy");
+    }
+
+    #[test]
+    fn what_a_film_makes_you_do_is_a_mood() {
+        // "…that make you cry" asks for sad films, not for titles with "Cry" in them.
+        let i = parse("sad movies that make you cry");
+        assert_eq!(i.moods, vec!["sad"]);
+        assert_eq!(i.genres, vec!["drama"]);
+        assert_eq!(i.text, "");
+        let j = parse("comedies that make you laugh out loud");
+        assert_eq!(j.moods, vec!["funny"]);
+        assert_eq!(j.text, "");
+        // The words alone stay words ("Cry Freedom").
+        assert_eq!(parse("cry freedom").text, "cry freedom");
     }
 
     #[test]

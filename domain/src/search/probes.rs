@@ -5,7 +5,7 @@ use super::fuse::Channel;
 use super::index::Filter;
 use super::intent::{only_narrow_genre_words, ParsedIntent};
 use super::plan::Mode;
-use super::references::Referenced;
+use super::references::{more_like_this, Referenced};
 use super::related::Expansion;
 use super::text::{named_people_vector, people_vector, ranked_people_vector, Bm25, SparseVector};
 
@@ -63,7 +63,7 @@ pub struct Search<'a> {
 }
 
 /// The channels in fusion order: dense, keyword, title, then per referenced title its graph
-/// neighbours and its shared cast, the people a description names, and, for a query with no
+/// neighbours, the titles whose text is like its text, and its shared cast, the people a description names, and, for a query with no
 /// words left, browse.
 pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
     let probe = |channel, probe, filter: &Filter, limit| ChannelProbe {
@@ -137,6 +137,26 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
             s.filter,
             s.depth,
         ));
+    }
+    // More like this: titles whose text shares each referenced title's rare words (hybrid only:
+    // the keyword mode stays the plain BM25 baseline), in the wanted genres too when asked.
+    if s.mode == Mode::Hybrid {
+        for r in s.referenced.iter().filter(|r| !r.terms.is_empty()) {
+            if !s.intent.genres.is_empty() {
+                out.push(probe(
+                    Channel::MoreLikeThis,
+                    Probe::Terms(more_like_this(r)),
+                    &in_wanted_genres(s),
+                    s.depth,
+                ));
+            }
+            out.push(probe(
+                Channel::MoreLikeThis,
+                Probe::Terms(more_like_this(r)),
+                s.filter,
+                s.depth,
+            ));
+        }
     }
     // Shared cast or director: sequels, franchises, an actor's or a director's other work
     // (rare names weigh most).
@@ -230,6 +250,7 @@ mod tests {
                 cast: cast.iter().map(|c| c.to_string()).collect(),
                 ..DocPayload::default()
             },
+            terms: vec![],
         }
     }
 
@@ -587,6 +608,42 @@ mod tests {
                 &Probe::Cast(people_vector(&[], &["Hal Roach".into()])),
             ]
         );
+    }
+
+    #[test]
+    fn a_referenced_titles_words_ask_for_titles_told_alike() {
+        // Given "like Jaws but funnier": Jaws's text holds three terms,
+        let intent = ParsedIntent {
+            original: "like jaws but funnier".into(),
+            references: vec!["jaws".into()],
+            genres: vec!["comedy".into()],
+            ..ParsedIntent::default()
+        };
+        let mut jaws = referenced(1, &[]);
+        jaws.terms = vec![30, 10, 20];
+        let refs = [jaws, referenced(2, &[])];
+        let f = Filter {
+            exclude: vec![Uuid::from_u128(1)],
+            ..Filter::default()
+        };
+        // when planned,
+        let p = plan(Mode::Hybrid, &intent, &SparseVector::default(), &refs, &f);
+        let alike: Vec<&ChannelProbe> = p
+            .iter()
+            .filter(|p| p.channel == Channel::MoreLikeThis)
+            .collect();
+        // then its terms, each once, are a keyword query in the wanted genres and one without
+        // (and the title without terms asks for none),
+        let terms = SparseVector::from_pairs(vec![(10, 1.0), (20, 1.0), (30, 1.0)]);
+        assert_eq!(alike.len(), 2);
+        assert_eq!(alike[0].probe, Probe::Terms(terms.clone()));
+        assert_eq!(alike[0].filter.genres_any, vec!["comedy"]);
+        assert_eq!(alike[0].filter.exclude, f.exclude);
+        assert_eq!(alike[1].probe, Probe::Terms(terms));
+        assert_eq!(alike[1].filter, f);
+        // and the raw keyword mode, plain BM25, runs no such probe.
+        let raw = plan(Mode::Keyword, &intent, &SparseVector::default(), &refs, &f);
+        assert!(raw.iter().all(|p| p.channel != Channel::MoreLikeThis));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::index::{DocPayload, Hit};
-use super::text::{title_trigrams, trigram_dice};
+use super::text::{title_trigrams, trigram_dice, SparseVector};
 use crate::resolution::fold;
 
 /// Title-trigram candidates looked at per name. Titles are indexed without a leading article,
@@ -14,12 +14,34 @@ pub const CANDIDATES: usize = 40;
 /// How alike a candidate's title and the name must be for the candidate to be the title meant.
 pub const MIN_SIMILARITY: f32 = 0.5;
 
-/// A title the query refers to, as the index stores it: the graph probes its embedding and cast.
+/// A title the query refers to, as the index stores it: the graph probes its embedding and cast,
+/// the more-like-this probe the words of its text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Referenced {
     pub id: Uuid,
     pub vector: Vec<f32>,
     pub payload: DocPayload,
+    /// The keyword terms its indexed text holds (ids, any order).
+    pub terms: Vec<u32>,
+}
+
+/// Terms of a referenced title's text the more-like-this probe asks for at most: a lead or a
+/// synopsis holds 40–100 distinct terms; a longer text is cut (the index weighs each by IDF, so
+/// which ones go matters less than that the query stays bounded).
+pub const MORE_LIKE_THIS_TERMS: usize = 256;
+
+/// "More like this": the referenced title's own terms as a keyword query, each once. The index
+/// weighs them by IDF, so the rare words of its text (a shark, a novelist, a studio, the
+/// director) find the titles whose text shares them; the embedding neighbours of a lead that
+/// talks of box office and awards do not ("movies like Jaws" found The Sting).
+pub fn more_like_this(r: &Referenced) -> SparseVector {
+    SparseVector::from_pairs(
+        r.terms
+            .iter()
+            .take(MORE_LIKE_THIS_TERMS)
+            .map(|t| (*t, 1.0))
+            .collect(),
+    )
 }
 
 /// The candidate whose title is most like `name`, if alike enough. Of equally alike ones: the
@@ -50,6 +72,22 @@ pub fn best_match(name: &str, candidates: Vec<Hit>) -> Option<Hit> {
 pub fn is_a_title(query: &str, candidates: &[Hit]) -> bool {
     let folded = fold(query);
     !folded.is_empty() && candidates.iter().any(|h| fold(&h.payload.title) == folded)
+}
+
+/// The genres a search prefers among candidates: those asked for, else the referenced titles'
+/// ("movies like The Notebook" wants romances and dramas, not the thrillers its lead's words and
+/// its lead actor also reach).
+pub fn wanted_genres(asked: &[String], referenced: &[Referenced]) -> Vec<String> {
+    if !asked.is_empty() {
+        return asked.to_vec();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for g in referenced.iter().flat_map(|r| &r.payload.genres) {
+        if !out.contains(g) {
+            out.push(g.clone());
+        }
+    }
+    out
 }
 
 /// The description the text channels search: the intent's, then each name no title matched.
@@ -124,6 +162,24 @@ mod tests {
         assert!(!is_a_title("movies like some like it hot", &candidates));
         assert!(!is_a_title("like crazy", &candidates));
         assert!(!is_a_title("", &[hit(3, "")]));
+    }
+
+    #[test]
+    fn a_reference_wants_its_own_genres_unless_others_are_asked_for() {
+        let with = |genres: &[&str]| Referenced {
+            id: Uuid::from_u128(1),
+            vector: vec![],
+            payload: DocPayload {
+                genres: genres.iter().map(|g| g.to_string()).collect(),
+                ..DocPayload::default()
+            },
+            terms: vec![],
+        };
+        let refs = [with(&["romance", "drama"]), with(&["drama", "war"])];
+        assert_eq!(wanted_genres(&[], &refs), vec!["romance", "drama", "war"]);
+        // "like The Notebook but funnier" asks for comedy: that is what it wants.
+        assert_eq!(wanted_genres(&["comedy".into()], &refs), vec!["comedy"]);
+        assert!(wanted_genres(&[], &[]).is_empty());
     }
 
     #[test]

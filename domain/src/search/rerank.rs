@@ -189,7 +189,9 @@ pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, asked: &Asked) -> Feat
         rr(f, Channel::Keyword),
         title.clamp(0.0, 1.0),
         if title >= EXACT_TITLE { 1.0 } else { 0.0 },
-        rr(f, Channel::Graph).max(rr(f, Channel::Cast)),
+        rr(f, Channel::Graph)
+            .max(rr(f, Channel::Cast))
+            .max(rr(f, Channel::MoreLikeThis)),
         ctx.known
             .engagement
             .prior(&f.id, (p.popularity as f32).clamp(0.0, 1.0)),

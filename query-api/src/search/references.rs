@@ -1,10 +1,13 @@
 //! References stage: looks up the titles a query names ("like The Matrix") in the index.
 
+use std::collections::HashMap;
+
 use mediagw_domain::search::index::Filter;
 use mediagw_domain::search::references::{best_match, is_a_title, Referenced, CANDIDATES};
 use mediagw_domain::search::text::title_trigrams;
 use mediagw_domain::search::ParsedIntent;
 use mediagw_search_adapters::index::{ChannelQuery, PayloadFields, Probe, TITLE};
+use uuid::Uuid;
 
 use super::contract::Reference;
 use super::errors::backend;
@@ -80,16 +83,19 @@ impl SearchService {
                 },
             });
         }
-        let referenced = self
-            .index
-            .get(generation, ids)
-            .await
-            .map_err(backend)?
+        let (stored, terms) = tokio::try_join!(
+            self.index.get(generation, ids.clone()),
+            self.index.text_terms(generation, ids),
+        )
+        .map_err(backend)?;
+        let mut terms: HashMap<Uuid, Vec<u32>> = terms.into_iter().collect();
+        let referenced = stored
             .into_iter()
             .map(|(id, vector, payload)| Referenced {
                 id,
                 vector,
                 payload,
+                terms: terms.remove(&id).unwrap_or_default(),
             })
             .collect();
         Ok((references, referenced))

@@ -326,6 +326,7 @@ impl SearchService {
             &self.bm25,
         );
         let (channels, results) = self.probe(generation, planned, &referenced).await?;
+        let wanted = rules::references::wanted_genres(&intent.genres, &referenced);
 
         let number = rules::text::typed_number(&intent.title_query);
         let Candidates { lists, payloads } = rules::fuse::candidates(
@@ -334,7 +335,7 @@ impl SearchService {
             &title_query,
             number.as_deref(),
             &self.settings.weights,
-            &intent.genres,
+            &wanted,
         );
         let k = self.settings.rrf_k;
         let max_score = rules::boost::max_score(&lists, k);
@@ -351,7 +352,7 @@ impl SearchService {
         };
         let asked = rules::rerank::Asked {
             coverage: Some(&held),
-            ..rules::rerank::Asked::new(&plan.query, &intent.genres)
+            ..rules::rerank::Asked::new(&plan.query, &wanted)
         };
         let features = if plan.explain {
             rules::rerank::explain(&fused, &payloads, &lists, &asked, &known)
