@@ -120,42 +120,27 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
             TITLE_LIMIT,
         ));
     }
-    // Graph: neighbours of each referenced title, preferring the wanted genres when a mood
-    // or genre was asked for ("like The Matrix but funnier").
-    for i in 0..s.referenced.len() {
+    // Neighbours of a referenced title, of one kind: in the wanted genres first when a mood or
+    // genre was asked for ("like The Matrix but funnier"), then under the plan's filter alone.
+    let neighbours = |out: &mut Vec<ChannelProbe>, channel, p: Probe| {
         if !s.intent.genres.is_empty() {
-            out.push(probe(
-                Channel::Graph,
-                Probe::Neighbours(i),
-                &in_wanted_genres(s),
-                s.depth,
-            ));
+            out.push(probe(channel, p.clone(), &in_wanted_genres(s), s.depth));
         }
-        out.push(probe(
-            Channel::Graph,
-            Probe::Neighbours(i),
-            s.filter,
-            s.depth,
-        ));
+        out.push(probe(channel, p, s.filter, s.depth));
+    };
+    // Graph: the stored embedding's nearest neighbours.
+    for i in 0..s.referenced.len() {
+        neighbours(&mut out, Channel::Graph, Probe::Neighbours(i));
     }
-    // More like this: titles whose text shares each referenced title's rare words (hybrid only:
-    // the keyword mode stays the plain BM25 baseline), in the wanted genres too when asked.
+    // More like this: titles whose text shares the referenced title's rare words (hybrid only:
+    // the keyword mode stays the plain BM25 baseline).
     if s.mode == Mode::Hybrid {
         for r in s.referenced.iter().filter(|r| !r.terms.is_empty()) {
-            if !s.intent.genres.is_empty() {
-                out.push(probe(
-                    Channel::MoreLikeThis,
-                    Probe::Terms(more_like_this(r)),
-                    &in_wanted_genres(s),
-                    s.depth,
-                ));
-            }
-            out.push(probe(
+            neighbours(
+                &mut out,
                 Channel::MoreLikeThis,
                 Probe::Terms(more_like_this(r)),
-                s.filter,
-                s.depth,
-            ));
+            );
         }
     }
     // Shared cast or director: sequels, franchises, an actor's or a director's other work
