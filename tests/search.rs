@@ -296,6 +296,18 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     assert_eq!(titles(&body)[0], "Some Like It Hot", "{body}");
     assert_eq!(body["query_parsed"]["references"], json!([]), "{body}");
 
+    // A title typed as it sounds is the catalog's title it sounds like (the catalog's titles by
+    // sound are read within a refresh); explained uncached, so each try searches again.
+    s.eventually(30, "\"galaxy kwest\" heard as Galaxy Quest", || async {
+        let (_, body, _) = post(&s, json!({"query": "galaxy kwest", "explain": true})).await;
+        let first = &body["results"][0];
+        let heard = first["content"]["title"] == "Galaxy Quest"
+            && first["match_reasons"][0] == "title sounds like \"galaxy kwest\""
+            && first["ranking_features"]["exact_title"] == 1.0;
+        heard.then_some(())
+    })
+    .await;
+
     // A director the overview credits is a person too: her films, with the reason.
     let (_, body, _) = post(&s, json!({"query": "mara quillfeather movies"})).await;
     let got = titles(&body);

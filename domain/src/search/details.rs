@@ -8,7 +8,7 @@ use super::index::{DocPayload, Filter};
 use super::intent::ParsedIntent;
 use super::references::Referenced;
 use super::text::{shared_cast, MAX_CAST};
-use crate::resolution::fold;
+use crate::resolution::{fold, normalize_title};
 
 /// Characters of an overview a result shows.
 pub const OVERVIEW_CHARS: usize = 300;
@@ -25,6 +25,8 @@ pub struct Explain<'a> {
     filter: &'a Filter,
     /// People the query named by surname alone (folded full names).
     people: &'a [String],
+    /// The catalog's title the typed one sounds like ([`super::soundalike`]), normalised.
+    sounds_like: Option<String>,
 }
 
 impl<'a> Explain<'a> {
@@ -48,7 +50,14 @@ impl<'a> Explain<'a> {
             taste: taste.iter().take(3).map(|(g, _)| g).collect(),
             filter,
             people: &[],
+            sounds_like: None,
         }
+    }
+
+    /// The title the typed one sounds like: its results say so instead of "title matches".
+    pub fn with_sounds_like(mut self, title: Option<&str>) -> Self {
+        self.sounds_like = title.map(normalize_title);
+        self
     }
 
     /// The people the query named by surname alone, for "stars" and "directed by" reasons.
@@ -62,7 +71,9 @@ impl<'a> Explain<'a> {
     pub fn reasons(&self, f: &Fused, p: &DocPayload) -> Vec<String> {
         let mut out = Vec::new();
         if f.hits.contains_key(&Channel::Title) {
-            out.push(format!("title matches \"{}\"", self.intent.title_query));
+            let heard = self.sounds_like.as_ref() == Some(&normalize_title(&p.title));
+            let how = if heard { "sounds like" } else { "matches" };
+            out.push(format!("title {how} \"{}\"", self.intent.title_query));
         }
         if let Some(h) = f.hits.get(&Channel::Graph) {
             out.push(format!("similar to {} ({:.2})", self.similar_to, h.score));
@@ -325,6 +336,32 @@ mod tests {
         assert_eq!(
             explain.graph_score(&fused(&[(Channel::Graph, 0.2)]), &p),
             0.5
+        );
+    }
+
+    #[test]
+    fn a_title_found_by_its_sound_says_so() {
+        // Given "the dark night", heard as The Dark Knight,
+        let intent = ParsedIntent {
+            title_query: "the dark night".into(),
+            ..ParsedIntent::default()
+        };
+        let filter = Filter::default();
+        let explain =
+            Explain::new(&intent, [], &[], &[], &filter).with_sounds_like(Some("The Dark Knight"));
+        let f = fused(&[(Channel::Title, 1.0)]);
+        let title = |t: &str| DocPayload {
+            title: t.into(),
+            ..DocPayload::default()
+        };
+        // then that title sounds like what was typed, and another title still matches it.
+        assert_eq!(
+            explain.reasons(&f, &title("The Dark Knight")),
+            vec!["title sounds like \"the dark night\""]
+        );
+        assert_eq!(
+            explain.reasons(&f, &title("One Dark Night")),
+            vec!["title matches \"the dark night\""]
         );
     }
 

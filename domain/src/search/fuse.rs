@@ -1,7 +1,7 @@
 //! Fuse stage: each channel's hits become a ranked list, and weighted Reciprocal Rank Fusion
 //! (seed §3: score = Σ 1/(k + rank) over the channels that found a title) merges the lists.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -159,14 +159,16 @@ pub struct Candidates {
 const NUMBER_MISSING: f32 = 0.9;
 
 /// Turns each probe's hits (`channels[i]` ran probe `i`) into ranked lists. Title hits are
-/// rescored by their similarity to `title_query` (a tenth less for a title without the number
-/// the query ends with, `number`: "godfather 3" is not The Godfather), and beside a browse
-/// probe only a title typed whole is kept; the graph and cast probes of every referenced
-/// title merge into one list per kind of edge, titles in the `wanted` genres first.
+/// rescored by their similarity to the closest of `title_queries` (the title typed, then the
+/// catalog's titles it sounds like: [`super::soundalike`]), a tenth less for a title without
+/// the number the query ends with, `number` ("godfather 3" is not The Godfather), and beside a
+/// browse probe only a title typed whole is kept; the title probes merge into one list, and the
+/// graph and cast probes of every referenced title into one list per kind of edge, titles in
+/// the `wanted` genres first.
 pub fn candidates(
     channels: &[Channel],
     results: Vec<Vec<Hit>>,
-    title_query: &SparseVector,
+    title_queries: &[SparseVector],
     number: Option<&str>,
     weights: &ChannelWeights,
     wanted: &[String],
@@ -176,6 +178,8 @@ pub fn candidates(
     let mut graph: Vec<(Uuid, f32)> = Vec::new();
     let mut cast: Vec<(Uuid, f32)> = Vec::new();
     let mut alike: Vec<(Uuid, f32)> = Vec::new();
+    let mut titles: Vec<(Uuid, f32)> = Vec::new();
+    let mut title_at: Option<usize> = None;
     let title_min = if channels.contains(&Channel::Browse) {
         BROWSE_TITLE_MIN_SIMILARITY
     } else {
@@ -187,8 +191,14 @@ pub fn candidates(
                 .into_iter()
                 .filter_map(|mut h| {
                     let t = &h.payload.title;
-                    let mut sim = trigram_dice(title_query, &title_trigrams(t))
-                        .max(sequel_trigrams(t).map_or(0.0, |s| trigram_dice(title_query, &s)));
+                    let (whole, sequel) = (title_trigrams(t), sequel_trigrams(t));
+                    let mut sim = title_queries
+                        .iter()
+                        .map(|q| {
+                            trigram_dice(q, &whole)
+                                .max(sequel.as_ref().map_or(0.0, |s| trigram_dice(q, s)))
+                        })
+                        .fold(0.0, f32::max);
                     if number.is_some_and(|n| !holds_number(t, n)) {
                         sim *= NUMBER_MISSING;
                     }
@@ -222,25 +232,32 @@ pub fn candidates(
         for h in hits {
             payloads.entry(h.id).or_insert(h.payload);
         }
-        if *channel == Channel::Graph {
+        if *channel == Channel::Title {
+            if title_at.is_none() {
+                title_at = Some(lists.len());
+            }
+            titles.extend(ranked);
+        } else if *channel == Channel::Graph {
             graph.extend(ranked);
         } else if *channel == Channel::Cast {
             cast.extend(ranked);
         } else if *channel == Channel::MoreLikeThis {
             alike.extend(ranked);
         } else {
-            let mut ranked = ranked;
-            if *channel == Channel::Title {
-                ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            }
             let weight = match channel {
-                Channel::Title => weights.title,
                 Channel::Keyword => weights.keyword,
                 Channel::Browse => weights.browse,
                 _ => weights.dense,
             };
             lists.push((*channel, weight, ranked));
         }
+    }
+    if let Some(at) = title_at {
+        // One list however many spellings were probed: each title once, at its best similarity.
+        titles.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut seen = HashSet::new();
+        titles.retain(|(id, _)| seen.insert(*id));
+        lists.insert(at, (Channel::Title, weights.title, titles));
     }
     for (channel, hits, weight) in [
         (Channel::Graph, graph, weights.graph),
@@ -313,7 +330,7 @@ mod tests {
         let c = candidates(
             &[Channel::Browse],
             vec![hits],
-            &SparseVector::default(),
+            &[],
             None,
             &ChannelWeights::default(),
             &wanted,
@@ -380,7 +397,7 @@ mod tests {
         let c = candidates(
             &[Channel::Title],
             results,
-            &tq,
+            &[tq.clone()],
             None,
             &ChannelWeights::default(),
             &[],
@@ -415,7 +432,7 @@ mod tests {
             let c = candidates(
                 &[Channel::Title, Channel::Browse],
                 vec![hits, vec![hit(9, 0.8, "Red River", &["western"])]],
-                &tq,
+                &[tq.clone()],
                 None,
                 &ChannelWeights::default(),
                 &["western".to_string()],
@@ -465,7 +482,7 @@ mod tests {
                 Channel::MoreLikeThis,
             ],
             results,
-            &SparseVector::default(),
+            &[],
             None,
             &weights,
             &["comedy".to_string()],
@@ -497,7 +514,7 @@ mod tests {
         let c = candidates(
             &[Channel::Dense, Channel::Keyword],
             results,
-            &SparseVector::default(),
+            &[],
             None,
             &ChannelWeights::default(),
             &[],
@@ -518,7 +535,7 @@ mod tests {
         let c = candidates(
             &[Channel::Title],
             results,
-            &tq,
+            &[tq],
             Some("3"),
             &ChannelWeights::default(),
             &[],
@@ -527,5 +544,39 @@ mod tests {
         let (_, _, ranked) = &c.lists[0];
         assert_eq!(ranked[0], (id(2), 1.0));
         assert!(ranked[1].1 < 0.9, "{ranked:?}");
+    }
+
+    #[test]
+    fn a_title_probed_as_it_sounds_joins_the_title_list_as_an_exact_match() {
+        // Given "the dark night" probed as typed and as the title it sounds like, The Dark Knight
+        // found by both probes and One Dark Night by the first,
+        let typed = title_trigrams("the dark night");
+        let meant = title_trigrams("The Dark Knight");
+        let results = vec![
+            vec![
+                hit(1, 9.0, "One Dark Night", &[]),
+                hit(2, 5.0, "The Dark Knight", &[]),
+            ],
+            vec![hit(2, 9.0, "The Dark Knight", &[])],
+        ];
+        // when fused,
+        let c = candidates(
+            &[Channel::Dense, Channel::Title, Channel::Title],
+            vec![vec![hit(3, 0.5, "Other", &[])]]
+                .into_iter()
+                .chain(results)
+                .collect(),
+            &[typed, meant],
+            None,
+            &ChannelWeights::default(),
+            &[],
+        );
+        // then one title list follows the dense one, The Dark Knight in it once, as typed right.
+        let channels: Vec<Channel> = c.lists.iter().map(|(c, _, _)| *c).collect();
+        assert_eq!(channels, vec![Channel::Dense, Channel::Title]);
+        let ranked = &c.lists[1].2;
+        assert_eq!(ranked[0], (id(2), 1.0));
+        assert_eq!(ranked.len(), 2, "{ranked:?}");
+        assert_eq!(ranked[1].0, id(1));
     }
 }

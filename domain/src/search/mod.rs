@@ -22,6 +22,7 @@ pub mod references;
 pub mod related;
 pub mod rerank;
 pub mod sequels;
+pub mod soundalike;
 pub mod suggest;
 pub mod text;
 

@@ -12,6 +12,9 @@ use super::text::{named_people_vector, people_vector, ranked_people_vector, Bm25
 /// Hits the title channel returns: a title query names few titles.
 pub const TITLE_LIMIT: usize = 50;
 
+/// Hits per title the typed one sounds like: that title, and the few spelled as it is.
+pub const SOUNDS_LIKE_LIMIT: usize = 10;
+
 /// How many times the other channels' depth the browse channel reads.
 pub const BROWSE_DEPTH: usize = 4;
 
@@ -51,6 +54,8 @@ pub struct Search<'a> {
     pub text: &'a str,
     /// Trigrams of the intent's title query (the fuse stage rescores title hits with them too).
     pub title_query: &'a SparseVector,
+    /// Trigrams of the catalog's titles the title query sounds like ([`super::soundalike`]).
+    pub sounds_like: &'a [SparseVector],
     pub referenced: &'a [Referenced],
     /// People the query names by surname alone ([`super::people::Surnames::named`]).
     pub people: &'a [String],
@@ -119,6 +124,16 @@ pub fn probes(s: &Search<'_>, bm25: &Bm25) -> Vec<ChannelProbe> {
             s.filter,
             TITLE_LIMIT,
         ));
+        // "the dark night": the many Night titles outrank The Dark Knight's trigrams; its own
+        // spelling finds it (and the titles spelled like it).
+        for meant in s.sounds_like {
+            out.push(probe(
+                Channel::Title,
+                Probe::Title(meant.clone()),
+                s.filter,
+                SOUNDS_LIKE_LIMIT,
+            ));
+        }
     }
     // Neighbours of a referenced title, of one kind: in the wanted genres first when a mood or
     // genre was asked for ("like The Matrix but funnier"), then under the plan's filter alone.
@@ -264,6 +279,7 @@ mod tests {
                 intent,
                 text: &intent.text,
                 title_query,
+                sounds_like: &[],
                 referenced,
                 people: &[],
                 filter,
@@ -276,6 +292,43 @@ mod tests {
 
     fn shape(p: &[ChannelProbe]) -> Vec<(Channel, usize)> {
         p.iter().map(|p| (p.channel, p.limit)).collect()
+    }
+
+    #[test]
+    fn a_title_typed_as_it_sounds_is_also_probed_as_spelled_in_the_catalog() {
+        // Given "the dark night", which sounds like The Dark Knight,
+        let intent = ParsedIntent {
+            original: "the dark night".into(),
+            text: "dark night".into(),
+            title_query: "the dark night".into(),
+            ..ParsedIntent::default()
+        };
+        let tq = title_trigrams(&intent.title_query);
+        let meant = [title_trigrams("The Dark Knight")];
+        let f = Filter::default();
+        let search = |mode| Search {
+            mode,
+            query: &intent.original,
+            intent: &intent,
+            text: &intent.text,
+            title_query: &tq,
+            sounds_like: &meant,
+            referenced: &[],
+            people: &[],
+            filter: &f,
+            depth: 80,
+            expansion: None,
+        };
+        // when hybrid plans it, a second title probe asks for the catalog's spelling;
+        let p = probes(&search(Mode::Hybrid), &Bm25::default());
+        let titles: Vec<&ChannelProbe> = p.iter().filter(|p| p.channel == Channel::Title).collect();
+        assert_eq!(titles.len(), 2, "{:?}", shape(&p));
+        assert_eq!(titles[0].probe, Probe::Title(tq.clone()));
+        assert_eq!(titles[1].probe, Probe::Title(meant[0].clone()));
+        assert_eq!(titles[1].limit, SOUNDS_LIKE_LIMIT);
+        // the raw keyword mode has no title channel at all.
+        let k = probes(&search(Mode::Keyword), &Bm25::default());
+        assert!(k.iter().all(|p| p.channel != Channel::Title));
     }
 
     #[test]
@@ -405,6 +458,7 @@ mod tests {
             intent: &intent,
             text: &intent.text,
             title_query: &tq,
+            sounds_like: &[],
             referenced: &[],
             people: &people,
             filter: &f,

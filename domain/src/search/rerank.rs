@@ -17,6 +17,7 @@ use super::index::DocPayload;
 use super::people::Surnames;
 use super::prior::with_interactions;
 use super::sequels::Sequels;
+use super::soundalike::Soundalikes;
 use super::text::overlap;
 
 /// The features, in the order of [`Features`]' array.
@@ -77,13 +78,14 @@ impl Engagement {
 }
 
 /// What is known of each title apart from any query: how many people engaged with it and how
-/// many later titles continue it; and whom the catalog's surnames stand for. Read in the
-/// background by the API, shared by every search.
+/// many later titles continue it; whom the catalog's surnames stand for, and which titles a
+/// misspelling sounds like. Read in the background by the API, shared by every search.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Known {
     pub engagement: Engagement,
     pub sequels: Sequels,
     pub surnames: Surnames,
+    pub soundalikes: Soundalikes,
 }
 
 /// What the search asked, as the features read it.

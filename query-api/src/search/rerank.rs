@@ -13,6 +13,7 @@ use std::time::Instant;
 use mediagw_domain::search::people::{Credits, Surnames, MIN_CREDITS};
 use mediagw_domain::search::rerank::{coverage, Engagement, Known};
 use mediagw_domain::search::sequels::Sequels;
+use mediagw_domain::search::soundalike::Soundalikes;
 use mediagw_domain::search::text::MAX_CAST;
 use mediagw_domain::search::Fused;
 use sqlx::PgPool;
@@ -30,23 +31,34 @@ impl SearchService {
         refresh(&self.pool, &self.known_cache).await;
     }
 
-    /// How much of the keyword text each candidate of the reranked head holds. Read from the
-    /// index (the candidates' stored terms); a failure only costs the feature, not the search.
+    /// How much of the keyword text each candidate of the reranked head holds, or of a title the
+    /// typed one sounds like (whichever it holds more of). Read from the index (the candidates'
+    /// stored terms); a failure only costs the feature, not the search.
     pub(super) async fn coverage(
         &self,
         generation: i64,
         head: &[Fused],
-        text: &str,
+        texts: &[&str],
     ) -> HashMap<Uuid, f32> {
-        let query = self.bm25.query(text).indices;
-        if query.is_empty() || head.len() < 2 {
+        let queries: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| self.bm25.query(t).indices)
+            .filter(|q| !q.is_empty())
+            .collect();
+        if queries.is_empty() || head.len() < 2 {
             return HashMap::new();
         }
         let ids = head.iter().map(|f| f.id).collect();
         match self.index.text_terms(generation, ids).await {
             Ok(docs) => docs
                 .into_iter()
-                .map(|(id, terms)| (id, coverage(&query, &terms)))
+                .map(|(id, terms)| {
+                    let held = queries
+                        .iter()
+                        .map(|q| coverage(q, &terms))
+                        .fold(0.0, f32::max);
+                    (id, held)
+                })
                 .collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "candidate terms not read; ranking without coverage");
@@ -115,20 +127,21 @@ async fn refresh(pool: &PgPool, shared: &SharedKnown) {
     if let Some(e) = engagement {
         known.engagement = e;
     }
-    if let Some((s, version)) = sequels {
+    if let Some((s, soundalikes, version)) = sequels {
         known.sequels = s;
+        known.soundalikes = soundalikes;
         c.catalog = Some(version);
     }
     c.known = Arc::new(known);
 }
 
-/// The catalog's sequel counts, unless the catalog is as it was at `last` (titles and latest
-/// change): the whole title list is read and matched only after the catalog changed, and off the
-/// async workers, so searches running meanwhile do not wait behind it.
+/// The catalog's sequel counts and titles by sound, unless the catalog is as it was at `last`
+/// (titles and latest change): the whole title list is read and matched only after the catalog
+/// changed, and off the async workers, so searches running meanwhile do not wait behind it.
 async fn sequels(
     pool: &PgPool,
     last: Option<CatalogVersion>,
-) -> Result<Option<(Sequels, CatalogVersion)>, sqlx::Error> {
+) -> Result<Option<(Sequels, Soundalikes, CatalogVersion)>, sqlx::Error> {
     let version: CatalogVersion =
         sqlx::query_as("SELECT count(*), max(last_updated) FROM catalog.content")
             .fetch_one(pool)
@@ -140,15 +153,18 @@ async fn sequels(
         sqlx::query_as("SELECT id, title, release_year FROM catalog.content")
             .fetch_all(pool)
             .await?;
-    let sequels = tokio::task::spawn_blocking(move || {
-        Sequels::from_titles(
-            rows.iter()
-                .map(|(id, title, year)| (*id, title.as_str(), i64::from(*year))),
+    let (sequels, soundalikes) = tokio::task::spawn_blocking(move || {
+        (
+            Sequels::from_titles(
+                rows.iter()
+                    .map(|(id, title, year)| (*id, title.as_str(), i64::from(*year))),
+            ),
+            Soundalikes::from_titles(rows.iter().map(|(_, title, _)| title.as_str())),
         )
     })
     .await
     .unwrap_or_default();
-    Ok(Some((sequels, version)))
+    Ok(Some((sequels, soundalikes, version)))
 }
 
 /// Whom each surname stands for, unless the search projection's documents are as they were at

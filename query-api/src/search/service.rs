@@ -302,6 +302,14 @@ impl SearchService {
 
         let title_query = title_trigrams(&intent.title_query);
         let known = self.known();
+        // "the dark night": the catalog's titles the typed one sounds like, probed as spelled.
+        let meant = match plan.mode {
+            SearchMode::Hybrid if references.is_empty() => {
+                known.soundalikes.correction(&intent.title_query)
+            }
+            _ => None,
+        };
+        let sounds_like: Vec<_> = meant.map(title_trigrams).into_iter().collect();
         let people = match plan.mode {
             SearchMode::Hybrid => known.surnames.named(&text),
             _ => Vec::new(),
@@ -313,6 +321,7 @@ impl SearchService {
                 intent: &intent,
                 text: &text,
                 title_query: &title_query,
+                sounds_like: &sounds_like,
                 referenced: &referenced,
                 people: &people,
                 filter: &filter,
@@ -329,10 +338,11 @@ impl SearchService {
         let wanted = rules::references::wanted_genres(&intent.genres, &referenced);
 
         let number = rules::text::typed_number(&intent.title_query);
+        let title_queries: Vec<_> = std::iter::once(title_query).chain(sounds_like).collect();
         let Candidates { lists, payloads } = rules::fuse::candidates(
             &channels,
             results,
-            &title_query,
+            &title_queries,
             number.as_deref(),
             &self.settings.weights,
             &wanted,
@@ -346,7 +356,8 @@ impl SearchService {
         rules::fuse::sort(&mut fused);
         let held = if plan.mode == SearchMode::Hybrid {
             let head = self.settings.ranker.depth.min(fused.len());
-            self.coverage(generation, &fused[..head], &text).await
+            let texts: Vec<&str> = std::iter::once(text.as_str()).chain(meant).collect();
+            self.coverage(generation, &fused[..head], &texts).await
         } else {
             Default::default()
         };
@@ -382,7 +393,8 @@ impl SearchService {
             &taste,
             &filter,
         )
-        .with_people(&people);
+        .with_people(&people)
+        .with_sounds_like(meant);
         let results = self
             .details(
                 generation,
