@@ -397,7 +397,7 @@ mod tests {
         let c = candidates(
             &[Channel::Title],
             results,
-            &[tq.clone()],
+            std::slice::from_ref(&tq),
             None,
             &ChannelWeights::default(),
             &[],
@@ -432,7 +432,7 @@ mod tests {
             let c = candidates(
                 &[Channel::Title, Channel::Browse],
                 vec![hits, vec![hit(9, 0.8, "Red River", &["western"])]],
-                &[tq.clone()],
+                std::slice::from_ref(&tq),
                 None,
                 &ChannelWeights::default(),
                 &["western".to_string()],
