@@ -85,7 +85,8 @@ pub struct Known {
     pub engagement: Engagement,
     pub sequels: Sequels,
     pub surnames: Surnames,
-    pub soundalikes: Soundalikes,
+    /// Shared: the map is rebuilt only when the catalog changes, the rest more often.
+    pub soundalikes: Arc<Soundalikes>,
 }
 
 /// What the search asked, as the features read it.

@@ -129,7 +129,7 @@ async fn refresh(pool: &PgPool, shared: &SharedKnown) {
     }
     if let Some((s, soundalikes, version)) = sequels {
         known.sequels = s;
-        known.soundalikes = soundalikes;
+        known.soundalikes = Arc::new(soundalikes);
         c.catalog = Some(version);
     }
     c.known = Arc::new(known);
