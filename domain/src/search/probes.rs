@@ -274,20 +274,34 @@ mod tests {
     ) -> Vec<ChannelProbe> {
         probes(
             &Search {
-                mode,
-                query: &intent.original,
-                intent,
-                text: &intent.text,
-                title_query,
-                sounds_like: &[],
                 referenced,
-                people: &[],
-                filter,
-                depth: 80,
                 expansion,
+                ..search(mode, intent, title_query, filter)
             },
             &Bm25::default(),
         )
+    }
+
+    /// A search of the intent as typed: no references, people, other spellings or expansion.
+    fn search<'a>(
+        mode: Mode,
+        intent: &'a ParsedIntent,
+        title_query: &'a SparseVector,
+        filter: &'a Filter,
+    ) -> Search<'a> {
+        Search {
+            mode,
+            query: &intent.original,
+            intent,
+            text: &intent.text,
+            title_query,
+            sounds_like: &[],
+            referenced: &[],
+            people: &[],
+            filter,
+            depth: 80,
+            expansion: None,
+        }
     }
 
     fn shape(p: &[ChannelProbe]) -> Vec<(Channel, usize)> {
@@ -307,17 +321,8 @@ mod tests {
         let meant = [title_trigrams("The Dark Knight")];
         let f = Filter::default();
         let search = |mode| Search {
-            mode,
-            query: &intent.original,
-            intent: &intent,
-            text: &intent.text,
-            title_query: &tq,
             sounds_like: &meant,
-            referenced: &[],
-            people: &[],
-            filter: &f,
-            depth: 80,
-            expansion: None,
+            ..search(mode, &intent, &tq, &f)
         };
         // when hybrid plans it, a second title probe asks for the catalog's spelling;
         let p = probes(&search(Mode::Hybrid), &Bm25::default());
@@ -453,17 +458,8 @@ mod tests {
         let f = Filter::default();
         let people = vec!["christopher nolan".to_string(), "lloyd nolan".to_string()];
         let search = |mode| Search {
-            mode,
-            query: &intent.original,
-            intent: &intent,
-            text: &intent.text,
-            title_query: &tq,
-            sounds_like: &[],
-            referenced: &[],
             people: &people,
-            filter: &f,
-            depth: 80,
-            expansion: None,
+            ..search(mode, &intent, &tq, &f)
         };
         // when hybrid plans it, one people probe asks for them by their whole names, the best
         // known weighing most,
