@@ -335,6 +335,9 @@ impl SearchService {
             &self.bm25,
         );
         let (channels, results) = self.probe(generation, planned, &referenced).await?;
+        // The plan decides whether titles are probed ("scary movies" is a kind, not a title):
+        // without a title probe there is no title heard, for coverage or reasons either.
+        let meant = meant.filter(|_| channels.contains(&rules::fuse::Channel::Title));
         let wanted = rules::references::wanted_genres(&intent.genres, &referenced);
 
         let number = rules::text::typed_number(&intent.title_query);
