@@ -396,18 +396,18 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     .await;
     let got = titles(&body);
     assert!(!got.is_empty());
+    let on_netflix_us = [
+        "The Matrix",
+        "Inception",
+        "Galaxy Quest",
+        "Toy Story",
+        "Parasite",
+        "Amélie",
+        "Fargo",
+    ];
     for t in &got {
         assert!(
-            [
-                "The Matrix",
-                "Inception",
-                "Galaxy Quest",
-                "Toy Story",
-                "Parasite",
-                "Amélie",
-                "Fargo"
-            ]
-            .contains(&t.as_str()),
+            on_netflix_us.contains(&t.as_str()),
             "{t} is not on Netflix in the US or not in range: {got:?}"
         );
     }
@@ -421,6 +421,44 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
     )
     .await;
     assert_eq!(body["total_count"], 0, "no offers in GB: {body}");
+    // A platform only the words name is a wish: where nothing matches there, every platform
+    // answers and the response says so; where titles match, only they do.
+    let (_, body, _) = post(
+        &s,
+        json!({"query": "science fiction on netflix", "region": "GB"}),
+    )
+    .await;
+    assert_eq!(
+        body["query_parsed"]["relaxed"],
+        json!(["platforms"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["query_parsed"]["platforms"],
+        json!(["netflix"]),
+        "{body}"
+    );
+    let got = titles(&body);
+    assert!(got.contains(&"The Matrix".to_string()), "{got:?}");
+    assert!(
+        got.iter().any(|t| !on_netflix_us.contains(&t.as_str())),
+        "every platform answers: {got:?}"
+    );
+    let (_, body, _) = post(
+        &s,
+        json!({"query": "science fiction on netflix", "region": "US"}),
+    )
+    .await;
+    assert_eq!(body["query_parsed"]["relaxed"], json!([]), "{body}");
+    let got = titles(&body);
+    assert!(got.contains(&"The Matrix".to_string()), "{got:?}");
+    for t in &got {
+        assert!(
+            on_netflix_us.contains(&t.as_str())
+                || ["Back to the Future", "Stranger Things"].contains(&t.as_str()),
+            "{t} is not on Netflix in the US: {got:?}"
+        );
+    }
 
     // Paging: disjoint pages, one order.
     let (_, p1, _) = post(&s, json!({"query": "drama", "page": 1, "page_size": 3})).await;

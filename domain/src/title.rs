@@ -401,6 +401,25 @@ impl Title {
     }
 }
 
+/// "Avatar: Special Edition" (2010), "The Lion King in 3D": the title we hold with words after
+/// it, dated a later year. Resolution already said it is the same work, so the extra words name an
+/// edition, not a better spelling: the work keeps its name and date even a year on (a correction
+/// by a year under the same name is still taken). Mirrored by the fingerprint upsert in
+/// `commands/src/resolution/index.rs`.
+fn is_edition_of(current: &TitleMetadata, m: &TitleMetadata) -> bool {
+    let words = |t: &str| -> Vec<String> {
+        crate::resolution::fold(t)
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (held, new) = (words(&current.title), words(&m.title));
+    m.release_date.year() > current.release_date.year()
+        && new.len() > held.len()
+        && new.starts_with(&held)
+}
+
 /// What a new record may not change about a title we already hold.
 fn keep_known(current: &TitleMetadata, m: &mut TitleMetadata) {
     // A bare record (a name, a year, maybe genres: a rating dataset's item) says the film exists;
@@ -412,7 +431,7 @@ fn keep_known(current: &TitleMetadata, m: &mut TitleMetadata) {
         && m.runtime_minutes.is_none()
         && current.overview.is_some();
     let rerelease = m.release_date.year() > current.release_date.year() + 1;
-    if bare || rerelease {
+    if bare || rerelease || is_edition_of(current, m) {
         m.title = current.title.clone();
         m.original_title = current.original_title.clone();
         m.release_date = current.release_date;
@@ -754,6 +773,38 @@ mod tests {
         let events = given(history).when(cmd).unwrap();
         assert!(
             matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.release_date.year() == 2000),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn an_edition_a_year_later_keeps_the_works_name_and_date() {
+        // given the 1999 film,
+        let history = vec![ingested()];
+        // when the same work arrives a year later as "The Matrix: Special Edition",
+        let mut cmd = ingest("The Matrix: Special Edition", vec![]);
+        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
+            unreachable!()
+        };
+        record.metadata.release_date = NaiveDate::from_ymd_opt(2000, 3, 1).unwrap();
+        record.metadata.cast = vec!["Keanu Reeves".into()];
+        let events = given(history.clone()).when(cmd).unwrap();
+        // then what it adds is taken, the name and date stay the film's,
+        let [TitleEvent::TitleUpdated { metadata, .. }] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(metadata.title, "The Matrix");
+        assert_eq!(metadata.release_date.year(), 1999);
+        assert_eq!(metadata.cast, ["Keanu Reeves"]);
+        // while another spelling a year later is a correction, and taken.
+        let mut cmd = ingest("The Matrixx", vec![]);
+        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
+            unreachable!()
+        };
+        record.metadata.release_date = NaiveDate::from_ymd_opt(2000, 3, 1).unwrap();
+        let events = given(history).when(cmd).unwrap();
+        assert!(
+            matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.title == "The Matrixx"),
             "{events:?}"
         );
     }

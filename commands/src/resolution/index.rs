@@ -108,9 +108,15 @@ pub(crate) async fn index(
         "INSERT INTO title_fingerprint (content_id, fingerprint)
          SELECT * FROM UNNEST($1::uuid[], $2::jsonb[])
          ON CONFLICT (content_id) DO UPDATE SET fingerprint = CASE
-            -- A re-release listed years later keeps the work's name and date (domain/src/title.rs),
-            -- so its fingerprint stays the work's: later records of the original still find it.
+            -- A re-release listed years later, or an edition (the held title with words after
+            -- it, dated a later year: Avatar: Special Edition), keeps the work's name and date
+            -- (domain/src/title.rs), so its fingerprint stays the work's: later records of the
+            -- original still find it.
             WHEN (EXCLUDED.fingerprint->>'year')::int > (title_fingerprint.fingerprint->>'year')::int + 1
+              OR ((EXCLUDED.fingerprint->>'year')::int > (title_fingerprint.fingerprint->>'year')::int
+                  AND starts_with(lower(EXCLUDED.fingerprint->>'title'), lower(title_fingerprint.fingerprint->>'title'))
+                  AND substr(lower(EXCLUDED.fingerprint->>'title'),
+                             length(title_fingerprint.fingerprint->>'title') + 1, 1) ~ '^[^[:alnum:]]$')
             THEN title_fingerprint.fingerprint
             -- A field the record leaves out (null, no cast) keeps what is known.
             ELSE title_fingerprint.fingerprint || jsonb_strip_nulls(EXCLUDED.fingerprint) ||

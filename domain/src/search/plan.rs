@@ -94,6 +94,15 @@ pub fn filter(request: &Constraints, intent: &ParsedIntent, region: &str) -> Fil
     filter
 }
 
+/// Platforms named only in the query's words ("heist movies on netflix") are a wish, not a
+/// contract: when no title the catalog offers there matches, the search runs again on every
+/// platform and the response says it did, rather than answering nothing (a catalog without
+/// availability for that platform or region would otherwise hide every title). Platforms the
+/// request's own `filters.platforms` names stay a hard filter.
+pub fn widen_platforms(request: &Constraints, intent: &ParsedIntent, found: usize) -> bool {
+    found == 0 && request.platforms.is_empty() && !intent.platforms.is_empty()
+}
+
 /// Both ranges at once; the result is empty (`from > to`) when they do not overlap.
 pub fn intersect(a: Option<(i32, i32)>, b: Option<(i32, i32)>) -> Option<(i32, i32)> {
     match (a, b) {
@@ -180,6 +189,26 @@ mod tests {
         assert_eq!(f.year_range, Some((1995, 1999)));
         assert_eq!(f.rating_range, Some((7.0, 9.5)));
         assert_eq!(f.offers_any, vec!["disney_plus:US"]);
+    }
+
+    #[test]
+    fn platforms_only_the_words_name_widen_when_nothing_is_there() {
+        // Given "heist movies on netflix", the platform read from the words alone,
+        let words = intent(Mode::Hybrid, "heist movies on netflix", 2026);
+        let open = Constraints::default();
+        // then a search that found nothing there is run again on every platform,
+        assert!(widen_platforms(&open, &words, 0));
+        // but not one that found titles there,
+        assert!(!widen_platforms(&open, &words, 3));
+        // nor one whose request itself asked for the platform (a filter is a contract),
+        let asked = Constraints {
+            platforms: vec!["netflix".into()],
+            ..Constraints::default()
+        };
+        assert!(!widen_platforms(&asked, &words, 0));
+        // nor one that named no platform.
+        let plain = intent(Mode::Hybrid, "heist movies", 2026);
+        assert!(!widen_platforms(&open, &plain, 0));
     }
 
     #[test]

@@ -42,12 +42,42 @@ const STOPWORDS: &[&str] = &[
     "would", "you", "your", "film", "films", "movie", "movies",
 ];
 
+/// Plurals the stemmer leaves apart from their singular ("thieves" → "thiev", "thief" →
+/// "thief"), so "thieves enter dreams" meets a lead's "a professional thief". Only nouns: "lives"
+/// and "leaves" are verbs as often, and the stemmer already joins those to "live" and "leave".
+const IRREGULAR_PLURALS: &[(&str, &str)] = &[
+    ("children", "child"),
+    ("men", "man"),
+    ("women", "woman"),
+    ("wives", "wife"),
+    ("wolves", "wolf"),
+    ("thieves", "thief"),
+    ("knives", "knife"),
+    ("elves", "elf"),
+    ("dwarves", "dwarf"),
+    ("calves", "calf"),
+    ("hooves", "hoof"),
+    ("loaves", "loaf"),
+    ("shelves", "shelf"),
+    ("scarves", "scarf"),
+    ("mice", "mouse"),
+    ("geese", "goose"),
+    ("teeth", "tooth"),
+    ("feet", "foot"),
+    ("oxen", "ox"),
+];
+
 /// English Snowball (Porter 2) stemming, so a description's "searches", "searching" and
-/// "searched" meet the article's "search", and "haunting"/"haunted" meet "haunts". Numbers and
-/// words of up to three letters are kept as written. Both sides of BM25 use it, so names that
-/// stem oddly ("James" → "jame") still meet themselves.
+/// "searched" meet the article's "search", and "haunting"/"haunted" meet "haunts"; irregular
+/// plurals meet their singular first. Numbers and words of up to three letters are kept as
+/// written. Both sides of BM25 use it, so names that stem oddly ("James" → "jame") still meet
+/// themselves.
 pub fn stem(w: &str) -> String {
     static STEMMER: std::sync::OnceLock<qdrant_rust_stemmers::Stemmer> = std::sync::OnceLock::new();
+    let w = IRREGULAR_PLURALS
+        .iter()
+        .find(|(plural, _)| *plural == w)
+        .map_or(w, |(_, singular)| *singular);
     if w.len() <= 3 || w.bytes().any(|b| b.is_ascii_digit()) {
         return w.to_string();
     }
@@ -669,6 +699,10 @@ mod tests {
         assert_eq!(terms("haunted"), terms("haunts"));
         assert_eq!(terms("travelled 1999"), vec!["travel", "1999"]);
         assert_eq!(terms("Amélie 2001"), terms("amelie 2001"));
+        // Irregular plurals meet their singular; verbs that look like them stay verbs.
+        assert_eq!(terms("thieves wolves women"), terms("thief wolf woman"));
+        assert_eq!(terms("men"), terms("man"));
+        assert_eq!(terms("lives"), terms("live"));
     }
 
     #[test]

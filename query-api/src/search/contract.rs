@@ -136,6 +136,10 @@ pub struct QueryParsed {
     pub platforms: Vec<String>,
     pub region: String,
     pub mode: SearchMode,
+    /// What the query's words asked for that nothing matched, lifted so the search answers
+    /// (`platforms`: no match is offered there, so these results are on any platform).
+    #[serde(default)]
+    pub relaxed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -278,13 +278,32 @@ impl SearchService {
         events.searched(event);
     }
 
-    /// The stages, in order (see the module documentation).
+    /// The stages, in order (see the module documentation); once more on every platform when
+    /// the platforms the query's words named hold nothing that matches.
     pub(super) async fn run(&self, plan: &Plan) -> Result<SearchResponse, ApiError> {
+        let (resp, intent) = self.run_stages(plan, false).await?;
+        if !rules::plan::widen_platforms(&plan.constraints, &intent, resp.total_count) {
+            return Ok(resp);
+        }
+        let (mut wider, _) = self.run_stages(plan, true).await?;
+        wider.query_parsed.platforms = resp.query_parsed.platforms;
+        wider.query_parsed.relaxed = vec!["platforms".to_string()];
+        Ok(wider)
+    }
+
+    async fn run_stages(
+        &self,
+        plan: &Plan,
+        any_platform: bool,
+    ) -> Result<(SearchResponse, rules::ParsedIntent), ApiError> {
         let generation = self.generation().await?;
         let mut intent = rules::plan::intent(plan.mode.into(), &plan.query, Utc::now().year());
         // A title that reads as a request ("Some Like It Hot" as "like It Hot") is the title.
         if !intent.references.is_empty() && self.names_a_title(generation, &plan.query).await? {
             intent = rules::plan::as_typed(&plan.query);
+        }
+        if any_platform {
+            intent.platforms.clear();
         }
         let region = rules::plan::region(&intent, &plan.region);
         let mut filter = rules::plan::filter(&plan.constraints, &intent, &region);
@@ -411,7 +430,7 @@ impl SearchService {
                 &explain,
             )
             .await?;
-        Ok(SearchResponse {
+        let resp = SearchResponse {
             results,
             total_count,
             page: plan.page,
@@ -432,8 +451,10 @@ impl SearchService {
                 references,
                 region,
                 mode: plan.mode,
+                relaxed: Vec::new(),
             },
             search_time_ms: 0,
-        })
+        };
+        Ok((resp, intent))
     }
 }
