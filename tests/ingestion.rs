@@ -234,6 +234,56 @@ async fn a_re_release_keeps_the_work_findable_and_a_sparse_record_erases_nothing
     );
 }
 
+/// An edition listed a year later under the work's own identifier ("Avatar: Special Edition",
+/// 2010), arriving in the same bulk chunk as the work: the catalog keeps "Avatar" (2009), and
+/// resolution still knows the work by that name (a record with no identifier merges into it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edition_in_the_same_chunk_keeps_the_works_name_for_search_and_resolution() {
+    let mut s = Stack::new("edition").await;
+    s.start_all().await;
+    let record = |title: &str, date: &str| {
+        json!({"external_ids": {"wikipedia": "Avatar_(2009_film)"}, "content_type": "movie",
+            "title": title, "release_date": date,
+            "overview": "A paraplegic marine is sent to the moon Pandora in an avatar body.",
+            "cast": ["Sam Worthington", "Zoe Saldana"]})
+        .to_string()
+    };
+    let file = std::env::temp_dir().join(format!("{}-editions.jsonl", s.name));
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            record("Avatar", "2009-12-18"),
+            record("Avatar: Special Edition", "2010-08-27")
+        ),
+    )
+    .unwrap();
+    s.run_ok(&[
+        "ingest",
+        "file",
+        file.to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
+    let sparse = json!({"external_ids": {"movietweetings": "0499549"}, "content_type": "movie",
+        "title": "Avatar", "release_date": "2009-01-01"});
+    let (st, m) = s.ingest(&req("generic", sparse)).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(m["action"], "Merged", "{m}");
+    let id = m["content_id"].as_str().unwrap().to_string();
+    let got = s
+        .eventually(15, "the catalog shows the title", || async {
+            let (st, body) = s.get(&format!("/v1/content/{id}")).await;
+            (st == 200 && body["external_ids"]["movietweetings"] == "0499549").then_some(body)
+        })
+        .await;
+    assert_eq!(
+        (got["title"].as_str(), got["release_date"].as_str()),
+        (Some("Avatar"), Some("2009-12-18")),
+        "{got}"
+    );
+}
+
 /// A local stand-in for the five providers' HTTP APIs, in their documented shapes.
 struct Double {
     url: String,

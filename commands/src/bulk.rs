@@ -247,10 +247,29 @@ impl TitleService {
             })
             .collect();
         mediagw_eventstore::append(&mut tx, Title::TYPE, &rows).await?;
-        let plan: Vec<(Uuid, &Fingerprint, bool)> = planned
+        // A title's stored fingerprint is the title as held after this chunk, not its last
+        // record's: an edition or re-release in the same chunk as the work keeps the work's
+        // name and date (domain/src/title.rs). Each record's own keys are added too, so later
+        // records spelled like it still find the title.
+        let held: HashMap<Uuid, Fingerprint> = titles
             .iter()
-            .map(|p| (p.content_id, &p.fingerprint, p.merged.is_none()))
+            .filter_map(|(id, (t, _))| {
+                Some((
+                    *id,
+                    Fingerprint::held(t.metadata.as_ref()?, &t.external_ids),
+                ))
+            })
             .collect();
+        let mut plan: Vec<(Uuid, &Fingerprint, bool)> = Vec::with_capacity(2 * planned.len());
+        for p in planned.iter() {
+            let live = p.merged.is_none();
+            if let (true, Some(fp)) = (live, held.get(&p.content_id)) {
+                plan.push((p.content_id, fp, true));
+                plan.push((p.content_id, &p.fingerprint, false));
+            } else {
+                plan.push((p.content_id, &p.fingerprint, live));
+            }
+        }
         resolution::index(&mut tx, &plan).await?;
         for p in planned.iter() {
             if let Some(m) = &p.merged {

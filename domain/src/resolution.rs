@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::catalog::{article_in_front, CanonicalTitle, ContentType, ExternalIds};
+use crate::catalog::{article_in_front, CanonicalTitle, ContentType, ExternalIds, TitleMetadata};
 
 /// At or above: the record is merged into the candidate without asking anyone.
 pub const MERGE_THRESHOLD: f32 = 0.90;
@@ -32,7 +32,11 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     pub fn of(record: &CanonicalTitle) -> Self {
-        let m = &record.metadata;
+        Self::held(&record.metadata, &record.external_ids)
+    }
+
+    /// The fingerprint of a title as held (its metadata after every record merged into it).
+    pub fn held(m: &TitleMetadata, external_ids: &ExternalIds) -> Self {
         Self {
             content_type: m.content_type,
             title: m.title.clone(),
@@ -40,7 +44,7 @@ impl Fingerprint {
             year: chrono::Datelike::year(&m.release_date),
             runtime_minutes: m.runtime_minutes,
             cast: m.cast.clone(),
-            external_ids: record.external_ids.clone(),
+            external_ids: external_ids.clone(),
         }
     }
 
