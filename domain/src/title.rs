@@ -580,6 +580,17 @@ mod tests {
         }
     }
 
+    /// A record of the same work under `title`, dated `date`, with `cast`.
+    fn dated(title: &str, date: (i32, u32, u32), cast: &[&str]) -> TitleCommand {
+        let mut cmd = ingest(title, vec![]);
+        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
+            unreachable!()
+        };
+        record.metadata.release_date = NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap();
+        record.metadata.cast = cast.iter().map(|c| c.to_string()).collect();
+        cmd
+    }
+
     fn ingested() -> TitleEvent {
         TitleEvent::TitleIngested {
             content_id: id(),
@@ -746,67 +757,36 @@ mod tests {
     }
 
     #[test]
-    fn a_re_release_years_later_keeps_the_works_name_and_date() {
+    fn re_releases_and_editions_keep_the_works_name_and_date_corrections_do_not() {
         // given the 1999 film,
         let history = vec![ingested()];
-        // when a record for the same work arrives as a 2012 "3D" re-release,
-        let mut cmd = ingest("The Matrix 3D", vec![]);
-        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
-            unreachable!()
-        };
-        record.metadata.release_date = NaiveDate::from_ymd_opt(2012, 9, 14).unwrap();
-        record.metadata.cast = vec!["Keanu Reeves".into()];
-        let events = given(history.clone()).when(cmd).unwrap();
-        // then the rest of its metadata is taken, the name and date stay the original's;
-        let [TitleEvent::TitleUpdated { metadata, .. }] = &events[..] else {
-            panic!("{events:?}")
-        };
-        assert_eq!(metadata.title, "The Matrix");
-        assert_eq!(metadata.release_date.year(), 1999);
-        assert_eq!(metadata.cast, ["Keanu Reeves"]);
-        // and a correction by a year is still taken.
-        let mut cmd = ingest("The Matrix", vec![]);
-        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
-            unreachable!()
-        };
-        record.metadata.release_date = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
-        let events = given(history).when(cmd).unwrap();
-        assert!(
-            matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.release_date.year() == 2000),
-            "{events:?}"
-        );
-    }
-
-    #[test]
-    fn an_edition_a_year_later_keeps_the_works_name_and_date() {
-        // given the 1999 film,
-        let history = vec![ingested()];
-        // when the same work arrives a year later as "The Matrix: Special Edition",
-        let mut cmd = ingest("The Matrix: Special Edition", vec![]);
-        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
-            unreachable!()
-        };
-        record.metadata.release_date = NaiveDate::from_ymd_opt(2000, 3, 1).unwrap();
-        record.metadata.cast = vec!["Keanu Reeves".into()];
-        let events = given(history.clone()).when(cmd).unwrap();
-        // then what it adds is taken, the name and date stay the film's,
-        let [TitleEvent::TitleUpdated { metadata, .. }] = &events[..] else {
-            panic!("{events:?}")
-        };
-        assert_eq!(metadata.title, "The Matrix");
-        assert_eq!(metadata.release_date.year(), 1999);
-        assert_eq!(metadata.cast, ["Keanu Reeves"]);
-        // while another spelling a year later is a correction, and taken.
-        let mut cmd = ingest("The Matrixx", vec![]);
-        let TitleCommand::IngestRecord { record, .. } = &mut cmd else {
-            unreachable!()
-        };
-        record.metadata.release_date = NaiveDate::from_ymd_opt(2000, 3, 1).unwrap();
-        let events = given(history).when(cmd).unwrap();
-        assert!(
-            matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.title == "The Matrixx"),
-            "{events:?}"
-        );
+        // when the same work arrives as a "3D" re-release years later, or as an edition (its
+        // title and more words) a year later,
+        for (title, date) in [
+            ("The Matrix 3D", (2012, 9, 14)),
+            ("The Matrix: Special Edition", (2000, 3, 1)),
+        ] {
+            let events = given(history.clone())
+                .when(dated(title, date, &["Keanu Reeves"]))
+                .unwrap();
+            // then the rest of its metadata is taken, the name and date stay the original's;
+            let [TitleEvent::TitleUpdated { metadata, .. }] = &events[..] else {
+                panic!("{title}: {events:?}")
+            };
+            let held = (metadata.title.as_str(), metadata.release_date.year());
+            assert_eq!(held, ("The Matrix", 1999), "{title}");
+            assert_eq!(metadata.cast, ["Keanu Reeves"]);
+        }
+        // while a correction by a year, of the date or of the spelling, is taken.
+        for (title, date) in [("The Matrix", (2000, 1, 1)), ("The Matrixx", (2000, 3, 1))] {
+            let events = given(history.clone())
+                .when(dated(title, date, &[]))
+                .unwrap();
+            assert!(
+                matches!(&events[..], [TitleEvent::TitleUpdated { metadata, .. }] if metadata.title == title && metadata.release_date.year() == 2000),
+                "{events:?}"
+            );
+        }
     }
 
     #[test]
