@@ -8,6 +8,7 @@
 //! took a sequence number or an identifier), the chunk's transaction is rolled back and every record
 //! in it goes through the one-by-one path instead, which retries conflicts.
 
+use chrono::Datelike;
 use std::collections::HashMap;
 
 use mediagw_domain::catalog::CanonicalTitle;
@@ -249,25 +250,27 @@ impl TitleService {
         mediagw_eventstore::append(&mut tx, Title::TYPE, &rows).await?;
         // A title's stored fingerprint is the title as held after this chunk, not its last
         // record's: an edition or re-release in the same chunk as the work keeps the work's
-        // name and date (domain/src/title.rs). Each record's own keys are added too, so later
-        // records spelled like it still find the title.
-        let held: HashMap<Uuid, Fingerprint> = titles
+        // name and date (domain/src/title.rs). Only where the two differ is the held one built,
+        // and the record's own keys are added beside it so later records spelled like it still
+        // find the title; every other record indexes as before (one entry, no extra keys).
+        let held: Vec<Option<Fingerprint>> = planned
             .iter()
-            .filter_map(|(id, (t, _))| {
-                Some((
-                    *id,
-                    Fingerprint::held(t.metadata.as_ref()?, &t.external_ids),
-                ))
+            .map(|p| {
+                let title = &titles.get(&p.content_id)?.0;
+                let m = title.metadata.as_ref()?;
+                let renamed =
+                    m.title != p.fingerprint.title || m.release_date.year() != p.fingerprint.year;
+                (p.merged.is_none() && renamed).then(|| Fingerprint::held(m, &title.external_ids))
             })
             .collect();
-        let mut plan: Vec<(Uuid, &Fingerprint, bool)> = Vec::with_capacity(2 * planned.len());
-        for p in planned.iter() {
-            let live = p.merged.is_none();
-            if let (true, Some(fp)) = (live, held.get(&p.content_id)) {
-                plan.push((p.content_id, fp, true));
-                plan.push((p.content_id, &p.fingerprint, false));
-            } else {
-                plan.push((p.content_id, &p.fingerprint, live));
+        let mut plan: Vec<(Uuid, &Fingerprint, bool)> = Vec::with_capacity(planned.len());
+        for (p, held) in planned.iter().zip(&held) {
+            match held {
+                Some(fp) => {
+                    plan.push((p.content_id, fp, true));
+                    plan.push((p.content_id, &p.fingerprint, false));
+                }
+                None => plan.push((p.content_id, &p.fingerprint, p.merged.is_none())),
             }
         }
         resolution::index(&mut tx, &plan).await?;
