@@ -81,14 +81,34 @@ impl Sequels {
                 .or_default()
                 .push((*id, *year));
         }
+        // Titles that continue each key, for the keys no title is named by ("Ace Ventura: Pet
+        // Detective" and "Ace Ventura: When Nature Calls" share "ace ventura", which no film is
+        // called): the family's first film is the one the later ones continue.
+        let mut families: HashMap<String, Vec<(Uuid, i64)>> = HashMap::new();
         // Distinct (original, sequel) pairs: a sequel listed twice counts once.
         let mut pairs: HashSet<(Uuid, Uuid)> = HashSet::new();
         for (sequel, title, year) in &titles {
             for key in continued_keys(title) {
+                let mut named = false;
                 for (original, first) in by_key.get(&key).into_iter().flatten() {
                     if first < year {
                         pairs.insert((*original, *sequel));
+                        named = true;
                     }
+                }
+                // A key of digits alone is a time ("3:10 to Yuma"), not a franchise.
+                if !named && key.chars().any(char::is_alphabetic) {
+                    families.entry(key).or_default().push((*sequel, *year));
+                }
+            }
+        }
+        for members in families.values() {
+            let Some(&(first, first_year)) = members.iter().min_by_key(|(_, y)| *y) else {
+                continue;
+            };
+            for (sequel, year) in members {
+                if first_year < *year {
+                    pairs.insert((first, *sequel));
                 }
             }
         }
@@ -173,5 +193,38 @@ mod tests {
         assert_eq!(s.share(&other), 0.0);
         assert!(0.0 < s.share(&speed) && s.share(&speed) < s.share(&jaws));
         assert!(s.share(&jaws) < 1.0);
+    }
+
+    #[test]
+    fn where_no_film_bears_the_shared_name_the_familys_first_film_is_continued() {
+        let id = Uuid::from_u128;
+        let s = Sequels::from_titles([
+            (id(1), "Ace Ventura: Pet Detective", 1994),
+            (id(2), "Ace Ventura: When Nature Calls", 1995),
+            (
+                id(3),
+                "Pirates of the Caribbean: The Curse of the Black Pearl",
+                2003,
+            ),
+            (id(4), "Pirates of the Caribbean: Dead Man's Chest", 2006),
+            (id(5), "Pirates of the Caribbean: At World's End", 2007),
+            // A film bearing the name continues to take the credit.
+            (id(6), "Jaws", 1975),
+            (id(7), "Jaws: The Revenge", 1987),
+            (id(8), "Jaws: Another Bite", 1990),
+            // Two of a family in one year: neither continues the other.
+            (id(9), "Detective Knight: Rogue", 2022),
+            (id(10), "Detective Knight: Redemption", 2022),
+            // A time, not a franchise.
+            (id(11), "3:10 to Yuma", 1957),
+            (id(12), "3:15", 1986),
+        ]);
+        assert_eq!(s.count(&id(1)), 1);
+        assert_eq!(s.count(&id(2)), 0);
+        assert_eq!(s.count(&id(3)), 2);
+        assert_eq!(s.count(&id(6)), 2);
+        assert_eq!(s.count(&id(7)), 0);
+        assert_eq!(s.count(&id(9)) + s.count(&id(10)), 0);
+        assert_eq!(s.count(&id(11)), 0);
     }
 }
