@@ -66,8 +66,8 @@ fn titles(body: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The sample catalog (23 titles), three the reference queries need, two heists of known runtime
-/// and The Godfather's two sequels.
+/// The sample catalog (23 titles), three the reference queries need, two heists of known runtime,
+/// The Godfather's two sequels and a franchise no film is named after (Kill Bill).
 async fn catalog(s: &mut Stack) {
     s.set_env("MEDIAGW__SEARCH__TRENDING_MIN_SEARCHES", "2");
     // What is known of the catalog apart from queries (surnames among it) follows it within 1 s.
@@ -95,6 +95,13 @@ async fn catalog(s: &mut Stack) {
             json!([])),
         movie("tt0099674", "The Godfather Part III", 1990, &["crime", "drama"],
             "An ageing Michael Corleone seeks to free his family from crime and find a successor.",
+            json!([])),
+        // The second volume first: the catalog's order must not decide which one "kill bill" is.
+        movie("tt0378194", "Kill Bill: Volume 2", 2004, &["action", "thriller"],
+            "The Bride tracks down the last members of the squad that left her for dead at her wedding.",
+            json!([])),
+        movie("tt0266697", "Kill Bill: Volume 1", 2003, &["action", "thriller"],
+            "A bride wakes from four years asleep and sets out to settle scores with the squad that shot her.",
             json!([])),
         movie("tt0053291", "Some Like It Hot", 1959, &["comedy", "romance"],
             "Two musicians who witnessed a gangland killing flee Chicago disguised as women in an all-female band.",
@@ -124,11 +131,19 @@ async fn catalog(s: &mut Stack) {
         let (status, body) = s.ingest(&body).await;
         assert!(status < 300, "{body}");
     }
-    s.eventually(180, "31 titles indexed", || async {
+    s.eventually(180, "33 titles indexed", || async {
         (s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await
-            == 31)
+            == 33)
             .then_some(())
+    })
+    .await;
+    // The API reads what is known of the catalog (sequel counts) in the background after a
+    // search finds it stale: the searches below run once it has caught up.
+    s.eventually(30, "The Godfather's sequels known", || async {
+        let (_, body, _) = post(s, json!({"query": "godfather", "explain": true})).await;
+        let f = &result(&body, "The Godfather")?["ranking_features"];
+        (f["sequels"].as_f64()? > 0.0).then_some(())
     })
     .await;
 }
@@ -187,6 +202,18 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         let (_, body, _) = post(&s, json!({ "query": query })).await;
         assert_eq!(titles(&body)[0], first, "{query}: {body}");
     }
+    // A franchise's shared name that no film bears names its first film: typed whole, it counts
+    // as that film's title (ADR 0020, eighteenth pass), not the sequel's.
+    let (_, body, _) = post(&s, json!({"query": "kill bill", "explain": true})).await;
+    assert_eq!(
+        titles(&body)[..2],
+        ["Kill Bill: Volume 1", "Kill Bill: Volume 2"],
+        "{body}"
+    );
+    let exact =
+        |title: &str| result(&body, title).unwrap()["ranking_features"]["exact_title"].as_f64();
+    assert_eq!(exact("Kill Bill: Volume 1"), Some(1.0), "{body}");
+    assert_eq!(exact("Kill Bill: Volume 2"), Some(0.0), "{body}");
 
     // No title's text says "jailed": plain BM25 finds nothing, while hybrid's keyword channel also
     // looks for its related words (config/related-words.txt) and finds the film set in a prison.
@@ -674,7 +701,7 @@ async fn personalisation_and_index_rebuild() {
     assert_eq!(
         s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await,
-        31
+        33
     );
     let body = s
         .eventually(30, "search on the rebuilt generation", || async {

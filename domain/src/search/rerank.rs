@@ -100,6 +100,9 @@ pub struct Asked<'a> {
     /// Per candidate, the share of the query's keyword terms its text holds ([`coverage`]); read
     /// for the reranked head only (others count 0).
     pub coverage: Option<&'a HashMap<Uuid, f32>>,
+    /// The film the query names as a franchise's shared name ([`Sequels::head_named`]): its
+    /// title counts as typed whole.
+    pub family_head: Option<Uuid>,
 }
 
 impl<'a> Asked<'a> {
@@ -108,6 +111,7 @@ impl<'a> Asked<'a> {
             genres,
             words: query.split_whitespace().count(),
             coverage: None,
+            family_head: None,
         }
     }
 }
@@ -191,7 +195,11 @@ pub fn features(f: &Fused, p: &DocPayload, ctx: &Context, asked: &Asked) -> Feat
         share(f.channel_score(Channel::Keyword), ctx.top_keyword),
         rr(f, Channel::Keyword),
         title.clamp(0.0, 1.0),
-        if title >= EXACT_TITLE { 1.0 } else { 0.0 },
+        if title >= EXACT_TITLE || asked.family_head == Some(f.id) {
+            1.0
+        } else {
+            0.0
+        },
         rr(f, Channel::Graph)
             .max(rr(f, Channel::Cast))
             .max(rr(f, Channel::MoreLikeThis)),
@@ -514,6 +522,17 @@ mod tests {
         assert_eq!(named["coverage"], 0.75);
         let other = features(&fused(2, 1.0, &[]), &p, &ctx, &asked);
         assert_eq!(other[feature_index("coverage").unwrap()], 0.0);
+        let exact = feature_index("exact_title").unwrap();
+        assert_eq!(other[exact], 0.0);
+        // A franchise's shared name typed whole names its first film.
+        let named_for = Asked {
+            family_head: Some(id(2)),
+            ..asked
+        };
+        assert_eq!(
+            features(&fused(2, 1.0, &[]), &p, &ctx, &named_for)[exact],
+            1.0
+        );
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub fn continued_keys(title: &str) -> Vec<String> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sequels {
     counts: HashMap<Uuid, u32>,
+    /// A family's shared name → its first film, for the names no film bears ("ace ventura").
+    heads: HashMap<String, Uuid>,
 }
 
 impl Sequels {
@@ -102,25 +104,37 @@ impl Sequels {
                 }
             }
         }
-        for members in families.values() {
+        let mut heads = HashMap::new();
+        for (key, members) in families {
             let Some(&(first, first_year)) = members.iter().min_by_key(|(_, y)| *y) else {
                 continue;
             };
+            let mut continued = false;
             for (sequel, year) in members {
-                if first_year < *year {
-                    pairs.insert((first, *sequel));
+                if first_year < year {
+                    pairs.insert((first, sequel));
+                    continued = true;
                 }
+            }
+            if continued {
+                heads.insert(key, first);
             }
         }
         let mut counts = HashMap::new();
         for (original, _) in pairs {
             *counts.entry(original).or_insert(0) += 1;
         }
-        Self { counts }
+        Self { counts, heads }
     }
 
     pub fn count(&self, id: &Uuid) -> u32 {
         self.counts.get(id).copied().unwrap_or(0)
+    }
+
+    /// The film a query names when it is a family's shared name and no film bears it ("kill
+    /// bill" → "Kill Bill: Volume 1"): people name a franchise for its first film.
+    pub fn head_named(&self, query: &str) -> Option<Uuid> {
+        self.heads.get(&title_key(query)).copied()
     }
 
     /// The ranker's feature: 0 without sequels, log-scaled to 1 at [`SATURATION`].
@@ -226,5 +240,11 @@ mod tests {
         assert_eq!(s.count(&id(7)), 0);
         assert_eq!(s.count(&id(9)) + s.count(&id(10)), 0);
         assert_eq!(s.count(&id(11)), 0);
+        // The shared name, typed, names the first film; a name a film bears is that film's own.
+        assert_eq!(s.head_named("Ace  ventura"), Some(id(1)));
+        assert_eq!(s.head_named("the pirates of the caribbean"), Some(id(3)));
+        assert_eq!(s.head_named("jaws"), None);
+        assert_eq!(s.head_named("detective knight"), None);
+        assert_eq!(s.head_named("ace ventura pet"), None);
     }
 }

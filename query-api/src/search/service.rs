@@ -385,6 +385,7 @@ impl SearchService {
         };
         let asked = rules::rerank::Asked {
             coverage: Some(&held),
+            family_head: known.sequels.head_named(&plan.query),
             ..rules::rerank::Asked::new(&plan.query, &wanted)
         };
         let features = if plan.explain {
