@@ -265,6 +265,15 @@ const MOODS: &[(&str, &str, &[&str])] = &[
     ("uplifting", "feel-good", &["comedy", "family"]),
     ("heartwarming", "feel-good", &["family", "comedy"]),
     ("wholesome", "feel-good", &["family"]),
+    // Who it is for and where it comes from, not words of a title ("The Whole Nine Yards",
+    // "True Story").
+    ("whole family", "family-friendly", &["family"]),
+    ("family friendly", "family-friendly", &["family"]),
+    ("for all ages", "family-friendly", &["family"]),
+    ("based on a true story", "true-story", &["biography"]),
+    ("based on true events", "true-story", &["biography"]),
+    ("true story about", "true-story", &["biography"]),
+    ("true stories about", "true-story", &["biography"]),
     ("exciting", "exciting", &["action", "adventure"]),
     ("action packed", "exciting", &["action"]),
     ("thrilling", "exciting", &["thriller", "action"]),
@@ -1067,6 +1076,25 @@ mod tests {
         assert_eq!(j.text, "");
         // The words alone stay words ("Cry Freedom").
         assert_eq!(parse("cry freedom").text, "cry freedom");
+    }
+
+    #[test]
+    fn who_a_film_is_for_and_where_its_story_comes_from_are_not_title_words() {
+        // "…for the whole family" asked for The Whole Nine Yards by its title's "whole".
+        let i = parse("funny movies for the whole family");
+        assert_eq!(i.moods, vec!["funny", "family-friendly"]);
+        assert_eq!(i.genres, vec!["comedy", "family"]);
+        assert_eq!(i.text, "");
+        let j = parse("true story about a lawyer");
+        assert_eq!(j.moods, vec!["true-story"]);
+        assert_eq!(j.genres, vec!["biography"]);
+        assert_eq!(j.text, "lawyer");
+        let k = parse("a family friendly movie based on a true story");
+        assert_eq!(k.moods, vec!["family-friendly", "true-story"]);
+        assert_eq!(k.text, "");
+        // A title that holds the words keeps them.
+        assert_eq!(parse("true story").text, "true story");
+        assert_eq!(parse("the whole nine yards").text, "whole nine yards");
     }
 
     #[test]
