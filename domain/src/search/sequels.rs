@@ -106,7 +106,9 @@ impl Sequels {
         }
         let mut heads = HashMap::new();
         for (key, members) in families {
-            let Some(&(first, first_year)) = members.iter().min_by_key(|(_, y)| *y) else {
+            // Earliest first; two first films of one year are told apart by id, not by the
+            // order the catalog was read in.
+            let Some(&(first, first_year)) = members.iter().min_by_key(|(id, y)| (*y, *id)) else {
                 continue;
             };
             let mut continued = false;
