@@ -487,6 +487,24 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         );
     }
 
+    // A kind of title only the words name is a wish too: the catalog holds no short films, so
+    // Keanu Reeves's films answer, flagged; the request's own filter stays a contract.
+    let (_, body, _) = post(&s, json!({"query": "keanu reeves short films"})).await;
+    assert_eq!(
+        body["query_parsed"]["relaxed"],
+        json!(["content_types"]),
+        "{body}"
+    );
+    assert_eq!(body["query_parsed"]["content_types"], json!(["short"]));
+    assert!(titles(&body).contains(&"The Matrix".to_string()), "{body}");
+    let (_, body, _) = post(
+        &s,
+        json!({"query": "keanu reeves", "filters": {"content_types": ["short"]}}),
+    )
+    .await;
+    assert_eq!(body["total_count"], 0, "a requested filter is kept: {body}");
+    assert_eq!(body["query_parsed"]["relaxed"], json!([]), "{body}");
+
     // Paging: disjoint pages, one order.
     let (_, p1, _) = post(&s, json!({"query": "drama", "page": 1, "page_size": 3})).await;
     let (_, p2, _) = post(&s, json!({"query": "drama", "page": 2, "page_size": 3})).await;

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::index::{DocPayload, Hit};
 use super::text::{
-    holds_number, overlap, sequel_trigrams, title_trigrams, trigram_dice, SparseVector, EXACT_TITLE,
+    ends_numbered, holds_number, overlap, sequel_trigrams, title_trigrams, trigram_dice,
+    SparseVector, EXACT_TITLE,
 };
 
 /// Best first; equal scores by id, so paging is stable.
@@ -155,13 +156,15 @@ pub struct Candidates {
     pub payloads: HashMap<Uuid, Arc<DocPayload>>,
 }
 
-/// Title similarity kept by a title without the number typed.
+/// Title similarity kept by a title without the number typed, or by a numbered title when the
+/// query names none.
 const NUMBER_MISSING: f32 = 0.9;
 
 /// Turns each probe's hits (`channels[i]` ran probe `i`) into ranked lists. Title hits are
 /// rescored by their similarity to the closest of `title_queries` (the title typed, then the
 /// catalog's titles it sounds like: [`super::soundalike`]), a tenth less for a title without
-/// the number the query ends with, `number` ("godfather 3" is not The Godfather), and beside a
+/// the number the query ends with, `number` ("godfather 3" is not The Godfather), or with a
+/// number when the query ends with none, and beside a
 /// browse probe only a title typed whole is kept; the title probes merge into one list, and the
 /// graph and cast probes of every referenced title into one list per kind of edge, titles in
 /// the `wanted` genres first.
@@ -199,7 +202,13 @@ pub fn candidates(
                                 .max(sequel.as_ref().map_or(0.0, |s| trigram_dice(q, s)))
                         })
                         .fold(0.0, f32::max);
-                    if number.is_some_and(|n| !holds_number(t, n)) {
+                    // The number is part of the title either way: "godfather 3" is not The
+                    // Godfather, and "guardians of the galaxy" is not its "Vol. 2".
+                    let missing = match number {
+                        Some(n) => !holds_number(t, n),
+                        None => sequel.is_some() || ends_numbered(t),
+                    };
+                    if missing {
                         sim *= NUMBER_MISSING;
                     }
                     (sim >= title_min).then(|| {
@@ -544,6 +553,34 @@ mod tests {
         let (_, _, ranked) = &c.lists[0];
         assert_eq!(ranked[0], (id(2), 1.0));
         assert!(ranked[1].1 < 0.9, "{ranked:?}");
+    }
+
+    #[test]
+    fn a_numbered_title_is_no_exact_match_for_a_query_without_its_number() {
+        // Given "guardians of the galaxy" and the film with its two numbered sequels,
+        let tq = title_trigrams("guardians of the galaxy");
+        let results = vec![vec![
+            hit(2, 5.0, "Guardians of the Galaxy Vol. 2", &[]),
+            hit(3, 4.0, "Guardians of the Galaxy Vol. 3", &[]),
+            hit(1, 3.0, "Guardians of the Galaxy", &[]),
+            hit(4, 2.0, "Jaws 2", &[]),
+        ]];
+        // when rescored with no number typed,
+        let c = candidates(
+            &[Channel::Title],
+            results,
+            &[tq],
+            None,
+            &ChannelWeights::default(),
+            &[],
+        );
+        // then only the film itself is the title typed whole (its "Vol. 2" reads 0.96 unmarked).
+        let (_, _, ranked) = &c.lists[0];
+        assert_eq!(ranked[0], (id(1), 1.0));
+        assert!(
+            ranked[1..].iter().all(|(_, s)| *s < EXACT_TITLE),
+            "{ranked:?}"
+        );
     }
 
     #[test]

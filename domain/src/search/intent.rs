@@ -344,7 +344,10 @@ const REGIONS: &[(&str, &str)] = &[
     ("the netherlands", "NL"),
 ];
 
+/// Longer phrases first: "short films" is not "films".
 const TYPE_WORDS: &[(&str, ContentType)] = &[
+    ("short films", ContentType::Short),
+    ("short film", ContentType::Short),
     ("tv series", ContentType::Series),
     ("tv shows", ContentType::Series),
     ("tv show", ContentType::Series),
@@ -358,7 +361,6 @@ const TYPE_WORDS: &[(&str, ContentType)] = &[
     ("movies", ContentType::Movie),
     ("film", ContentType::Movie),
     ("films", ContentType::Movie),
-    ("short films", ContentType::Short),
     ("shorts", ContentType::Short),
 ];
 
@@ -1018,6 +1020,22 @@ const REQUEST_FOLLOWERS: &[&str] = &[
     "of",
 ];
 
+/// Verbs that make the kind of title after them what something in the story is ("his life is a
+/// tv show", "it turns into a movie set").
+const COPULAS: &[&str] = &[
+    "is", "was", "are", "were", "be", "becomes", "become", "became", "into",
+];
+
+/// Whether the kind of title at `i` is said of something ("is a tv show"), not asked for.
+fn predicated(words: &[String], i: usize) -> bool {
+    // Back over an article and what only says which kind ("a reality tv show").
+    words[..i]
+        .iter()
+        .rev()
+        .find(|w| !matches!(w.as_str(), "a" | "an" | "the" | "tv" | "reality"))
+        .is_some_and(|w| COPULAS.contains(&w.as_str()))
+}
+
 fn take_types(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
     // In a description a kind of title is often part of the plot ("his whole life is a reality
     // tv show", "a quiz show", "their stage shows"): it filters only when a clause follows it.
@@ -1032,7 +1050,7 @@ fn take_types(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
                 || words
                     .get(next)
                     .is_some_and(|w| REQUEST_FOLLOWERS.contains(&w.as_str()));
-            if described && !asks {
+            if (described && !asks) || predicated(words, i) {
                 from = next;
                 continue;
             }
@@ -1214,6 +1232,28 @@ mod tests {
             assert_eq!(i.year_range, None, "{q}");
             assert!(i.text.contains("new"), "{q}: {}", i.text);
         }
+    }
+
+    #[test]
+    fn a_kind_of_title_said_of_something_is_not_asked_for() {
+        // Given a person and what happens, with a kind of title as what their life is,
+        let p = parse("jim carrey life is a tv show");
+        // then no kind of title is a filter, and "tv" stays in the text;
+        assert!(p.content_types.is_empty(), "{p:?}");
+        assert!(p.text.contains("tv"), "{p:?}");
+        // while asked for, it still filters.
+        assert_eq!(
+            parse("jim carrey tv show").content_types,
+            [ContentType::Series]
+        );
+        assert_eq!(
+            parse("what is a good tv show").content_types,
+            [ContentType::Series]
+        );
+        assert_eq!(
+            parse("keanu reeves short films").content_types,
+            [ContentType::Short]
+        );
     }
 
     #[test]

@@ -98,9 +98,30 @@ pub fn filter(request: &Constraints, intent: &ParsedIntent, region: &str) -> Fil
 /// contract: when no title the catalog offers there matches, the search runs again on every
 /// platform and the response says it did, rather than answering nothing (a catalog without
 /// availability for that platform or region would otherwise hide every title). Platforms the
-/// request's own `filters.platforms` names stay a hard filter.
-pub fn widen_platforms(request: &Constraints, intent: &ParsedIntent, found: usize) -> bool {
-    found == 0 && request.platforms.is_empty() && !intent.platforms.is_empty()
+/// request's own `filters.platforms` names stay a hard filter. Kinds of title read from the
+/// words are a wish the same way ("jim carrey tv show" when the catalog holds only his films):
+/// [`widen`] names what to let go next, platforms first, then `content_types`; an intent
+/// [`relax`]ed of one names the other.
+pub fn widen(request: &Constraints, intent: &ParsedIntent, found: usize) -> Option<&'static str> {
+    if found > 0 {
+        None
+    } else if request.platforms.is_empty() && !intent.platforms.is_empty() {
+        Some("platforms")
+    } else if request.content_types.is_empty() && !intent.content_types.is_empty() {
+        Some("content_types")
+    } else {
+        None
+    }
+}
+
+/// The intent with what [`widen`] names let go.
+pub fn relax(intent: &mut ParsedIntent, relaxed: &[&str]) {
+    if relaxed.contains(&"platforms") {
+        intent.platforms.clear();
+    }
+    if relaxed.contains(&"content_types") {
+        intent.content_types.clear();
+    }
 }
 
 /// Both ranges at once; the result is empty (`from > to`) when they do not overlap.
@@ -197,18 +218,42 @@ mod tests {
         let words = intent(Mode::Hybrid, "heist movies on netflix", 2026);
         let open = Constraints::default();
         // then a search that found nothing there is run again on every platform,
-        assert!(widen_platforms(&open, &words, 0));
+        assert_eq!(widen(&open, &words, 0), Some("platforms"));
         // but not one that found titles there,
-        assert!(!widen_platforms(&open, &words, 3));
+        assert_eq!(widen(&open, &words, 3), None);
         // nor one whose request itself asked for the platform (a filter is a contract),
         let asked = Constraints {
             platforms: vec!["netflix".into()],
             ..Constraints::default()
         };
-        assert!(!widen_platforms(&asked, &words, 0));
+        assert_eq!(widen(&asked, &words, 0), Some("content_types"));
         // nor one that named no platform.
-        let plain = intent(Mode::Hybrid, "heist movies", 2026);
-        assert!(!widen_platforms(&open, &plain, 0));
+        let plain = intent(Mode::Hybrid, "heist shows", 2026);
+        assert_eq!(widen(&open, &plain, 0), Some("content_types"));
+    }
+
+    #[test]
+    fn kinds_of_title_only_the_words_name_widen_when_nothing_is_there() {
+        // Given "jim carrey tv show" and a catalog holding no series of his,
+        let mut words = intent(Mode::Hybrid, "jim carrey tv show on netflix", 2026);
+        let open = Constraints::default();
+        // then what the words asked for is let go, the platform first, then the kind,
+        assert_eq!(widen(&open, &words, 0), Some("platforms"));
+        relax(&mut words, &["platforms"]);
+        assert_eq!(widen(&open, &words, 0), Some("content_types"));
+        relax(&mut words, &["content_types"]);
+        assert!(words.content_types.is_empty() && words.platforms.is_empty());
+        assert!(filter(&open, &words, "US").content_types.is_empty());
+        assert_eq!(widen(&open, &words, 0), None);
+        // but the request's own filter stays a contract.
+        let asked = Constraints {
+            content_types: vec!["series".into()],
+            ..Constraints::default()
+        };
+        let mut words = intent(Mode::Hybrid, "jim carrey tv show", 2026);
+        assert_eq!(widen(&asked, &words, 0), None);
+        relax(&mut words, &["platforms"]);
+        assert_eq!(words.content_types, [ContentType::Series]);
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
+use super::text::SEQUEL_MARKERS;
+
 /// Sequels from which the signal saturates (a long franchise is not more known than a trilogy).
 const SATURATION: u32 = 4;
 
@@ -41,7 +43,7 @@ pub fn continued_keys(title: &str) -> Vec<String> {
     if let Some(i) = lower.find([':', '–']).or_else(|| lower.find(" - ")) {
         keys.push(title_key(&lower[..i]));
     }
-    // "X 2", "X II", "X Part 2", "X 3-D" (a subtitle after the number may follow)
+    // "X 2", "X II", "X Part 2", "X Vol. 2", "X 3-D" (a subtitle after the number may follow)
     let head = lower
         .find([':', '–'])
         .map_or(lower.as_str(), |i| &lower[..i]);
@@ -52,7 +54,9 @@ pub fn continued_keys(title: &str) -> Vec<String> {
             || NUMERALS.contains(&number);
         if is_number && !number.is_empty() && !before.is_empty() {
             let before = match before.split_last() {
-                Some((part, rest)) if *part == "part" => rest,
+                Some((marker, rest)) if SEQUEL_MARKERS.contains(&marker.trim_end_matches('.')) => {
+                    rest
+                }
                 _ => before,
             };
             keys.push(title_key(&before.join(" ")));
@@ -169,6 +173,10 @@ mod tests {
             ["back to the future"]
         );
         assert_eq!(continued_keys("Rocky IV"), ["rocky"]);
+        assert_eq!(
+            continued_keys("Guardians of the Galaxy Vol. 2"),
+            ["guardians of the galaxy"]
+        );
         assert_eq!(
             continued_keys("Terminator 2: Judgment Day"),
             ["terminator 2", "terminator"]

@@ -27,6 +27,16 @@ const MIN_SIMILARITY: f32 = 0.45;
 /// letters once; numbers as they are; all joined without spaces ("ghost busters" is
 /// "ghostbusters").
 pub fn sound_key(title: &str) -> String {
+    skeleton(title, false)
+}
+
+/// [`sound_key`] as a speaker who drops an r after a vowel hears it: "godfarther" and "The
+/// Godfather" both "gdft". A second chance only: it also merges titles the first keeps apart.
+pub fn soft_sound_key(title: &str) -> String {
+    skeleton(title, true)
+}
+
+fn skeleton(title: &str, soft_r: bool) -> String {
     let mut key = String::new();
     for word in normalize_title(title).split(' ') {
         let word: String = word.chars().filter(|c| c.is_alphanumeric()).collect();
@@ -57,6 +67,9 @@ pub fn sound_key(title: &str) -> String {
                 'c' => 'k',
                 c => c,
             };
+            if soft_r && c == 'r' && i > 0 && matches!(chars[i - 1], 'a' | 'e' | 'i' | 'o' | 'u') {
+                continue;
+            }
             if i > 0 && matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y' | 'h' | 'w') {
                 continue;
             }
@@ -74,6 +87,7 @@ pub fn sound_key(title: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Soundalikes {
     by_key: HashMap<String, Vec<String>>,
+    by_soft_key: HashMap<String, Vec<String>>,
     titles: HashSet<String>,
 }
 
@@ -88,6 +102,13 @@ impl Soundalikes {
             if key.len() >= MIN_KEY_LEN {
                 s.by_key.entry(key).or_default().push(title.to_string());
             }
+            let soft = soft_sound_key(title);
+            if soft.len() >= MIN_KEY_LEN {
+                s.by_soft_key
+                    .entry(soft)
+                    .or_default()
+                    .push(title.to_string());
+            }
         }
         s
     }
@@ -99,7 +120,10 @@ impl Soundalikes {
         if typed.trim().is_empty() || self.titles.contains(&normalize_title(typed)) {
             return None;
         }
-        let titles = self.by_key.get(&sound_key(typed))?;
+        let titles = self
+            .by_key
+            .get(&sound_key(typed))
+            .or_else(|| self.by_soft_key.get(&soft_sound_key(typed)))?;
         let wanted = title_trigrams(typed);
         let mut close: Vec<(f32, &str)> = titles
             .iter()
@@ -172,6 +196,10 @@ mod tests {
         assert_eq!(s.correction("the dark night"), Some("The Dark Knight"));
         assert_eq!(s.correction("The Godfathr"), Some("The Godfather"));
         assert_eq!(s.correction("gost busters"), Some("Ghostbusters"));
+        // An r heard after a vowel where there is none: the second, softer skeleton.
+        assert_ne!(sound_key("godfarther"), sound_key("The Godfather"));
+        assert_eq!(s.correction("godfarther"), Some("The Godfather"));
+        assert_eq!(s.correction("the wizzard of ors"), Some("The Wizard of Oz"));
     }
 
     #[test]

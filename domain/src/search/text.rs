@@ -202,13 +202,24 @@ pub fn title_trigrams(title: &str) -> SparseVector {
     v
 }
 
-/// The number a title query ends with ("godfather 3", "toy story iii" → "3"): part of the title
-/// asked for, so a title without it is not an exact match.
+/// The number a title query holds ("godfather 3", "toy story iii" → "3"; words reordered, "2
+/// kung panda" → "2"), the last one when several: part of the title asked for, so a title
+/// without it is not an exact match.
 pub fn typed_number(title_query: &str) -> Option<String> {
     let norm = normalize_title(title_query);
-    let last = norm.rsplit(' ').next()?;
-    let short = !last.is_empty() && last.len() <= 2 && last.bytes().all(|b| b.is_ascii_digit());
-    (short && norm.contains(' ')).then(|| last.to_string())
+    let short = |w: &&str| !w.is_empty() && w.len() <= 2 && w.bytes().all(|b| b.is_ascii_digit());
+    let number = norm.rsplit(' ').find(short)?;
+    norm.contains(' ').then(|| number.to_string())
+}
+
+/// Whether a title ends with its number ("Jaws 2", "Rocky IV"): a sequel's, as a rule.
+pub fn ends_numbered(title: &str) -> bool {
+    let norm = normalize_title(title);
+    let last = norm.rsplit(' ').next().unwrap_or("");
+    norm.contains(' ')
+        && !last.is_empty()
+        && last.len() <= 2
+        && last.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `title` holds the number `n` as a word ("The Godfather Part III" holds "3").
@@ -217,7 +228,7 @@ pub fn holds_number(title: &str, n: &str) -> bool {
 }
 
 /// Words that only mark a sequel's number ("The Godfather Part III", "Chapter 2").
-const SEQUEL_MARKERS: &[&str] = &["part", "chapter", "episode", "vol", "volume"];
+pub const SEQUEL_MARKERS: &[&str] = &["part", "chapter", "episode", "vol", "volume"];
 
 /// A sequel's title as people type it: "The Godfather Part III" → the trigrams of "godfather 3"
 /// (so "godfather 3" is an exact match, not a weaker one than "The Godfather"). `None` when no
@@ -840,9 +851,12 @@ mod tests {
         // The number typed is part of the title asked for.
         assert_eq!(typed_number("godfather iii").as_deref(), Some("3"));
         assert_eq!(typed_number("apollo 13").as_deref(), Some("13"));
+        assert_eq!(typed_number("2 kung panda").as_deref(), Some("2"));
         assert_eq!(typed_number("1917"), None);
         assert_eq!(typed_number("the godfather"), None);
         assert!(holds_number("The Godfather Part III", "3"));
+        assert!(ends_numbered("Rocky IV") && ends_numbered("Jaws 2"));
+        assert!(!ends_numbered("12 Angry Men") && !ends_numbered("1917"));
         assert!(!holds_number("The Godfather", "3"));
     }
 }

@@ -137,7 +137,8 @@ pub struct QueryParsed {
     pub region: String,
     pub mode: SearchMode,
     /// What the query's words asked for that nothing matched, lifted so the search answers
-    /// (`platforms`: no match is offered there, so these results are on any platform).
+    /// (`platforms`: no match is offered there, so these results are on any platform;
+    /// `content_types`: no title of that kind matched, so these are of any kind).
     #[serde(default)]
     pub relaxed: Vec<String>,
 }

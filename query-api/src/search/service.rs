@@ -278,23 +278,30 @@ impl SearchService {
         events.searched(event);
     }
 
-    /// The stages, in order (see the module documentation); once more on every platform when
-    /// the platforms the query's words named hold nothing that matches.
+    /// The stages, in order (see the module documentation); once more without them when the
+    /// platforms or kinds of title the query's words named hold nothing that matches.
     pub(super) async fn run(&self, plan: &Plan) -> Result<SearchResponse, ApiError> {
-        let (resp, intent) = self.run_stages(plan, false).await?;
-        if !rules::plan::widen_platforms(&plan.constraints, &intent, resp.total_count) {
-            return Ok(resp);
+        let (mut resp, mut intent) = self.run_stages(plan, &[]).await?;
+        let read = (
+            resp.query_parsed.platforms.clone(),
+            resp.query_parsed.content_types.clone(),
+        );
+        let mut relaxed = Vec::new();
+        while let Some(next) = rules::plan::widen(&plan.constraints, &intent, resp.total_count) {
+            relaxed.push(next);
+            (resp, intent) = self.run_stages(plan, &relaxed).await?;
         }
-        let (mut wider, _) = self.run_stages(plan, true).await?;
-        wider.query_parsed.platforms = resp.query_parsed.platforms;
-        wider.query_parsed.relaxed = vec!["platforms".to_string()];
-        Ok(wider)
+        if !relaxed.is_empty() {
+            (resp.query_parsed.platforms, resp.query_parsed.content_types) = read;
+            resp.query_parsed.relaxed = relaxed.iter().map(|r| r.to_string()).collect();
+        }
+        Ok(resp)
     }
 
     async fn run_stages(
         &self,
         plan: &Plan,
-        any_platform: bool,
+        relaxed: &[&str],
     ) -> Result<(SearchResponse, rules::ParsedIntent), ApiError> {
         let generation = self.generation().await?;
         let mut intent = rules::plan::intent(plan.mode.into(), &plan.query, Utc::now().year());
@@ -302,9 +309,7 @@ impl SearchService {
         if !intent.references.is_empty() && self.names_a_title(generation, &plan.query).await? {
             intent = rules::plan::as_typed(&plan.query);
         }
-        if any_platform {
-            intent.platforms.clear();
-        }
+        rules::plan::relax(&mut intent, relaxed);
         let region = rules::plan::region(&intent, &plan.region);
         let mut filter = rules::plan::filter(&plan.constraints, &intent, &region);
         let depth = rules::plan::depth(self.settings.depth, plan.page, plan.page_size);
