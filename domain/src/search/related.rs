@@ -1,7 +1,10 @@
 //! Related words for the keyword channel: a person describing a film uses their own words
 //! ("jailed", "cop", "scary") where the article uses others ("prison", "police", "horror").
 //! The list is data (`config/related-words.txt`, written from the embedding model's distilled
-//! token table by `scripts/make_related_words.py`); this module reads it and widens a BM25 query
+//! token table by `scripts/make_related_words.py`, after `config/related-words-hand.txt`, a
+//! short hand-written list for what the model's cannot say: words too frequent for its list,
+//! "police", "mother", "television", and words its vocabulary splits, "extraterrestrial");
+//! this module reads it and widens a BM25 query
 //! with the related words at a lower weight, so an exact word always counts for more.
 
 use std::collections::{HashMap, HashSet};
@@ -28,6 +31,23 @@ impl Related {
             })
             .collect();
         Self { words }
+    }
+
+    /// Several lists, earlier ones first: a word's related words from each in turn, each once
+    /// (a hand-written list before the model's).
+    pub fn layered(texts: &[&str]) -> Self {
+        let mut out = Self::default();
+        for text in texts {
+            for (w, related) in Self::parse(text).words {
+                let have = out.words.entry(w.clone()).or_default();
+                for r in related {
+                    if r != w && !have.contains(&r) {
+                        have.push(r);
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -97,6 +117,14 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r.of("cop"), ["police", "officer"]);
         assert!(r.of("unknown").is_empty());
+    }
+
+    #[test]
+    fn an_earlier_list_comes_first_and_nothing_twice() {
+        let r = Related::layered(&["cop police\ntv television\n", LIST]);
+        assert_eq!(r.of("cop"), ["police", "officer"]);
+        assert_eq!(r.of("tv"), ["television"]);
+        assert_eq!(r.of("jailed"), ["imprisoned", "prison", "arrested"]);
     }
 
     #[test]

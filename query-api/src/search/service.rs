@@ -48,11 +48,16 @@ pub struct SearchSettings {
     pub expansion_words: usize,
 }
 
-/// The related-word list (`config/related-words.txt`, compiled in), parsed once (before the API
-/// reports ready: [`SearchService::load_known`]).
+/// The related-word lists (`config/related-words-hand.txt`, then `config/related-words.txt`,
+/// compiled in), parsed once (before the API reports ready: [`SearchService::load_known`]).
 pub(super) fn related_words() -> &'static Related {
     static RELATED: std::sync::OnceLock<Related> = std::sync::OnceLock::new();
-    RELATED.get_or_init(|| Related::parse(include_str!("../../../config/related-words.txt")))
+    RELATED.get_or_init(|| {
+        Related::layered(&[
+            include_str!("../../../config/related-words-hand.txt"),
+            include_str!("../../../config/related-words.txt"),
+        ])
+    })
 }
 
 impl Default for SearchSettings {
