@@ -103,6 +103,16 @@ async fn catalog(s: &mut Stack) {
         movie("tt0266697", "Kill Bill: Volume 1", 2003, &["action", "thriller"],
             "A bride wakes from four years asleep and sets out to settle scores with the squad that shot her.",
             json!([])),
+        // A franchise's name that sounds like another film's title typed right: "kingsman".
+        movie("tt6856242", "The King's Man", 2021, &["action", "spy"],
+            "The Duke of Oxford forms an independent intelligence agency to stop a cabal plotting a war.",
+            json!([])),
+        movie("tt4649466", "Kingsman: The Golden Circle", 2017, &["action", "spy"],
+            "Agents of a secret service whose headquarters are destroyed join forces with their American counterpart.",
+            json!([])),
+        movie("tt2802144", "Kingsman: The Secret Service", 2015, &["action", "spy"],
+            "A veteran agent of a secret service recruits a street kid into its competitive training programme.",
+            json!([])),
         movie("tt0053291", "Some Like It Hot", 1959, &["comedy", "romance"],
             "Two musicians who witnessed a gangland killing flee Chicago disguised as women in an all-female band.",
             json!([])),
@@ -131,10 +141,10 @@ async fn catalog(s: &mut Stack) {
         let (status, body) = s.ingest(&body).await;
         assert!(status < 300, "{body}");
     }
-    s.eventually(180, "33 titles indexed", || async {
+    s.eventually(180, "36 titles indexed", || async {
         (s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await
-            == 33)
+            == 36)
             .then_some(())
     })
     .await;
@@ -214,6 +224,9 @@ async fn natural_language_search_filters_suggestions_cache_and_trending() {
         |title: &str| result(&body, title).unwrap()["ranking_features"]["exact_title"].as_f64();
     assert_eq!(exact("Kill Bill: Volume 1"), Some(1.0), "{body}");
     assert_eq!(exact("Kill Bill: Volume 2"), Some(0.0), "{body}");
+    // Typed whole, a franchise's name is no misspelling of the film that sounds like it.
+    let (_, body, _) = post(&s, json!({"query": "kingsman"})).await;
+    assert_eq!(titles(&body)[0], "Kingsman: The Secret Service", "{body}");
 
     // No title's text says "jailed": plain BM25 finds nothing, while hybrid's keyword channel also
     // looks for its related words (config/related-words.txt) and finds the film set in a prison.
@@ -719,7 +732,7 @@ async fn personalisation_and_index_rebuild() {
     assert_eq!(
         s.count("SELECT count(*) FROM search.documents WHERE NOT retired")
             .await,
-        33
+        36
     );
     let body = s
         .eventually(30, "search on the rebuilt generation", || async {

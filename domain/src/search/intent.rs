@@ -465,6 +465,7 @@ pub fn parse_intent(query: &str, current_year: i32) -> ParsedIntent {
         }
     }
     take_runtime(&words, &mut used, &mut intent);
+    take_monochrome(&words, &mut used, &mut intent);
     take_years(&mut words, &mut used, current_year, &mut intent);
     take_platforms(&words, &mut used, &mut intent);
     take_regions(&words, &mut used, &mut intent);
@@ -624,6 +625,44 @@ fn made_in(words: &[String], in_at: usize) -> bool {
 /// "came out" ends at `i` ("thawed out" does not count).
 fn came_out(words: &[String], i: usize) -> bool {
     i > 0 && words[i] == "out" && words[i - 1] == "came"
+}
+
+/// The last year most American films were still shot in black and white (colour was the rule
+/// from the 1967 season on).
+const LAST_MONOCHROME_YEAR: i32 = 1966;
+
+/// "black and white horror", "old black and white movies", "filmed in black and white": a
+/// request for the years films were shot so. Elsewhere the words stay words ("a black and white
+/// cat", the film "Black and White").
+fn take_monochrome(words: &[String], used: &mut [bool], intent: &mut ParsedIntent) {
+    let Some(i) = find_phrase(words, used, "black and white", 0) else {
+        return;
+    };
+    // "a modern black and white film", "black and white movies from the 2010s": a later film
+    // shot so on purpose.
+    let later = words.iter().any(|w| {
+        matches!(w.as_str(), "modern" | "new" | "recent" | "contemporary")
+            || year_of(w)
+                .or_else(|| decade_of(w))
+                .is_some_and(|y| y > LAST_MONOCHROME_YEAR)
+    });
+    if later {
+        return;
+    }
+    let next = words.get(i + 3).map(String::as_str);
+    let before = i.checked_sub(1).map(|j| words[j].as_str());
+    let asked = next.is_some_and(names_a_kind)
+        || (next.is_none() && matches!(before, Some("in" | "old" | "classic")));
+    if asked {
+        // "in", "old", "classic" say the same: they go with it.
+        let start = if matches!(before, Some("in" | "old" | "classic")) {
+            i - 1
+        } else {
+            i
+        };
+        mark(used, start, i + 3 - start);
+        merge_range(intent, FIRST_FILM_DECADE, LAST_MONOCHROME_YEAR);
+    }
 }
 
 /// Several ranges narrow each other; ranges that do not overlap ("80s or 90s") were both
@@ -1231,6 +1270,33 @@ mod tests {
             let i = parse(q);
             assert_eq!(i.year_range, None, "{q}");
             assert!(i.text.contains("new"), "{q}: {}", i.text);
+        }
+    }
+
+    #[test]
+    fn black_and_white_before_a_kind_of_film_is_an_era() {
+        // Given black and white asked for as a kind of film,
+        for q in [
+            "old black and white horror",
+            "black and white movies",
+            "comedies in black and white",
+        ] {
+            let p = parse(q);
+            // then it is the years films were shot so, and not a title's words;
+            assert_eq!(p.year_range, Some((1900, 1966)), "{q}: {p:?}");
+            assert!(!p.text.contains("black"), "{q}: {p:?}");
+            assert!(!p.title_query.contains("old"), "{q}: {p:?}");
+        }
+        // while a thing's colours, the title itself, or a later film shot so stay words.
+        for q in [
+            "black and white",
+            "a black and white cat solves crimes",
+            "modern silent black and white movie",
+            "black and white films from the 2010s",
+        ] {
+            let p = parse(q);
+            assert_ne!(p.year_range, Some((1900, 1966)), "{q}: {p:?}");
+            assert!(p.title_query.contains("black and white"), "{q}: {p:?}");
         }
     }
 

@@ -331,9 +331,11 @@ impl SearchService {
 
         let title_query = title_trigrams(&intent.title_query);
         let known = self.known();
-        // "the dark night": the catalog's titles the typed one sounds like, probed as spelled.
+        // "the dark night": the catalog's titles the typed one sounds like, probed as spelled;
+        // not a franchise's name typed right ("kingsman" is no misspelled "The King's Man").
+        let family_head = known.sequels.head_named(&plan.query);
         let meant = match plan.mode {
-            SearchMode::Hybrid if references.is_empty() => {
+            SearchMode::Hybrid if references.is_empty() && family_head.is_none() => {
                 known.soundalikes.correction(&intent.title_query)
             }
             _ => None,
@@ -395,7 +397,7 @@ impl SearchService {
         };
         let asked = rules::rerank::Asked {
             coverage: Some(&held),
-            family_head: known.sequels.head_named(&plan.query),
+            family_head,
             ..rules::rerank::Asked::new(&plan.query, &wanted)
         };
         let features = if plan.explain {
