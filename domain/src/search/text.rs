@@ -207,19 +207,19 @@ pub fn title_trigrams(title: &str) -> SparseVector {
 /// without it is not an exact match.
 pub fn typed_number(title_query: &str) -> Option<String> {
     let norm = normalize_title(title_query);
-    let short = |w: &&str| !w.is_empty() && w.len() <= 2 && w.bytes().all(|b| b.is_ascii_digit());
-    let number = norm.rsplit(' ').find(short)?;
+    let number = norm.rsplit(' ').find(|w| short_number(w))?;
     norm.contains(' ').then(|| number.to_string())
 }
 
 /// Whether a title ends with its number ("Jaws 2", "Rocky IV"): a sequel's, as a rule.
 pub fn ends_numbered(title: &str) -> bool {
     let norm = normalize_title(title);
-    let last = norm.rsplit(' ').next().unwrap_or("");
-    norm.contains(' ')
-        && !last.is_empty()
-        && last.len() <= 2
-        && last.bytes().all(|b| b.is_ascii_digit())
+    norm.contains(' ') && norm.rsplit(' ').next().is_some_and(short_number)
+}
+
+/// A sequel's number as a word: one or two digits.
+fn short_number(w: &str) -> bool {
+    !w.is_empty() && w.len() <= 2 && w.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `title` holds the number `n` as a word ("The Godfather Part III" holds "3").

@@ -287,17 +287,18 @@ impl SearchService {
     /// platforms or kinds of title the query's words named hold nothing that matches.
     pub(super) async fn run(&self, plan: &Plan) -> Result<SearchResponse, ApiError> {
         let (mut resp, mut intent) = self.run_stages(plan, &[]).await?;
-        let read = (
-            resp.query_parsed.platforms.clone(),
-            resp.query_parsed.content_types.clone(),
-        );
+        // What the words asked for, kept only where something of it is let go.
+        let mut read = None;
         let mut relaxed = Vec::new();
         while let Some(next) = rules::plan::widen(&plan.constraints, &intent, resp.total_count) {
+            let q = resp.query_parsed;
+            read.get_or_insert((q.platforms, q.content_types));
             relaxed.push(next);
             (resp, intent) = self.run_stages(plan, &relaxed).await?;
         }
-        if !relaxed.is_empty() {
-            (resp.query_parsed.platforms, resp.query_parsed.content_types) = read;
+        if let Some((platforms, content_types)) = read {
+            resp.query_parsed.platforms = platforms;
+            resp.query_parsed.content_types = content_types;
             resp.query_parsed.relaxed = relaxed.iter().map(|r| r.to_string()).collect();
         }
         Ok(resp)
